@@ -1,0 +1,10 @@
+"""scikit-learn's estimator checks, with no expected failures."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_ddpm_gmm import DDPMGaussianMixture
+
+
+@parametrize_with_checks([DDPMGaussianMixture(), DDPMGaussianMixture(n_components=2)])
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)

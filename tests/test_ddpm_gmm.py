@@ -1,0 +1,295 @@
+"""Behaviour of DDPMGaussianMixture as a scikit-learn estimator."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy import stats
+from scipy.special import logsumexp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_ddpm_gmm import DDPMGaussianMixture
+from sklearn_ddpm_gmm.datasets import make_separated_mixture
+from sklearn_ddpm_gmm.metrics import match_components, matched_mean_errors
+
+
+@pytest.fixture(scope="module")
+def three_blobs():
+    X, y, means = make_separated_mixture(3000, 4, 3, separation=6.0, random_state=0)
+    return X, y, means
+
+
+@pytest.fixture(scope="module")
+def fitted(three_blobs):
+    X, _, _ = three_blobs
+    return DDPMGaussianMixture(3, random_state=0).fit(X)
+
+
+def test_recovers_parameters_like_em(three_blobs, fitted):
+    X, y, means = three_blobs
+    gm = GaussianMixture(3, covariance_type="spherical", random_state=0).fit(X)
+    err = matched_mean_errors(fitted.means_, means)
+    assert err.max() < 0.15
+    assert np.linalg.norm(err) < 1.2 * np.linalg.norm(matched_mean_errors(gm.means_, means))
+    order = match_components(fitted.means_, means)
+    np.testing.assert_allclose(fitted.covariances_[order], 1.0, atol=0.08)
+    np.testing.assert_allclose(fitted.weights_[order], np.bincount(y) / len(y), atol=0.02)
+    assert abs(fitted.score(X) - gm.score(X)) < 0.01
+
+
+def test_fitted_attributes_and_schedule(fitted):
+    assert fitted.means_.shape == (3, 4)
+    assert fitted.covariances_.shape == (3,)
+    assert fitted.weights_.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(fitted.precisions_, 1 / fitted.covariances_)
+    assert [p["name"] for p in fitted.schedule_] == [
+        "power", "intermediate", "cold-final", "final"
+    ]
+    assert sum(p["n_steps"] for p in fitted.schedule_) == len(fitted.loss_curve_)
+    assert fitted.converged_ and fitted.n_iter_ == fitted.schedule_[-1]["n_steps"]
+    # The power phase sits at a higher noise level than the EM phase.
+    assert fitted.schedule_[0]["t"] > fitted.schedule_[-1]["t"]
+
+
+def test_predict_is_consistent(three_blobs, fitted):
+    X, y, _ = three_blobs
+    proba = fitted.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(fitted.predict(X), proba.argmax(axis=1))
+    from sklearn.metrics import adjusted_rand_score
+    assert adjusted_rand_score(y, fitted.predict(X)) > 0.99
+
+
+def test_score_samples_is_the_mixture_log_density(fitted):
+    X = np.random.default_rng(1).normal(size=(20, 4)) * 3
+    d = X.shape[1]
+    comp = [
+        np.log(w) + stats.multivariate_normal(m, v * np.eye(d)).logpdf(X)
+        for w, m, v in zip(fitted.weights_, fitted.means_, fitted.covariances_)
+    ]
+    np.testing.assert_allclose(fitted.score_samples(X), logsumexp(comp, axis=0), rtol=1e-10)
+
+
+def test_score_function_matches_exact_score_of_known_mixture():
+    # Fit on a known mixture; the learned noised score approaches the true one.
+    X, _, means = make_separated_mixture(20000, 2, 2, separation=5.0, random_state=3)
+    gm = DDPMGaussianMixture(2, random_state=0).fit(X)
+    grid = np.random.default_rng(0).uniform(-5, 5, size=(200, 2))
+    for t in [0.0, 0.1, 0.5, 1.0, 2.0]:
+        a, s2 = np.exp(-t), -np.expm1(-2 * t)
+        tau = a * a + s2
+        diff = grid[:, None, :] - a * means[None]
+        logp = -0.5 * (diff**2).sum(-1) / tau
+        w = np.exp(logp - logsumexp(logp, axis=1, keepdims=True))
+        exact = -(w[:, :, None] * diff).sum(1) / tau
+        learned = gm.score_function(grid, t)
+        relative_rms = np.sqrt(np.mean((learned - exact) ** 2) / np.mean(exact**2))
+        assert relative_rms < 0.1, (t, relative_rms)
+
+
+def test_score_function_is_exact_for_given_parameters(fitted):
+    # At t = 0 the score is the gradient of score_samples.
+    X = np.random.default_rng(2).normal(size=(5, 4))
+    eps = 1e-5
+    fd = np.stack([
+        (fitted.score_samples(X + eps * e) - fitted.score_samples(X - eps * e)) / (2 * eps)
+        for e in np.eye(4)
+    ], axis=1)
+    np.testing.assert_allclose(fitted.score_function(X, 0.0), fd, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="t must be"):
+        fitted.score_function(X, -1.0)
+
+
+def test_sample_follows_the_fitted_mixture(fitted):
+    Xs, ys = fitted.sample(6000, random_state=0)
+    assert Xs.shape == (6000, 4) and ys.shape == (6000,)
+    # Component frequencies: chi-square test against the weights.
+    counts = np.bincount(ys, minlength=3)
+    assert stats.chisquare(counts, 6000 * fitted.weights_).pvalue > 1e-3
+    # Within each component: mean and variance; along a random direction, KS test.
+    direction = np.random.default_rng(0).normal(size=4)
+    direction /= np.linalg.norm(direction)
+    for k in range(3):
+        Xk = Xs[ys == k]
+        proj = (Xk - fitted.means_[k]) @ direction / np.sqrt(fitted.covariances_[k])
+        assert stats.kstest(proj, "norm").pvalue > 1e-3
+        assert np.allclose(Xk.mean(0), fitted.means_[k], atol=5 * np.sqrt(fitted.covariances_[k] / len(Xk)))
+
+
+def test_sample_random_state_semantics(fitted):
+    a, _ = fitted.sample(10)
+    b, _ = fitted.sample(10)
+    np.testing.assert_array_equal(a, b)  # the estimator's own random_state
+    c, _ = fitted.sample(10, random_state=1)
+    d, _ = fitted.sample(10, random_state=2)
+    assert not np.allclose(c, d)
+    with pytest.raises(ValueError, match="n_samples"):
+        fitted.sample(0)
+
+
+def test_bic_aic_count_parameters_like_gaussian_mixture(three_blobs, fitted):
+    X, _, _ = three_blobs
+    gm = GaussianMixture(3, covariance_type="spherical", random_state=0).fit(X)
+    n, d = X.shape
+    assert fitted._n_parameters() == gm._n_parameters() == 3 * d + 3 + 2
+    assert fitted.bic(X) == pytest.approx(-2 * fitted.score(X) * n + fitted._n_parameters() * np.log(n))
+    assert fitted.aic(X) == pytest.approx(-2 * fitted.score(X) * n + 2 * fitted._n_parameters())
+
+
+def test_bic_selects_true_number_of_components(three_blobs):
+    X, _, _ = three_blobs
+    bics = [DDPMGaussianMixture(k, random_state=0).fit(X).bic(X) for k in range(1, 6)]
+    assert int(np.argmin(bics)) + 1 == 3
+
+
+def test_grid_search_in_pipeline_selects_true_number_of_components():
+    X, _, _ = make_separated_mixture(1500, 3, 3, separation=7.0, random_state=4)
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), DDPMGaussianMixture(random_state=0)),
+        {"ddpmgaussianmixture__n_components": [1, 2, 3, 4, 5]},
+        cv=3,
+    ).fit(X)
+    assert search.best_params_["ddpmgaussianmixture__n_components"] == 3
+
+
+@pytest.mark.parametrize("init_params", ["power", "k-means++", "random_from_data"])
+def test_every_init_finds_the_blobs(three_blobs, init_params):
+    X, _, means = three_blobs
+    gm = DDPMGaussianMixture(3, init_params=init_params, random_state=0).fit(X)
+    assert matched_mean_errors(gm.means_, means).max() < 0.2
+
+
+def test_means_init_skips_the_cold_start(three_blobs):
+    X, _, means = three_blobs
+    gm = DDPMGaussianMixture(
+        3, means_init=means + 0.5, weights_init=[0.2, 0.3, 0.5],
+        precisions_init=[1.0, 2.0, 0.5], random_state=0,
+    ).fit(X)
+    assert [p["name"] for p in gm.schedule_] == ["final"]
+    assert matched_mean_errors(gm.means_, means).max() < 0.15
+    with pytest.raises(ValueError, match="means_init"):
+        DDPMGaussianMixture(3, means_init=means[:2]).fit(X)
+    with pytest.raises(ValueError, match="weights_init"):
+        DDPMGaussianMixture(3, weights_init=[0.5, 0.6, -0.1]).fit(X)
+    with pytest.raises(ValueError, match="precisions_init"):
+        DDPMGaussianMixture(3, precisions_init=[1.0, -1.0, 1.0]).fit(X)
+
+
+def test_warm_start_continues_from_previous_fit(three_blobs, fitted):
+    X, _, _ = three_blobs
+    gm = DDPMGaussianMixture(3, random_state=0, warm_start=True).fit(X)
+    means = gm.means_.copy()
+    gm.fit(X)
+    assert [p["name"] for p in gm.schedule_] == ["final"]
+    assert gm.converged_
+    np.testing.assert_allclose(gm.means_, means, atol=1e-2)
+
+
+def test_n_init_keeps_the_lowest_loss_start(three_blobs):
+    X, _, means = three_blobs
+    gm = DDPMGaussianMixture(3, n_init=3, random_state=0).fit(X)
+    assert matched_mean_errors(gm.means_, means).max() < 0.15
+
+
+def test_same_random_state_same_result(three_blobs):
+    X, _, _ = three_blobs
+    a = DDPMGaussianMixture(3, random_state=5).fit(X)
+    b = DDPMGaussianMixture(3, random_state=5).fit(X)
+    np.testing.assert_array_equal(a.means_, b.means_)
+    np.testing.assert_array_equal(a.loss_curve_, b.loss_curve_)
+
+
+def test_convergence_warning_when_final_phase_hits_max_iter(three_blobs):
+    X, _, _ = three_blobs
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        gm = DDPMGaussianMixture(3, max_iter=1, tol=0.0, random_state=0).fit(X)
+    assert not gm.converged_ and gm.n_iter_ == 1
+
+
+def test_verbose_output_like_gaussian_mixture(three_blobs, capsys):
+    X, _, _ = three_blobs
+    DDPMGaussianMixture(3, verbose=2, verbose_interval=5, random_state=0).fit(X)
+    out = capsys.readouterr().out
+    assert "Initialization 0" in out
+    assert "Iteration 5\t time lapse" in out
+    assert "Final phase converged" in out
+
+
+# --------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "X, error, match",
+    [
+        (np.array([[1.0, np.nan], [0.0, 1.0], [2.0, 1.0]]), ValueError, "NaN"),
+        (np.array([[1.0, np.inf], [0.0, 1.0], [2.0, 1.0]]), ValueError, "infinity"),
+        (np.array([["a", "b"], ["c", "d"]]), ValueError, "could not convert|dtype"),
+        (np.arange(5.0), ValueError, "2D array"),
+        (np.zeros((3, 2, 2)), ValueError, "dim"),
+        (np.zeros((3, 2)) + 1j, ValueError, "[Cc]omplex"),
+        (sp.csr_matrix(np.eye(3)), TypeError, "[Ss]parse"),
+        (np.array([[1.0, 2.0]]), ValueError, "1 sample"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(X, error, match):
+    with pytest.raises(error, match=match):
+        DDPMGaussianMixture().fit(X)
+
+
+def test_fewer_samples_than_components():
+    with pytest.raises(ValueError, match="n_samples >= n_components"):
+        DDPMGaussianMixture(4).fit(np.random.default_rng(0).normal(size=(3, 2)))
+
+
+def test_invalid_parameters():
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    for bad in [dict(n_components=0), dict(init_params="kmeans"), dict(tol=-1.0),
+                dict(noise_level=0.0), dict(covariance_type="full"), dict(n_noise_draws=0)]:
+        with pytest.raises(ValueError):
+            DDPMGaussianMixture(**bad).fit(X)
+
+
+def test_wrong_number_of_features_at_predict(fitted):
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict(np.zeros((2, 3)))
+
+
+def test_callers_array_is_not_modified(three_blobs):
+    X = three_blobs[0].copy()
+    X32 = X.astype(np.float32)
+    before, before32 = X.copy(), X32.copy()
+    gm = DDPMGaussianMixture(3, random_state=0).fit(X)
+    gm.predict(X)
+    gm.score_samples(X)
+    DDPMGaussianMixture(3, random_state=0).fit(X32)
+    np.testing.assert_array_equal(X, before)
+    np.testing.assert_array_equal(X32, before32)
+
+
+@pytest.mark.parametrize("scale", [1e-100, 1e100])
+def test_extreme_scales_fit_without_nan(three_blobs, scale):
+    X, _, means = three_blobs
+    gm = DDPMGaussianMixture(3, random_state=0).fit(X * scale)
+    for arr in [gm.means_, gm.covariances_, gm.weights_, gm.score_samples(X * scale),
+                gm.predict_proba(X * scale)]:
+        assert np.all(np.isfinite(arr))
+    # The fit is the same problem in other units.
+    assert matched_mean_errors(gm.means_ / scale, means).max() < 0.15
+    np.testing.assert_allclose(gm.covariances_ / scale**2, 1.0, atol=0.1)
+
+
+@pytest.mark.parametrize("n_components", [1, 2, 3])
+def test_constant_and_duplicated_rows_fit_without_nan(n_components):
+    constant = np.full((50, 3), 7.0)
+    duplicated = np.repeat(np.array([[0.0, 1.0, 2.0], [5.0, 5.0, 5.0]]), 25, axis=0)
+    for X in (constant, duplicated):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gm = DDPMGaussianMixture(n_components, random_state=0).fit(X)
+        for arr in [gm.means_, gm.covariances_, gm.weights_, gm.score_samples(X),
+                    gm.predict_proba(X)]:
+            assert np.all(np.isfinite(arr))
+        assert np.all(gm.covariances_ > 0)

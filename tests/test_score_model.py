@@ -1,0 +1,133 @@
+"""The DDPM objective, its two forms and their analytic gradients."""
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+from sklearn_ddpm_gmm._forward import noise_antithetic, noise_coefficients
+from sklearn_ddpm_gmm._score_model import (
+    SphericalParams,
+    ddpm_loss_grad,
+    log_prob_and_resp,
+    score,
+    stein_loss_grad,
+)
+
+REG = 1e-3
+
+
+def _problem(seed=0, n=150, d=3, K=3):
+    rng = np.random.default_rng(seed)
+    X0 = 1.5 * rng.standard_normal((n, d))
+    z = rng.standard_normal((n, d))
+    params = SphericalParams(
+        rng.standard_normal((K, d)), 0.3 * rng.standard_normal(K), rng.standard_normal(K)
+    )
+    return X0, z, params
+
+
+def _finite_difference(loss, params, eps=1e-6):
+    grads = []
+    for k, block in enumerate(params):
+        fd = np.zeros_like(block)
+        for idx in np.ndindex(block.shape):
+            shifted = []
+            for sign in (1, -1):
+                moved = block.copy()
+                moved[idx] += sign * eps
+                shifted.append(loss(SphericalParams(*[
+                    moved if j == k else b for j, b in enumerate(params)
+                ])))
+            fd[idx] = (shifted[0] - shifted[1]) / (2 * eps)
+        grads.append(fd)
+    return grads
+
+
+def _relative_error(analytic, numeric):
+    return max(
+        np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-12)
+        for a, b in zip(analytic, numeric)
+    )
+
+
+@pytest.mark.parametrize("t", [0.05, 0.4, 1.5])
+def test_plain_ddpm_gradient_matches_finite_differences(t):
+    X0, z, params = _problem()
+    _, grad = ddpm_loss_grad(X0, z, params, t, REG)
+    numeric = _finite_difference(lambda p: ddpm_loss_grad(X0, z, p, t, REG)[0], params)
+    assert _relative_error(grad, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("t", [0.0, 0.05, 0.4, 1.5])
+def test_stein_gradient_matches_finite_differences(t):
+    X0, z, params = _problem(seed=1)
+    a, s2 = noise_coefficients(t)
+    Xt = a * X0 + np.sqrt(s2) * z
+    _, grad, _ = stein_loss_grad(Xt, params, t, REG)
+    numeric = _finite_difference(lambda p: stein_loss_grad(Xt, p, t, REG)[0], params)
+    assert _relative_error(grad, numeric) < 1e-6
+
+
+def test_stein_form_has_the_plain_loss_and_gradient_in_expectation():
+    # Same clean points, many noise draws: the two forms agree to Monte Carlo error.
+    rng = np.random.default_rng(3)
+    X0, _, params = _problem(seed=2, n=20, d=2, K=2)
+    t = 0.3
+    n_draws = 4000
+    X0_rep = np.tile(X0, (n_draws, 1))
+    z = rng.standard_normal(X0_rep.shape)
+    plain_loss, plain_grad = ddpm_loss_grad(X0_rep, z, params, t, REG)
+    Xt = noise_antithetic(X0_rep, z, t)
+    stein_loss, stein_grad, _ = stein_loss_grad(Xt, params, t, REG)
+    assert stein_loss == pytest.approx(plain_loss, rel=0.01)
+    for g_plain, g_stein in zip(plain_grad, stein_grad):
+        scale = np.max(np.abs(g_stein))
+        assert np.max(np.abs(g_plain - g_stein)) < 0.05 * scale
+
+
+def test_stein_gradient_has_lower_variance_than_plain():
+    rng = np.random.default_rng(4)
+    X0, _, params = _problem(seed=5, n=50, d=3, K=2)
+    t = 0.1
+    plain, stein = [], []
+    for _ in range(30):
+        z = rng.standard_normal(X0.shape)
+        plain.append(ddpm_loss_grad(X0, z, params, t, REG)[1].means)
+        stein.append(stein_loss_grad(noise_antithetic(X0, z, t), params, t, REG)[1].means)
+    assert np.var(stein, axis=0).sum() < 0.1 * np.var(plain, axis=0).sum()
+
+
+def _exact_noised_log_density(x, means, variances, weights, t):
+    a, s2 = noise_coefficients(t)
+    d = means.shape[1]
+    tau = a * a * variances + s2
+    sq = ((x - a * means) ** 2).sum(axis=1)
+    return logsumexp(np.log(weights) - 0.5 * d * np.log(2 * np.pi * tau) - sq / (2 * tau))
+
+
+@pytest.mark.parametrize("t", [0.0, 0.2, 2.0])
+def test_score_is_the_gradient_of_the_noised_log_density(t):
+    rng = np.random.default_rng(6)
+    means = rng.standard_normal((3, 2)) * 3
+    variances = np.array([0.5, 1.0, 2.0])
+    weights = np.array([0.2, 0.3, 0.5])
+    params = SphericalParams(means, np.log(variances), np.log(weights))
+    X = rng.standard_normal((10, 2)) * 3
+    S = score(X, params, t, 0.0)
+    eps = 1e-6
+    for n in range(len(X)):
+        for j in range(2):
+            e = np.zeros(2)
+            e[j] = eps
+            fd = (_exact_noised_log_density(X[n] + e, means, variances, weights, t)
+                  - _exact_noised_log_density(X[n] - e, means, variances, weights, t)) / (2 * eps)
+            assert S[n, j] == pytest.approx(fd, rel=1e-6, abs=1e-8)
+
+
+def test_posteriors_are_finite_far_from_every_component():
+    params = SphericalParams(np.array([[0.0], [1.0]]), np.log([1e-4, 1e-4]), np.zeros(2))
+    X = np.array([[1e6], [-1e6], [0.5]])
+    log_prob, resp = log_prob_and_resp(X, params, 0.0)
+    assert np.all(np.isfinite(resp)) and np.allclose(resp.sum(axis=1), 1.0)
+    assert np.isfinite(log_prob[2])
+    np.testing.assert_allclose(resp[:2], [[0, 1], [1, 0]], atol=1e-12)
