@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._forward import noise_coefficients
-from ._optim import run_phase
+from ._optim import run_averaging, run_phase
 from ._schedule import (
     FINAL_LEVEL,
     cold_start_phases,
@@ -58,14 +58,14 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     1. a power-iteration phase at a large noise level, from a small random start,
        which turns the means towards the span of the true means;
-    2. for more than two components, an intermediate noise level that moves the
-       means into their own basins;
+    2. for more than two components, intermediate noise levels (1.0, then 0.5)
+       that move the means into their own basins;
     3. an EM phase at a small noise level, whose preconditioned gradient step
        acts like an EM step, run on the whole data until the parameters stop
-       moving.
+       moving, then ``n_noise_draws`` more steps with fresh noise, averaged.
 
     Phases 1-2 (the cold start) run on a subsample of at most
-    ``max(5000, 500 * n_components)`` rows and end with steps at the final level
+    ``max(5000, 1000 * n_components)`` rows and end with steps at the final level
     there; ``n_init`` repeats the cold start and keeps the one with the lowest
     DDPM loss, and phase 3 runs once, on all rows, from that start.
 
@@ -79,7 +79,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         Number of mixture components.
     covariance_type : {"spherical"}, default="spherical"
         One variance per component (the only type so far).
-    tol : float, default=1e-4
+    tol : float, default=1e-3
         The final phase stops when no parameter moves by more than ``tol`` in a
         step: means in units of their component's standard deviation,
         log-variances and log-weights in absolute terms. (GaussianMixture's
@@ -106,10 +106,12 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         Noise level ``t`` of the final phase (``a = exp(-t)``); ``"auto"`` is 0.1.
         Smaller levels approach plain score matching, which is less accurate
         than maximum likelihood; larger ones blur the mixture.
-    n_noise_draws : int, default=4
-        Antithetic pairs of noise draws per row in the final phase. The noise's
-        share of the estimate's variance falls like ``1 / n_noise_draws``; each
-        pair costs a pass over the data.
+    n_noise_draws : int, default=16
+        Independent noise draws averaged at the end of the final phase. Once the
+        parameters stop moving under one fixed (antithetic) draw, this many more
+        steps are taken, each with a fresh draw, and their iterates averaged:
+        the noise's share of the estimate's variance falls like
+        ``1 / n_noise_draws``, each draw costing one step. 0 keeps the single draw.
     random_state : int, RandomState instance or None, default=None
         Controls the random start, the subsample and the noise draws.
     warm_start : bool, default=False
@@ -135,7 +137,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     converged_ : bool
         Whether the final phase met ``tol``.
     n_iter_ : int
-        Steps taken by the final phase.
+        Full-data steps: the final phase's plus the ``n_noise_draws`` averaged ones.
     schedule_ : list of dict
         The phases that ran for the kept start, in order: ``name``, noise level
         ``t``, ``n_steps``, ``learning_rate``, ``n_rows`` and ``converged``.
@@ -180,7 +182,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         "means_init": ["array-like", None],
         "precisions_init": ["array-like", None],
         "noise_level": [StrOptions({"auto"}), Interval(Real, 0.0, None, closed="neither")],
-        "n_noise_draws": [Interval(Integral, 1, None, closed="left")],
+        "n_noise_draws": [Interval(Integral, 0, None, closed="left")],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
@@ -192,7 +194,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         n_components=1,
         *,
         covariance_type="spherical",
-        tol=1e-4,
+        tol=1e-3,
         reg_covar=1e-6,
         max_iter=100,
         n_init=1,
@@ -201,7 +203,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         means_init=None,
         precisions_init=None,
         noise_level="auto",
-        n_noise_draws=4,
+        n_noise_draws=16,
         random_state=None,
         warm_start=False,
         verbose=0,
@@ -307,10 +309,15 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         phase = final_phase(final_level, self.max_iter, self.tol)
         if self.verbose:
             print(f"Final phase at noise level t = {final_level:.3g} on {n_samples} rows")
-        noise = random_state.standard_normal((self.n_noise_draws * n_samples, Z.shape[1]))
+        noise = random_state.standard_normal(Z.shape)
         result = run_phase(
             Z, params, phase, noise, reg, self.verbose, self.verbose_interval
         )
+        params, losses_avg = result.params, []
+        if self.n_noise_draws and self.max_iter > 0:
+            params, losses_avg = run_averaging(
+                Z, params, phase, self.n_noise_draws, random_state, reg
+            )
         if self.max_iter > 0 and not result.converged:
             warnings.warn(
                 "The final phase of DDPMGaussianMixture did not converge in "
@@ -322,10 +329,16 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             status = "converged" if result.converged else "did not converge"
             print(f"Final phase {status} after {result.n_steps} steps.")
         schedule.append(_phase_record(phase, result, n_samples))
-        self._set_parameters(result.params, centre, scale)
+        if losses_avg:
+            schedule.append({
+                "name": "averaging", "t": phase.t, "n_steps": len(losses_avg),
+                "learning_rate": phase.learning_rate, "n_rows": n_samples,
+                "converged": result.converged,
+            })
+        self._set_parameters(params, centre, scale)
         self.schedule_ = schedule
-        self.loss_curve_ = np.asarray(losses + result.losses)
-        self.n_iter_ = result.n_steps
+        self.loss_curve_ = np.asarray(losses + result.losses + losses_avg)
+        self.n_iter_ = result.n_steps + len(losses_avg)
         self.converged_ = result.converged
         return self.predict(X)
 

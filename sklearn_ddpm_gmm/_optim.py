@@ -96,10 +96,10 @@ def run_phase(X, params, phase, noise, reg_covar, verbose=0, verbose_interval=10
     params : SphericalParams
         Starting point.
     phase : Phase
-    noise : ndarray of shape (n_draws * n_samples, n_features)
-        Standard normal draws, ``n_draws`` per row of X, held fixed during the
-        phase so that it minimises one deterministic Monte Carlo version of the
-        objective; each draw is used with its antithetic partner.
+    noise : ndarray of shape (n_samples, n_features)
+        Standard normal draws, held fixed during the phase so that it minimises
+        one deterministic Monte Carlo version of the objective (and ``tol`` can
+        be met); each draw is used with its antithetic partner.
     reg_covar : float
     verbose, verbose_interval : int
         Progress output as in GaussianMixture.
@@ -108,8 +108,7 @@ def run_phase(X, params, phase, noise, reg_covar, verbose=0, verbose_interval=10
     -------
     PhaseResult
     """
-    n_draws = noise.shape[0] // X.shape[0]
-    Xt = noise_antithetic(np.tile(X, (n_draws, 1)), noise, phase.t)
+    Xt = noise_antithetic(X, noise, phase.t)
     losses = []
     converged = False
     tic = time.time()
@@ -136,3 +135,30 @@ def run_phase(X, params, phase, noise, reg_covar, verbose=0, verbose_interval=10
             converged = True
             break
     return PhaseResult(params, losses, n_step, converged)
+
+
+def run_averaging(X, params, phase, n_steps, random_state, reg_covar):
+    """Steps with fresh noise at the phase's level; returns the average iterate.
+
+    Near the optimum each preconditioned step contracts like EM, so iterates
+    that use independent noise draws carry nearly independent noise, and their
+    average has the variance of a gradient averaged over ``n_steps`` draws, at
+    the cost of ``n_steps`` passes.
+
+    Returns
+    -------
+    params : SphericalParams
+        The mean of the ``n_steps`` iterates (unconstrained parameters).
+    losses : list of float
+    """
+    total = [np.zeros_like(block) for block in params]
+    losses = []
+    for _ in range(n_steps):
+        noise = random_state.standard_normal(X.shape)
+        Xt = noise_antithetic(X, noise, phase.t)
+        loss, grad, curvature = stein_loss_grad(Xt, params, phase.t, reg_covar)
+        losses.append(loss)
+        params = _preconditioned_step(params, grad, curvature, phase)
+        for acc, block in zip(total, params):
+            acc += block
+    return SphericalParams(*[acc / n_steps for acc in total]), losses

@@ -1,0 +1,88 @@
+"""Statistical recovery of known mixtures, against scikit-learn's EM on the same data.
+
+These fit many models; they are marked ``slow`` (CI runs them).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
+
+from sklearn_ddpm_gmm import DDPMGaussianMixture
+from sklearn_ddpm_gmm._ddpm_gmm import _standardisation
+from sklearn_ddpm_gmm._optim import run_phase
+from sklearn_ddpm_gmm._schedule import cold_start_phases
+from sklearn_ddpm_gmm._score_model import SphericalParams
+from sklearn_ddpm_gmm.datasets import (
+    make_separated_mixture,
+    make_symmetric_mixture,
+    min_pairwise_distance,
+)
+from sklearn_ddpm_gmm.metrics import matched_mean_error, matched_mean_errors
+
+pytestmark = pytest.mark.slow
+
+
+def _converged_em(X, n_components, seed):
+    return GaussianMixture(
+        n_components, covariance_type="spherical", tol=1e-8, max_iter=5000,
+        random_state=seed,
+    ).fit(X)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_symmetric_two_components_from_random_start(seed):
+    # Shah, Chen & Klivans' random-initialisation setting: d = 50, |mu*| = 1.
+    X, _, means = make_symmetric_mixture(50_000, 50, 1.0, random_state=seed)
+    ddpm = DDPMGaussianMixture(2, random_state=seed).fit(X)
+    em = _converged_em(X, 2, seed)
+    ratio = matched_mean_error(ddpm.means_, means) / matched_mean_error(em.means_, means)
+    assert ratio <= 1.05, ratio
+
+    # Phase 1 alone (power iteration from a small random start) finds the direction.
+    centre, scale = _standardisation(X)
+    Z = (X - centre) / scale
+    rng = np.random.RandomState(seed + 1000)  # not the data's stream
+    power = cold_start_phases(Z, 2, "power", 0.1, 1e-3)[0]
+    assert power.name == "power"
+    start = rng.standard_normal((2, 50)) * 0.1 / np.sqrt(50)
+    start -= start.mean(axis=0)
+    result = run_phase(
+        Z, SphericalParams(start, np.zeros(2), np.zeros(2)), power,
+        rng.standard_normal(Z.shape), 1e-6,
+    )
+    direction = result.params.means[0] - result.params.means[1]
+    cosine = abs(direction @ means[0]) / (np.linalg.norm(direction) * np.linalg.norm(means[0]))
+    assert cosine > 0.9, cosine
+    # ... which the random start did not have.
+    start_dir = start[0] - start[1]
+    assert abs(start_dir @ means[0]) / np.linalg.norm(start_dir) < 0.5
+
+
+def test_eight_components_found_as_often_as_em_and_as_accurately():
+    n_seeds = 20
+    found = {"ddpm": 0, "ddpm_n_init_5": 0, "gm": 0}
+    ratios, loglik_gaps = [], []
+    for seed in range(n_seeds):
+        X, _, means = make_separated_mixture(50_000, 20, 8, random_state=seed)
+        X_train, X_test = X[:40_000], X[40_000:]
+        half_sep = min_pairwise_distance(means) / 2
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gm = GaussianMixture(8, covariance_type="spherical", random_state=seed).fit(X_train)
+            ddpm = DDPMGaussianMixture(8, random_state=seed).fit(X_train)
+            ddpm5 = DDPMGaussianMixture(8, n_init=5, random_state=seed).fit(X_train)
+        err = {name: matched_mean_errors(model.means_, means)
+               for name, model in [("ddpm", ddpm), ("ddpm_n_init_5", ddpm5), ("gm", gm)]}
+        for name, e in err.items():
+            found[name] += bool(e.max() < half_sep)
+        if err["ddpm"].max() < half_sep and err["gm"].max() < half_sep:
+            ratios.append(np.linalg.norm(err["ddpm"]) / np.linalg.norm(err["gm"]))
+            loglik_gaps.append(ddpm.score(X_test) - gm.score(X_test))
+    print(found, np.mean(ratios), np.max(ratios), np.min(loglik_gaps))
+    assert found["ddpm"] >= found["gm"]
+    assert found["ddpm_n_init_5"] == n_seeds
+    assert np.mean(ratios) <= 1.05
+    assert np.min(loglik_gaps) > -0.01
