@@ -15,10 +15,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._forward import noise_coefficients
 from ._optim import run_averaging, run_phase
 from ._schedule import (
-    FINAL_LEVEL,
-    cold_start_phases,
+    cold_final_phase,
     cold_start_rows,
+    em_level,
     final_phase,
+    intermediate_phase,
+    n_intermediate_phases,
+    power_phase,
+    power_phase_variance,
 )
 from ._score_model import SphericalParams, log_prob_and_resp, score, stein_loss_grad
 
@@ -293,31 +297,67 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         centre, scale = _standardisation(X)
         Z = (X - centre) / scale
-        reg = self.reg_covar
-        final_level = FINAL_LEVEL if self.noise_level == "auto" else float(self.noise_level)
-
         if self.warm_start and hasattr(self, "means_"):
             params = _params_from_attributes(
-                self.means_, self.covariances_, self.weights_, centre, scale, reg
+                self.means_, self.covariances_, self.weights_, centre, scale,
+                self.reg_covar,
             )
             schedule, losses = [], []
         else:
-            params, schedule, losses = self._cold_start(
-                Z, centre, scale, final_level, random_state
-            )
+            params, schedule, losses = self._cold_start(Z, centre, scale, random_state)
+        params, converged, n_iter = self._final_stage(Z, params, random_state, schedule, losses)
+        self._set_parameters(params, centre, scale)
+        self.schedule_ = schedule
+        self.loss_curve_ = np.asarray(losses)
+        self.n_iter_ = n_iter
+        self.converged_ = converged
+        return self.predict(X)
 
-        phase = final_phase(final_level, self.max_iter, self.tol)
+    def _em_level(self, params):
+        if self.noise_level == "auto":
+            return em_level(params, self.reg_covar)
+        return float(self.noise_level)
+
+    def _run(self, X, params, phase, random_state, schedule, losses):
+        """Run one phase with fresh noise; log it in ``schedule`` and ``losses``."""
         if self.verbose:
-            print(f"Final phase at noise level t = {final_level:.3g} on {n_samples} rows")
-        noise = random_state.standard_normal(Z.shape)
+            print(f"  Phase {phase.name} at noise level t = {phase.t:.3g} "
+                  f"on {X.shape[0]} rows")
+        noise = random_state.standard_normal(X.shape)
         result = run_phase(
-            Z, params, phase, noise, reg, self.verbose, self.verbose_interval
+            X, params, phase, noise, self.reg_covar, self.verbose, self.verbose_interval
         )
-        params, losses_avg = result.params, []
-        if self.n_noise_draws and self.max_iter > 0:
-            params, losses_avg = run_averaging(
-                Z, params, phase, self.n_noise_draws, random_state, reg
+        schedule.append(_phase_record(phase, result.n_steps, X.shape[0], result.converged))
+        losses += result.losses
+        return result
+
+    def _final_stage(self, Z, params, random_state, schedule, losses):
+        """EM phase on all rows, then the averaged steps with fresh noise.
+
+        The level follows the current variance estimate; when the converged
+        estimate calls for a level less than half the one used (a start far
+        from the data's clusters), the phase runs once more at the new level.
+
+        Returns
+        -------
+        params, converged, n_iter
+        """
+        if self.verbose:
+            print("Final phase")
+        level = self._em_level(params)
+        result = self._run(
+            Z, params, final_phase(level, self.max_iter, self.tol), random_state,
+            schedule, losses,
+        )
+        n_iter = result.n_steps
+        new_level = self._em_level(result.params)
+        if self.max_iter > 0 and new_level < 0.5 * level:
+            level = new_level
+            result = self._run(
+                Z, result.params, final_phase(level, self.max_iter, self.tol),
+                random_state, schedule, losses,
             )
+            n_iter += result.n_steps
         if self.max_iter > 0 and not result.converged:
             warnings.warn(
                 "The final phase of DDPMGaussianMixture did not converge in "
@@ -328,19 +368,19 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         if self.verbose:
             status = "converged" if result.converged else "did not converge"
             print(f"Final phase {status} after {result.n_steps} steps.")
-        schedule.append(_phase_record(phase, result, n_samples))
-        if losses_avg:
-            schedule.append({
-                "name": "averaging", "t": phase.t, "n_steps": len(losses_avg),
-                "learning_rate": phase.learning_rate, "n_rows": n_samples,
-                "converged": result.converged,
-            })
-        self._set_parameters(params, centre, scale)
-        self.schedule_ = schedule
-        self.loss_curve_ = np.asarray(losses + result.losses + losses_avg)
-        self.n_iter_ = result.n_steps + len(losses_avg)
-        self.converged_ = result.converged
-        return self.predict(X)
+        params = result.params
+        if self.n_noise_draws and self.max_iter > 0:
+            phase = final_phase(level, self.n_noise_draws, self.tol)
+            params, avg_losses = run_averaging(
+                Z, params, phase, self.n_noise_draws, random_state, self.reg_covar
+            )
+            schedule.append(_phase_record(
+                phase._replace(name="averaging"), len(avg_losses), Z.shape[0],
+                result.converged,
+            ))
+            losses += avg_losses
+            n_iter += len(avg_losses)
+        return params, result.converged, n_iter
 
     def _initial_params(self, X, centre, scale, random_state):
         """Starting parameters for one cold start on standardised X."""
@@ -362,6 +402,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             means = X[random_state.choice(n_samples, K, replace=False)].copy()
         if self.precisions_init is not None:
             variances = 1.0 / (np.asarray(self.precisions_init, dtype=float) * scale**2)
+        elif K > 1 and self.init_params == "power" and self.means_init is None:
+            variances = np.full(K, power_phase_variance(X, K))
         else:
             variances = np.ones(K)
         weights = (
@@ -374,8 +416,13 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             np.log(weights),
         )
 
-    def _cold_start(self, Z, centre, scale, final_level, random_state):
-        """Run ``n_init`` cold starts on a subsample; keep the lowest-loss one."""
+    def _cold_start(self, Z, centre, scale, random_state):
+        """Run ``n_init`` cold starts on a subsample; keep the lowest-loss one.
+
+        Returns
+        -------
+        params, schedule, losses
+        """
         n_samples, n_features = Z.shape
         self._check_initial_parameters(Z.shape)
         n_rows = cold_start_rows(n_samples, self.n_components)
@@ -384,35 +431,39 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         if self.means_init is not None:
             # A given start skips the cold start, like GaussianMixture's means_init.
             return self._initial_params(Z_cold, centre, scale, random_state), [], []
-        phases = cold_start_phases(
-            Z_cold, self.n_components, self.init_params, final_level, self.tol
-        )
         # Common noise to compare the starts on one version of the objective.
         compare_noise = random_state.standard_normal(Z_cold.shape)
-        best = None
+        starts = []
         for init in range(self.n_init):
             if self.verbose:
                 print(f"Initialization {init}")
             params = self._initial_params(Z_cold, centre, scale, random_state)
             schedule, losses = [], []
-            for phase in phases:
-                noise = random_state.standard_normal(Z_cold.shape)
-                if self.verbose:
-                    print(f"  Phase {phase.name} at noise level t = {phase.t:.3g}")
-                result = run_phase(
-                    Z_cold, params, phase, noise, self.reg_covar, self.verbose,
-                    self.verbose_interval,
-                )
-                params = result.params
-                schedule.append(_phase_record(phase, result, n_rows))
-                losses += result.losses
-            Zt = _noised(Z_cold, compare_noise, final_level)
-            loss = stein_loss_grad(Zt, params, final_level, self.reg_covar)[0]
-            if self.verbose:
-                print(f"Initialization {init} cold start loss {loss:.5f}")
-            if best is None or loss < best[0]:
-                best = (loss, params, schedule, losses)
-        return best[1], best[2], best[3]
+            phases = []
+            if self.n_components > 1 and self.init_params == "power":
+                phases.append(lambda p: power_phase(Z_cold))
+            phases += [
+                lambda p, stage=stage: intermediate_phase(stage, p, self.reg_covar, self.tol)
+                for stage in range(n_intermediate_phases(self.n_components))
+            ]
+            phases.append(lambda p: cold_final_phase(self._em_level(p), self.tol))
+            # Each level is chosen from where the previous phase ended.
+            for make_phase in phases:
+                params = self._run(
+                    Z_cold, params, make_phase(params), random_state, schedule, losses
+                ).params
+            starts.append((params, schedule, losses))
+        if len(starts) == 1:
+            return starts[0]
+        # Compare at the smallest level any start called for, with common noise.
+        level = min(self._em_level(params) for params, _, _ in starts)
+        Zt = _noised(Z_cold, compare_noise, level)
+        cold_losses = [
+            stein_loss_grad(Zt, params, level, self.reg_covar)[0] for params, _, _ in starts
+        ]
+        if self.verbose:
+            print("Cold start losses: " + ", ".join(f"{v:.5f}" for v in cold_losses))
+        return starts[int(np.argmin(cold_losses))]
 
     def _check_initial_parameters(self, shape):
         """Validate user-given starting values and store them standardised."""
@@ -699,12 +750,13 @@ def _noised(X, noise, t):
     return a * X + np.sqrt(s2) * noise
 
 
-def _phase_record(phase, result, n_rows):
+def _phase_record(phase, n_steps, n_rows, converged):
+    """One entry of ``schedule_``."""
     return {
         "name": phase.name,
         "t": phase.t,
-        "n_steps": result.n_steps,
+        "n_steps": n_steps,
         "learning_rate": phase.learning_rate,
         "n_rows": n_rows,
-        "converged": result.converged,
+        "converged": converged,
     }

@@ -20,20 +20,35 @@ _POWER_MIN_LEVEL = 0.75
 _POWER_SIGNAL_SCALE = 0.5
 _POWER_STEPS = 50
 # For K > 2 stages at intermediate levels move the means from the span into
-# their own basins; straight to small noise diverged in many seeds, and the
-# ladder 1.0 -> 0.5 on 8000 rows found all 8 components in 19 of 20 seeds where
-# one stage at 1.0 on 5000 rows found them in 9 of 12 (K = 8, d = 20,
-# separation 3 sqrt(log K)).
-_INTERMEDIATE_LEVELS = (1.0, 0.5)
+# their own basins; straight to small noise diverged in many seeds. Like the
+# EM level, each is set relative to the current variance estimate (its noise
+# variance s^2 is this multiple of the weighted mean variance, and t <= 1): a
+# fixed ladder t = 1.0 -> 0.5 worked for unit clusters in d = 20 (19 of 20 seeds
+# found all 8 components) but buried tight 2-D clusters in noise.
+_INTERMEDIATE_NOISE_TO_VARIANCE = (1.3, 0.9)
+_MAX_INTERMEDIATE_LEVEL = 1.0
 _INTERMEDIATE_STEPS = 50
+# Weights stay uniform there: learning them at heavy blur let one broad
+# component absorb several clusters (all 4 found in 6 of 10 2-D seeds with
+# weights learned, 9 of 10 without; 8 vs 10 of 10 for K = 8, d = 20).
+_INTERMEDIATE_LEARN = ("means", "log_variances")
 # The cold start ends with the final level on the subsample.
 _COLD_FINAL_STEPS = 50
 # Rows used by the cold start: enough for the span and the basins, cheap at any n.
 _COLD_MIN_ROWS = 5000
 _COLD_ROWS_PER_COMPONENT = 1000
-# Final (EM) level: small enough for EM-level accuracy, large enough that the
-# Stein-form gradient is far from plain score matching (t = 0, ~1.1x EM's error).
-FINAL_LEVEL = 0.1
+# Final (EM) level: its noise variance s^2 is a fixed fraction of the (weighted
+# mean) component variance, so the level is "small" relative to the clusters at
+# any geometry (tight 2-D clusters at t = 0.1 gave 2-5x EM's error; 0.6 v gave
+# 1.0-1.1x on 2-D, 4-D and 5-D mixtures, 0.2 v lost clusters in 2-D), and never
+# above t = 0.1 (1.00-1.02x EM's error in d = 20 and 50). Much smaller levels
+# approach plain score matching (t = 0, ~1.1x EM's error).
+_FINAL_NOISE_TO_VARIANCE = 0.6
+_MAX_FINAL_LEVEL = 0.1
+
+def _spectrum(X):
+    """Eigenvalues (ascending) of the covariance of X, shape (n_samples, n_features)."""
+    return np.linalg.eigvalsh(np.cov(X, rowvar=False).reshape(X.shape[1], -1))
 
 
 def power_phase_level(X):
@@ -43,9 +58,25 @@ def power_phase_level(X):
     data's covariance over the median (bulk) eigenvalue; the level is raised
     until ``a * signal <= 0.5``, and never below 0.75.
     """
-    eigvals = np.linalg.eigvalsh(np.cov(X, rowvar=False).reshape(X.shape[1], -1))
+    eigvals = _spectrum(X)
     signal = np.sqrt(max(eigvals[-1] - np.median(eigvals), 0.0))
     return max(_POWER_MIN_LEVEL, float(np.log(max(signal / _POWER_SIGNAL_SCALE, 1.0))))
+
+
+def power_phase_variance(X, n_components):
+    """Component variance held fixed during phase 1.
+
+    The means grow along directions where the data's variance exceeds the
+    model's, so the model's variance must sit below the top of the spectrum.
+    When the means span few of the d directions (d > 2K) the bulk (median)
+    eigenvalue estimates the within-component variance, as in the paper's
+    known-variance setting; otherwise, as in one or two dimensions, every
+    direction may carry signal and half the smallest eigenvalue is used.
+    """
+    eigvals = _spectrum(X)
+    if X.shape[1] > 2 * n_components:
+        return float(np.median(eigvals))
+    return 0.5 * float(max(eigvals[0], 1e-12))
 
 
 def cold_start_rows(n_samples, n_components):
@@ -53,33 +84,52 @@ def cold_start_rows(n_samples, n_components):
     return min(n_samples, max(_COLD_MIN_ROWS, _COLD_ROWS_PER_COMPONENT * n_components))
 
 
-def cold_start_phases(X_cold, n_components, init_params, final_level, tol):
-    """Phases of the cold start, run on the subsample ``X_cold``.
-
-    Returns a list of Phase. ``init_params="power"`` begins with the power
-    iteration (means only, kept centred, variances and weights fixed); every
-    start with K > 2 goes through the intermediate levels; all end at the final
-    level.
-    """
-    phases = []
-    if n_components > 1 and init_params == "power":
-        phases.append(Phase(
-            "power", power_phase_level(X_cold), _POWER_STEPS, 1.0, ("means",),
-            "direction", 1e-5, centred=True,
-        ))
-    if n_components > 2:
-        phases += [
-            Phase("intermediate", level, _INTERMEDIATE_STEPS, 1.0, ALL_PARAMS,
-                  "params", max(tol, 1e-3))
-            for level in _INTERMEDIATE_LEVELS if level > final_level
-        ]
-    phases.append(Phase(
-        "cold-final", final_level, _COLD_FINAL_STEPS, 1.0, ALL_PARAMS, "params",
-        max(tol, 1e-3),
-    ))
-    return phases
+def _level_for_noise_variance(s2, max_level):
+    """Noise level whose noise variance is ``s2``, capped at ``max_level``."""
+    s2 = min(s2, -np.expm1(-2.0 * max_level))
+    return float(-0.5 * np.log1p(-s2))
 
 
-def final_phase(final_level, max_iter, tol):
-    """The full-data phase at the final level, run until parameters stop moving."""
-    return Phase("final", final_level, max_iter, 1.0, ALL_PARAMS, "params", tol)
+def _typical_variance(params, reg_covar):
+    """Weighted mean of the component variances (a collapsed, nearly empty
+    component does not drag it down)."""
+    return float(params.weights() @ params.variances(reg_covar))
+
+
+def em_level(params, reg_covar):
+    """Noise level of the EM phase for the current estimate."""
+    return _level_for_noise_variance(
+        _FINAL_NOISE_TO_VARIANCE * _typical_variance(params, reg_covar), _MAX_FINAL_LEVEL
+    )
+
+
+def power_phase(X_cold):
+    """Phase 1: means only, kept centred; variances and weights stay fixed."""
+    return Phase("power", power_phase_level(X_cold), _POWER_STEPS, 1.0, ("means",),
+                 "direction", 1e-5, centred=True)
+
+
+def n_intermediate_phases(n_components):
+    """Intermediate stages are needed only when K > 2."""
+    return len(_INTERMEDIATE_NOISE_TO_VARIANCE) if n_components > 2 else 0
+
+
+def intermediate_phase(stage, params, reg_covar, tol):
+    """Intermediate stage number ``stage`` for the current estimate."""
+    level = _level_for_noise_variance(
+        _INTERMEDIATE_NOISE_TO_VARIANCE[stage] * _typical_variance(params, reg_covar),
+        _MAX_INTERMEDIATE_LEVEL,
+    )
+    return Phase("intermediate", level, _INTERMEDIATE_STEPS, 1.0, _INTERMEDIATE_LEARN,
+                 "params", max(tol, 1e-3))
+
+
+def cold_final_phase(level, tol):
+    """Last phase of the cold start: the EM level, on the subsample."""
+    return Phase("cold-final", level, _COLD_FINAL_STEPS, 1.0, ALL_PARAMS, "params",
+                 max(tol, 1e-3))
+
+
+def final_phase(level, max_iter, tol):
+    """The full-data phase at the EM level, run until parameters stop moving."""
+    return Phase("final", level, max_iter, 1.0, ALL_PARAMS, "params", tol)

@@ -169,6 +169,7 @@ class Curvature(NamedTuple):
     means: np.ndarray  # (K,), the same for each coordinate of mu_i
     log_variances: np.ndarray  # (K,)
     weight_logits: np.ndarray  # (K,)
+    mean_resp: np.ndarray  # (K,) mean posterior of each component at the points
 
 
 def stein_loss_grad(Xt, params, t, reg_covar):
@@ -226,5 +227,6 @@ def stein_loss_grad(Xt, params, t, reg_covar):
         means=2.0 * a * a * mean_resp / tau**2,
         log_variances=2.0 * scaled_var**2 * n_features * mean_resp / tau**3,
         weight_logits=2.0 * np.einsum("ij,ij->j", w * w, u_plus_S_sq) / n_samples,
+        mean_resp=mean_resp,
     )
     return loss, grad, curvature

@@ -13,7 +13,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn_ddpm_gmm import DDPMGaussianMixture
 from sklearn_ddpm_gmm._ddpm_gmm import _standardisation
 from sklearn_ddpm_gmm._optim import run_phase
-from sklearn_ddpm_gmm._schedule import cold_start_phases
+from sklearn_ddpm_gmm._schedule import power_phase
 from sklearn_ddpm_gmm._score_model import SphericalParams
 from sklearn_ddpm_gmm.datasets import (
     make_separated_mixture,
@@ -45,8 +45,7 @@ def test_symmetric_two_components_from_random_start(seed):
     centre, scale = _standardisation(X)
     Z = (X - centre) / scale
     rng = np.random.RandomState(seed + 1000)  # not the data's stream
-    power = cold_start_phases(Z, 2, "power", 0.1, 1e-3)[0]
-    assert power.name == "power"
+    power = power_phase(Z)
     start = rng.standard_normal((2, 50)) * 0.1 / np.sqrt(50)
     start -= start.mean(axis=0)
     result = run_phase(
