@@ -27,11 +27,6 @@ def noise_coefficients(t):
     return float(np.exp(-t)), float(-np.expm1(-2.0 * t))
 
 
-def noise_level_for_signal_scale(a):
-    """Inverse of ``a = exp(-t)``: the noise level at which signals shrink by ``a``."""
-    return float(-np.log(a))
-
-
 def noise_antithetic(X0, z, t):
     """Noised copies of ``X0`` in antithetic pairs.
 

@@ -101,7 +101,7 @@ def _inner_with_offsets(V, X, means, a, tau):
     return (np.einsum("ij,ij->i", V, X)[:, np.newaxis] - a * (V @ means.T)) / tau
 
 
-def _assemble_gradient(X, params, t, reg_covar, coef_offset, coef_vector, vector,
+def _assemble_gradient(X, params, t, coef_offset, coef_vector, vector,
                        coef_log_var, coef_logit):
     """Turn per-point coefficients into parameter gradients (means over rows).
 
@@ -151,7 +151,7 @@ def ddpm_loss_grad(X0, z, params, t, reg_covar):
     h_centred = h - np.einsum("ij,ij->i", w, h)[:, np.newaxis]
     scaled_var = a * a * np.exp(params.log_variances)  # d tau / d rho
     grad = _assemble_gradient(
-        Xt, params, t, reg_covar,
+        Xt, params, t,
         coef_offset=-w * h_centred / tau,
         coef_vector=w / tau,
         vector=residual,
@@ -206,7 +206,7 @@ def stein_loss_grad(Xt, params, t, reg_covar):
     c = g - np.einsum("ij,ij->i", w, g)[:, np.newaxis] + p + S_sq[:, np.newaxis]
     scaled_var = a * a * np.exp(params.log_variances)
     grad = _assemble_gradient(
-        Xt, params, t, reg_covar,
+        Xt, params, t,
         coef_offset=w * (c - 2.0 / tau) / tau,
         coef_vector=-w / tau,
         vector=S,
