@@ -73,9 +73,14 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     there; ``n_init`` repeats the cold start and keeps the one with the lowest
     DDPM loss, and phase 3 runs once, on all rows, from that start.
 
-    Every parameter (means, variances, weights) moves by gradient steps on the
-    DDPM objective, evaluated in its Stein form (same expectation over the noise,
-    lower variance), with a diagonal Gauss-Newton preconditioner.
+    Means and variances move by gradient steps on the DDPM objective, evaluated
+    in its Stein form (same expectation over the noise, lower variance), with a
+    diagonal Gauss-Newton preconditioner that makes a unit step on the means an
+    EM-like step. The weights are the one closed form: each step sets them to the
+    mean posterior of the noised points, ``pi_j = E[w_j(x_t)]``, the point where
+    the DDPM loss is stationary in the weights. Gradient steps reach the same
+    point (tested) but crawl towards it, because at small noise the score of
+    well-separated components hardly depends on their weights.
 
     Parameters
     ----------
