@@ -12,7 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._forward import noise_coefficients
+from ._forward import noise_points
 from ._optim import run_averaging, run_phase
 from ._schedule import (
     cold_final_phase,
@@ -62,8 +62,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     1. a power-iteration phase at a large noise level, from a small random start,
        which turns the means towards the span of the true means;
-    2. for more than two components, intermediate noise levels (1.0, then 0.5)
-       that move the means into their own basins;
+    2. for more than two components, two intermediate noise levels, set from
+       the current variance estimate, that move the means into their own basins;
     3. an EM phase at a small noise level, whose preconditioned gradient step
        acts like an EM step, run on the whole data until the parameters stop
        moving, then ``n_noise_draws`` more steps with fresh noise, averaged.
@@ -112,9 +112,11 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     precisions_init : array-like of shape (n_components,), default=None
         Initial precisions (inverse variances); the data's overall variance if None.
     noise_level : "auto" or float, default="auto"
-        Noise level ``t`` of the final phase (``a = exp(-t)``); ``"auto"`` is 0.1.
-        Smaller levels approach plain score matching, which is less accurate
-        than maximum likelihood; larger ones blur the mixture.
+        Noise level ``t`` of the final phase (``a = exp(-t)``), in standardised
+        units. ``"auto"`` sets the noise variance to 0.6 times the mean
+        component variance of the current estimate, with ``t <= 0.1``. Smaller
+        levels approach plain score matching, which is less accurate than
+        maximum likelihood; larger ones blur the mixture.
     n_noise_draws : int, default=16
         Independent noise draws averaged at the end of the final phase. Once the
         parameters stop moving under one fixed (antithetic) draw, this many more
@@ -444,25 +446,22 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                 print(f"Initialization {init}")
             params = self._initial_params(Z_cold, centre, scale, random_state)
             schedule, losses = [], []
-            phases = []
-            if self.n_components > 1 and self.init_params == "power":
-                phases.append(lambda p: power_phase(Z_cold))
-            phases += [
-                lambda p, stage=stage: intermediate_phase(stage, p, self.reg_covar, self.tol)
-                for stage in range(n_intermediate_phases(self.n_components))
-            ]
-            phases.append(lambda p: cold_final_phase(self._em_level(p), self.tol))
             # Each level is chosen from where the previous phase ended.
-            for make_phase in phases:
+            if self.n_components > 1 and self.init_params == "power":
                 params = self._run(
-                    Z_cold, params, make_phase(params), random_state, schedule, losses
+                    Z_cold, params, power_phase(Z_cold), random_state, schedule, losses
                 ).params
+            for stage in range(n_intermediate_phases(self.n_components)):
+                phase = intermediate_phase(stage, params, self.reg_covar, self.tol)
+                params = self._run(Z_cold, params, phase, random_state, schedule, losses).params
+            phase = cold_final_phase(self._em_level(params), self.tol)
+            params = self._run(Z_cold, params, phase, random_state, schedule, losses).params
             starts.append((params, schedule, losses))
         if len(starts) == 1:
             return starts[0]
         # Compare at the smallest level any start called for, with common noise.
         level = min(self._em_level(params) for params, _, _ in starts)
-        Zt = _noised(Z_cold, compare_noise, level)
+        Zt = noise_points(Z_cold, compare_noise, level)
         cold_losses = [
             stein_loss_grad(Zt, params, level, self.reg_covar)[0] for params, _, _ in starts
         ]
@@ -471,7 +470,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         return starts[int(np.argmin(cold_losses))]
 
     def _check_initial_parameters(self, shape):
-        """Validate user-given starting values and store them standardised."""
+        """Validate user-given starting values."""
         n_samples, n_features = shape
         K = self.n_components
         if self.weights_init is not None:
@@ -747,12 +746,6 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """
         n_samples = np.asarray(X).shape[0]
         return -2 * self.score(X) * n_samples + 2 * self._n_parameters()
-
-
-def _noised(X, noise, t):
-    """``a X + s noise``: one noised copy of X (for comparing starts)."""
-    a, s2 = noise_coefficients(t)
-    return a * X + np.sqrt(s2) * noise
 
 
 def _phase_record(phase, n_steps, n_rows, converged):

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from ._forward import noise_coefficients
+from ._forward import noise_coefficients, noise_points
 
 
 class SphericalParams(NamedTuple):
@@ -142,7 +142,7 @@ def ddpm_loss_grad(X0, z, params, t, reg_covar):
         Gradient of ``loss`` with respect to each parameter array.
     """
     a, s2 = noise_coefficients(t)
-    Xt = a * X0 + np.sqrt(s2) * z
+    Xt = noise_points(X0, z, t)
     terms = _noised_terms(Xt, params, t, reg_covar)
     w, tau, q = terms.resp, terms.tau, terms.sq_dist
     n_features = X0.shape[1]
