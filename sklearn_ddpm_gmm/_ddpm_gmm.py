@@ -8,10 +8,19 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._covariance import (
+    COVARIANCE_TYPES,
+    coordinates,
+    covariances,
+    from_spherical,
+    mean_variances,
+    n_covariance_parameters,
+)
 from ._forward import noise_points
 from ._optim import run_averaging, run_phase
 from ._schedule import (
@@ -24,7 +33,7 @@ from ._schedule import (
     power_phase,
     power_phase_variance,
 )
-from ._score_model import SphericalParams, log_prob_and_resp, score, stein_loss_grad
+from ._score_model import MixtureParams, log_prob_and_resp, score, stein_loss_grad
 
 
 def _standardisation(X):
@@ -42,14 +51,26 @@ def _standardisation(X):
     return centre, float(largest * np.sqrt(np.mean((offsets / largest) ** 2)))
 
 
-def _params_from_attributes(means, covariances, weights, centre, scale, reg_covar):
+def _params_from_attributes(means, cov, weights, centre, scale, reg_covar,
+                            covariance_type):
     """Internal (standardised, unconstrained) parameters from caller-unit ones."""
-    variances = np.asarray(covariances, dtype=float) / scale**2
-    return SphericalParams(
+    return MixtureParams(
         (np.asarray(means, dtype=float) - centre) / scale,
-        np.log(np.maximum(variances - reg_covar, 1e-300)),
+        coordinates(np.asarray(cov, dtype=float) / scale**2, covariance_type, reg_covar),
         np.log(np.asarray(weights, dtype=float)),
     )
+
+
+# Shapes of covariances_ / precisions_init for each covariance type, as in
+# GaussianMixture ("identity" reports its unit variances like "spherical").
+def _covariance_shape(covariance_type, n_components, n_features):
+    return {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+        "identity": (n_components,),
+    }[covariance_type]
 
 
 class DDPMGaussianMixture(DensityMixin, BaseEstimator):
@@ -86,16 +107,27 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     ----------
     n_components : int, default=1
         Number of mixture components.
-    covariance_type : {"spherical"}, default="spherical"
-        One variance per component (the only type so far).
+    covariance_type : {"full", "tied", "diag", "spherical", "identity"}, \
+            default="full"
+        The covariance model, as in GaussianMixture: ``"full"`` (each component
+        its own matrix), ``"tied"`` (one matrix shared by all), ``"diag"`` (each
+        its own diagonal), ``"spherical"`` (each its own variance). All are
+        learned by gradient steps on the DDPM objective, in coordinates that keep
+        them positive definite (log-variances; Cholesky factors with a
+        log-diagonal). ``"identity"`` is the paper's model: unit covariances in
+        the data's units, only means and weights learned (``reg_covar`` ignored).
+        The cold start (power and intermediate phases) always uses one variance
+        per component; the requested type takes over from the last cold phase.
     tol : float, default=1e-3
         The final phase stops when no parameter moves by more than ``tol`` in a
         step: means in units of their component's standard deviation,
         log-variances and log-weights in absolute terms. (GaussianMixture's
         ``tol`` bounds the change of the log-likelihood instead.)
     reg_covar : float, default=1e-6
-        Added to every variance, relative to the data's overall variance (the
-        mean variance per feature), so the fit does not depend on the data's units.
+        Added to the diagonal of every covariance, relative to the data's
+        overall variance (the mean variance per feature), so the fit does not
+        depend on the data's units. It keeps a component that collapses onto a
+        point finite.
     max_iter : int, default=100
         Maximum number of steps of the final phase.
     n_init : int, default=1
@@ -109,12 +141,16 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         Initial weights (uniform if None).
     means_init : array-like of shape (n_components, n_features), default=None
         Initial means. When given the cold start is skipped.
-    precisions_init : array-like of shape (n_components,), default=None
-        Initial precisions (inverse variances); the data's overall variance if None.
+    precisions_init : array-like, default=None
+        Initial precisions (inverse covariances), shaped as in GaussianMixture:
+        (n_components,) spherical, (n_components, n_features) diag,
+        (n_components, n_features, n_features) full, (n_features, n_features)
+        tied. The data's overall variance if None. Not used by "identity".
     noise_level : "auto" or float, default="auto"
         Noise level ``t`` of the final phase (``a = exp(-t)``), in standardised
         units. ``"auto"`` sets the noise variance to 0.6 times the mean
-        component variance of the current estimate, with ``t <= 0.1``. Smaller
+        component variance (mean eigenvalue, weighted by the mixing weights) of
+        the current estimate, with ``t <= 0.1``. Smaller
         levels approach plain score matching, which is less accurate than
         maximum likelihood; larger ones blur the mixture.
     n_noise_draws : int, default=16
@@ -139,12 +175,14 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         Mixing weights.
     means_ : ndarray of shape (n_components, n_features)
         Component means.
-    covariances_ : ndarray of shape (n_components,)
-        Component variances (spherical covariances).
-    precisions_ : ndarray of shape (n_components,)
-        Inverse variances.
-    precisions_cholesky_ : ndarray of shape (n_components,)
-        Square roots of the precisions.
+    covariances_ : ndarray
+        Component covariances, shaped as in GaussianMixture: (n_components,)
+        spherical and identity, (n_components, n_features) diag,
+        (n_components, n_features, n_features) full, (n_features, n_features) tied.
+    precisions_ : ndarray
+        Inverse covariances, same shape.
+    precisions_cholesky_ : ndarray
+        Cholesky factors of the precisions, as in GaussianMixture.
     converged_ : bool
         Whether the final phase met ``tol``.
     n_iter_ : int
@@ -183,7 +221,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions({"spherical"})],
+        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
         "tol": [Interval(Real, 0.0, None, closed="left")],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
@@ -204,7 +242,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         self,
         n_components=1,
         *,
-        covariance_type="spherical",
+        covariance_type="full",
         tol=1e-3,
         reg_covar=1e-6,
         max_iter=100,
@@ -307,7 +345,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         if self.warm_start and hasattr(self, "means_"):
             params = _params_from_attributes(
                 self.means_, self.covariances_, self.weights_, centre, scale,
-                self.reg_covar,
+                self._reg(), self.covariance_type,
             )
             schedule, losses = [], []
         else:
@@ -320,19 +358,28 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         self.converged_ = converged
         return self.predict(X)
 
+    def _reg(self):
+        """reg_covar in the fit (the identity model has none)."""
+        return 0.0 if self.covariance_type == "identity" else self.reg_covar
+
+    def _cold_type(self):
+        """Covariance type of the cold start: one variance per component."""
+        return "identity" if self.covariance_type == "identity" else "spherical"
+
     def _em_level(self, params):
         if self.noise_level == "auto":
-            return em_level(params, self.reg_covar)
+            return em_level(params, self._reg(), self.covariance_type)
         return float(self.noise_level)
 
-    def _run(self, X, params, phase, random_state, schedule, losses):
+    def _run(self, X, params, phase, random_state, schedule, losses, covariance_type=None):
         """Run one phase with fresh noise; log it in ``schedule`` and ``losses``."""
         if self.verbose:
             print(f"  Phase {phase.name} at noise level t = {phase.t:.3g} "
                   f"on {X.shape[0]} rows")
         noise = random_state.standard_normal(X.shape)
         result = run_phase(
-            X, params, phase, noise, self.reg_covar, self.verbose, self.verbose_interval
+            X, params, phase, noise, self._reg(), covariance_type or self.covariance_type,
+            self.verbose, self.verbose_interval,
         )
         schedule.append(_phase_record(phase, result.n_steps, X.shape[0], result.converged))
         losses += result.losses
@@ -379,7 +426,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         if self.n_noise_draws and self.max_iter > 0:
             phase = final_phase(level, self.n_noise_draws, self.tol)
             params, avg_losses = run_averaging(
-                Z, params, phase, self.n_noise_draws, random_state, self.reg_covar
+                Z, params, phase, self.n_noise_draws, random_state, self._reg(),
+                self.covariance_type,
             )
             schedule.append(_phase_record(
                 phase._replace(name="averaging"), len(avg_losses), Z.shape[0],
@@ -389,8 +437,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             n_iter += len(avg_losses)
         return params, result.converged, n_iter
 
-    def _initial_params(self, X, centre, scale, random_state):
-        """Starting parameters for one cold start on standardised X."""
+    def _initial_params(self, X, centre, scale, random_state, covariance_type):
+        """Starting parameters on standardised X, in ``covariance_type``: the cold
+        start's type, or the requested one when ``means_init`` skips the cold start."""
         n_samples, n_features = X.shape
         K = self.n_components
         if self.means_init is not None:
@@ -407,21 +456,35 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             means, _ = kmeans_plusplus(X, K, random_state=random_state)
         else:  # random_from_data
             means = X[random_state.choice(n_samples, K, replace=False)].copy()
-        if self.precisions_init is not None:
-            variances = 1.0 / (np.asarray(self.precisions_init, dtype=float) * scale**2)
-        elif K > 1 and self.init_params == "power" and self.means_init is None:
-            variances = np.full(K, power_phase_variance(X, K))
-        else:
-            variances = np.ones(K)
         weights = (
             np.full(K, 1.0 / K) if self.weights_init is None
             else np.asarray(self.weights_init, dtype=float)
         )
-        return SphericalParams(
-            means,
-            np.log(np.maximum(variances - self.reg_covar, 1e-300)),
-            np.log(weights),
-        )
+        reg = self._reg()
+        if covariance_type == "identity":
+            # Unit covariances in the caller's units.
+            cov = coordinates(np.full(K, 1.0 / scale**2), "identity", 0.0)
+        elif self.precisions_init is not None:
+            given = _invert(self.precisions_init, self.covariance_type) / scale**2
+            if covariance_type != self.covariance_type:  # the spherical cold start
+                given = mean_variances(given, self.covariance_type, K)
+            cov = coordinates(given, covariance_type, reg)
+        else:
+            if K > 1 and self.init_params == "power" and self.means_init is None:
+                variances = np.full(K, power_phase_variance(X, K))
+            else:
+                variances = np.ones(K)
+            cov = from_spherical(variances, weights, covariance_type, n_features, reg)
+        return MixtureParams(means, cov, np.log(weights))
+
+    def _to_requested_type(self, params, n_features):
+        """Cold-start (one variance per component) parameters in the requested type."""
+        if self.covariance_type == self._cold_type():
+            return params
+        variances = covariances(params.covariance, "spherical", self._reg())
+        return params._replace(covariance=from_spherical(
+            variances, params.weights(), self.covariance_type, n_features, self._reg()
+        ))
 
     def _cold_start(self, Z, centre, scale, random_state):
         """Run ``n_init`` cold starts on a subsample; keep the lowest-loss one.
@@ -437,23 +500,31 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         Z_cold = Z[rows]
         if self.means_init is not None:
             # A given start skips the cold start, like GaussianMixture's means_init.
-            return self._initial_params(Z_cold, centre, scale, random_state), [], []
+            params = self._initial_params(
+                Z_cold, centre, scale, random_state, self.covariance_type
+            )
+            return params, [], []
         # Common noise to compare the starts on one version of the objective.
         compare_noise = random_state.standard_normal(Z_cold.shape)
+        cold_type = self._cold_type()
         starts = []
         for init in range(self.n_init):
             if self.verbose:
                 print(f"Initialization {init}")
-            params = self._initial_params(Z_cold, centre, scale, random_state)
+            params = self._initial_params(Z_cold, centre, scale, random_state, cold_type)
             schedule, losses = [], []
             # Each level is chosen from where the previous phase ended.
             if self.n_components > 1 and self.init_params == "power":
                 params = self._run(
-                    Z_cold, params, power_phase(Z_cold), random_state, schedule, losses
+                    Z_cold, params, power_phase(Z_cold), random_state, schedule, losses,
+                    cold_type,
                 ).params
             for stage in range(n_intermediate_phases(self.n_components)):
-                phase = intermediate_phase(stage, params, self.reg_covar, self.tol)
-                params = self._run(Z_cold, params, phase, random_state, schedule, losses).params
+                phase = intermediate_phase(stage, params, self._reg(), self.tol, cold_type)
+                params = self._run(
+                    Z_cold, params, phase, random_state, schedule, losses, cold_type
+                ).params
+            params = self._to_requested_type(params, n_features)
             phase = cold_final_phase(self._em_level(params), self.tol)
             params = self._run(Z_cold, params, phase, random_state, schedule, losses).params
             starts.append((params, schedule, losses))
@@ -463,7 +534,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         level = min(self._em_level(params) for params, _, _ in starts)
         Zt = noise_points(Z_cold, compare_noise, level)
         cold_losses = [
-            stein_loss_grad(Zt, params, level, self.reg_covar)[0] for params, _, _ in starts
+            stein_loss_grad(Zt, params, level, self._reg(), self.covariance_type)[0]
+            for params, _, _ in starts
         ]
         if self.verbose:
             print("Cold start losses: " + ", ".join(f"{v:.5f}" for v in cold_losses))
@@ -487,37 +559,54 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                     f"means_init must be finite with shape ({K}, {n_features}); "
                     f"got shape {m.shape}."
                 )
-        if self.precisions_init is not None:
+        if self.precisions_init is not None and self.covariance_type != "identity":
             p = np.asarray(self.precisions_init, dtype=float)
-            if p.shape != (K,) or np.any(~np.isfinite(p)) or np.any(p <= 0):
+            expected = _covariance_shape(self.covariance_type, K, n_features)
+            if p.shape != expected or not np.all(np.isfinite(p)) or not _positive(
+                p, self.covariance_type
+            ):
                 raise ValueError(
-                    "precisions_init must be positive and finite with shape "
-                    f"(n_components,) = ({K},) for covariance_type='spherical'."
+                    f"precisions_init must be finite and positive (definite) with "
+                    f"shape {expected} for covariance_type='{self.covariance_type}'; "
+                    f"got shape {p.shape}."
                 )
 
     def _set_parameters(self, params, centre, scale):
         self.weights_ = params.weights()
         self.means_ = centre + scale * params.means
-        self.covariances_ = scale**2 * params.variances(self.reg_covar)
-        self.precisions_ = 1.0 / self.covariances_
-        self.precisions_cholesky_ = np.sqrt(self.precisions_)
+        cov = scale**2 * covariances(params.covariance, self.covariance_type, self._reg())
+        if self.covariance_type == "identity":
+            cov = np.ones(self.n_components)  # exact, without rounding from the scale
+        self.covariances_ = cov
+        sk_type = "spherical" if self.covariance_type == "identity" else self.covariance_type
+        self.precisions_cholesky_ = _compute_precision_cholesky(cov, sk_type)
+        if sk_type in ("full", "tied"):
+            chol = self.precisions_cholesky_
+            self.precisions_ = chol @ np.swapaxes(chol, -1, -2)
+        else:
+            self.precisions_ = self.precisions_cholesky_**2
 
     # ---------------------------------------------------------------- inference
+    def _eval_type(self):
+        return "spherical" if self.covariance_type == "identity" else self.covariance_type
+
     def _reference(self):
         """Centre and scale for evaluating densities stably, from public attributes."""
         centre = self.weights_ @ self.means_
-        return centre, float(np.sqrt(np.max(self.covariances_)))
+        spread = mean_variances(self.covariances_, self._eval_type(), self.n_components)
+        return centre, float(np.sqrt(np.max(spread)))
 
     def _estimate_log_prob_resp(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         centre, scale = self._reference()
-        params = SphericalParams(
-            (self.means_ - centre) / scale,
-            np.log(self.covariances_ / scale**2),
-            np.log(self.weights_),
+        params = _params_from_attributes(
+            self.means_, self.covariances_, self.weights_, centre, scale, 0.0,
+            self._eval_type(),
         )
-        log_prob, resp = log_prob_and_resp((X - centre) / scale, params, 0.0)
+        log_prob, resp = log_prob_and_resp(
+            (X - centre) / scale, params, 0.0, 0.0, self._eval_type()
+        )
         return log_prob - X.shape[1] * np.log(scale), resp
 
     def score_samples(self, X):
@@ -616,7 +705,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
         The forward process maps a clean point to ``a x + s z`` with
         ``a = exp(-t)``, ``s^2 = 1 - exp(-2 t)`` and ``z ~ N(0, I)`` in the data's
-        own units; the noised model is the mixture of ``N(a mu_i, a^2 v_i + s^2)``.
+        own units; the noised model is the mixture of ``N(a mu_i, a^2 Sigma_i + s^2 I)``.
         This is the function the DDPM objective trains, so a fitted model can
         serve as the prior of a diffusion sampler.
 
@@ -645,10 +734,12 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         if not (np.isscalar(t) and np.isfinite(t) and t >= 0):
             raise ValueError(f"t must be a finite number >= 0; got {t!r}.")
-        params = SphericalParams(
-            self.means_, np.log(self.covariances_), np.log(self.weights_)
+        params = MixtureParams(
+            self.means_,
+            coordinates(self.covariances_, self._eval_type(), 0.0),
+            np.log(self.weights_),
         )
-        return score(X, params, float(t), 0.0)
+        return score(X, params, float(t), 0.0, self._eval_type())
 
     def sample(self, n_samples=1, *, random_state=None):
         """Draw samples from the fitted mixture.
@@ -686,19 +777,31 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         rng = check_random_state(self.random_state if random_state is None else random_state)
         counts = rng.multinomial(n_samples, self.weights_)
         n_features = self.means_.shape[1]
+        # Square roots of the covariances, one (d, d) factor per component.
+        cov = self.covariances_
+        if self._eval_type() == "spherical":
+            factors = [np.sqrt(v) * np.eye(n_features) for v in cov]
+        elif self.covariance_type == "diag":
+            factors = [np.diag(np.sqrt(v)) for v in cov]
+        elif self.covariance_type == "tied":
+            factors = [np.linalg.cholesky(cov)] * self.n_components
+        else:
+            factors = list(np.linalg.cholesky(cov))
         X = np.vstack([
-            mean + np.sqrt(var) * rng.standard_normal((count, n_features))
-            for mean, var, count in zip(self.means_, self.covariances_, counts)
+            mean + rng.standard_normal((count, n_features)) @ factor.T
+            for mean, factor, count in zip(self.means_, factors, counts)
         ])
         y = np.repeat(np.arange(self.n_components), counts)
         return X, y
 
     # --------------------------------------------------------- model selection
     def _n_parameters(self):
-        """Free parameters: means, one variance per component, K - 1 weights."""
+        """Free parameters, counted as GaussianMixture counts them: means,
+        covariances (none for "identity") and K - 1 weights."""
         n_features = self.means_.shape[1]
         K = self.n_components
-        return K * n_features + K + K - 1
+        cov_params = n_covariance_parameters(self.covariance_type, K, n_features)
+        return K * n_features + cov_params + K - 1
 
     def bic(self, X):
         """Bayesian information criterion for the model on X (lower is better).
@@ -746,6 +849,22 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """
         n_samples = np.asarray(X).shape[0]
         return -2 * self.score(X) * n_samples + 2 * self._n_parameters()
+
+
+def _invert(precisions, covariance_type):
+    """Covariances from precisions given in GaussianMixture's shapes."""
+    precisions = np.asarray(precisions, dtype=float)
+    if covariance_type in ("spherical", "diag"):
+        return 1.0 / precisions
+    return np.linalg.inv(precisions)
+
+
+def _positive(precisions, covariance_type):
+    """Whether user-given precisions are positive (definite)."""
+    if covariance_type in ("spherical", "diag"):
+        return bool(np.all(precisions > 0))
+    symmetric = np.allclose(precisions, np.swapaxes(precisions, -1, -2))
+    return symmetric and bool(np.all(np.linalg.eigvalsh(precisions) > 0))
 
 
 def _phase_record(phase, n_steps, n_rows, converged):

@@ -5,11 +5,19 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._covariance import (
+    covariance_step,
+    covariances,
+    log_covariance_change,
+    noised_norms,
+    noised_square_times,
+)
 from ._forward import noise_antithetic, noise_coefficients
-from ._score_model import SphericalParams, stein_loss_grad
+from ._score_model import MixtureParams, stein_loss_grad
 
-# Trust region on one step, in standardised units: log-variances and logits move
-# by at most this much, and a mean by at most this many noised standard deviations.
+# Trust region on one step, in standardised units: logits move by at most this
+# much (covariances: see _covariance), and a mean by at most this many noised
+# standard deviations.
 _MAX_LOG_STEP = 0.5
 _MAX_MEAN_STEP = 3.0
 # Responsibility mass below which a component is treated as nearly empty when
@@ -19,7 +27,7 @@ _MIN_MEAN_RESP = 1e-3
 # diagonal preconditioner with full steps on every block at once overshoots like
 # a Jacobi iteration: on d = 50 two-component data it diverged at 1.0 and
 # converged (change 1e-8 in 50 steps) with these block scales.
-_LR_SCALE = {"log_variances": 0.5, "weight_logits": 0.5}
+_LR_SCALE = {"covariance": 0.5, "weight_logits": 0.5}
 
 
 class Phase(NamedTuple):
@@ -29,7 +37,7 @@ class Phase(NamedTuple):
     t: float
     max_steps: int
     learning_rate: float
-    learn: tuple  # which of "means", "log_variances", "weight_logits" move
+    learn: tuple  # which of "means", "covariance", "weight_logits" move
     stop: str  # "direction" (phase 1) or "params" (EM phase)
     tol: float
     centred: bool = False  # keep the means' average at the data's mean (zero)
@@ -39,36 +47,39 @@ class Phase(NamedTuple):
 
 
 class PhaseResult(NamedTuple):
-    params: SphericalParams
+    params: MixtureParams
     losses: list
     n_steps: int
     converged: bool
 
 
-def _preconditioned_step(params, grad, curvature, phase):
-    """One gradient step scaled by the diagonal Gauss-Newton curvature.
+def _preconditioned_step(params, grad, curvature, phase, covariance_type, reg_covar):
+    """One gradient step scaled by the Gauss-Newton curvature.
 
     With this scaling a unit learning rate at small noise moves each mean like
     one EM step (Shah, Chen & Klivans, 2023): the curvature of the loss in
-    ``mu_j`` is ``2 a^2 E[w_j] / tau_j^2``.
+    ``mu_j`` is ``2 a^2 E[w_j] T_j^{-2}``, so the step is
+    ``T_j^2 grad / (2 a^2 E[w_j])``.
     """
-    a, s2 = noise_coefficients(phase.t)
+    a, _ = noise_coefficients(phase.t)
     lr = phase.learning_rate
-    means, log_var, logits = params
+    means, cov, logits = params
+    T = curvature.noised_covariances
+    mass = np.maximum(curvature.mean_resp, _MIN_MEAN_RESP)
     if "means" in phase.learn:
-        tau = a * a * np.exp(log_var) + s2
-        curv = np.maximum(curvature.means, 2.0 * a * a * _MIN_MEAN_RESP / tau**2)
-        step = lr * grad.means / curv[:, np.newaxis]
+        step = lr * noised_square_times(T, grad.means, covariance_type)
+        step /= (2.0 * a * a * mass)[:, np.newaxis]
         # Trust region: no mean moves by more than a few noised standard deviations.
-        norms = np.linalg.norm(step, axis=1) / np.sqrt(tau)
+        norms = noised_norms(T, step, covariance_type)
         step *= np.minimum(1.0, _MAX_MEAN_STEP / np.maximum(norms, 1e-300))[:, None]
         means = means - step
         if phase.centred:
             means = means - means.mean(axis=0)
-    if "log_variances" in phase.learn:
-        step = (_LR_SCALE["log_variances"] * lr * grad.log_variances
-                / np.maximum(curvature.log_variances, 1e-12))
-        log_var = log_var - np.clip(step, -_MAX_LOG_STEP, _MAX_LOG_STEP)
+    if "covariance" in phase.learn:
+        cov = covariance_step(
+            cov, curvature.noised_gradient, T, mass, a,
+            _LR_SCALE["covariance"] * lr, covariance_type, means.shape[1], reg_covar,
+        )
     if "weight_logits" in phase.learn and phase.closed_form_weights:
         # At small noise the score of well-separated components hardly depends
         # on the weights, so the loss is nearly flat in the logits and gradient
@@ -81,19 +92,21 @@ def _preconditioned_step(params, grad, curvature, phase):
         step = (_LR_SCALE["weight_logits"] * lr * grad.weight_logits
                 / np.maximum(curvature.weight_logits, 1e-12))
         logits = logits - np.clip(step, -_MAX_LOG_STEP, _MAX_LOG_STEP)
-    return SphericalParams(means, log_var, logits)
+    return MixtureParams(means, cov, logits)
 
 
-def _param_change(old, new, reg_covar):
-    """Largest movement of any parameter, in units of its component's scale."""
-    scale = np.sqrt(new.variances(reg_covar))
-    mean_move = np.linalg.norm(new.means - old.means, axis=1) / scale
-    log_var_move = np.abs(new.log_variances - old.log_variances)
+def _param_change(old, new, reg_covar, covariance_type):
+    """Largest movement of any parameter, in units of its component's scale:
+    means in standard deviations, covariances and weights in log terms."""
+    old_cov = covariances(old.covariance, covariance_type, reg_covar)
+    new_cov = covariances(new.covariance, covariance_type, reg_covar)
+    mean_move = noised_norms(new_cov, new.means - old.means, covariance_type)
+    cov_move = log_covariance_change(old_cov, new_cov, covariance_type)
     logit_move = np.abs(
         (new.weight_logits - new.weight_logits.mean())
         - (old.weight_logits - old.weight_logits.mean())
     )
-    return float(max(mean_move.max(), log_var_move.max(), logit_move.max()))
+    return float(max(mean_move.max(), cov_move, logit_move.max()))
 
 
 def _direction_change(old, new):
@@ -108,14 +121,15 @@ def _direction_change(old, new):
     return float(max(np.max(1.0 - num / den), np.max(norm_change)))
 
 
-def run_phase(X, params, phase, noise, reg_covar, verbose=0, verbose_interval=10):
+def run_phase(X, params, phase, noise, reg_covar, covariance_type="spherical",
+              verbose=0, verbose_interval=10):
     """Gradient descent on the DDPM objective at one noise level.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
         Standardised training data.
-    params : SphericalParams
+    params : MixtureParams
         Starting point.
     phase : Phase
     noise : ndarray of shape (n_samples, n_features)
@@ -123,6 +137,7 @@ def run_phase(X, params, phase, noise, reg_covar, verbose=0, verbose_interval=10
         one deterministic Monte Carlo version of the objective (and ``tol`` can
         be met); each draw is used with its antithetic partner.
     reg_covar : float
+    covariance_type : str
     verbose, verbose_interval : int
         Progress output as in GaussianMixture.
 
@@ -136,13 +151,16 @@ def run_phase(X, params, phase, noise, reg_covar, verbose=0, verbose_interval=10
     tic = time.time()
     n_step = 0
     for n_step in range(1, phase.max_steps + 1):
-        loss, grad, curvature = stein_loss_grad(Xt, params, phase.t, reg_covar)
+        loss, grad, curvature = stein_loss_grad(
+            Xt, params, phase.t, reg_covar, covariance_type
+        )
         losses.append(loss)
-        new = _preconditioned_step(params, grad, curvature, phase)
+        new = _preconditioned_step(params, grad, curvature, phase, covariance_type,
+                                   reg_covar)
         if phase.stop == "direction":
             change = _direction_change(params, new)
         else:
-            change = _param_change(params, new, reg_covar)
+            change = _param_change(params, new, reg_covar, covariance_type)
         params = new
         if verbose > 1 and n_step % verbose_interval == 0:
             toc = time.time()
@@ -159,7 +177,8 @@ def run_phase(X, params, phase, noise, reg_covar, verbose=0, verbose_interval=10
     return PhaseResult(params, losses, n_step, converged)
 
 
-def run_averaging(X, params, phase, n_steps, random_state, reg_covar):
+def run_averaging(X, params, phase, n_steps, random_state, reg_covar,
+                  covariance_type="spherical"):
     """Steps with fresh noise at the phase's level; returns the average iterate.
 
     Near the optimum each preconditioned step contracts like EM, so iterates
@@ -169,7 +188,7 @@ def run_averaging(X, params, phase, n_steps, random_state, reg_covar):
 
     Returns
     -------
-    params : SphericalParams
+    params : MixtureParams
         The mean of the ``n_steps`` iterates (unconstrained parameters).
     losses : list of float
     """
@@ -178,9 +197,12 @@ def run_averaging(X, params, phase, n_steps, random_state, reg_covar):
     for _ in range(n_steps):
         noise = random_state.standard_normal(X.shape)
         Xt = noise_antithetic(X, noise, phase.t)
-        loss, grad, curvature = stein_loss_grad(Xt, params, phase.t, reg_covar)
+        loss, grad, curvature = stein_loss_grad(
+            Xt, params, phase.t, reg_covar, covariance_type
+        )
         losses.append(loss)
-        params = _preconditioned_step(params, grad, curvature, phase)
+        params = _preconditioned_step(params, grad, curvature, phase, covariance_type,
+                                   reg_covar)
         for acc, block in zip(total, params):
             acc += block
-    return SphericalParams(*[acc / n_steps for acc in total]), losses
+    return MixtureParams(*[acc / n_steps for acc in total]), losses

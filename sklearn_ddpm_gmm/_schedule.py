@@ -10,9 +10,10 @@ constants are the ones a prototype measured to work (see DESIGN.md 1.1b, 1.1c).
 
 import numpy as np
 
+from ._covariance import covariances, smallest_variances
 from ._optim import Phase
 
-ALL_PARAMS = ("means", "log_variances", "weight_logits")
+ALL_PARAMS = ("means", "covariance", "weight_logits")
 
 # Phase 1 needs a * |signal| well below one; a prototype saw it work near
 # t = 0.75 for unit-norm signals and diverge when t was pushed to log d.
@@ -31,7 +32,7 @@ _INTERMEDIATE_STEPS = 50
 # Weights stay uniform there: learning them at heavy blur let one broad
 # component absorb several clusters (all 4 found in 6 of 10 2-D seeds with
 # weights learned, 9 of 10 without; 8 vs 10 of 10 for K = 8, d = 20).
-_INTERMEDIATE_LEARN = ("means", "log_variances")
+_INTERMEDIATE_LEARN = ("means", "covariance")
 # The cold start ends with the final level on the subsample.
 _COLD_FINAL_STEPS = 50
 # Rows used by the cold start: enough for the span and the basins, cheap at any n.
@@ -90,16 +91,19 @@ def _level_for_noise_variance(s2, max_level):
     return float(-0.5 * np.log1p(-s2))
 
 
-def _typical_variance(params, reg_covar):
-    """Weighted mean of the component variances (a collapsed, nearly empty
-    component does not drag it down)."""
-    return float(params.weights() @ params.variances(reg_covar))
+def _typical_variance(params, reg_covar, covariance_type):
+    """Weighted mean of the components' smallest variances (a collapsed, nearly
+    empty component does not drag it down)."""
+    cov = covariances(params.covariance, covariance_type, reg_covar)
+    return float(params.weights() @ smallest_variances(cov, covariance_type,
+                                                       len(params.means)))
 
 
-def em_level(params, reg_covar):
+def em_level(params, reg_covar, covariance_type):
     """Noise level of the EM phase for the current estimate."""
     return _level_for_noise_variance(
-        _FINAL_NOISE_TO_VARIANCE * _typical_variance(params, reg_covar), _MAX_FINAL_LEVEL
+        _FINAL_NOISE_TO_VARIANCE * _typical_variance(params, reg_covar, covariance_type),
+        _MAX_FINAL_LEVEL,
     )
 
 
@@ -114,10 +118,11 @@ def n_intermediate_phases(n_components):
     return len(_INTERMEDIATE_NOISE_TO_VARIANCE) if n_components > 2 else 0
 
 
-def intermediate_phase(stage, params, reg_covar, tol):
+def intermediate_phase(stage, params, reg_covar, tol, covariance_type):
     """Intermediate stage number ``stage`` for the current estimate."""
     level = _level_for_noise_variance(
-        _INTERMEDIATE_NOISE_TO_VARIANCE[stage] * _typical_variance(params, reg_covar),
+        _INTERMEDIATE_NOISE_TO_VARIANCE[stage]
+        * _typical_variance(params, reg_covar, covariance_type),
         _MAX_INTERMEDIATE_LEVEL,
     )
     return Phase("intermediate", level, _INTERMEDIATE_STEPS, 1.0, _INTERMEDIATE_LEARN,

@@ -1,23 +1,33 @@
-"""The spherical Gaussian-mixture score model and the DDPM objective.
+"""The Gaussian-mixture score model and the DDPM objective, for every covariance type.
 
-Parameters of a K-component spherical mixture in d dimensions:
+Parameters of a K-component mixture in d dimensions (:class:`MixtureParams`):
+``means`` (K, d), ``covariance`` (the unconstrained coordinates of
+:mod:`._covariance`) and ``weight_logits`` (K,), with ``pi = softmax(beta)``.
 
-- ``means``, shape (K, d): the component means ``mu_i``;
-- ``log_variances``, shape (K,): ``rho_i``, with variance ``v_i = exp(rho_i) + reg``;
-- ``weight_logits``, shape (K,): ``beta_i``, with weights ``pi = softmax(beta)``.
-
-At noise level t (``a = exp(-t)``, ``s^2 = 1 - a^2``) component i of the noised law
-is ``N(a mu_i, tau_i I)`` with ``tau_i = a^2 v_i + s^2``. With ``e_i = x - a mu_i``,
-``u_i = e_i / tau_i`` and posteriors ``w(x) = softmax_i(log pi_i - d/2 log tau_i -
-|e_i|^2 / (2 tau_i))``, the model's score is ``S(x) = -sum_i w_i(x) u_i``.
+At noise level t (``a = exp(-t)``, ``s^2 = 1 - a^2``) component i of the noised
+law is ``N(a mu_i, T_i)``, ``T_i = a^2 Sigma_i + s^2 I``. With
+``u_i = T_i^{-1} (x - a mu_i)`` and posteriors ``w(x)`` under the noised mixture,
+the model's score is ``S(x) = -sum_i w_i(x) u_i``.
 
 The DDPM objective at level t is ``L_t = E ||S(a x0 + s z) + z / s||^2``. By
 Stein's identity it equals, for every clean point, the expectation over z of
-``J(x_t) + d / s^2`` with ``J = |S|^2 + 2 div S
-= 2 sum_i w_i (|e_i|^2 / tau_i^2 - d / tau_i) - |S|^2``; the Stein form needs no
-``z / s`` term, so its gradient's noise shrinks with s. Both gradients are derived
-in closed form below (see ``tests/test_score_model.py`` for the finite-difference
-checks); they share the posterior terms computed in :func:`_noised_terms`.
+``J(x_t) + d / s^2`` with ``J = |S|^2 + 2 div S = 2 sum_i w_i g_i - |S|^2`` and
+``g_i = |u_i|^2 - tr T_i^{-1}``; the Stein form needs no ``z / s`` term, so its
+gradient's noise shrinks with s.
+
+Both forms' gradients share one shape. Differentiating through ``w``, ``u`` and
+``g`` gives, for coefficient arrays ``alpha, beta, gamma`` (n, K), a vector field
+``V`` (n, d) and masses ``zeta`` (K,) that depend on the form::
+
+    dL/dmu_i = 2a/n [sum_n alpha_ni u_ni + T_i^{-1} sum_n (beta_ni u_ni + gamma_ni V_n)]
+    dL/dT_i  = 2/n  [1/2 (sum_n alpha_ni u_ni u_ni^T - (sum_n alpha_ni) T_i^{-1}
+                     + sym2(T_i^{-1} sum_n (beta_ni u_ni + gamma_ni V_n) u_ni^T))
+                     + zeta_i T_i^{-2}]
+
+with ``sym2(M) = M + M^T``; the covariance geometry (:mod:`._covariance`)
+evaluates them per type, and the chain rule through ``T = a^2 Sigma + s^2 I``
+reaches the coordinates. ``tests/test_score_model.py`` checks every block
+against finite differences.
 """
 
 from typing import NamedTuple
@@ -25,19 +35,22 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import logsumexp, softmax
 
+from ._covariance import (
+    coordinate_gradient,
+    covariances,
+    geometry,
+    noised,
+    reduce_tied,
+)
 from ._forward import noise_coefficients, noise_points
 
 
-class SphericalParams(NamedTuple):
-    """Unconstrained parameters of a spherical mixture (see module docstring)."""
+class MixtureParams(NamedTuple):
+    """Unconstrained parameters of a mixture (see module docstring)."""
 
     means: np.ndarray  # (K, d)
-    log_variances: np.ndarray  # (K,)
+    covariance: np.ndarray  # coordinates, shape set by the covariance type
     weight_logits: np.ndarray  # (K,)
-
-    def variances(self, reg_covar):
-        """Component variances ``exp(rho) + reg_covar``, shape (K,)."""
-        return np.exp(self.log_variances) + reg_covar
 
     def weights(self):
         """Mixing weights ``softmax(beta)``, shape (K,)."""
@@ -47,39 +60,30 @@ class SphericalParams(NamedTuple):
 class _NoisedTerms(NamedTuple):
     log_norm: np.ndarray  # (n,) log density of each point under the noised mixture
     resp: np.ndarray  # (n, K) posteriors w
-    sq_dist: np.ndarray  # (n, K) |x - a mu_i|^2
-    tau: np.ndarray  # (K,) noised variances
     score: np.ndarray  # (n, d) S(x)
+    geometry: object  # the offsets u_ni, see _covariance
+    noised_covariances: np.ndarray  # T, shape set by the covariance type
 
 
-def _noised_terms(X, params, t, reg_covar):
+def _noised_terms(X, params, t, reg_covar, covariance_type):
     """Posteriors and score of the noised mixture at the points X, shape (n, d)."""
     a, s2 = noise_coefficients(t)
-    means = params.means
     n_features = X.shape[1]
-    tau = a * a * params.variances(reg_covar) + s2
-    # Squared distances through one product; clipped because cancellation can
-    # make them slightly negative.
-    sq_dist = (
-        np.einsum("ij,ij->i", X, X)[:, np.newaxis]
-        - 2.0 * a * (X @ means.T)
-        + (a * a) * np.einsum("ij,ij->i", means, means)
-    )
-    np.maximum(sq_dist, 0.0, out=sq_dist)
+    T = noised(covariances(params.covariance, covariance_type, reg_covar),
+               covariance_type, a, s2)
+    geo = geometry(X, params.means, T, a, covariance_type)
     log_weights = params.weight_logits - logsumexp(params.weight_logits)
     log_prob = (
         log_weights
-        - 0.5 * n_features * np.log(2.0 * np.pi * tau)
-        - sq_dist / (2.0 * tau)
+        - 0.5 * (n_features * np.log(2.0 * np.pi) + geo.log_det)
+        - 0.5 * geo.mahalanobis
     )
     log_norm = logsumexp(log_prob, axis=1)
     resp = np.exp(log_prob - log_norm[:, np.newaxis])
-    resp_over_tau = resp / tau
-    score = a * (resp_over_tau @ means) - X * resp_over_tau.sum(axis=1)[:, np.newaxis]
-    return _NoisedTerms(log_norm, resp, sq_dist, tau, score)
+    return _NoisedTerms(log_norm, resp, -geo.combine(resp), geo, T)
 
 
-def log_prob_and_resp(X, params, reg_covar, t=0.0):
+def log_prob_and_resp(X, params, reg_covar, t=0.0, covariance_type="spherical"):
     """Log density and posteriors of X under the (noised) mixture.
 
     Returns
@@ -87,40 +91,40 @@ def log_prob_and_resp(X, params, reg_covar, t=0.0):
     log_prob : ndarray of shape (n_samples,)
     resp : ndarray of shape (n_samples, n_components)
     """
-    terms = _noised_terms(X, params, t, reg_covar)
+    terms = _noised_terms(X, params, t, reg_covar, covariance_type)
     return terms.log_norm, terms.resp
 
 
-def score(X, params, t, reg_covar):
+def score(X, params, t, reg_covar, covariance_type="spherical"):
     """Score ``grad_x log q_t(x)`` of the noised mixture, shape (n_samples, n_features)."""
-    return _noised_terms(X, params, t, reg_covar).score
+    return _noised_terms(X, params, t, reg_covar, covariance_type).score
 
 
-def _inner_with_offsets(V, X, means, a, tau):
-    """``V_n . (x_n - a mu_i) / tau_i`` for every row n and component i, shape (n, K)."""
-    return (np.einsum("ij,ij->i", V, X)[:, np.newaxis] - a * (V @ means.T)) / tau
+def _parameter_gradient(terms, params, t, covariance_type, alpha, beta, gamma, V,
+                        V_inner, zeta, logit_coef):
+    """Gradients of every block from the coefficients of the module docstring.
 
-
-def _assemble_gradient(X, params, t, coef_offset, coef_vector, vector,
-                       coef_log_var, coef_logit):
-    """Turn per-point coefficients into parameter gradients (means over rows).
-
-    The mean gradient is ``2 a / n * sum_n [coef_offset_nj (x_n - a mu_j)
-    + coef_vector_nj vector_n]``; the others are ``2 / n`` times column sums.
+    Returns
+    -------
+    grad : MixtureParams
+    grad_noised : ndarray
+        Gradient in the noised covariances T (summed over components if tied).
     """
     a, _ = noise_coefficients(t)
-    n_samples = X.shape[0]
+    n_samples = V.shape[0]
+    geo = terms.geometry
     g_means = (2.0 * a / n_samples) * (
-        coef_offset.T @ X
-        - a * coef_offset.sum(axis=0)[:, np.newaxis] * params.means
-        + coef_vector.T @ vector
+        geo.weighted_sum(alpha) + geo.precision_times(geo.weighted_sum(beta) + gamma.T @ V)
     )
-    g_log_var = (2.0 / n_samples) * coef_log_var.sum(axis=0)
-    g_logits = (2.0 / n_samples) * coef_logit.sum(axis=0)
-    return SphericalParams(g_means, g_log_var, g_logits)
+    grad_noised = (2.0 / n_samples) * reduce_tied(
+        geo.covariance_gradient(alpha, beta, gamma, V, V_inner, zeta), covariance_type
+    )
+    g_cov = coordinate_gradient(params.covariance, a * a * grad_noised, covariance_type)
+    g_logits = (2.0 / n_samples) * logit_coef.sum(axis=0)
+    return MixtureParams(g_means, g_cov, g_logits), grad_noised
 
 
-def ddpm_loss_grad(X0, z, params, t, reg_covar):
+def ddpm_loss_grad(X0, z, params, t, reg_covar, covariance_type="spherical"):
     """The DDPM loss in its plain (residual) form and its analytic gradient.
 
     Parameters
@@ -129,104 +133,91 @@ def ddpm_loss_grad(X0, z, params, t, reg_covar):
         Clean points.
     z : ndarray of shape (n_samples, n_features)
         Standard normal noise, one draw per clean point.
-    params : SphericalParams
+    params : MixtureParams
     t : float
         Noise level, ``t > 0``.
     reg_covar : float
+    covariance_type : str
 
     Returns
     -------
     loss : float
         ``mean_n ||S(a x0 + s z) + z / s||^2``.
-    grad : SphericalParams
+    grad : MixtureParams
         Gradient of ``loss`` with respect to each parameter array.
     """
-    a, s2 = noise_coefficients(t)
-    Xt = noise_points(X0, z, t)
-    terms = _noised_terms(Xt, params, t, reg_covar)
-    w, tau, q = terms.resp, terms.tau, terms.sq_dist
-    n_features = X0.shape[1]
+    _, s2 = noise_coefficients(t)
+    terms = _noised_terms(noise_points(X0, z, t), params, t, reg_covar, covariance_type)
+    w = terms.resp
     residual = terms.score + z / np.sqrt(s2)
-    h = _inner_with_offsets(residual, Xt, params.means, a, tau)  # r . u_i
+    h = terms.geometry.inner(residual)  # r . u_i
     h_centred = h - np.einsum("ij,ij->i", w, h)[:, np.newaxis]
-    scaled_var = a * a * np.exp(params.log_variances)  # d tau / d rho
-    grad = _assemble_gradient(
-        Xt, params, t,
-        coef_offset=-w * h_centred / tau,
-        coef_vector=w / tau,
-        vector=residual,
-        coef_log_var=w * scaled_var / tau
-        * (h - 0.5 * h_centred * (q / tau - n_features)),
-        coef_logit=-w * h_centred,
+    grad, _ = _parameter_gradient(
+        terms, params, t, covariance_type,
+        alpha=-w * h_centred, beta=np.zeros_like(w), gamma=w, V=residual, V_inner=h,
+        zeta=np.zeros(w.shape[1]), logit_coef=-w * h_centred,
     )
     loss = float(np.mean(np.einsum("ij,ij->i", residual, residual)))
     return loss, grad
 
 
 class Curvature(NamedTuple):
-    """Diagonal Gauss-Newton curvature of the DDPM loss, one value per block entry."""
+    """What the preconditioned step needs besides the gradient."""
 
-    means: np.ndarray  # (K,), the same for each coordinate of mu_i
-    log_variances: np.ndarray  # (K,)
-    weight_logits: np.ndarray  # (K,)
+    noised_covariances: np.ndarray  # T at the current parameters
+    noised_gradient: np.ndarray  # gradient of the loss in T
     mean_resp: np.ndarray  # (K,) mean posterior of each component at the points
+    weight_logits: np.ndarray  # (K,) Gauss-Newton curvature in the logits
 
 
-def stein_loss_grad(Xt, params, t, reg_covar):
+def stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spherical"):
     """The DDPM loss in its Stein form at noised points, gradient and curvature.
 
     Parameters
     ----------
     Xt : ndarray of shape (n_samples, n_features)
         Noised points ``a x0 + s z`` (``t = 0``: the clean points themselves).
-    params : SphericalParams
+    params : MixtureParams
     t : float
         Noise level, ``t >= 0``.
     reg_covar : float
+    covariance_type : str
 
     Returns
     -------
     loss : float
         ``mean_n J(x_t) + d / s^2``; its expectation over z is the plain DDPM loss.
         At ``t = 0`` the constant is dropped (Hyvarinen score matching).
-    grad : SphericalParams
+    grad : MixtureParams
         Gradient of ``loss``.
     curvature : Curvature
-        Diagonal Gauss-Newton curvature, exact for one component at its optimum;
-        used to precondition steps so that a unit step acts like an EM step.
+        Used to precondition steps so that a unit step acts like an EM step.
     """
-    a, s2 = noise_coefficients(t)
-    terms = _noised_terms(Xt, params, t, reg_covar)
-    w, tau, q, S = terms.resp, terms.tau, terms.sq_dist, terms.score
+    _, s2 = noise_coefficients(t)
+    terms = _noised_terms(Xt, params, t, reg_covar, covariance_type)
+    w, S, geo = terms.resp, terms.score, terms.geometry
     n_samples, n_features = Xt.shape
-    g = q / tau**2 - n_features / tau
-    p = _inner_with_offsets(S, Xt, params.means, a, tau)  # S . u_i
+    g = geo.sq_norm - geo.trace_precision
+    p = geo.inner(S)  # S . u_i
     S_sq = np.einsum("ij,ij->i", S, S)
+    g_mean = np.einsum("ij,ij->i", w, g)
     # c_i = (g_i - sum_k w_k g_k) + (p_i - sum_k w_k p_k), using sum_k w_k p_k = -|S|^2.
-    c = g - np.einsum("ij,ij->i", w, g)[:, np.newaxis] + p + S_sq[:, np.newaxis]
-    scaled_var = a * a * np.exp(params.log_variances)
-    grad = _assemble_gradient(
-        Xt, params, t,
-        coef_offset=w * (c - 2.0 / tau) / tau,
-        coef_vector=-w / tau,
-        vector=S,
-        coef_log_var=w * scaled_var * (
-            c * (q / tau - n_features) / (2.0 * tau)
-            + n_features / tau**2 - 2.0 * q / tau**3 - p / tau
-        ),
-        coef_logit=w * c,
+    c = g - g_mean[:, np.newaxis] + p + S_sq[:, np.newaxis]
+    grad, grad_noised = _parameter_gradient(
+        terms, params, t, covariance_type,
+        alpha=w * c, beta=-2.0 * w, gamma=-w, V=S, V_inner=p, zeta=w.sum(axis=0),
+        logit_coef=w * c,
     )
-    loss = float(np.mean(2.0 * np.einsum("ij,ij->i", w, g) - S_sq))
+    loss = float(np.mean(2.0 * g_mean - S_sq))
     if s2 > 0:
         loss += n_features / s2
-    # Gauss-Newton 2 E|dS/dtheta|^2, dropping the terms from moving posteriors
-    # except for the logits, whose only effect on S is through the posteriors.
-    mean_resp = w.sum(axis=0) / n_samples
-    u_plus_S_sq = q / tau**2 + 2.0 * p + S_sq[:, np.newaxis]  # |u_i + S|^2
+    # Gauss-Newton in the logits, 2 E|dS/dbeta|^2, whose only effect on S is
+    # through the posteriors: |u_i + S|^2 = |u_i|^2 + 2 p_i + |S|^2.
+    u_plus_S_sq = geo.sq_norm + 2.0 * p + S_sq[:, np.newaxis]
     curvature = Curvature(
-        means=2.0 * a * a * mean_resp / tau**2,
-        log_variances=2.0 * scaled_var**2 * n_features * mean_resp / tau**3,
+        noised_covariances=terms.noised_covariances,
+        noised_gradient=grad_noised,
+        mean_resp=w.sum(axis=0) / n_samples,
         weight_logits=2.0 * np.einsum("ij,ij->j", w * w, u_plus_S_sq) / n_samples,
-        mean_resp=mean_resp,
     )
     return loss, grad, curvature

@@ -75,3 +75,74 @@ def min_pairwise_distance(points):
     from scipy.spatial.distance import pdist
 
     return float(pdist(points).min())
+
+
+def make_covariance_mixture(n_samples, n_features, n_components, covariance_type="full",
+                            separation=None, random_state=None):
+    """Draw from a mixture with unequal weights and non-unit covariances.
+
+    Weights are proportional to ``linspace(0.1, 0.5, K)``; the components'
+    overall variances are spread over a factor 10 (log-spaced from 0.3 to 3);
+    within a component, diagonal variances (diag) or eigenvalues (full, tied)
+    are log-spaced over a factor 10 (condition number 10) in random directions.
+    Means are Gaussian draws rescaled so that the smallest pairwise distance is
+    ``separation`` times the largest component standard deviation (default
+    ``3 sqrt(log K)``).
+
+    Parameters
+    ----------
+    n_samples, n_features, n_components : int
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+    separation : float, default=None
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    weights : ndarray of shape (n_components,)
+    means : ndarray of shape (n_components, n_features)
+    covariances : ndarray
+        In GaussianMixture's shape for ``covariance_type``.
+
+    Examples
+    --------
+    >>> from sklearn_ddpm_gmm.datasets import make_covariance_mixture
+    >>> X, y, w, means, cov = make_covariance_mixture(100, 3, 2, "diag", random_state=0)
+    >>> X.shape, cov.shape
+    ((100, 3), (2, 3))
+    """
+    rng = check_random_state(random_state)
+    K, d = n_components, n_features
+    weights = np.linspace(0.1, 0.5, K) if K > 1 else np.ones(1)
+    weights = weights / weights.sum()
+    scales = np.geomspace(0.3, 3.0, K) if K > 1 else np.ones(1)
+    spread = np.geomspace(1.0, 10.0, d) if d > 1 else np.ones(1)
+    spread /= np.exp(np.mean(np.log(spread)))  # geometric mean one
+
+    def rotated(scale):
+        Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+        return scale * (Q * spread) @ Q.T
+
+    if covariance_type == "spherical":
+        cov = scales.copy()
+        full = cov[:, None, None] * np.eye(d)
+    elif covariance_type == "diag":
+        cov = np.array([s * rng.permutation(spread) for s in scales])
+        full = np.array([np.diag(c) for c in cov])
+    elif covariance_type == "full":
+        cov = np.array([rotated(s) for s in scales])
+        full = cov
+    else:  # tied
+        cov = rotated(1.0)
+        full = np.broadcast_to(cov, (K, d, d))
+    if separation is None:
+        separation = 3.0 * np.sqrt(np.log(max(K, 2)))
+    largest_sd = np.sqrt(max(np.linalg.eigvalsh(c).max() for c in full))
+    means = rng.standard_normal((K, d))
+    if K > 1:
+        means *= separation * largest_sd / min_pairwise_distance(means)
+    y = rng.choice(K, size=n_samples, p=weights)
+    factors = np.linalg.cholesky(full)
+    X = means[y] + np.einsum("nij,nj->ni", factors[y], rng.standard_normal((n_samples, d)))
+    return X, y, weights, means, cov

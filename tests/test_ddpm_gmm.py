@@ -1,4 +1,8 @@
-"""Behaviour of DDPMGaussianMixture as a scikit-learn estimator."""
+"""Behaviour of DDPMGaussianMixture as a scikit-learn estimator.
+
+Most tests use the spherical model on spherical blobs (the paper's setting);
+tests/test_covariance_types.py covers the other covariance types.
+"""
 
 import warnings
 
@@ -27,7 +31,7 @@ def three_blobs():
 @pytest.fixture(scope="module")
 def fitted(three_blobs):
     X, _, _ = three_blobs
-    return DDPMGaussianMixture(3, random_state=0).fit(X)
+    return DDPMGaussianMixture(3, covariance_type="spherical", random_state=0).fit(X)
 
 
 def test_recovers_parameters_like_em(three_blobs, fitted):
@@ -169,14 +173,14 @@ def test_grid_search_in_pipeline_selects_true_number_of_components():
 @pytest.mark.parametrize("init_params", ["power", "k-means++", "random_from_data"])
 def test_every_init_finds_the_blobs(three_blobs, init_params):
     X, _, means = three_blobs
-    gm = DDPMGaussianMixture(3, init_params=init_params, random_state=0).fit(X)
+    gm = DDPMGaussianMixture(3, covariance_type="spherical", init_params=init_params, random_state=0).fit(X)
     assert matched_mean_errors(gm.means_, means).max() < 0.2
 
 
 def test_means_init_skips_the_cold_start(three_blobs):
     X, _, means = three_blobs
     gm = DDPMGaussianMixture(
-        3, means_init=means + 0.5, weights_init=[0.2, 0.3, 0.5],
+        3, covariance_type="spherical", means_init=means + 0.5, weights_init=[0.2, 0.3, 0.5],
         precisions_init=[1.0, 2.0, 0.5], random_state=0,
     ).fit(X)
     assert [p["name"] for p in gm.schedule_] == ["final", "averaging"]
@@ -186,12 +190,15 @@ def test_means_init_skips_the_cold_start(three_blobs):
     with pytest.raises(ValueError, match="weights_init"):
         DDPMGaussianMixture(3, weights_init=[0.5, 0.6, -0.1]).fit(X)
     with pytest.raises(ValueError, match="precisions_init"):
-        DDPMGaussianMixture(3, precisions_init=[1.0, -1.0, 1.0]).fit(X)
+        DDPMGaussianMixture(3, covariance_type="spherical",
+                            precisions_init=[1.0, -1.0, 1.0]).fit(X)
+    with pytest.raises(ValueError, match="precisions_init"):
+        DDPMGaussianMixture(3, precisions_init=[1.0, 1.0, 1.0]).fit(X)  # full needs (3, 4, 4)
 
 
 def test_warm_start_continues_from_previous_fit(three_blobs, fitted):
     X, _, _ = three_blobs
-    gm = DDPMGaussianMixture(3, random_state=0, warm_start=True).fit(X)
+    gm = DDPMGaussianMixture(3, covariance_type="spherical", random_state=0, warm_start=True).fit(X)
     means = gm.means_.copy()
     gm.fit(X)
     assert [p["name"] for p in gm.schedule_] == ["final", "averaging"]
@@ -201,7 +208,7 @@ def test_warm_start_continues_from_previous_fit(three_blobs, fitted):
 
 def test_n_init_keeps_the_lowest_loss_start(three_blobs):
     X, _, means = three_blobs
-    gm = DDPMGaussianMixture(3, n_init=3, random_state=0).fit(X)
+    gm = DDPMGaussianMixture(3, covariance_type="spherical", n_init=3, random_state=0).fit(X)
     assert matched_mean_errors(gm.means_, means).max() < 0.15
 
 
@@ -216,13 +223,13 @@ def test_same_random_state_same_result(three_blobs):
 def test_convergence_warning_when_final_phase_hits_max_iter(three_blobs):
     X, _, _ = three_blobs
     with pytest.warns(ConvergenceWarning, match="did not converge"):
-        gm = DDPMGaussianMixture(3, max_iter=1, tol=0.0, random_state=0).fit(X)
+        gm = DDPMGaussianMixture(3, covariance_type="spherical", max_iter=1, tol=0.0, random_state=0).fit(X)
     assert not gm.converged_ and gm.n_iter_ == 1 + gm.n_noise_draws
 
 
 def test_verbose_output_like_gaussian_mixture(three_blobs, capsys):
     X, _, _ = three_blobs
-    DDPMGaussianMixture(3, verbose=2, verbose_interval=5, random_state=0).fit(X)
+    DDPMGaussianMixture(3, covariance_type="spherical", verbose=2, verbose_interval=5, random_state=0).fit(X)
     out = capsys.readouterr().out
     assert "Initialization 0" in out
     assert "Iteration 5\t time lapse" in out
@@ -256,7 +263,7 @@ def test_fewer_samples_than_components():
 def test_invalid_parameters():
     X = np.random.default_rng(0).normal(size=(20, 2))
     for bad in [dict(n_components=0), dict(init_params="kmeans"), dict(tol=-1.0),
-                dict(noise_level=0.0), dict(covariance_type="full"), dict(n_noise_draws=-1)]:
+                dict(noise_level=0.0), dict(covariance_type="banana"), dict(n_noise_draws=-1)]:
         with pytest.raises(ValueError):
             DDPMGaussianMixture(**bad).fit(X)
 
@@ -281,7 +288,7 @@ def test_callers_array_is_not_modified(three_blobs):
 @pytest.mark.parametrize("scale", [1e-100, 1e100])
 def test_extreme_scales_fit_without_nan(three_blobs, scale):
     X, _, means = three_blobs
-    gm = DDPMGaussianMixture(3, random_state=0).fit(X * scale)
+    gm = DDPMGaussianMixture(3, covariance_type="spherical", random_state=0).fit(X * scale)
     for arr in [gm.means_, gm.covariances_, gm.weights_, gm.score_samples(X * scale),
                 gm.predict_proba(X * scale)]:
         assert np.all(np.isfinite(arr))
@@ -290,15 +297,22 @@ def test_extreme_scales_fit_without_nan(three_blobs, scale):
     np.testing.assert_allclose(gm.covariances_ / scale**2, 1.0, atol=0.1)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical", "identity"])
 @pytest.mark.parametrize("n_components", [1, 2, 3])
-def test_constant_and_duplicated_rows_fit_without_nan(n_components):
+def test_constant_and_duplicated_rows_fit_without_nan(n_components, covariance_type):
+    # Every component collapses onto a point: reg_covar keeps it finite.
     constant = np.full((50, 3), 7.0)
     duplicated = np.repeat(np.array([[0.0, 1.0, 2.0], [5.0, 5.0, 5.0]]), 25, axis=0)
     for X in (constant, duplicated):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            gm = DDPMGaussianMixture(n_components, random_state=0).fit(X)
+            gm = DDPMGaussianMixture(
+                n_components, covariance_type=covariance_type, random_state=0
+            ).fit(X)
         for arr in [gm.means_, gm.covariances_, gm.weights_, gm.score_samples(X),
-                    gm.predict_proba(X)]:
+                    gm.predict_proba(X), gm.precisions_, gm.sample(5)[0]]:
             assert np.all(np.isfinite(arr))
-        assert np.all(gm.covariances_ > 0)
+        cov = gm.covariances_
+        if covariance_type in ("full", "tied"):
+            cov = np.linalg.eigvalsh(cov)
+        assert np.all(cov > 0)

@@ -4,7 +4,7 @@ import numpy as np
 
 from sklearn_ddpm_gmm._forward import noise_antithetic
 from sklearn_ddpm_gmm._optim import Phase, run_phase
-from sklearn_ddpm_gmm._score_model import SphericalParams, stein_loss_grad
+from sklearn_ddpm_gmm._score_model import MixtureParams, stein_loss_grad
 from sklearn_ddpm_gmm._schedule import ALL_PARAMS
 
 
@@ -19,7 +19,7 @@ def _overlapping_data(seed=0, n=40_000):
 def _fit(X, closed_form_weights, t=0.1):
     phase = Phase("em", t, 2000, 1.0, ALL_PARAMS, "params", 1e-9,
                   closed_form_weights=closed_form_weights)
-    start = SphericalParams(np.array([[-0.5, 0.0], [0.5, 0.0]]), np.log([0.5, 0.5]),
+    start = MixtureParams(np.array([[-0.5, 0.0], [0.5, 0.0]]), np.log([0.5, 0.5]),
                             np.zeros(2))
     noise = np.random.default_rng(1).standard_normal(X.shape)
     return run_phase(X, start, phase, noise, 1e-6), noise

@@ -14,7 +14,7 @@ from sklearn_ddpm_gmm import DDPMGaussianMixture
 from sklearn_ddpm_gmm._ddpm_gmm import _standardisation
 from sklearn_ddpm_gmm._optim import run_phase
 from sklearn_ddpm_gmm._schedule import power_phase
-from sklearn_ddpm_gmm._score_model import SphericalParams
+from sklearn_ddpm_gmm._score_model import MixtureParams
 from sklearn_ddpm_gmm.datasets import (
     make_separated_mixture,
     make_symmetric_mixture,
@@ -49,7 +49,7 @@ def test_symmetric_two_components_from_random_start(seed):
     start = rng.standard_normal((2, 50)) * 0.1 / np.sqrt(50)
     start -= start.mean(axis=0)
     result = run_phase(
-        Z, SphericalParams(start, np.zeros(2), np.zeros(2)), power,
+        Z, MixtureParams(start, np.zeros(2), np.zeros(2)), power,
         rng.standard_normal(Z.shape), 1e-6,
     )
     direction = result.params.means[0] - result.params.means[1]

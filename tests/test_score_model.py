@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
+from sklearn_ddpm_gmm._covariance import COVARIANCE_TYPES, coordinates
 from sklearn_ddpm_gmm._forward import noise_antithetic, noise_coefficients
 from sklearn_ddpm_gmm._score_model import (
-    SphericalParams,
+    MixtureParams,
     ddpm_loss_grad,
     log_prob_and_resp,
     score,
@@ -16,12 +17,28 @@ from sklearn_ddpm_gmm._score_model import (
 REG = 1e-3
 
 
-def _problem(seed=0, n=150, d=3, K=3):
+TYPES = [c for c in COVARIANCE_TYPES if c != "identity"]
+
+
+def _random_coordinates(rng, covariance_type, K, d):
+    """Coordinates of random, moderately anisotropic covariances."""
+    if covariance_type == "spherical":
+        return 0.3 * rng.standard_normal(K)
+    if covariance_type == "diag":
+        return 0.3 * rng.standard_normal((K, d))
+    shape = (K, d, d) if covariance_type == "full" else (d, d)
+    c = 0.3 * rng.standard_normal(shape)
+    return np.tril(c)
+
+
+def _problem(seed=0, n=150, d=3, K=3, covariance_type="spherical"):
     rng = np.random.default_rng(seed)
     X0 = 1.5 * rng.standard_normal((n, d))
     z = rng.standard_normal((n, d))
-    params = SphericalParams(
-        rng.standard_normal((K, d)), 0.3 * rng.standard_normal(K), rng.standard_normal(K)
+    params = MixtureParams(
+        rng.standard_normal((K, d)),
+        _random_coordinates(rng, covariance_type, K, d),
+        rng.standard_normal(K),
     )
     return X0, z, params
 
@@ -35,7 +52,7 @@ def _finite_difference(loss, params, eps=1e-6):
             for sign in (1, -1):
                 moved = block.copy()
                 moved[idx] += sign * eps
-                shifted.append(loss(SphericalParams(*[
+                shifted.append(loss(MixtureParams(*[
                     moved if j == k else b for j, b in enumerate(params)
                 ])))
             fd[idx] = (shifted[0] - shifted[1]) / (2 * eps)
@@ -50,21 +67,27 @@ def _relative_error(analytic, numeric):
     )
 
 
+@pytest.mark.parametrize("covariance_type", TYPES)
 @pytest.mark.parametrize("t", [0.05, 0.4, 1.5])
-def test_plain_ddpm_gradient_matches_finite_differences(t):
-    X0, z, params = _problem()
-    _, grad = ddpm_loss_grad(X0, z, params, t, REG)
-    numeric = _finite_difference(lambda p: ddpm_loss_grad(X0, z, p, t, REG)[0], params)
+def test_plain_ddpm_gradient_matches_finite_differences(t, covariance_type):
+    X0, z, params = _problem(covariance_type=covariance_type)
+    _, grad = ddpm_loss_grad(X0, z, params, t, REG, covariance_type)
+    numeric = _finite_difference(
+        lambda p: ddpm_loss_grad(X0, z, p, t, REG, covariance_type)[0], params
+    )
     assert _relative_error(grad, numeric) < 1e-6
 
 
+@pytest.mark.parametrize("covariance_type", TYPES)
 @pytest.mark.parametrize("t", [0.0, 0.05, 0.4, 1.5])
-def test_stein_gradient_matches_finite_differences(t):
-    X0, z, params = _problem(seed=1)
+def test_stein_gradient_matches_finite_differences(t, covariance_type):
+    X0, z, params = _problem(seed=1, covariance_type=covariance_type)
     a, s2 = noise_coefficients(t)
     Xt = a * X0 + np.sqrt(s2) * z
-    _, grad, _ = stein_loss_grad(Xt, params, t, REG)
-    numeric = _finite_difference(lambda p: stein_loss_grad(Xt, p, t, REG)[0], params)
+    _, grad, _ = stein_loss_grad(Xt, params, t, REG, covariance_type)
+    numeric = _finite_difference(
+        lambda p: stein_loss_grad(Xt, p, t, REG, covariance_type)[0], params
+    )
     assert _relative_error(grad, numeric) < 1e-6
 
 
@@ -111,7 +134,7 @@ def test_score_is_the_gradient_of_the_noised_log_density(t):
     means = rng.standard_normal((3, 2)) * 3
     variances = np.array([0.5, 1.0, 2.0])
     weights = np.array([0.2, 0.3, 0.5])
-    params = SphericalParams(means, np.log(variances), np.log(weights))
+    params = MixtureParams(means, np.log(variances), np.log(weights))
     X = rng.standard_normal((10, 2)) * 3
     S = score(X, params, t, 0.0)
     eps = 1e-6
@@ -125,7 +148,7 @@ def test_score_is_the_gradient_of_the_noised_log_density(t):
 
 
 def test_posteriors_are_finite_far_from_every_component():
-    params = SphericalParams(np.array([[0.0], [1.0]]), np.log([1e-4, 1e-4]), np.zeros(2))
+    params = MixtureParams(np.array([[0.0], [1.0]]), np.log([1e-4, 1e-4]), np.zeros(2))
     X = np.array([[1e6], [-1e6], [0.5]])
     log_prob, resp = log_prob_and_resp(X, params, 0.0)
     assert np.all(np.isfinite(resp)) and np.allclose(resp.sum(axis=1), 1.0)

@@ -1,0 +1,414 @@
+"""Everything that depends on ``covariance_type``.
+
+Each type is learned in unconstrained coordinates ``c`` that keep every covariance
+positive definite, plus ``reg_covar`` on the diagonal:
+
+============  ====================  =============================================
+type          ``c`` shape           covariance
+============  ====================  =============================================
+spherical     (K,)                  ``exp(c_i) + reg``, one variance per component
+diag          (K, d)                ``diag(exp(c_i)) + reg``
+full          (K, d, d)             ``L_i L_i^T + reg I``, ``L_i`` lower triangular
+                                    with strictly-lower part and log-diagonal in ``c_i``
+tied          (d, d)                ``L L^T + reg I``, shared by all components
+identity      (K,)                  fixed (the paper's model): not learned
+============  ====================  =============================================
+
+At noise level t the noised covariance is ``T_i = a^2 Sigma_i + s^2 I`` (same
+shapes). The geometry classes below evaluate, for the offsets
+``u_ni = T_i^{-1} (x_n - a mu_i)``, the quantities the score model needs without
+forming an (n, K, d) array where the structure allows (spherical, diag).
+"""
+
+import numpy as np
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "identity")
+_ELEMENTWISE = ("spherical", "diag", "identity")
+# Smallest covariance entry kept when mapping back to log coordinates.
+_TINY = 1e-300
+# The part of a covariance below reg_covar is floored at this fraction of it:
+# smaller values are invisible next to reg_covar, and a collapsing component's
+# factor would otherwise head for zero and overflow the matrix steps.
+_FLOOR_OF_REG = 1e-8
+# Trust region of one covariance step: no eigenvalue of Sigma - reg moves by
+# more than this factor in log terms.
+_MAX_LOG_STEP = 0.5
+
+
+# ----------------------------------------------------------- parametrisation
+def _cholesky_factor(c):
+    """Lower-triangular factor from its coordinates, shape (..., d, d)."""
+    L = np.tril(c, -1)
+    diag = np.exp(np.diagonal(c, axis1=-2, axis2=-1))
+    idx = np.arange(c.shape[-1])
+    L[..., idx, idx] = diag
+    return L
+
+
+def _cholesky_coordinates(L):
+    """Inverse of :func:`_cholesky_factor`, shape (..., d, d)."""
+    c = np.tril(L, -1)
+    idx = np.arange(L.shape[-1])
+    c[..., idx, idx] = np.log(np.maximum(np.diagonal(L, axis1=-2, axis2=-1), _TINY))
+    return c
+
+
+def covariances(c, covariance_type, reg_covar):
+    """Covariances from coordinates, in GaussianMixture's shapes for each type."""
+    if covariance_type in _ELEMENTWISE:
+        return np.exp(c) + reg_covar
+    L = _cholesky_factor(c)
+    return L @ np.swapaxes(L, -1, -2) + reg_covar * np.eye(c.shape[-1])
+
+
+def coordinates(cov, covariance_type, reg_covar):
+    """Coordinates of given covariances (inverse of :func:`covariances`).
+
+    Covariances below ``reg_covar`` (in any direction) are floored just above it.
+    """
+    cov = np.asarray(cov, dtype=float)
+    floor = max(_FLOOR_OF_REG * reg_covar, _TINY)
+    if covariance_type in _ELEMENTWISE:
+        return np.log(np.maximum(cov - reg_covar, floor))
+    return _cholesky_coordinates(
+        _floored_cholesky(cov - reg_covar * np.eye(cov.shape[-1]), floor)
+    )
+
+
+def _floored_cholesky(M, floor=_TINY):
+    """Cholesky factor of symmetric M, shape (..., d, d), with its eigenvalues
+    floored at ``floor`` and at 1e-12 of the largest, so that rounding cannot
+    make it indefinite."""
+    eigvals, eigvecs = np.linalg.eigh(0.5 * (M + np.swapaxes(M, -1, -2)))
+    floor = np.maximum(
+        1e-12 * np.max(np.abs(eigvals), axis=-1, keepdims=True), max(floor, _TINY)
+    )
+    root = eigvecs * np.sqrt(np.maximum(eigvals, floor))[..., np.newaxis, :]
+    # The factor of root root^T by QR of root^T: R^T is lower triangular with
+    # R^T R = root root^T; signs fixed so its diagonal is positive.
+    R = np.linalg.qr(np.swapaxes(root, -1, -2), mode="r")
+    signs = np.sign(np.diagonal(R, axis1=-2, axis2=-1))
+    signs[signs == 0] = 1.0
+    return np.swapaxes(R * signs[..., :, np.newaxis], -1, -2)
+
+
+def from_spherical(variances, weights, covariance_type, n_features, reg_covar):
+    """Coordinates of ``v_i I`` (tied: the weighted mean variance) for the given type."""
+    if covariance_type in ("spherical", "identity"):
+        cov = variances
+    elif covariance_type == "diag":
+        cov = np.repeat(variances[:, np.newaxis], n_features, axis=1)
+    elif covariance_type == "full":
+        cov = variances[:, np.newaxis, np.newaxis] * np.eye(n_features)
+    else:  # tied
+        cov = float(weights @ variances) * np.eye(n_features)
+    return coordinates(cov, covariance_type, reg_covar)
+
+
+def smallest_variances(cov, covariance_type, n_components):
+    """Smallest eigenvalue of each component's covariance, shape (K,)."""
+    if covariance_type in ("spherical", "identity"):
+        return cov
+    if covariance_type == "diag":
+        return cov.min(axis=1)
+    smallest = np.linalg.eigvalsh(cov)[..., 0]
+    return np.broadcast_to(smallest, (n_components,))
+
+
+def mean_variances(cov, covariance_type, n_components):
+    """Mean eigenvalue of each component's covariance, shape (K,)."""
+    if covariance_type in ("spherical", "identity"):
+        return cov
+    if covariance_type == "diag":
+        return cov.mean(axis=1)
+    traces = np.trace(cov, axis1=-2, axis2=-1) / cov.shape[-1]
+    return np.broadcast_to(traces, (n_components,))
+
+
+def noised(cov, covariance_type, a, s2):
+    """Noised covariances ``a^2 Sigma + s^2 I``, same shape as ``cov``."""
+    if covariance_type in _ELEMENTWISE:
+        return a * a * cov + s2
+    return a * a * cov + s2 * np.eye(cov.shape[-1])
+
+
+def coordinate_gradient(c, grad_cov, covariance_type):
+    """Chain rule from a gradient in the covariances (symmetric) to one in ``c``."""
+    if covariance_type == "identity":
+        return np.zeros_like(c)
+    if covariance_type in _ELEMENTWISE:
+        return grad_cov * np.exp(c)
+    # d tr(G dSigma) = 2 tr(L^T G dL): the factor's gradient is 2 G L, restricted
+    # to the lower triangle; the log-diagonal adds the factor L_kk.
+    L = _cholesky_factor(c)
+    grad_L = np.tril(2.0 * grad_cov @ L)
+    idx = np.arange(c.shape[-1])
+    grad_L[..., idx, idx] *= L[..., idx, idx]
+    return grad_L
+
+
+def n_covariance_parameters(covariance_type, n_components, n_features):
+    """Free covariance parameters, counted as GaussianMixture counts them."""
+    if covariance_type == "full":
+        return n_components * n_features * (n_features + 1) // 2
+    if covariance_type == "tied":
+        return n_features * (n_features + 1) // 2
+    if covariance_type == "diag":
+        return n_components * n_features
+    if covariance_type == "spherical":
+        return n_components
+    return 0
+
+
+# ---------------------------------------------------- geometry of the model
+class _SphericalGeometry:
+    """Offsets ``u_ni = (x_n - a mu_i) / tau_i`` for noised variances tau (K,)."""
+
+    def __init__(self, X, means, tau, a):
+        self.X, self.means, self.tau, self.a = X, means, tau, a
+        n_features = X.shape[1]
+        # Squared distances through one product; clipped because cancellation
+        # can make them slightly negative.
+        sq_dist = (
+            np.einsum("ij,ij->i", X, X)[:, np.newaxis]
+            - 2.0 * a * (X @ means.T)
+            + (a * a) * np.einsum("ij,ij->i", means, means)
+        )
+        np.maximum(sq_dist, 0.0, out=sq_dist)
+        self.log_det = n_features * np.log(tau)  # (K,)
+        self.trace_precision = n_features / tau  # (K,)
+        self.mahalanobis = sq_dist / tau  # (n, K)
+        self.sq_norm = sq_dist / tau**2  # (n, K) |u_ni|^2
+
+    def combine(self, w):
+        """``sum_i w_ni u_ni``, shape (n, d), for weights w of shape (n, K)."""
+        w_over_tau = w / self.tau
+        return (self.X * w_over_tau.sum(axis=1)[:, np.newaxis]
+                - self.a * (w_over_tau @ self.means))
+
+    def inner(self, V):
+        """``V_n . u_ni``, shape (n, K), for V of shape (n, d)."""
+        return (np.einsum("ij,ij->i", V, self.X)[:, np.newaxis]
+                - self.a * (V @ self.means.T)) / self.tau
+
+    def weighted_sum(self, alpha):
+        """``sum_n alpha_ni u_ni``, shape (K, d)."""
+        return (alpha.T @ self.X - self.a * alpha.sum(axis=0)[:, np.newaxis] * self.means
+                ) / self.tau[:, np.newaxis]
+
+    def precision_times(self, M):
+        """``T_i^{-1} M_i``, shape (K, d)."""
+        return M / self.tau[:, np.newaxis]
+
+    def covariance_gradient(self, alpha, beta, gamma, V, V_inner, zeta):
+        """The derivative in tau of ``sum_n`` (see :func:`covariance_gradient_form`)."""
+        d = self.X.shape[1]
+        usq = self.sq_norm
+        return (
+            0.5 * ((alpha * usq).sum(axis=0) - d * alpha.sum(axis=0) / self.tau)
+            + ((beta * usq).sum(axis=0) + (gamma * V_inner).sum(axis=0)) / self.tau
+            + d * zeta / self.tau**2
+        )
+
+
+class _DiagGeometry:
+    """Offsets ``u_ni = (x_n - a mu_i) / tau_i`` elementwise, tau of shape (K, d)."""
+
+    def __init__(self, X, means, tau, a):
+        self.X, self.means, self.tau, self.a = X, means, tau, a
+        self.precision = 1.0 / tau
+        X_sq = X * X
+        self.log_det = np.log(tau).sum(axis=1)
+        self.trace_precision = self.precision.sum(axis=1)
+        self.mahalanobis = self._quadratic(X_sq, self.precision)
+        self.sq_norm = self._quadratic(X_sq, self.precision**2)
+
+    def _quadratic(self, X_sq, D):
+        """``sum_k D_ik (x_nk - a mu_ik)^2``, shape (n, K), clipped at zero."""
+        a, means = self.a, self.means
+        q = X_sq @ D.T - 2.0 * a * (self.X @ (means * D).T) + a * a * (means**2 * D).sum(1)
+        return np.maximum(q, 0.0, out=q)
+
+    def combine(self, w):
+        return self.X * (w @ self.precision) - self.a * (w @ (self.means * self.precision))
+
+    def inner(self, V):
+        return ((V * self.X) @ self.precision.T
+                - self.a * (V @ (self.means * self.precision).T))
+
+    def weighted_sum(self, alpha):
+        return (alpha.T @ self.X
+                - self.a * alpha.sum(axis=0)[:, np.newaxis] * self.means) * self.precision
+
+    def precision_times(self, M):
+        return M * self.precision
+
+    def _weighted_squares(self, alpha):
+        """``sum_n alpha_ni u_nik^2``, shape (K, d)."""
+        a, means, X = self.a, self.means, self.X
+        col = alpha.sum(axis=0)[:, np.newaxis]
+        raw = alpha.T @ (X * X) - 2.0 * a * means * (alpha.T @ X) + a * a * means**2 * col
+        return raw * self.precision**2
+
+    def covariance_gradient(self, alpha, beta, gamma, V, V_inner, zeta):
+        P = self.precision
+        cross = (gamma.T @ (V * self.X) - self.a * self.means * (gamma.T @ V)) * P
+        return (
+            0.5 * (self._weighted_squares(alpha) - alpha.sum(axis=0)[:, np.newaxis] * P)
+            + P * (self._weighted_squares(beta) + cross)
+            + zeta[:, np.newaxis] * P**2
+        )
+
+
+class _FullGeometry:
+    """Offsets ``u_ni = T_i^{-1} (x_n - a mu_i)`` for T of shape (K, d, d)."""
+
+    def __init__(self, X, means, T, a):
+        self.X, self.means, self.a = X, means, a
+        chol = np.linalg.cholesky(T)
+        inv_chol = np.linalg.inv(chol)
+        self.precision = np.swapaxes(inv_chol, -1, -2) @ inv_chol  # (K, d, d)
+        self.log_det = 2.0 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=1)
+        self.trace_precision = np.trace(self.precision, axis1=-2, axis2=-1)
+        offsets = X[np.newaxis] - a * means[:, np.newaxis, :]  # (K, n, d)
+        self.U = offsets @ self.precision  # (K, n, d); precision is symmetric
+        self.mahalanobis = np.einsum("knd,knd->nk", offsets, self.U)
+        np.maximum(self.mahalanobis, 0.0, out=self.mahalanobis)
+        self.sq_norm = np.einsum("knd,knd->nk", self.U, self.U)
+
+    def combine(self, w):
+        return np.einsum("nk,knd->nd", w, self.U)
+
+    def inner(self, V):
+        return np.einsum("nd,knd->nk", V, self.U)
+
+    def weighted_sum(self, alpha):
+        return np.einsum("nk,knd->kd", alpha, self.U)
+
+    def precision_times(self, M):
+        return np.einsum("kde,ke->kd", self.precision, M)
+
+    def covariance_gradient(self, alpha, beta, gamma, V, V_inner, zeta):
+        grads = []
+        for i, (U, P) in enumerate(zip(self.U, self.precision)):
+            A = (alpha[:, i, np.newaxis] * U).T @ U
+            Y = (beta[:, i, np.newaxis] * U + gamma[:, i, np.newaxis] * V).T @ U
+            PY = P @ Y
+            grads.append(0.5 * (A - alpha[:, i].sum() * P + PY + PY.T) + zeta[i] * P @ P)
+        return np.asarray(grads)
+
+
+def geometry(X, means, T, a, covariance_type):
+    """The geometry object for the noised covariances T of the given type."""
+    if covariance_type in ("spherical", "identity"):
+        return _SphericalGeometry(X, means, T, a)
+    if covariance_type == "diag":
+        return _DiagGeometry(X, means, T, a)
+    if covariance_type == "tied":
+        T = np.broadcast_to(T, (means.shape[0],) + T.shape)
+    return _FullGeometry(X, means, T, a)
+
+
+def reduce_tied(grad_T, covariance_type):
+    """A tied covariance's gradient is the sum of its components' gradients."""
+    return grad_T.sum(axis=0) if covariance_type == "tied" else grad_T
+
+
+# ------------------------------------------------------- preconditioned steps
+def noised_square_times(T, M, covariance_type):
+    """``T_i^2 M_i``, shape (K, d): the means' Gauss-Newton step up to a scalar."""
+    if covariance_type in ("spherical", "identity"):
+        return M * (T**2)[:, np.newaxis]
+    if covariance_type == "diag":
+        return M * T**2
+    if covariance_type == "tied":
+        return M @ (T @ T)
+    return np.einsum("kde,ke->kd", T @ T, M)
+
+
+def noised_norms(T, M, covariance_type):
+    """``sqrt(M_i^T T_i^{-1} M_i)``, shape (K,): a step in noised standard deviations."""
+    if covariance_type in ("spherical", "identity"):
+        return np.linalg.norm(M, axis=1) / np.sqrt(T)
+    if covariance_type == "diag":
+        return np.sqrt(np.sum(M**2 / T, axis=1))
+    if covariance_type == "tied":
+        T = np.broadcast_to(T, (M.shape[0],) + T.shape)
+    solved = np.linalg.solve(T, M[..., np.newaxis])[..., 0]
+    return np.sqrt(np.maximum(np.einsum("kd,kd->k", M, solved), 0.0))
+
+
+def covariance_step(c, grad_T, T, mean_resp, a, scale, covariance_type, n_features,
+                    reg_covar):
+    """One Gauss-Newton step on the covariances, applied multiplicatively.
+
+    The Gauss-Newton curvature of the Stein loss in ``T`` is, in the eigenbasis
+    ``T = sum_k lambda_k v_k v_k^T`` and for responsibility mass ``m``,
+    ``m (lambda_k + lambda_l) / (lambda_k^2 lambda_l^2)`` on the (k, l) entry
+    (for one variance: ``2 d m / tau^3``, EM-like). The step ``Delta Sigma =
+    H^{-1} grad / a^2`` is taken as ``Sigma0 <- Sigma0^{1/2} exp(-scale X)
+    Sigma0^{1/2}`` with ``X = Sigma0^{-1/2} Delta Sigma Sigma0^{-1/2}`` (Sigma0
+    the covariance without reg), so it is a log-variance step for the
+    elementwise types and stays positive definite for full and tied.
+
+    Parameters
+    ----------
+    c : ndarray
+        Coordinates (see module docstring).
+    grad_T : ndarray
+        Gradient in the noised covariances, same shape as T.
+    T : ndarray
+        Noised covariances.
+    mean_resp : ndarray of shape (K,)
+        Responsibility mass of each component (floored by the caller).
+    a : float
+    scale : float
+        Step size.
+    covariance_type : str
+    n_features : int
+    reg_covar : float
+        Sets the floor of the covariances (see ``_FLOOR_OF_REG``).
+
+    Returns
+    -------
+    c : ndarray, same shape.
+    """
+    floor = max(_FLOOR_OF_REG * reg_covar, _TINY)
+    if covariance_type == "identity":
+        return c
+    if covariance_type in ("spherical", "diag"):
+        mass = n_features * mean_resp if covariance_type == "spherical" else mean_resp[:, None]
+        delta = grad_T * T**3 / (2.0 * mass)
+        step = np.clip(scale * delta / (a * a * np.exp(c)), -_MAX_LOG_STEP, _MAX_LOG_STEP)
+        return np.maximum(c - step, np.log(floor))
+    if covariance_type == "tied":
+        return _matrix_step(c, grad_T, T, mean_resp.sum(), a, scale, floor)
+    return np.asarray([
+        _matrix_step(c_i, g_i, T_i, m_i, a, scale, floor)
+        for c_i, g_i, T_i, m_i in zip(c, grad_T, T, mean_resp)
+    ])
+
+
+def _matrix_step(c, grad_T, T, mass, a, scale, floor):
+    """The multiplicative Gauss-Newton step of :func:`covariance_step`, one matrix."""
+    lam, V = np.linalg.eigh(T)
+    G = V.T @ grad_T @ V
+    delta_T = V @ (G * (lam[:, None] ** 2 * lam[None, :] ** 2)
+                   / (mass * (lam[:, None] + lam[None, :]))) @ V.T
+    L = _cholesky_factor(c)
+    L_inv = np.linalg.inv(L)
+    X = L_inv @ (scale * delta_T / (a * a)) @ L_inv.T
+    mu, W = np.linalg.eigh(0.5 * (X + X.T))
+    mu = np.clip(mu, -_MAX_LOG_STEP, _MAX_LOG_STEP)
+    LW = L @ W
+    return _cholesky_coordinates(_floored_cholesky((LW * np.exp(-mu)) @ LW.T, floor))
+
+
+def log_covariance_change(old, new, covariance_type):
+    """Largest ``|log|`` of an eigenvalue of ``old^{-1} new``, over components."""
+    if covariance_type in _ELEMENTWISE:
+        return float(np.max(np.abs(np.log(new / old))))
+    L = np.linalg.cholesky(old)
+    L_inv = np.linalg.inv(L)
+    M = L_inv @ new @ np.swapaxes(L_inv, -1, -2)
+    return float(np.max(np.abs(np.log(np.linalg.eigvalsh(M)))))
