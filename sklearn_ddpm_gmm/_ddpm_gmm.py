@@ -381,7 +381,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             X, params, phase, noise, self._reg(), covariance_type or self.covariance_type,
             self.verbose, self.verbose_interval,
         )
-        schedule.append(_phase_record(phase, result.n_steps, X.shape[0], result.converged))
+        schedule.append(_phase_record(
+            phase._replace(learning_rate=result.learning_rate), result.n_steps,
+            X.shape[0], result.converged,
+        ))
         losses += result.losses
         return result
 
@@ -424,7 +427,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             print(f"Final phase {status} after {result.n_steps} steps.")
         params = result.params
         if self.n_noise_draws and self.max_iter > 0:
-            phase = final_phase(level, self.n_noise_draws, self.tol)
+            # At the rate the line search settled on (fresh noise each step).
+            phase = final_phase(level, self.n_noise_draws, self.tol)._replace(
+                learning_rate=result.learning_rate
+            )
             params, avg_losses = run_averaging(
                 Z, params, phase, self.n_noise_draws, random_state, self._reg(),
                 self.covariance_type,

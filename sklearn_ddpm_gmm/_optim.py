@@ -28,6 +28,10 @@ _MIN_MEAN_RESP = 1e-3
 # a Jacobi iteration: on d = 50 two-component data it diverged at 1.0 and
 # converged (change 1e-8 in 50 steps) with these block scales.
 _LR_SCALE = {"covariance": 0.5, "weight_logits": 0.5}
+# Line search of run_phase: a step is rejected when the loss rises by more than
+# this (relative) amount, and the rate is halved down to this fraction.
+_LOSS_RISE_TOL = 1e-12
+_MIN_LEARNING_RATE = 1.0 / 64
 
 
 class Phase(NamedTuple):
@@ -51,6 +55,7 @@ class PhaseResult(NamedTuple):
     losses: list
     n_steps: int
     converged: bool
+    learning_rate: float  # after any halving (see run_phase)
 
 
 def _preconditioned_step(params, grad, curvature, phase, covariance_type, reg_covar):
@@ -150,18 +155,33 @@ def run_phase(X, params, phase, noise, reg_covar, covariance_type="spherical",
     converged = False
     tic = time.time()
     n_step = 0
+    learning_rate = phase.learning_rate
+    loss, grad, curvature = stein_loss_grad(Xt, params, phase.t, reg_covar, covariance_type)
     for n_step in range(1, phase.max_steps + 1):
-        loss, grad, curvature = stein_loss_grad(
-            Xt, params, phase.t, reg_covar, covariance_type
-        )
         losses.append(loss)
-        new = _preconditioned_step(params, grad, curvature, phase, covariance_type,
-                                   reg_covar)
-        if phase.stop == "direction":
-            change = _direction_change(params, new)
+        new = _preconditioned_step(
+            params, grad, curvature, phase._replace(learning_rate=learning_rate),
+            covariance_type, reg_covar,
+        )
+        new_loss, new_grad, new_curvature = stein_loss_grad(
+            Xt, new, phase.t, reg_covar, covariance_type
+        )
+        # The noise is fixed, so the loss is a deterministic function: a step
+        # that raises it overshot (overlapping components, where the
+        # EM-matched curvature misses the posteriors' movement), and is
+        # retried at half the rate. The power phase is exempt: it grows the
+        # means from a small start, like a power iteration.
+        overshot = new_loss > loss + _LOSS_RISE_TOL * abs(loss)
+        if (phase.stop != "direction" and overshot
+                and learning_rate > _MIN_LEARNING_RATE * phase.learning_rate):
+            learning_rate *= 0.5
+            change = np.inf
         else:
-            change = _param_change(params, new, reg_covar, covariance_type)
-        params = new
+            if phase.stop == "direction":
+                change = _direction_change(params, new)
+            else:
+                change = _param_change(params, new, reg_covar, covariance_type)
+            params, loss, grad, curvature = new, new_loss, new_grad, new_curvature
         if verbose > 1 and n_step % verbose_interval == 0:
             toc = time.time()
             print(
@@ -174,7 +194,7 @@ def run_phase(X, params, phase, noise, reg_covar, covariance_type="spherical",
         if change < phase.tol:
             converged = True
             break
-    return PhaseResult(params, losses, n_step, converged)
+    return PhaseResult(params, losses, n_step, converged, learning_rate)
 
 
 def run_averaging(X, params, phase, n_steps, random_state, reg_covar,

@@ -10,7 +10,7 @@ constants are the ones a prototype measured to work (see DESIGN.md 1.1b, 1.1c).
 
 import numpy as np
 
-from ._covariance import covariances, smallest_variances
+from ._covariance import covariances, mean_variances, smallest_variances
 from ._optim import Phase
 
 ALL_PARAMS = ("means", "covariance", "weight_logits")
@@ -38,14 +38,19 @@ _COLD_FINAL_STEPS = 50
 # Rows used by the cold start: enough for the span and the basins, cheap at any n.
 _COLD_MIN_ROWS = 5000
 _COLD_ROWS_PER_COMPONENT = 1000
-# Final (EM) level: its noise variance s^2 is a fixed fraction of the (weighted
-# mean) component variance, so the level is "small" relative to the clusters at
-# any geometry (tight 2-D clusters at t = 0.1 gave 2-5x EM's error; 0.6 v gave
-# 1.0-1.1x on 2-D, 4-D and 5-D mixtures, 0.2 v lost clusters in 2-D), and never
-# above t = 0.1 (1.00-1.02x EM's error in d = 20 and 50). Much smaller levels
-# approach plain score matching (t = 0, ~1.1x EM's error).
+# Final (EM) level: its noise variance s^2 is a fixed fraction of the smallest
+# variance the model resolves (smallest eigenvalue of any component holding at
+# least _RESOLVED_WEIGHT of the mass), so the level is "small" relative to the
+# clusters at any geometry (tight 2-D clusters at t = 0.1 gave 2-5x EM's error;
+# 0.6 v gave 1.0-1.1x on 2-D, 4-D and 5-D mixtures), and never above t = 0.1
+# (1.00-1.02x EM's error in d = 20 and 50). The variance estimates carry Monte
+# Carlo noise in proportion to s^2: with the weighted mean variance instead, a
+# small component beside large ones, or a thin direction (condition number
+# 10), got 1.5-2x EM's covariance error, 1.0x with this rule. Much smaller
+# levels approach plain score matching (t = 0, ~1.1x EM's error).
 _FINAL_NOISE_TO_VARIANCE = 0.6
 _MAX_FINAL_LEVEL = 0.1
+_RESOLVED_WEIGHT = 0.05
 
 def _spectrum(X):
     """Eigenvalues (ascending) of the covariance of X, shape (n_samples, n_features)."""
@@ -92,17 +97,25 @@ def _level_for_noise_variance(s2, max_level):
 
 
 def _typical_variance(params, reg_covar, covariance_type):
-    """Weighted mean of the components' smallest variances (a collapsed, nearly
+    """Weighted mean of the components' mean variances (a collapsed, nearly
     empty component does not drag it down)."""
     cov = covariances(params.covariance, covariance_type, reg_covar)
-    return float(params.weights() @ smallest_variances(cov, covariance_type,
-                                                       len(params.means)))
+    return float(params.weights() @ mean_variances(cov, covariance_type, len(params.means)))
+
+
+def _resolved_variance(params, reg_covar, covariance_type):
+    """Smallest variance (eigenvalue) of the components that hold at least
+    ``_RESOLVED_WEIGHT`` of the mass (nearly empty ones are ignored)."""
+    cov = covariances(params.covariance, covariance_type, reg_covar)
+    smallest = smallest_variances(cov, covariance_type, len(params.means))
+    weights = params.weights()
+    return float(np.min(smallest[weights >= min(_RESOLVED_WEIGHT, weights.max())]))
 
 
 def em_level(params, reg_covar, covariance_type):
     """Noise level of the EM phase for the current estimate."""
     return _level_for_noise_variance(
-        _FINAL_NOISE_TO_VARIANCE * _typical_variance(params, reg_covar, covariance_type),
+        _FINAL_NOISE_TO_VARIANCE * _resolved_variance(params, reg_covar, covariance_type),
         _MAX_FINAL_LEVEL,
     )
 
