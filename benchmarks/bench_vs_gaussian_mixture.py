@@ -2,7 +2,8 @@
 
 For each (n, d, K) and seed, prints fit time, mean error |mu - mu*| (Hungarian
 matched) and held-out mean log-likelihood of both estimators, and their ratios.
-GaussianMixture runs with its defaults (covariance_type="spherical"); "EM*" is a
+Both run with covariance_type="spherical" (other types:
+bench_covariance_types.py); "EM*" is a
 converged EM (tol=1e-8, max_iter=5000) used as the accuracy reference.
 
     python benchmarks/bench_vs_gaussian_mixture.py [--seeds 3] [--quick]
@@ -71,7 +72,8 @@ def main():
         for seed in range(seeds):
             X, X_test, means = _data(name, n, d, K, seed)
             half_sep = min_pairwise_distance(means) / 2
-            ddpm, t_d = _timed_fit(DDPMGaussianMixture(K, random_state=seed), X)
+            ddpm, t_d = _timed_fit(
+                DDPMGaussianMixture(K, covariance_type="spherical", random_state=seed), X)
             gm, t_g = _timed_fit(
                 GaussianMixture(K, covariance_type="spherical", random_state=seed), X)
             em, _ = _timed_fit(GaussianMixture(
