@@ -18,7 +18,7 @@ from sklearn_ddpm_gmm.metrics import matched_mean_error
 X, _, means = make_separated_mixture(25_000, 20, 8, random_state=0)
 X_train, X_test = X[:20_000], X[20_000:]
 
-ddpm = DDPMGaussianMixture(8, random_state=0).fit(X_train)
+ddpm = DDPMGaussianMixture(8, covariance_type="spherical", random_state=0).fit(X_train)
 gm = GaussianMixture(8, covariance_type="spherical", random_state=0).fit(X_train)
 
 for name, model in [("DDPMGaussianMixture", ddpm), ("GaussianMixture", gm)]:

@@ -22,7 +22,7 @@ def run_demo(output="ddpm_gmm_demo.png", seed=0):
         12_000, 2, 4, separation=4.0, random_state=seed
     )
     X_train, X_test = X[:10_000], X[10_000:]
-    ddpm, t_ddpm = _fit_timed(DDPMGaussianMixture(4, random_state=seed), X_train)
+    ddpm, t_ddpm = _fit_timed(DDPMGaussianMixture(4, covariance_type="spherical", random_state=seed), X_train)
     em, t_em = _fit_timed(
         GaussianMixture(4, covariance_type="spherical", random_state=seed), X_train
     )
