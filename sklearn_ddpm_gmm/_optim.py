@@ -29,8 +29,11 @@ _MIN_MEAN_RESP = 1e-3
 # converged (change 1e-8 in 50 steps) with these block scales.
 _LR_SCALE = {"covariance": 0.5, "weight_logits": 0.5}
 # Line search of run_phase: a step is rejected when the loss rises by more than
-# this (relative) amount, and the rate is halved down to this fraction.
-_LOSS_RISE_TOL = 1e-12
+# this (relative) amount, and the rate is halved down to this fraction. The
+# closed-form weights sit at the population fixed point, which can raise one
+# Monte Carlo version of the loss by ~1e-11 relative near convergence;
+# overshooting steps raised it by ~1e-4 per step.
+_LOSS_RISE_TOL = 1e-7
 _MIN_LEARNING_RATE = 1.0 / 64
 
 

@@ -36,7 +36,7 @@ def _converged_em(X, n_components, seed):
 def test_symmetric_two_components_from_random_start(seed):
     # Shah, Chen & Klivans' random-initialisation setting: d = 50, |mu*| = 1.
     X, _, means = make_symmetric_mixture(50_000, 50, 1.0, random_state=seed)
-    ddpm = DDPMGaussianMixture(2, random_state=seed).fit(X)
+    ddpm = DDPMGaussianMixture(2, covariance_type="spherical", random_state=seed).fit(X)
     em = _converged_em(X, 2, seed)
     ratio = matched_mean_error(ddpm.means_, means) / matched_mean_error(em.means_, means)
     assert ratio <= 1.05, ratio
@@ -71,8 +71,8 @@ def test_eight_components_found_as_often_as_em_and_as_accurately():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             gm = GaussianMixture(8, covariance_type="spherical", random_state=seed).fit(X_train)
-            ddpm = DDPMGaussianMixture(8, random_state=seed).fit(X_train)
-            ddpm5 = DDPMGaussianMixture(8, n_init=5, random_state=seed).fit(X_train)
+            ddpm = DDPMGaussianMixture(8, covariance_type="spherical", random_state=seed).fit(X_train)
+            ddpm5 = DDPMGaussianMixture(8, n_init=5, covariance_type="spherical", random_state=seed).fit(X_train)
         err = {name: matched_mean_errors(model.means_, means)
                for name, model in [("ddpm", ddpm), ("ddpm_n_init_5", ddpm5), ("gm", gm)]}
         for name, e in err.items():

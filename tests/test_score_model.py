@@ -91,17 +91,18 @@ def test_stein_gradient_matches_finite_differences(t, covariance_type):
     assert _relative_error(grad, numeric) < 1e-6
 
 
-def test_stein_form_has_the_plain_loss_and_gradient_in_expectation():
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_stein_form_has_the_plain_loss_and_gradient_in_expectation(covariance_type):
     # Same clean points, many noise draws: the two forms agree to Monte Carlo error.
     rng = np.random.default_rng(3)
-    X0, _, params = _problem(seed=2, n=20, d=2, K=2)
+    X0, _, params = _problem(seed=2, n=20, d=2, K=2, covariance_type=covariance_type)
     t = 0.3
     n_draws = 4000
     X0_rep = np.tile(X0, (n_draws, 1))
     z = rng.standard_normal(X0_rep.shape)
-    plain_loss, plain_grad = ddpm_loss_grad(X0_rep, z, params, t, REG)
+    plain_loss, plain_grad = ddpm_loss_grad(X0_rep, z, params, t, REG, covariance_type)
     Xt = noise_antithetic(X0_rep, z, t)
-    stein_loss, stein_grad, _ = stein_loss_grad(Xt, params, t, REG)
+    stein_loss, stein_grad, _ = stein_loss_grad(Xt, params, t, REG, covariance_type)
     assert stein_loss == pytest.approx(plain_loss, rel=0.01)
     for g_plain, g_stein in zip(plain_grad, stein_grad):
         scale = np.max(np.abs(g_stein))
