@@ -11,26 +11,16 @@ and whether each found every component.
 """
 
 import argparse
-import time
-import warnings
-
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
+from _common import timed_fit
 from sklearn_ddpm_gmm import DDPMGaussianMixture
 from sklearn_ddpm_gmm.datasets import make_covariance_mixture, min_pairwise_distance
 from sklearn_ddpm_gmm.metrics import matched_mean_errors, matched_parameter_errors
 
 BLOCKS = ("weights", "means", "covariances")
 
-
-def _timed_fit(model, X):
-    tic = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X)
-    return model, time.perf_counter() - tic
 
 
 def main():
@@ -50,11 +40,11 @@ def main():
             X, _, w, m, c = make_covariance_mixture(n + n // 2, d, K, covariance_type,
                                                     random_state=seed)
             train, test = X[:n], X[n:]
-            ddpm, t_d = _timed_fit(DDPMGaussianMixture(
+            ddpm, t_d = timed_fit(DDPMGaussianMixture(
                 K, covariance_type=covariance_type, random_state=seed), train)
-            gm, t_g = _timed_fit(GaussianMixture(
+            gm, t_g = timed_fit(GaussianMixture(
                 K, covariance_type=covariance_type, random_state=seed), train)
-            em, _ = _timed_fit(GaussianMixture(
+            em, _ = timed_fit(GaussianMixture(
                 K, covariance_type=covariance_type, tol=1e-8, max_iter=5000,
                 random_state=seed), train)
             err = {name: matched_parameter_errors(

@@ -13,13 +13,10 @@ two cores made small products ~10x slower in a prototype.
 """
 
 import argparse
-import time
-import warnings
-
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
+from _common import timed_fit
 from sklearn_ddpm_gmm import DDPMGaussianMixture
 from sklearn_ddpm_gmm.datasets import (
     make_separated_mixture,
@@ -46,13 +43,6 @@ def _data(name, n, d, K, seed):
     return X[:n], X[n:], means
 
 
-def _timed_fit(model, X):
-    tic = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X)
-    return model, time.perf_counter() - tic
-
 
 def main():
     parser = argparse.ArgumentParser()
@@ -72,11 +62,11 @@ def main():
         for seed in range(seeds):
             X, X_test, means = _data(name, n, d, K, seed)
             half_sep = min_pairwise_distance(means) / 2
-            ddpm, t_d = _timed_fit(
+            ddpm, t_d = timed_fit(
                 DDPMGaussianMixture(K, covariance_type="spherical", random_state=seed), X)
-            gm, t_g = _timed_fit(
+            gm, t_g = timed_fit(
                 GaussianMixture(K, covariance_type="spherical", random_state=seed), X)
-            em, _ = _timed_fit(GaussianMixture(
+            em, _ = timed_fit(GaussianMixture(
                 K, covariance_type="spherical", tol=1e-8, max_iter=5000,
                 random_state=seed), X)
             e_d, e_g, e_em = (matched_mean_errors(m.means_, means) for m in (ddpm, gm, em))

@@ -217,16 +217,16 @@ class _DiagGeometry:
     def __init__(self, X, means, tau, a):
         self.X, self.means, self.tau, self.a = X, means, tau, a
         self.precision = 1.0 / tau
-        X_sq = X * X
+        self.X_sq = X * X
         self.log_det = np.log(tau).sum(axis=1)
         self.trace_precision = self.precision.sum(axis=1)
-        self.mahalanobis = self._quadratic(X_sq, self.precision)
-        self.sq_norm = self._quadratic(X_sq, self.precision**2)
+        self.mahalanobis = self._quadratic(self.precision)
+        self.sq_norm = self._quadratic(self.precision**2)
 
-    def _quadratic(self, X_sq, D):
+    def _quadratic(self, D):
         """``sum_k D_ik (x_nk - a mu_ik)^2``, shape (n, K), clipped at zero."""
         a, means = self.a, self.means
-        q = X_sq @ D.T - 2.0 * a * (self.X @ (means * D).T) + a * a * (means**2 * D).sum(1)
+        q = self.X_sq @ D.T - 2.0 * a * (self.X @ (means * D).T) + a * a * (means**2 * D).sum(1)
         return np.maximum(q, 0.0, out=q)
 
     def combine(self, w):
@@ -247,7 +247,7 @@ class _DiagGeometry:
         """``sum_n alpha_ni u_nik^2``, shape (K, d)."""
         a, means, X = self.a, self.means, self.X
         col = alpha.sum(axis=0)[:, np.newaxis]
-        raw = alpha.T @ (X * X) - 2.0 * a * means * (alpha.T @ X) + a * a * means**2 * col
+        raw = alpha.T @ self.X_sq - 2.0 * a * means * (alpha.T @ X) + a * a * means**2 * col
         return raw * self.precision**2
 
     def covariance_gradient(self, alpha, beta, gamma, V, V_inner, zeta):

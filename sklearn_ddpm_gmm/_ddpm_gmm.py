@@ -584,9 +584,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         if self.covariance_type == "identity":
             cov = np.ones(self.n_components)  # exact, without rounding from the scale
         self.covariances_ = cov
-        sk_type = "spherical" if self.covariance_type == "identity" else self.covariance_type
-        self.precisions_cholesky_ = _compute_precision_cholesky(cov, sk_type)
-        if sk_type in ("full", "tied"):
+        self.precisions_cholesky_ = _compute_precision_cholesky(cov, self._eval_type())
+        if self.covariance_type in ("full", "tied"):
             chol = self.precisions_cholesky_
             self.precisions_ = chol @ np.swapaxes(chol, -1, -2)
         else:
@@ -594,6 +593,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- inference
     def _eval_type(self):
+        """The fitted model's type in scikit-learn's terms (identity is spherical)."""
         return "spherical" if self.covariance_type == "identity" else self.covariance_type
 
     def _reference(self):
