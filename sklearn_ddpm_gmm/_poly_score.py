@@ -10,27 +10,36 @@ model and convert at the estimator's boundary.
 The model of the posterior mean ``D(y, sigma) = E[x0 | y]`` (the denoiser) at
 one trained level is
 
-    D(y) = clip_box(G_sigma(y) + R_j(y)),   j = the Voronoi cell of y,
+    D(y) = clip_box(G_sigma(y) + R_j(y)),   j = the cell of y at that level,
 
-- ``G_sigma(y) = m + A_sigma (y - m)``, ``A_sigma = S (S + sigma^2 I)^-1``: the
-  posterior mean for Gaussian data with the training data's mean m and covariance
-  S (the best linear denoiser). It is the baseline that the ridge penalty
-  shrinks towards, and the whole model in cells too small to fit anything.
+- ``G_sigma``: the exact posterior mean under a Gaussian mixture with full
+  covariances (the warm-start mixture, refreshed on all the data by one M-step;
+  with one component, the best linear denoiser). It is the baseline that the
+  ridge penalty shrinks towards and the whole model in cells too small to fit
+  anything; at large noise, where the mixture's weights decide which cluster a
+  reverse trajectory joins, it carries the data's cluster masses exactly.
 - ``R_j(y) = B_j^T phi(clip(u))``: a ridge regression, fitted in cell j, of the
   residual ``x0 - G_sigma(y)`` on the monomials ``phi`` of degree <= p (in
   scikit-learn's PolynomialFeatures order) of the cell's standardised offset
-  ``u = W_j (y - c_j - shift_j)`` from the centre ``c_j``: the offset less its
-  mean over the cell, whitened by the cell's covariance (this changes the
-  conditioning, not the span of the polynomials). At evaluation each ``u``
-  coordinate is clamped to the range seen in training for that cell and level.
+  ``u = W_j (y - o_j)``: the offset from the cell's centre less its mean over
+  the cell (so ``o_j`` is the mean of the cell's noised points), whitened by
+  the cell's covariance. Standardising changes the conditioning, not the span
+  of the polynomials. At evaluation each ``u`` coordinate is clamped to the
+  range seen in training for that cell and level.
 - ``clip_box``: the clamp to the training data's bounding box, where every
   posterior mean lies.
 
-Centres are fixed across levels: in VE coordinates the paper's centre
-``a mu`` at VP level t is ``mu`` itself, so a point's cell does not depend on
-the level. Between trained levels the corrections R are interpolated linearly
-in ``log sigma`` while ``G_sigma`` is exact at every sigma. The divergence of D
-in y is exact (the clamps contribute zero derivative where active).
+Cells: in VE coordinates the paper's centre ``a mu`` at VP level t is ``mu``
+itself, so every point has one nearest centre at all levels. At level sigma the
+centres are clustered greedily, as the paper clusters its warm starts: the
+heaviest remaining centre absorbs every remaining centre within
+``merge_radius * sigma`` of it. A cell is the union of its centres' Voronoi
+cells, so at large noise, where the noised clusters overlap, one polynomial
+spans them (no boundary through the mass), and at small noise every centre
+has its own cell. Between trained levels the corrections R are interpolated
+linearly in ``log sigma`` while ``G_sigma`` is exact at every sigma. The
+divergence of D in y is exact (the clamps contribute zero derivative where
+active).
 """
 
 import functools
@@ -167,10 +176,112 @@ def ridge_solve(gram, cross, alpha, n_rows):
         return np.linalg.lstsq(lhs, cross, rcond=None)[0]
 
 
-def gaussian_denoiser_matrix(eigvals, eigvecs, sigma):
-    """``A_sigma = S (S + sigma^2 I)^-1`` for ``S = V diag(eigvals) V^T``, shape (d, d)."""
-    shrink = eigvals / (eigvals + sigma * sigma)
-    return (eigvecs * shrink) @ eigvecs.T
+class MixtureBaseline(NamedTuple):
+    """A Gaussian mixture with full covariances, ``C_k = V_k diag(lam_k) V_k^T``."""
+
+    weights: np.ndarray  # (K,)
+    means: np.ndarray  # (K, d)
+    eigvals: np.ndarray  # (K, d)
+    eigvecs: np.ndarray  # (K, d, d)
+
+
+def fit_mixture_baseline(X, resp, reg=1e-6):
+    """One M-step with full covariances: the mixture that ``resp`` describes.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, d)
+    resp : ndarray of shape (n_samples, K)
+        Posterior of each component for each point (rows sum to 1).
+    reg : float
+        Added to every covariance's eigenvalues (X is standardised).
+
+    Returns
+    -------
+    baseline : MixtureBaseline
+        Components with no responsibility get weight 0, the data's mean and
+        covariance.
+    """
+    n_samples, n_features = X.shape
+    mass = resp.sum(axis=0)
+    K = resp.shape[1]
+    means = np.empty((K, n_features))
+    eigvals = np.empty((K, n_features))
+    eigvecs = np.empty((K, n_features, n_features))
+    overall_mean = X.mean(axis=0)
+    overall_cov = np.atleast_2d(np.cov(X, rowvar=False, bias=True))
+    for k in range(K):
+        if mass[k] > 1e-12 * n_samples:
+            means[k] = resp[:, k] @ X / mass[k]
+            offsets = X - means[k]
+            cov = (resp[:, k] * offsets.T) @ offsets / mass[k]
+        else:
+            means[k], cov = overall_mean, overall_cov
+        vals, vecs = np.linalg.eigh(cov)
+        eigvals[k], eigvecs[k] = np.maximum(vals, 0.0) + reg, vecs
+    return MixtureBaseline(mass / mass.sum(), means, eigvals, eigvecs)
+
+
+def mixture_denoise(baseline, Y, sigma, divergence=False):
+    """Posterior mean of x0 under a Gaussian mixture prior, at VE level sigma.
+
+    With ``y = x0 + sigma z`` and ``x0 ~ sum_k pi_k N(mu_k, C_k)``:
+    ``D(y) = sum_k w_k(y) m_k(y)``, ``m_k = mu_k + A_k (y - mu_k)``,
+    ``A_k = C_k (C_k + sigma^2 I)^-1`` and ``w`` the posterior of the components
+    of the noised mixture ``N(mu_k, C_k + sigma^2 I)``.
+
+    Parameters
+    ----------
+    baseline : MixtureBaseline
+    Y : ndarray of shape (n_samples, d)
+    sigma : float
+    divergence : bool, default=False
+
+    Returns
+    -------
+    D : ndarray of shape (n_samples, d)
+    diag : ndarray of shape (n_samples, d)
+        Only when ``divergence``: the diagonal of the Jacobian,
+        ``dD_i/dy_i = sum_k w_k ((A_k)_ii + m_ki g_ki) - D_i gbar_i``, with
+        ``g_k = -(C_k + sigma^2 I)^-1 (y - mu_k)`` the gradient of the log
+        density of noised component k and ``gbar`` its posterior mean (the
+        posterior weights move as ``dw_k = w_k (g_k - gbar)``).
+    """
+    n, d = Y.shape
+    K = len(baseline.weights)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(baseline.weights)
+    var = baseline.eigvals + sigma * sigma  # (K, d)
+    log_prob = np.empty((n, K))
+    projs = []
+    for k in range(K):
+        proj = (Y - baseline.means[k]) @ baseline.eigvecs[k]  # (n, d) in the eigenbasis
+        log_prob[:, k] = log_w[k] - 0.5 * (np.einsum("ij,ij->i", proj, proj / var[k])
+                                          + np.sum(np.log(var[k])))
+        projs.append(proj)
+    log_prob -= log_prob.max(axis=1, keepdims=True)
+    w = np.exp(log_prob)
+    w /= w.sum(axis=1, keepdims=True)
+    D = np.zeros((n, d))
+    if divergence:
+        # (A_k)_ii = sum_j V_ij^2 lam_j / (lam_j + sigma^2), shape (K, d).
+        A_diag = np.einsum("kij,kj->ki", baseline.eigvecs**2, baseline.eigvals / var)
+        diag = w @ A_diag
+        gbar = np.zeros((n, d))
+    for k in range(K):
+        if not np.any(w[:, k]):
+            continue
+        V = baseline.eigvecs[k]
+        m_k = baseline.means[k] + (projs[k] * (baseline.eigvals[k] / var[k])) @ V.T
+        wk = w[:, k:k + 1]
+        D += wk * m_k
+        if divergence:
+            g_k = -(projs[k] / var[k]) @ V.T
+            diag += wk * m_k * g_k
+            gbar += wk * g_k
+    if not divergence:
+        return D
+    return D, diag - D * gbar
 
 
 def nearest_centre(Y, centres):
@@ -186,14 +297,17 @@ class PolyDenoiser(NamedTuple):
 
     centres: np.ndarray  # (K, d)
     sigmas: np.ndarray  # (L,) increasing
+    groups: np.ndarray  # (L, K) int: the cell, at each level, of each centre's Voronoi cell
+    baseline: MixtureBaseline  # the denoiser the corrections are added to
     mean: np.ndarray  # (d,) data mean
-    eigvals: np.ndarray  # (d,) data covariance spectrum
+    eigvals: np.ndarray  # (d,) data covariance spectrum (the prior at the top level)
     eigvecs: np.ndarray  # (d, d)
     box_low: np.ndarray  # (d,) data bounding box
     box_high: np.ndarray  # (d,)
-    degrees: np.ndarray  # (L, K) int; -1: no correction (baseline only)
-    shift: np.ndarray  # (L, K, d) mean offset of the cell's noised points
-    whiten: np.ndarray  # (L, K, d, d) W: u = W (y - c - shift)
+    degrees: np.ndarray  # (L, K) int, per cell (cells beyond the level's count
+    #                      and cells too small to fit: -1, the baseline alone)
+    origin: np.ndarray  # (L, K, d) mean of the cell's noised points
+    whiten: np.ndarray  # (L, K, d, d) W: u = W (y - origin)
     u_low: np.ndarray  # (L, K, d) training range of u
     u_high: np.ndarray  # (L, K, d)
     coef: np.ndarray  # (L, K, m, d) ridge coefficients (zero beyond the cell's degree)
@@ -201,6 +315,44 @@ class PolyDenoiser(NamedTuple):
     @property
     def max_degree(self):
         return int(max(self.degrees.max(), 0))
+
+
+def merge_centres(centres, counts, radius):
+    """Greedy clustering of the centres at one level (the cells of that level).
+
+    Parameters
+    ----------
+    centres : ndarray of shape (K, d)
+    counts : ndarray of shape (K,)
+        Training points nearest each centre (heavier centres seed first; ties
+        by index).
+    radius : float
+        A seed absorbs every unassigned centre within this distance.
+
+    Returns
+    -------
+    groups : ndarray of shape (K,) int
+        Cell of each centre, numbered 0, 1, ... in order of creation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ddpm_gmm._poly_score import merge_centres
+    >>> centres = np.array([[0.0], [1.0], [5.0]])
+    >>> merge_centres(centres, np.array([1, 2, 1]), radius=1.5)
+    array([0, 0, 1])
+    """
+    K = len(centres)
+    groups = np.full(K, -1, dtype=np.intp)
+    dist = cdist(centres, centres)
+    n_groups = 0
+    for seed in np.argsort(-np.asarray(counts), kind="stable"):
+        if groups[seed] >= 0:
+            continue
+        members = (groups < 0) & (dist[seed] <= radius)
+        groups[members] = n_groups
+        n_groups += 1
+    return groups
 
 
 def _cell_degree_cap(n_rows, n_features, degree):
@@ -218,28 +370,27 @@ def _cell_degree_cap(n_rows, n_features, degree):
     return cap
 
 
-def _whitening(offsets):
-    """Mean, whitening matrix and eigen-floor for one cell's offsets, shape (n, d).
+def _whitening(Y):
+    """Origin and whitening matrix of one cell's noised points Y, shape (n, d).
 
-    Returns ``shift`` (d,) and ``W`` (d, d) with ``W cov W^T = I`` on the
-    principal axes; eigenvalues are floored at 1e-6 of their mean (plus a tiny
-    absolute floor) so that degenerate cells stay finite.
+    Returns the mean ``origin`` (d,) and ``W`` (d, d) with ``W cov W^T = I`` on
+    the principal axes; eigenvalues are floored at 1e-6 of their mean (plus a
+    tiny absolute floor) so that degenerate cells stay finite.
     """
-    shift = offsets.mean(axis=0)
-    centred = offsets - shift
-    cov = centred.T @ centred / max(len(offsets) - 1, 1)
+    origin = Y.mean(axis=0)
+    centred = Y - origin
+    cov = centred.T @ centred / max(len(Y) - 1, 1)
     vals, vecs = np.linalg.eigh(cov)
     floor = 1e-6 * max(vals.mean(), 0.0) + 1e-300
     vals = np.maximum(vals, floor)
-    return shift, vecs.T / np.sqrt(vals)[:, np.newaxis]
+    return origin, vecs.T / np.sqrt(vals)[:, np.newaxis]
 
 
 class _CellStats(NamedTuple):
-    """Normal-equation sums of one cell at one level (train and held-out rows)."""
+    """Normal-equation sums of one cell at one level, for choosing the degree."""
 
     cap: int
     n_train: int
-    n_all: int
     gram_train: np.ndarray  # (m, m)
     cross_train: np.ndarray  # (m, d)
     gram_val: np.ndarray
@@ -247,43 +398,36 @@ class _CellStats(NamedTuple):
     tt_val: float  # sum of squared held-out targets
 
 
-def _accumulate(U, T, is_val, degree):
-    """Normal-equation sums over the rows of one cell, in chunks of rows.
+def _normal_equations(U, T, degree):
+    """``F^T F`` and ``F^T T`` for ``F = polynomial_features(U, degree)``.
 
     Parameters
     ----------
     U : ndarray of shape (n, d)
         Standardised offsets.
-    T : ndarray of shape (n, d)
+    T : ndarray of shape (n, d_out)
         Regression targets.
-    is_val : ndarray of shape (n,) bool
-        Held-out rows (excluded from the train sums).
     degree : int
 
     Returns
     -------
-    gram_train, cross_train, gram_val, cross_val, tt_val
+    gram : ndarray of shape (m, m)
+    cross : ndarray of shape (m, d_out)
+        Accumulated over chunks of rows, so memory does not grow with n.
     """
     m = n_poly_features(U.shape[1], degree)
-    sums = [np.zeros((m, m)), np.zeros((m, T.shape[1])),
-            np.zeros((m, m)), np.zeros((m, T.shape[1]))]
+    gram, cross = np.zeros((m, m)), np.zeros((m, T.shape[1]))
     for start in range(0, len(U), _CHUNK_ROWS):
-        sl = slice(start, start + _CHUNK_ROWS)
-        F = polynomial_features(U[sl], degree)
-        Tc, val = T[sl], is_val[sl]
-        for part, mask in ((0, ~val), (2, val)):
-            if mask.any():
-                Fm = F[mask]
-                sums[part] += Fm.T @ Fm
-                sums[part + 1] += Fm.T @ Tc[mask]
-    tt_val = float(np.sum(T[is_val] ** 2))
-    return (*sums, tt_val)
+        F = polynomial_features(U[start:start + _CHUNK_ROWS], degree)
+        gram += F.T @ F
+        cross += F.T @ T[start:start + _CHUNK_ROWS]
+    return gram, cross
 
 
 def _heldout_loss(stats, degree, alpha, n_features):
     """Held-out squared error of one cell fitted at ``min(degree, cap)``."""
     p = min(degree, stats.cap)
-    if stats.n_train < 2 or stats.tt_val == 0.0 or p < 0:
+    if stats.n_train < 2 or stats.tt_val == 0.0:
         # Nothing to fit on: the held-out rows keep the baseline's error.
         return stats.tt_val
     m = n_poly_features(n_features, p)
@@ -294,7 +438,7 @@ def _heldout_loss(stats, degree, alpha, n_features):
     return max(float(loss), 0.0)
 
 
-def fit_level(X0, Y, cells, centres, A, mean, degree_candidates, alpha, is_val):
+def fit_level(X0, Y, cells, n_cells, G, degree_candidates, alpha, is_val, is_select):
     """Fit the cells' corrections at one noise level.
 
     Parameters
@@ -304,61 +448,68 @@ def fit_level(X0, Y, cells, centres, A, mean, degree_candidates, alpha, is_val):
     Y : ndarray of shape (n_pairs, d)
         Their noised versions ``X0 + sigma z``.
     cells : ndarray of shape (n_pairs,)
-        Voronoi cell of each row of Y.
-    centres : ndarray of shape (K, d)
-    A : ndarray of shape (d, d)
-        The Gaussian baseline's matrix at this level.
-    mean : ndarray of shape (d,)
-        Data mean (the baseline's centre).
+        Cell of each row of Y at this level, in ``range(n_cells)``.
+    n_cells : int
+        Number of cell slots (at least the number of cells).
+    G : ndarray of shape (n_pairs, d)
+        The baseline denoiser at the rows of Y.
     degree_candidates : sequence of int
         One degree (used as given) or several, of which the one with the least
         held-out squared error summed over cells is kept.
     alpha : float
         Ridge penalty per row (see :func:`ridge_solve`).
     is_val : ndarray of shape (n_pairs,) bool
-        Held-out rows; used only when there are several candidates. The final
-        coefficients are fitted on all rows.
+        Held-out rows for choosing the degree.
+    is_select : ndarray of shape (n_pairs,) bool
+        Rows used to choose the degree (train and held-out parts). The final
+        coefficients are fitted on all rows at the chosen degree, so choosing
+        among many degrees costs only the selection rows' share.
 
     Returns
     -------
     level : dict
-        ``degree`` (the level's degree), ``degrees`` (K,), ``shift`` (K, d),
-        ``whiten`` (K, d, d), ``u_low``, ``u_high`` (K, d), ``coef``
-        (K, m_max, d) and ``heldout`` (len(degree_candidates),) held-out losses
-        (NaN when a single degree is given).
+        ``degree`` (the level's degree), ``degrees`` (n_cells,), ``origin``
+        (n_cells, d), ``whiten`` (n_cells, d, d), ``u_low``, ``u_high``
+        (n_cells, d), ``coef`` (n_cells, m_max, d) and ``heldout``
+        (len(degree_candidates),) held-out losses (NaN for a single degree).
     """
     n_features = Y.shape[1]
-    K = centres.shape[0]
     top = max(degree_candidates)
     m_max = n_poly_features(n_features, top)
     select = len(degree_candidates) > 1
-    T = X0 - (mean + (Y - mean) @ A.T)
+    T = X0 - G
     out = {
-        "degrees": np.full(K, -1, dtype=np.intp),
-        "shift": np.zeros((K, n_features)),
-        "whiten": np.tile(np.eye(n_features), (K, 1, 1)),
-        "u_low": np.zeros((K, n_features)),
-        "u_high": np.zeros((K, n_features)),
-        "coef": np.zeros((K, m_max, n_features)),
+        "degrees": np.full(n_cells, -1, dtype=np.intp),
+        "origin": np.zeros((n_cells, n_features)),
+        "whiten": np.tile(np.eye(n_features), (n_cells, 1, 1)),
+        "u_low": np.zeros((n_cells, n_features)),
+        "u_high": np.zeros((n_cells, n_features)),
+        "coef": np.zeros((n_cells, m_max, n_features)),
     }
     order = np.argsort(cells, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(cells, minlength=K))])
-    stats = []
-    for j in range(K):
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(cells, minlength=n_cells))])
+    fitted, stats = [], []
+    for j in range(n_cells):
         rows = order[bounds[j]:bounds[j + 1]]
-        n_all = len(rows)
-        val = is_val[rows] if select else np.zeros(n_all, dtype=bool)
-        cap = _cell_degree_cap(n_all, n_features, top)
+        cap = _cell_degree_cap(len(rows), n_features, top)
         if cap < 0:
             # Too few pairs: the baseline alone, whose held-out error is tt.
-            stats.append(float(np.sum(T[rows][val] ** 2)))
+            if select:
+                stats.append(float(np.sum(T[rows][is_val[rows] & is_select[rows]] ** 2)))
             continue
-        shift, W = _whitening(Y[rows] - centres[j])
-        U = (Y[rows] - centres[j] - shift) @ W.T
-        out["shift"][j], out["whiten"][j] = shift, W
+        origin, W = _whitening(Y[rows])
+        U = (Y[rows] - origin) @ W.T
+        out["origin"][j], out["whiten"][j] = origin, W
         out["u_low"][j], out["u_high"][j] = U.min(axis=0), U.max(axis=0)
-        sums = _accumulate(U, T[rows], val, cap)
-        stats.append(_CellStats(cap, int(n_all - val.sum()), n_all, *sums))
+        fitted.append((j, rows, U, cap))
+        if select:
+            sel, val = is_select[rows], is_val[rows]
+            train, held = sel & ~val, sel & val
+            p = min(cap, top)
+            sums = (*_normal_equations(U[train], T[rows][train], p),
+                    *_normal_equations(U[held], T[rows][held], p))
+            stats.append(_CellStats(p, int(train.sum()), *sums,
+                                    float(np.sum(T[rows][held] ** 2))))
     if select:
         heldout = np.array([
             sum(_heldout_loss(s, p, alpha, n_features) if isinstance(s, _CellStats)
@@ -369,22 +520,19 @@ def fit_level(X0, Y, cells, centres, A, mean, degree_candidates, alpha, is_val):
     else:
         heldout = np.full(len(degree_candidates), np.nan)
         degree = degree_candidates[0]
-    for j, s in enumerate(stats):
-        if not isinstance(s, _CellStats):
-            continue
-        p = min(degree, s.cap)
-        m = n_poly_features(n_features, p)
-        gram = s.gram_train[:m, :m] + s.gram_val[:m, :m]
-        cross = s.cross_train[:m] + s.cross_val[:m]
-        out["coef"][j, :m] = ridge_solve(gram, cross, alpha, s.n_all)
+    for j, rows, U, cap in fitted:
+        p = min(degree, cap)
+        gram, cross = _normal_equations(U, T[rows], p)
+        out["coef"][j, :gram.shape[0]] = ridge_solve(gram, cross, alpha, len(rows))
         out["degrees"][j] = p
     out["degree"] = degree
     out["heldout"] = heldout
     return out
 
 
-def fit_poly_denoiser(X0, centres, sigmas, degree_candidates, alpha, n_noise_draws,
-                      random_state, val_fraction=0.2):
+def fit_poly_denoiser(X0, centres, baseline, sigmas, degree_candidates, alpha,
+                      n_noise_draws, merge_radius, random_state, val_fraction=0.2,
+                      n_select_draws=4):
     """Fit the piecewise polynomial denoiser at every level.
 
     Parameters
@@ -392,6 +540,9 @@ def fit_poly_denoiser(X0, centres, sigmas, degree_candidates, alpha, n_noise_dra
     X0 : ndarray of shape (n_samples, d)
         Standardised training data.
     centres : ndarray of shape (K, d)
+    baseline : MixtureBaseline
+        Mixture whose exact denoiser the corrections are added to (a single
+        component gives the best linear denoiser).
     sigmas : ndarray of shape (L,)
         Increasing VE noise levels.
     degree_candidates : sequence of int
@@ -399,12 +550,17 @@ def fit_poly_denoiser(X0, centres, sigmas, degree_candidates, alpha, n_noise_dra
     alpha : float
         Ridge penalty per row.
     n_noise_draws : int
-        Noised copies of each point per level; drawn in antithetic pairs
-        ``(z, -z)`` (plus one unpaired draw when odd).
+        Noised copies of each point per level, drawn in antithetic pairs
+        ``(z, -z)`` (the last one unpaired when odd).
+    merge_radius : float
+        Centres closer than ``merge_radius * sigma`` share a cell at level sigma
+        (see :func:`merge_centres`); 0 keeps one cell per centre.
     random_state : RandomState
     val_fraction : float
         Share of the clean points held out (with all their noised copies) to
         choose the degree.
+    n_select_draws : int
+        Draws (the first ones) on which the degree is chosen.
 
     Returns
     -------
@@ -414,45 +570,51 @@ def fit_poly_denoiser(X0, centres, sigmas, degree_candidates, alpha, n_noise_dra
         Held-out squared denoising error per pair, for each level and candidate.
     """
     n_samples, n_features = X0.shape
+    K = len(centres)
     mean = X0.mean(axis=0)
     cov = np.atleast_2d(np.cov(X0, rowvar=False, bias=True))
     eigvals, eigvecs = np.linalg.eigh(cov)
     eigvals = np.maximum(eigvals, 0.0)
+    counts = np.bincount(nearest_centre(X0, centres), minlength=K)
     X0_rep = np.tile(X0, (n_noise_draws, 1))
-    is_val = np.zeros(n_samples, dtype=bool)
+    val_point = np.zeros(n_samples, dtype=bool)
     if len(degree_candidates) > 1:
         n_val = min(max(1, int(round(val_fraction * n_samples))), n_samples - 1)
-        is_val[random_state.permutation(n_samples)[:n_val]] = True
-    is_val = np.tile(is_val, n_noise_draws)
-    n_pairs = n_noise_draws // 2
-    levels = []
+        val_point[random_state.permutation(n_samples)[:n_val]] = True
+    is_val = np.tile(val_point, n_noise_draws)
+    is_select = np.arange(n_samples * n_noise_draws) < n_samples * min(n_select_draws,
+                                                                        n_noise_draws)
+    levels, groups = [], []
     for sigma in sigmas:
-        z = random_state.standard_normal((n_samples * (n_noise_draws - n_pairs), n_features))
-        z = np.concatenate([z[:n_samples * n_pairs], -z[:n_samples * n_pairs],
-                            z[n_samples * n_pairs:]])
-        Y = X0_rep + sigma * z
-        cells = nearest_centre(Y, centres)
-        A = gaussian_denoiser_matrix(eigvals, eigvecs, sigma)
-        levels.append(fit_level(X0_rep, Y, cells, centres, A, mean,
-                                degree_candidates, alpha, is_val))
-    m_max = n_poly_features(n_features, max(degree_candidates))
+        # Draw 2i + 1 is the mirror image of draw 2i.
+        z = np.empty((n_noise_draws, n_samples, n_features))
+        z[0::2] = random_state.standard_normal((len(z[0::2]), n_samples, n_features))
+        z[1::2] = -z[0:n_noise_draws - 1:2]
+        Y = X0_rep + sigma * z.reshape(-1, n_features)
+        level_groups = merge_centres(centres, counts, merge_radius * sigma)
+        cells = level_groups[nearest_centre(Y, centres)]
+        G = mixture_denoise(baseline, Y, sigma)
+        levels.append(fit_level(X0_rep, Y, cells, K, G, degree_candidates, alpha, is_val,
+                                is_select))
+        groups.append(level_groups)
     model = PolyDenoiser(
         centres=np.array(centres, dtype=float),
         sigmas=np.asarray(sigmas, dtype=float),
+        groups=np.stack(groups),
+        baseline=baseline,
         mean=mean,
         eigvals=eigvals,
         eigvecs=eigvecs,
         box_low=X0.min(axis=0),
         box_high=X0.max(axis=0),
         degrees=np.stack([lev["degrees"] for lev in levels]),
-        shift=np.stack([lev["shift"] for lev in levels]),
+        origin=np.stack([lev["origin"] for lev in levels]),
         whiten=np.stack([lev["whiten"] for lev in levels]),
         u_low=np.stack([lev["u_low"] for lev in levels]),
         u_high=np.stack([lev["u_high"] for lev in levels]),
-        coef=np.stack([lev["coef"] for lev in levels]).reshape(
-            len(sigmas), centres.shape[0], m_max, n_features),
+        coef=np.stack([lev["coef"] for lev in levels]),
     )
-    n_val_pairs = max(int(is_val.sum()), 1)
+    n_val_pairs = max(int(np.sum(is_val & is_select)), 1)
     heldout = np.stack([lev["heldout"] for lev in levels]) / n_val_pairs
     return model, np.array([lev["degree"] for lev in levels]), heldout
 
@@ -462,7 +624,16 @@ def level_weights(sigmas, sigma):
 
     Returns a list of ``(level_index, weight)`` with positive weights summing
     to 1; outside the trained range the end level is used alone.
+
+    Examples
+    --------
+    >>> from sklearn_ddpm_gmm._poly_score import level_weights
+    >>> level_weights([1.0, 4.0], 2.0)
+    [(0, 0.5), (1, 0.5)]
+    >>> level_weights([1.0, 4.0], 9.0)
+    [(1, 1.0)]
     """
+    sigmas = np.asarray(sigmas)
     if sigma <= sigmas[0]:
         return [(0, 1.0)]
     if sigma >= sigmas[-1]:
@@ -471,11 +642,11 @@ def level_weights(sigmas, sigma):
     if np.isclose(sigma, sigmas[hi], rtol=1e-12, atol=0.0):
         return [(hi, 1.0)]
     lo = hi - 1
-    w = (np.log(sigma) - np.log(sigmas[lo])) / (np.log(sigmas[hi]) - np.log(sigmas[lo]))
+    w = float((np.log(sigma) - np.log(sigmas[lo])) / (np.log(sigmas[hi]) - np.log(sigmas[lo])))
     return [(lo, 1.0 - w), (hi, w)]
 
 
-def _level_correction(model, level, Y, bounds, divergence):
+def _level_correction(model, level, Y, nearest, divergence):
     """Corrections R and the diagonal of dR/dy at one level.
 
     Parameters
@@ -483,8 +654,8 @@ def _level_correction(model, level, Y, bounds, divergence):
     model : PolyDenoiser
     level : int
     Y : ndarray of shape (n, d)
-        Points sorted by cell; cell j's rows are ``bounds[j]:bounds[j + 1]``.
-    bounds : ndarray of shape (K + 1,)
+    nearest : ndarray of shape (n,)
+        Nearest centre of each row of Y.
     divergence : bool
 
     Returns
@@ -496,25 +667,30 @@ def _level_correction(model, level, Y, bounds, divergence):
     n, d = Y.shape
     R = np.zeros((n, d))
     diag = np.zeros((n, d)) if divergence else None
+    cells = model.groups[level][nearest]
+    order = np.argsort(cells, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(cells, minlength=len(model.centres)))])
     for j in range(len(bounds) - 1):
-        lo, hi = bounds[j], bounds[j + 1]
         p = model.degrees[level, j]
-        if hi == lo or p < 0:
+        if bounds[j + 1] == bounds[j] or p < 0:
             continue
+        rows = order[bounds[j]:bounds[j + 1]]
         m = n_poly_features(d, p)
         W = model.whiten[level, j]
-        U = (Y[lo:hi] - model.centres[j] - model.shift[level, j]) @ W.T
+        U = (Y[rows] - model.origin[level, j]) @ W.T
         U_low, U_high = model.u_low[level, j], model.u_high[level, j]
         Uc = np.clip(U, U_low, U_high)
         F = polynomial_features(Uc, p)
         B = model.coef[level, j, :m]
-        R[lo:hi] = F @ B
+        R[rows] = F @ B
         if divergence and p > 0:
             inside = (U >= U_low) & (U <= U_high)
+            cell_diag = np.zeros((len(rows), d))
             for k in range(d):
                 dF = polynomial_feature_derivative(F, k, d, p)
                 # dR_i/dy_i gets dR_i/du_k * du_k/dy_i = (dF B)_i W_ki.
-                diag[lo:hi] += inside[:, k:k + 1] * (dF @ (B * W[k]))
+                cell_diag += inside[:, k:k + 1] * (dF @ (B * W[k]))
+            diag[rows] = cell_diag
     return R, diag
 
 
@@ -539,24 +715,18 @@ def denoise(model, Y, sigma, divergence=False):
         Only when ``divergence``; exact for the fitted (clamped) function.
     """
     n, d = Y.shape
-    cells = nearest_centre(Y, model.centres)
-    order = np.argsort(cells, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(cells, minlength=len(model.centres)))])
-    Ys = Y[order]
-    A = gaussian_denoiser_matrix(model.eigvals, model.eigvecs, sigma)
-    D = model.mean + (Ys - model.mean) @ A.T
-    diag = np.tile(np.diag(A), (n, 1)) if divergence else None
+    nearest = nearest_centre(Y, model.centres)
+    if divergence:
+        D, diag = mixture_denoise(model.baseline, Y, sigma, divergence=True)
+    else:
+        D = mixture_denoise(model.baseline, Y, sigma)
     for level, weight in level_weights(model.sigmas, sigma):
-        R, dR = _level_correction(model, level, Ys, bounds, divergence)
+        R, dR = _level_correction(model, level, Y, nearest, divergence)
         D += weight * R
         if divergence:
             diag += weight * dR
     inside = (D >= model.box_low) & (D <= model.box_high)
     np.clip(D, model.box_low, model.box_high, out=D)
-    out = np.empty_like(D)
-    out[order] = D
     if not divergence:
-        return out
-    div = np.empty(n)
-    div[order] = np.sum(diag * inside, axis=1)
-    return out, div
+        return D
+    return D, np.sum(diag * inside, axis=1)

@@ -15,7 +15,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._ddpm_gmm import DDPMGaussianMixture
 from ._forward import noise_coefficients
-from ._poly_score import denoise, fit_poly_denoiser, n_poly_features, nearest_centre
+from ._poly_score import (
+    denoise,
+    fit_mixture_baseline,
+    fit_poly_denoiser,
+    n_poly_features,
+    nearest_centre,
+)
 from ._reverse import (
     ancestral_sample,
     gaussian_log_density,
@@ -35,6 +41,8 @@ _AUTO_MAX_TERMS = 128
 # ~1 ms per step per 1000 rows.
 _WARM_START_ROWS = 1000
 _WARM_START_ROWS_PER_COMPONENT = 100
+_FINAL_DENOISE = True
+_MERGE_RADIUS = 2.0
 # Rows per chunk in score_samples (memory only; each row's value is its own).
 _LIKELIHOOD_CHUNK = 2048
 
@@ -62,26 +70,33 @@ def auto_degrees(n_features):
     --------
     >>> from sklearn_ddpm_gmm._sampler import auto_degrees
     >>> auto_degrees(2), auto_degrees(5), auto_degrees(20)
-    ([1, 2, 3, 4, 5, 6], [1, 2, 3, 4], [1])
+    ([0, 1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4], [0, 1])
     """
     top = 1
     for p in range(2, _AUTO_MAX_DEGREE + 1):
         if n_poly_features(n_features, p) <= _AUTO_MAX_TERMS:
             top = p
-    return list(range(1, top + 1))
+    return list(range(0, top + 1))
 
 
 def _warm_start(Z, n_components, random_state):
-    """Centres, shape (K, d), and pooled variance from a DDPMGaussianMixture.
+    """Posteriors of a DDPMGaussianMixture, and its pooled variance.
 
     The mixture (power-iteration-then-EM schedule) is fitted on a subsample of
-    the standardised data Z. Its ConvergenceWarning is silenced: the centres
-    only seed the Voronoi cells. Should it return non-finite means (degenerate
-    data), k-means++ seeding takes over.
+    the standardised data Z, shape (n_samples, d), and its posteriors computed
+    on all of Z. Its ConvergenceWarning is silenced: it is a warm start. Should
+    it return non-finite parameters (degenerate data), k-means++ seeds and
+    hard assignments take over.
+
+    Returns
+    -------
+    resp : ndarray of shape (n_samples, n_components)
+    variance : float
+        Weighted mean of the components' (spherical) variances.
     """
     n_samples = Z.shape[0]
     if n_components == 1:
-        return Z.mean(axis=0, keepdims=True), float(np.mean(Z.var(axis=0)))
+        return np.ones((n_samples, 1)), float(np.mean(Z.var(axis=0)))
     n_rows = min(n_samples, _WARM_START_ROWS + _WARM_START_ROWS_PER_COMPONENT * n_components)
     rows = np.sort(random_state.choice(n_samples, n_rows, replace=False))
     seed = random_state.randint(np.iinfo(np.int32).max)
@@ -89,12 +104,13 @@ def _warm_start(Z, n_components, random_state):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         mixture.fit(Z[rows])
-    centres = mixture.means_
+        resp = mixture.predict_proba(Z)
     variance = float(mixture.weights_ @ mixture.covariances_)
-    if not (np.all(np.isfinite(centres)) and np.isfinite(variance) and variance > 0):
-        centres, _ = kmeans_plusplus(Z[rows], n_components, random_state=random_state)
-        variance = float(np.mean(Z.var(axis=0))) / n_components or 1.0
-    return centres, variance
+    if np.all(np.isfinite(resp)) and np.isfinite(variance) and variance > 0:
+        return resp, variance
+    centres, _ = kmeans_plusplus(Z[rows], n_components, random_state=random_state)
+    resp = np.eye(n_components)[nearest_centre(Z, centres)]
+    return resp, float(np.mean(Z.var(axis=0))) / n_components or 1.0
 
 
 class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
@@ -303,15 +319,19 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         self.data_mean_, self.data_scale_ = _standardisation(X)
         Z = (X - self.data_mean_) / self.data_scale_
-        centres, self._assignment_variance = _warm_start(Z, self.n_components, random_state)
+        resp, self._assignment_variance = _warm_start(Z, self.n_components, random_state)
+        # Refresh on all the data: one M-step with full covariances gives the
+        # baseline mixture, whose means are the centres of the cells.
+        baseline = fit_mixture_baseline(Z, resp)
+        centres = baseline.means
         self.levels_ = np.geomspace(self.t_min, self.t_max, self.n_levels)
         if self.degree == "auto":
             self.degree_candidates_ = auto_degrees(n_features)
         else:
             self.degree_candidates_ = [int(self.degree)]
         model, degrees, heldout = fit_poly_denoiser(
-            Z, centres, sigma_from_t(self.levels_), self.degree_candidates_,
-            float(self.alpha), self.n_noise_draws, random_state,
+            Z, centres, baseline, sigma_from_t(self.levels_), self.degree_candidates_,
+            float(self.alpha), self.n_noise_draws, _MERGE_RADIUS, random_state,
         )
         self.score_model_ = model
         self.degrees_ = degrees
@@ -544,7 +564,8 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         sigmas = self._sample_sigmas()
         std = np.sqrt(model.eigvals + sigmas[0] ** 2)
         Y = model.mean + (rng.standard_normal((n_samples, len(std))) * std) @ model.eigvecs.T
-        sigmas = np.append(sigmas, 0.0)
+        if _FINAL_DENOISE:
+            sigmas = np.append(sigmas, 0.0)
         if method == "sde":
             Z = ancestral_sample(self._denoiser, Y, sigmas, rng)
         else:

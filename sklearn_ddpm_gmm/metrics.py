@@ -52,20 +52,25 @@ def matched_mean_error(estimated_means, true_means):
     return float(np.linalg.norm(matched_mean_errors(estimated_means, true_means)))
 
 
-def energy_distance(X, Y, *, chunk_size=2048):
-    """Energy distance between two samples (the V-statistic).
+def energy_distance(X, Y, *, unbiased=False, chunk_size=2048):
+    """Energy distance between two samples (V-statistic, or U-statistic).
 
-    ``2 mean|x_i - y_j| - mean|x_i - x_k| - mean|y_j - y_l|`` over all pairs,
-    the within-sample means including the zero diagonal: the V-statistic of
-    Szekely & Rizzo, which is >= 0 and, between two samples of the same law,
-    of order ``E|x - x'| (1/n + 1/m)`` rather than zero (so report the value for
-    two fresh samples beside it as the floor). Its population counterpart is
-    the square of a metric on distributions (zero iff the laws are equal).
+    ``2 mean|x_i - y_j| - mean|x_i - x_k| - mean|y_j - y_l|`` over all pairs.
+    By default the within-sample means include the zero diagonal: the
+    V-statistic of Szekely & Rizzo, which is >= 0 and, between two samples of
+    the same law, of order ``E|x - x'| (1/n + 1/m)`` rather than zero (so report
+    the value for two fresh samples beside it as the floor). With
+    ``unbiased=True`` the diagonal is left out (means over ``n (n - 1)`` pairs):
+    the U-statistic, an unbiased estimate of the population energy distance,
+    which can be negative. The population energy distance is the square of a
+    metric on distributions (zero iff the laws are equal).
 
     Parameters
     ----------
     X : array-like of shape (n_samples_X, n_features)
     Y : array-like of shape (n_samples_Y, n_features)
+    unbiased : bool, default=False
+        U-statistic instead of the V-statistic.
     chunk_size : int, default=2048
         Rows of X (or Y) whose distances are held in memory at once.
 
@@ -82,14 +87,20 @@ def energy_distance(X, Y, *, chunk_size=2048):
     >>> shifted = energy_distance(rng.normal(size=(500, 2)), rng.normal(size=(500, 2)) + 1)
     >>> bool(0 <= same < 0.02 < shifted)
     True
+    >>> X, Y = rng.normal(size=(400, 2)), rng.normal(size=(400, 2))
+    >>> gap = energy_distance(X, Y) - energy_distance(X, Y, unbiased=True)
+    >>> bool(0 < gap < 0.01)
+    True
     """
     X = np.asarray(X, dtype=float)
     Y = np.asarray(Y, dtype=float)
 
-    def mean_distance(A, B):
+    def mean_distance(A, B, same):
         total = 0.0
         for start in range(0, len(A), chunk_size):
             total += cdist(A[start:start + chunk_size], B).sum()
-        return total / (len(A) * len(B))
+        pairs = len(A) * (len(B) - 1) if same and unbiased else len(A) * len(B)
+        return total / pairs
 
-    return float(2.0 * mean_distance(X, Y) - mean_distance(X, X) - mean_distance(Y, Y))
+    return float(2.0 * mean_distance(X, Y, False) - mean_distance(X, X, True)
+                 - mean_distance(Y, Y, True))
