@@ -45,6 +45,7 @@ active).
 import functools
 import itertools
 import math
+from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
@@ -252,35 +253,33 @@ def mixture_denoise(baseline, Y, sigma, divergence=False):
     with np.errstate(divide="ignore"):
         log_w = np.log(baseline.weights)
     var = baseline.eigvals + sigma * sigma  # (K, d)
-    log_prob = np.empty((n, K))
-    projs = []
-    for k in range(K):
-        proj = (Y - baseline.means[k]) @ baseline.eigvecs[k]  # (n, d) in the eigenbasis
-        log_prob[:, k] = log_w[k] - 0.5 * (np.einsum("ij,ij->i", proj, proj / var[k])
-                                          + np.sum(np.log(var[k])))
-        projs.append(proj)
+    # All components at once: P[:, k d: (k + 1) d] = (y - mu_k) V_k, the offsets
+    # in each component's eigenbasis.
+    V_all = np.concatenate(list(baseline.eigvecs), axis=1)  # (d, K d)
+    shift = np.einsum("kd,kdj->kj", baseline.means, baseline.eigvecs).ravel()
+    P = Y @ V_all - shift  # (n, K d)
+    block = np.kron(np.eye(K), np.ones((d, 1)))  # (K d, K): sums each component's d
+    log_prob = log_w - 0.5 * ((P * P) @ (block / var.ravel()[:, np.newaxis])
+                              + np.sum(np.log(var), axis=1))
     log_prob -= log_prob.max(axis=1, keepdims=True)
     w = np.exp(log_prob)
     w /= w.sum(axis=1, keepdims=True)
-    D = np.zeros((n, d))
-    if divergence:
-        # (A_k)_ii = sum_j V_ij^2 lam_j / (lam_j + sigma^2), shape (K, d).
-        A_diag = np.einsum("kij,kj->ki", baseline.eigvecs**2, baseline.eigvals / var)
-        diag = w @ A_diag
-        gbar = np.zeros((n, d))
-    for k in range(K):
-        if not np.any(w[:, k]):
-            continue
-        V = baseline.eigvecs[k]
-        m_k = baseline.means[k] + (projs[k] * (baseline.eigvals[k] / var[k])) @ V.T
-        wk = w[:, k:k + 1]
-        D += wk * m_k
-        if divergence:
-            g_k = -(projs[k] / var[k]) @ V.T
-            diag += wk * m_k * g_k
-            gbar += wk * g_k
+    w_rep = w @ block.T  # (n, K d): each component's weight, repeated d times
+    V_stack = np.concatenate([V.T for V in baseline.eigvecs], axis=0)  # (K d, d)
+    shrink = (baseline.eigvals / var).ravel()
+    D = w @ baseline.means + (P * shrink * w_rep) @ V_stack
     if not divergence:
         return D
+    # (A_k)_ii = sum_j V_ij^2 lam_j / (lam_j + sigma^2), shape (K, d).
+    A_diag = np.einsum("kij,kj->ki", baseline.eigvecs**2, baseline.eigvals / var)
+    diag = w @ A_diag
+    gbar = -(P / var.ravel() * w_rep) @ V_stack
+    for k in range(K):
+        cols = slice(k * d, (k + 1) * d)
+        V = baseline.eigvecs[k]
+        m_k = baseline.means[k] + (P[:, cols] * (baseline.eigvals[k] / var[k])) @ V.T
+        g_k = -(P[:, cols] / var[k]) @ V.T
+        diag += w[:, k:k + 1] * m_k * g_k
     return D, diag - D * gbar
 
 
@@ -386,59 +385,71 @@ def _whitening(Y):
     return origin, vecs.T / np.sqrt(vals)[:, np.newaxis]
 
 
-class _CellStats(NamedTuple):
-    """Normal-equation sums of one cell at one level, for choosing the degree."""
-
-    cap: int
-    n_train: int
-    gram_train: np.ndarray  # (m, m)
-    cross_train: np.ndarray  # (m, d)
-    gram_val: np.ndarray
-    cross_val: np.ndarray
-    tt_val: float  # sum of squared held-out targets
+# degree="auto" stops raising the degree once the held-out loss has not
+# improved for this many degrees in a row.
+PATIENCE = 1
 
 
-def _normal_equations(U, T, degree):
-    """``F^T F`` and ``F^T T`` for ``F = polynomial_features(U, degree)``.
+class _CellSums:
+    """Normal-equation sums of one cell at one level, grown a degree at a time.
 
-    Parameters
-    ----------
-    U : ndarray of shape (n, d)
-        Standardised offsets.
-    T : ndarray of shape (n, d_out)
-        Regression targets.
-    degree : int
-
-    Returns
-    -------
-    gram : ndarray of shape (m, m)
-    cross : ndarray of shape (m, d_out)
-        Accumulated over chunks of rows, so memory does not grow with n.
+    Rows are split into train and held-out parts; the sums of both at the
+    chosen degree give the final fit on all rows.
     """
-    m = n_poly_features(U.shape[1], degree)
-    gram, cross = np.zeros((m, m)), np.zeros((m, T.shape[1]))
-    for start in range(0, len(U), _CHUNK_ROWS):
-        F = polynomial_features(U[start:start + _CHUNK_ROWS], degree)
-        gram += F.T @ F
-        cross += F.T @ T[start:start + _CHUNK_ROWS]
-    return gram, cross
+
+    def __init__(self, U, T, is_val, cap):
+        self.U, self.T, self.is_val, self.cap = U, T, is_val, cap
+        self.degree = -1
+        d_out = T.shape[1]
+        self.gram = [np.zeros((0, 0)), np.zeros((0, 0))]  # train, held-out
+        self.cross = [np.zeros((0, d_out)), np.zeros((0, d_out))]
+        self.n_train = int(np.sum(~is_val))
+        self.tt_val = float(np.sum(T[is_val] ** 2))
+
+    def grow(self, degree):
+        """Extend the sums to ``min(degree, cap)`` (adds the new monomials' rows)."""
+        degree = min(degree, self.cap)
+        if degree <= self.degree:
+            return
+        d = self.U.shape[1]
+        m_old, m = self.gram[0].shape[0], n_poly_features(d, degree)
+        for part, mask in enumerate((~self.is_val, self.is_val)):
+            gram = np.zeros((m, m))
+            gram[:m_old, :m_old] = self.gram[part]
+            cross = np.zeros((m, self.T.shape[1]))
+            cross[:m_old] = self.cross[part]
+            U, T = self.U[mask], self.T[mask]
+            for start in range(0, len(U), _CHUNK_ROWS):
+                F = polynomial_features(U[start:start + _CHUNK_ROWS], degree)
+                new = F[:, m_old:]
+                block = F.T @ new  # (m, m - m_old)
+                gram[:, m_old:] += block
+                gram[m_old:, :m_old] += block[:m_old].T
+                cross[m_old:] += new.T @ T[start:start + _CHUNK_ROWS]
+            self.gram[part], self.cross[part] = gram, cross
+        self.degree = degree
+
+    def heldout_loss(self, degree, alpha):
+        """Held-out squared error when fitted on the train rows at ``min(degree, cap)``."""
+        if self.n_train < 2 or self.tt_val == 0.0:
+            return self.tt_val
+        m = n_poly_features(self.U.shape[1], min(degree, self.cap))
+        B = ridge_solve(self.gram[0][:m, :m], self.cross[0][:m], alpha, self.n_train)
+        # |T - F B|^2 over the held-out rows, from their normal-equation sums.
+        loss = (self.tt_val - 2.0 * np.sum(B * self.cross[1][:m])
+                + np.sum(B * (self.gram[1][:m, :m] @ B)))
+        return max(float(loss), 0.0)
+
+    def solve(self, degree, alpha):
+        """Ridge coefficients on all rows at ``min(degree, cap)``, shape (m, d_out)."""
+        self.grow(degree)
+        m = n_poly_features(self.U.shape[1], min(degree, self.cap))
+        gram = self.gram[0][:m, :m] + self.gram[1][:m, :m]
+        cross = self.cross[0][:m] + self.cross[1][:m]
+        return ridge_solve(gram, cross, alpha, len(self.U))
 
 
-def _heldout_loss(stats, degree, alpha, n_features):
-    """Held-out squared error of one cell fitted at ``min(degree, cap)``."""
-    p = min(degree, stats.cap)
-    if stats.n_train < 2 or stats.tt_val == 0.0:
-        # Nothing to fit on: the held-out rows keep the baseline's error.
-        return stats.tt_val
-    m = n_poly_features(n_features, p)
-    B = ridge_solve(stats.gram_train[:m, :m], stats.cross_train[:m], alpha, stats.n_train)
-    # |T - F B|^2 summed over the held-out rows, from their normal-equation sums.
-    loss = (stats.tt_val - 2.0 * np.sum(B * stats.cross_val[:m])
-            + np.sum(B * (stats.gram_val[:m, :m] @ B)))
-    return max(float(loss), 0.0)
-
-
-def fit_level(X0, Y, cells, n_cells, G, degree_candidates, alpha, is_val, is_select):
+def fit_level(X0, Y, cells, n_cells, G, degrees, alpha, is_val):
     """Fit the cells' corrections at one noise level.
 
     Parameters
@@ -453,17 +464,16 @@ def fit_level(X0, Y, cells, n_cells, G, degree_candidates, alpha, is_val, is_sel
         Number of cell slots (at least the number of cells).
     G : ndarray of shape (n_pairs, d)
         The baseline denoiser at the rows of Y.
-    degree_candidates : sequence of int
-        One degree (used as given) or several, of which the one with the least
-        held-out squared error summed over cells is kept.
+    degrees : int or range
+        A degree used as given, or ``range(0, top + 1)``: the degree is then
+        raised from 0 while the held-out squared error summed over cells keeps
+        falling (stopping after ``PATIENCE`` degrees without improvement), and
+        the best is kept.
     alpha : float
         Ridge penalty per row (see :func:`ridge_solve`).
     is_val : ndarray of shape (n_pairs,) bool
-        Held-out rows for choosing the degree.
-    is_select : ndarray of shape (n_pairs,) bool
-        Rows used to choose the degree (train and held-out parts). The final
-        coefficients are fitted on all rows at the chosen degree, so choosing
-        among many degrees costs only the selection rows' share.
+        Held-out rows for choosing the degree (ignored for a given degree). The
+        final coefficients are fitted on all rows.
 
     Returns
     -------
@@ -471,12 +481,13 @@ def fit_level(X0, Y, cells, n_cells, G, degree_candidates, alpha, is_val, is_sel
         ``degree`` (the level's degree), ``degrees`` (n_cells,), ``origin``
         (n_cells, d), ``whiten`` (n_cells, d, d), ``u_low``, ``u_high``
         (n_cells, d), ``coef`` (n_cells, m_max, d) and ``heldout``
-        (len(degree_candidates),) held-out losses (NaN for a single degree).
+        (top + 1,) held-out losses per degree (NaN where not evaluated, and
+        for a given degree).
     """
     n_features = Y.shape[1]
-    top = max(degree_candidates)
+    select = not isinstance(degrees, Integral)
+    top = max(degrees) if select else int(degrees)
     m_max = n_poly_features(n_features, top)
-    select = len(degree_candidates) > 1
     T = X0 - G
     out = {
         "degrees": np.full(n_cells, -1, dtype=np.intp),
@@ -488,51 +499,44 @@ def fit_level(X0, Y, cells, n_cells, G, degree_candidates, alpha, is_val, is_sel
     }
     order = np.argsort(cells, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(cells, minlength=n_cells))])
-    fitted, stats = [], []
+    sums, baseline_loss = {}, 0.0
     for j in range(n_cells):
         rows = order[bounds[j]:bounds[j + 1]]
         cap = _cell_degree_cap(len(rows), n_features, top)
         if cap < 0:
             # Too few pairs: the baseline alone, whose held-out error is tt.
-            if select:
-                stats.append(float(np.sum(T[rows][is_val[rows] & is_select[rows]] ** 2)))
+            baseline_loss += float(np.sum(T[rows][is_val[rows]] ** 2)) if select else 0.0
             continue
         origin, W = _whitening(Y[rows])
         U = (Y[rows] - origin) @ W.T
         out["origin"][j], out["whiten"][j] = origin, W
         out["u_low"][j], out["u_high"][j] = U.min(axis=0), U.max(axis=0)
-        fitted.append((j, rows, U, cap))
-        if select:
-            sel, val = is_select[rows], is_val[rows]
-            train, held = sel & ~val, sel & val
-            p = min(cap, top)
-            sums = (*_normal_equations(U[train], T[rows][train], p),
-                    *_normal_equations(U[held], T[rows][held], p))
-            stats.append(_CellStats(p, int(train.sum()), *sums,
-                                    float(np.sum(T[rows][held] ** 2))))
+        val = is_val[rows] if select else np.zeros(len(rows), dtype=bool)
+        sums[j] = _CellSums(U, T[rows], val, cap)
+    heldout = np.full(top + 1, np.nan)
+    degree = top
     if select:
-        heldout = np.array([
-            sum(_heldout_loss(s, p, alpha, n_features) if isinstance(s, _CellStats)
-                else s for s in stats)
-            for p in degree_candidates
-        ])
-        degree = degree_candidates[int(np.argmin(heldout))]
-    else:
-        heldout = np.full(len(degree_candidates), np.nan)
-        degree = degree_candidates[0]
-    for j, rows, U, cap in fitted:
-        p = min(degree, cap)
-        gram, cross = _normal_equations(U, T[rows], p)
-        out["coef"][j, :gram.shape[0]] = ridge_solve(gram, cross, alpha, len(rows))
-        out["degrees"][j] = p
+        best = None
+        for p in degrees:
+            for cell in sums.values():
+                cell.grow(p)
+            heldout[p] = baseline_loss + sum(c.heldout_loss(p, alpha) for c in sums.values())
+            if best is None or heldout[p] < heldout[best]:
+                best = p
+            elif p - best >= PATIENCE:
+                break
+        degree = best
+    for j, cell in sums.items():
+        B = cell.solve(degree, alpha)
+        out["coef"][j, :B.shape[0]] = B
+        out["degrees"][j] = min(degree, cell.cap)
     out["degree"] = degree
     out["heldout"] = heldout
     return out
 
 
-def fit_poly_denoiser(X0, centres, baseline, sigmas, degree_candidates, alpha,
-                      n_noise_draws, merge_radius, random_state, val_fraction=0.2,
-                      n_select_draws=4):
+def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_draws,
+                      merge_radius, random_state, val_fraction=0.2):
     """Fit the piecewise polynomial denoiser at every level.
 
     Parameters
@@ -545,8 +549,9 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degree_candidates, alpha,
         component gives the best linear denoiser).
     sigmas : ndarray of shape (L,)
         Increasing VE noise levels.
-    degree_candidates : sequence of int
-        A single degree, or candidates chosen from per level by held-out loss.
+    degrees : int or range
+        A degree, or the range ``0..top`` chosen from per level (see
+        :func:`fit_level`).
     alpha : float
         Ridge penalty per row.
     n_noise_draws : int
@@ -559,15 +564,14 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degree_candidates, alpha,
     val_fraction : float
         Share of the clean points held out (with all their noised copies) to
         choose the degree.
-    n_select_draws : int
-        Draws (the first ones) on which the degree is chosen.
 
     Returns
     -------
     model : PolyDenoiser
     level_degrees : ndarray of shape (L,)
-    heldout : ndarray of shape (L, len(degree_candidates))
-        Held-out squared denoising error per pair, for each level and candidate.
+    heldout : ndarray of shape (L, top + 1)
+        Held-out squared denoising error per pair, for each level and degree
+        (NaN where not evaluated).
     """
     n_samples, n_features = X0.shape
     K = len(centres)
@@ -578,12 +582,10 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degree_candidates, alpha,
     counts = np.bincount(nearest_centre(X0, centres), minlength=K)
     X0_rep = np.tile(X0, (n_noise_draws, 1))
     val_point = np.zeros(n_samples, dtype=bool)
-    if len(degree_candidates) > 1:
+    if not isinstance(degrees, Integral):
         n_val = min(max(1, int(round(val_fraction * n_samples))), n_samples - 1)
         val_point[random_state.permutation(n_samples)[:n_val]] = True
     is_val = np.tile(val_point, n_noise_draws)
-    is_select = np.arange(n_samples * n_noise_draws) < n_samples * min(n_select_draws,
-                                                                        n_noise_draws)
     levels, groups = [], []
     for sigma in sigmas:
         # Draw 2i + 1 is the mirror image of draw 2i.
@@ -594,8 +596,7 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degree_candidates, alpha,
         level_groups = merge_centres(centres, counts, merge_radius * sigma)
         cells = level_groups[nearest_centre(Y, centres)]
         G = mixture_denoise(baseline, Y, sigma)
-        levels.append(fit_level(X0_rep, Y, cells, K, G, degree_candidates, alpha, is_val,
-                                is_select))
+        levels.append(fit_level(X0_rep, Y, cells, K, G, degrees, alpha, is_val))
         groups.append(level_groups)
     model = PolyDenoiser(
         centres=np.array(centres, dtype=float),
@@ -614,7 +615,7 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degree_candidates, alpha,
         u_high=np.stack([lev["u_high"] for lev in levels]),
         coef=np.stack([lev["coef"] for lev in levels]),
     )
-    n_val_pairs = max(int(np.sum(is_val & is_select)), 1)
+    n_val_pairs = max(int(is_val.sum()), 1)
     heldout = np.stack([lev["heldout"] for lev in levels]) / n_val_pairs
     return model, np.array([lev["degree"] for lev in levels]), heldout
 

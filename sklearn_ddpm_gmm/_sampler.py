@@ -42,7 +42,7 @@ _AUTO_MAX_TERMS = 128
 _WARM_START_ROWS = 1000
 _WARM_START_ROWS_PER_COMPONENT = 100
 _FINAL_DENOISE = True
-_MERGE_RADIUS = 2.0
+_MERGE_RADIUS = 0.0
 # Rows per chunk in score_samples (memory only; each row's value is its own).
 _LIKELIHOOD_CHUNK = 2048
 
@@ -63,20 +63,20 @@ def _standardisation(X):
     return mean, scale
 
 
-def auto_degrees(n_features):
-    """Degrees that ``degree="auto"`` chooses among, for ``n_features`` features.
+def auto_max_degree(n_features):
+    """Highest degree that ``degree="auto"`` considers for ``n_features`` features.
 
     Examples
     --------
-    >>> from sklearn_ddpm_gmm._sampler import auto_degrees
-    >>> auto_degrees(2), auto_degrees(5), auto_degrees(20)
-    ([0, 1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4], [0, 1])
+    >>> from sklearn_ddpm_gmm._sampler import auto_max_degree
+    >>> auto_max_degree(2), auto_max_degree(5), auto_max_degree(10), auto_max_degree(20)
+    (6, 4, 2, 1)
     """
     top = 1
     for p in range(2, _AUTO_MAX_DEGREE + 1):
         if n_poly_features(n_features, p) <= _AUTO_MAX_TERMS:
             top = p
-    return list(range(0, top + 1))
+    return top
 
 
 def _warm_start(Z, n_components, random_state):
@@ -196,11 +196,9 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
     cell_degrees_ : ndarray of shape (n_levels, n_components)
         Degree fitted in each cell at each level; -1 means the Gaussian denoiser
         alone (a cell with fewer than two pairs).
-    heldout_loss_ : ndarray of shape (n_levels, n_degrees) or None
-        Held-out squared denoising error per pair for each candidate degree
-        (``degree_candidates_``), when ``degree="auto"``.
-    degree_candidates_ : list of int
-        Degrees considered.
+    heldout_loss_ : ndarray of shape (n_levels, max_degree + 1) or None
+        When ``degree="auto"``: held-out squared denoising error per pair at
+        each level for each degree tried (NaN for degrees not reached).
     data_mean_ : ndarray of shape (n_features,)
         Per-feature mean used to standardise.
     data_scale_ : ndarray of shape (n_features,)
@@ -326,15 +324,15 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         centres = baseline.means
         self.levels_ = np.geomspace(self.t_min, self.t_max, self.n_levels)
         if self.degree == "auto":
-            self.degree_candidates_ = auto_degrees(n_features)
+            degrees = range(0, auto_max_degree(n_features) + 1)
         else:
-            self.degree_candidates_ = [int(self.degree)]
-        model, degrees, heldout = fit_poly_denoiser(
-            Z, centres, baseline, sigma_from_t(self.levels_), self.degree_candidates_,
+            degrees = int(self.degree)
+        model, level_degrees, heldout = fit_poly_denoiser(
+            Z, centres, baseline, sigma_from_t(self.levels_), degrees,
             float(self.alpha), self.n_noise_draws, _MERGE_RADIUS, random_state,
         )
         self.score_model_ = model
-        self.degrees_ = degrees
+        self.degrees_ = level_degrees
         self.cell_degrees_ = model.degrees.copy()
         self.heldout_loss_ = heldout if self.degree == "auto" else None
         self.means_ = self.data_mean_ + self.data_scale_ * centres
