@@ -9,6 +9,7 @@ from scipy.special import log_softmax
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -43,6 +44,7 @@ _WARM_START_ROWS = 1000
 _WARM_START_ROWS_PER_COMPONENT = 100
 _FINAL_DENOISE = True
 _MERGE_RADIUS = 0.0
+_EM_STEPS = 20
 # Rows per chunk in score_samples (memory only; each row's value is its own).
 _LIKELIHOOD_CHUNK = 2048
 
@@ -111,6 +113,28 @@ def _warm_start(Z, n_components, random_state):
     centres, _ = kmeans_plusplus(Z[rows], n_components, random_state=random_state)
     resp = np.eye(n_components)[nearest_centre(Z, centres)]
     return resp, float(np.mean(Z.var(axis=0))) / n_components or 1.0
+
+
+def _em_refresh(Z, baseline, max_iter):
+    """Full-covariance EM steps on all of Z from the baseline mixture.
+
+    scikit-learn's GaussianMixture, initialised at the baseline (so no random
+    start), run for at most ``max_iter`` iterations; its ConvergenceWarning is
+    silenced (the result only has to be better than the start).
+    """
+    precisions = np.stack([
+        (V / lam) @ V.T for lam, V in zip(baseline.eigvals, baseline.eigvecs)
+    ])
+    weights = np.maximum(baseline.weights, 1e-12)
+    mixture = GaussianMixture(
+        len(weights), covariance_type="full", max_iter=max_iter, tol=1e-4,
+        weights_init=weights / weights.sum(), means_init=baseline.means,
+        precisions_init=precisions, reg_covar=1e-6,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mixture.fit(Z)
+    return fit_mixture_baseline(Z, mixture.predict_proba(Z))
 
 
 class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
@@ -321,6 +345,8 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         # Refresh on all the data: one M-step with full covariances gives the
         # baseline mixture, whose means are the centres of the cells.
         baseline = fit_mixture_baseline(Z, resp)
+        if _EM_STEPS and self.n_components > 1:
+            baseline = _em_refresh(Z, baseline, _EM_STEPS)
         centres = baseline.means
         self.levels_ = np.geomspace(self.t_min, self.t_max, self.n_levels)
         if self.degree == "auto":

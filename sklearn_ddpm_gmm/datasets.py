@@ -138,8 +138,19 @@ def make_blurred_moons(n_samples, noise=0.05, random_state=None):
     return make_moons(n_samples, noise=noise, random_state=random_state)
 
 
-def make_segments(n_features=5, n_segments=3, length=3.0, random_state=None):
-    """Random segments: midpoints ``N(0, I)`` scaled by 2, random directions.
+def make_segments(n_features=5, n_segments=3, length=3.0, spread=1.0, random_state=None):
+    """Random segments: midpoints ``N(0, spread^2 I)``, uniform random directions.
+
+    Parameters
+    ----------
+    n_features : int, default=5
+    n_segments : int, default=3
+    length : float, default=3.0
+    spread : float, default=1.0
+        Standard deviation of the midpoints; at the defaults the segments pass
+        within about one unit of each other, so a few Gaussians cannot fit them
+        one by one.
+    random_state : int, RandomState instance or None
 
     Returns
     -------
@@ -155,7 +166,7 @@ def make_segments(n_features=5, n_segments=3, length=3.0, random_state=None):
     ((3, 2, 5), array([3., 3., 3.]))
     """
     rng = check_random_state(random_state)
-    mid = 2.0 * rng.standard_normal((n_segments, n_features))
+    mid = spread * rng.standard_normal((n_segments, n_features))
     direction = rng.standard_normal((n_segments, n_features))
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     half = 0.5 * length * direction
