@@ -30,16 +30,13 @@ one trained level is
   posterior mean lies.
 
 Cells: in VE coordinates the paper's centre ``a mu`` at VP level t is ``mu``
-itself, so every point has one nearest centre at all levels. At level sigma the
-centres are clustered greedily, as the paper clusters its warm starts: the
-heaviest remaining centre absorbs every remaining centre within
-``merge_radius * sigma`` of it. A cell is the union of its centres' Voronoi
-cells, so at large noise, where the noised clusters overlap, one polynomial
-spans them (no boundary through the mass), and at small noise every centre
-has its own cell. Between trained levels the corrections R are interpolated
-linearly in ``log sigma`` while ``G_sigma`` is exact at every sigma. The
-divergence of D in y is exact (the clamps contribute zero derivative where
-active).
+itself, so a point has the same nearest centre (Voronoi cell) at every level.
+Between trained levels the corrections R are interpolated linearly in
+``log sigma`` while ``G_sigma`` is exact at every sigma. The divergence of D
+in y is exact for this piecewise function (the clamps contribute zero
+derivative where active); the jumps of D across cell boundaries are not in it,
+which is why the density the probability-flow ODE implies is normalised only
+approximately.
 """
 
 import functools
@@ -296,7 +293,6 @@ class PolyDenoiser(NamedTuple):
 
     centres: np.ndarray  # (K, d)
     sigmas: np.ndarray  # (L,) increasing
-    groups: np.ndarray  # (L, K) int: the cell, at each level, of each centre's Voronoi cell
     baseline: MixtureBaseline  # the denoiser the corrections are added to
     mean: np.ndarray  # (d,) data mean
     eigvals: np.ndarray  # (d,) data covariance spectrum (the prior at the top level)
@@ -314,44 +310,6 @@ class PolyDenoiser(NamedTuple):
     @property
     def max_degree(self):
         return int(max(self.degrees.max(), 0))
-
-
-def merge_centres(centres, counts, radius):
-    """Greedy clustering of the centres at one level (the cells of that level).
-
-    Parameters
-    ----------
-    centres : ndarray of shape (K, d)
-    counts : ndarray of shape (K,)
-        Training points nearest each centre (heavier centres seed first; ties
-        by index).
-    radius : float
-        A seed absorbs every unassigned centre within this distance.
-
-    Returns
-    -------
-    groups : ndarray of shape (K,) int
-        Cell of each centre, numbered 0, 1, ... in order of creation.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_ddpm_gmm._poly_score import merge_centres
-    >>> centres = np.array([[0.0], [1.0], [5.0]])
-    >>> merge_centres(centres, np.array([1, 2, 1]), radius=1.5)
-    array([0, 0, 1])
-    """
-    K = len(centres)
-    groups = np.full(K, -1, dtype=np.intp)
-    dist = cdist(centres, centres)
-    n_groups = 0
-    for seed in np.argsort(-np.asarray(counts), kind="stable"):
-        if groups[seed] >= 0:
-            continue
-        members = (groups < 0) & (dist[seed] <= radius)
-        groups[members] = n_groups
-        n_groups += 1
-    return groups
 
 
 def _cell_degree_cap(n_rows, n_features, degree):
@@ -387,7 +345,7 @@ def _whitening(Y):
 
 # degree="auto" stops raising the degree once the held-out loss has not
 # improved for this many degrees in a row.
-PATIENCE = 1
+PATIENCE = 2
 
 
 class _CellSums:
@@ -536,7 +494,7 @@ def fit_level(X0, Y, cells, n_cells, G, degrees, alpha, is_val):
 
 
 def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_draws,
-                      merge_radius, random_state, val_fraction=0.2):
+                      random_state, val_fraction=0.2):
     """Fit the piecewise polynomial denoiser at every level.
 
     Parameters
@@ -557,9 +515,6 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_dra
     n_noise_draws : int
         Noised copies of each point per level, drawn in antithetic pairs
         ``(z, -z)`` (the last one unpaired when odd).
-    merge_radius : float
-        Centres closer than ``merge_radius * sigma`` share a cell at level sigma
-        (see :func:`merge_centres`); 0 keeps one cell per centre.
     random_state : RandomState
     val_fraction : float
         Share of the clean points held out (with all their noised copies) to
@@ -579,29 +534,25 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_dra
     cov = np.atleast_2d(np.cov(X0, rowvar=False, bias=True))
     eigvals, eigvecs = np.linalg.eigh(cov)
     eigvals = np.maximum(eigvals, 0.0)
-    counts = np.bincount(nearest_centre(X0, centres), minlength=K)
     X0_rep = np.tile(X0, (n_noise_draws, 1))
     val_point = np.zeros(n_samples, dtype=bool)
     if not isinstance(degrees, Integral):
         n_val = min(max(1, int(round(val_fraction * n_samples))), n_samples - 1)
         val_point[random_state.permutation(n_samples)[:n_val]] = True
     is_val = np.tile(val_point, n_noise_draws)
-    levels, groups = [], []
+    levels = []
     for sigma in sigmas:
         # Draw 2i + 1 is the mirror image of draw 2i.
         z = np.empty((n_noise_draws, n_samples, n_features))
         z[0::2] = random_state.standard_normal((len(z[0::2]), n_samples, n_features))
         z[1::2] = -z[0:n_noise_draws - 1:2]
         Y = X0_rep + sigma * z.reshape(-1, n_features)
-        level_groups = merge_centres(centres, counts, merge_radius * sigma)
-        cells = level_groups[nearest_centre(Y, centres)]
+        cells = nearest_centre(Y, centres)
         G = mixture_denoise(baseline, Y, sigma)
         levels.append(fit_level(X0_rep, Y, cells, K, G, degrees, alpha, is_val))
-        groups.append(level_groups)
     model = PolyDenoiser(
         centres=np.array(centres, dtype=float),
         sigmas=np.asarray(sigmas, dtype=float),
-        groups=np.stack(groups),
         baseline=baseline,
         mean=mean,
         eigvals=eigvals,
@@ -668,7 +619,7 @@ def _level_correction(model, level, Y, nearest, divergence):
     n, d = Y.shape
     R = np.zeros((n, d))
     diag = np.zeros((n, d)) if divergence else None
-    cells = model.groups[level][nearest]
+    cells = nearest
     order = np.argsort(cells, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(cells, minlength=len(model.centres)))])
     for j in range(len(bounds) - 1):
