@@ -188,8 +188,8 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
     degree : "auto" or int, default="auto"
         Polynomial degree of the per-cell regressions. ``"auto"`` chooses it at
         each level from the held-out denoising loss (20% of the points held out,
-        then refitted on all): the degree is raised from 0 while the loss keeps
-        falling, up to 10 in 2-D, 7 in 3-D, 4 in 5-D, 2 in 10-D and 1 from 15-D
+        then refitted on all): the degree is raised from -1 (no correction)
+        while the loss keeps falling, up to 10 in 2-D, 7 in 3-D, 4 in 5-D, 2 in 10-D and 1 from 15-D
         on (at most 128 monomials). A cell uses a lower degree when it has fewer
         than 10 noised pairs per monomial.
     n_levels : int, default=40
@@ -228,13 +228,15 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
     levels_ : ndarray of shape (n_levels,)
         Trained noise levels t (standardised units).
     degrees_ : ndarray of shape (n_levels,)
-        Degree used at each level (before per-cell fallbacks).
+        Degree used at each level (before per-cell fallbacks); -1: no
+        correction, the mixture's denoiser alone.
     cell_degrees_ : ndarray of shape (n_levels, n_components)
         Degree fitted in each cell at each level; -1 means the mixture's
         denoiser alone (a cell with fewer than two pairs).
-    heldout_loss_ : ndarray of shape (n_levels, max_degree + 1) or None
+    heldout_loss_ : ndarray of shape (n_levels, max_degree + 2) or None
         When ``degree="auto"``: held-out squared denoising error per pair at
-        each level for each degree tried (NaN for degrees not reached).
+        each level for degrees -1 (the mixture's denoiser alone), 0, 1, ...
+        (NaN for degrees not reached).
     data_mean_ : ndarray of shape (n_features,)
         Per-feature mean used to standardise.
     data_scale_ : ndarray of shape (n_features,)
@@ -362,7 +364,7 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         centres = baseline.means
         self.levels_ = np.geomspace(self.t_min, self.t_max, self.n_levels)
         if self.degree == "auto":
-            degrees = range(0, auto_max_degree(n_features) + 1)
+            degrees = range(-1, auto_max_degree(n_features) + 1)
         else:
             degrees = int(self.degree)
         model, level_degrees, heldout = fit_poly_denoiser(
