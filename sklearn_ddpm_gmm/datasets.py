@@ -112,12 +112,18 @@ def make_blurred_ring(n_samples, radius=1.0, noise=0.05, random_state=None):
 
 
 def make_blurred_moons(n_samples, noise=0.05, random_state=None):
-    """scikit-learn's two moons (``make_moons``) with a Gaussian blur ``noise``.
+    """Two interleaving half circles (scikit-learn's two moons), blurred by ``noise``.
+
+    The geometry of ``sklearn.datasets.make_moons``, but each point's moon and
+    angle are drawn independently (make_moons spaces the angles evenly, so two
+    of its draws are not independent samples of one law, and a held-out set
+    would share the training set's angles).
 
     Parameters
     ----------
     n_samples : int
     noise : float, default=0.05
+        Standard deviation of the Gaussian blur.
     random_state : int, RandomState instance or None
 
     Returns
@@ -133,9 +139,13 @@ def make_blurred_moons(n_samples, noise=0.05, random_state=None):
     >>> X.shape, sorted(set(y.tolist()))
     ((100, 2), [0, 1])
     """
-    from sklearn.datasets import make_moons
-
-    return make_moons(n_samples, noise=noise, random_state=random_state)
+    rng = check_random_state(random_state)
+    y = rng.randint(0, 2, n_samples)
+    angle = rng.uniform(0.0, np.pi, n_samples)
+    outer = np.c_[np.cos(angle), np.sin(angle)]
+    inner = np.c_[1.0 - np.cos(angle), 0.5 - np.sin(angle)]
+    X = np.where(y[:, np.newaxis] == 0, outer, inner)
+    return X + noise * rng.standard_normal((n_samples, 2)), y
 
 
 def make_segments(n_features=5, n_segments=3, length=3.0, spread=1.0, random_state=None):
