@@ -144,8 +144,9 @@ def print_summary(rows_by_case):
                 f"{values.mean():8.4f}+-{values.std():.4f}")
         eds = " ".join(stat(k, 1e4) for k in ED_KEYS)
         lls = " ".join(stat(k, fmt="ll") for k in LL_KEYS)
-        mass = np.nanmean([r["mass"] for r in rows])
-        print(f"{name + ' K=' + str(K):<14} | {eds} | {lls} | {mass:5.3f}")
+        masses = [r["mass"] for r in rows if np.isfinite(r["mass"])]
+        mass = f"{np.mean(masses):5.3f}" if masses else "    -"
+        print(f"{name + ' K=' + str(K):<14} | {eds} | {lls} | {mass}")
 
 
 def timings(name, K):

@@ -56,6 +56,16 @@ from scipy.spatial.distance import cdist
 
 # A cell fits degree p only with this many (noised) pairs per polynomial term.
 PAIRS_PER_FEATURE = 10
+# degree="auto" takes a higher degree only if it lowers the held-out loss by
+# this fraction: on Gaussian-mixture data the differences between degrees at
+# small noise are ~1e-5 (noise; corrections chosen on it quadrupled the score
+# error there, 0.05 -> 0.19), where genuine gains on blurred curves are 1e-2.
+MIN_GAIN = 1e-3
+# degree="auto" stops raising the degree once the held-out loss has not
+# improved for this many degrees in a row (counted from degree 1). With 1, a
+# ring in 4 cells kept degree 0 at 26 of 40 levels (held-out log-likelihood
+# -0.58); with 2, -0.27.
+PATIENCE = 2
 # Feature inputs are clamped to the [q, 1 - q] quantiles of the cell's training
 # offsets at that level, not to their full range: high-degree fits swing near
 # the few extreme points, and one such swing gave a 2-D density of mass 3119
@@ -322,10 +332,6 @@ class PolyDenoiser(NamedTuple):
     u_high: np.ndarray  # (L, K, d)
     coef: np.ndarray  # (L, K, m, d) ridge coefficients (zero beyond the cell's degree)
 
-    @property
-    def max_degree(self):
-        return int(max(self.degrees.max(), 0))
-
 
 def _cell_degree_cap(n_rows, n_features, degree):
     """Largest degree <= ``degree`` that ``n_rows`` pairs can fit; -1 if none.
@@ -356,18 +362,6 @@ def _whitening(Y):
     floor = 1e-6 * max(vals.mean(), 0.0) + 1e-300
     vals = np.maximum(vals, floor)
     return origin, vecs.T / np.sqrt(vals)[:, np.newaxis]
-
-
-# degree="auto" takes a higher degree only if it lowers the held-out loss by
-# this fraction: on Gaussian-mixture data the differences between degrees at
-# small noise are ~1e-5 (noise; corrections chosen on it quadrupled the score
-# error there, 0.05 -> 0.19), where genuine gains on blurred curves are 1e-2.
-MIN_GAIN = 1e-3
-# degree="auto" stops raising the degree once the held-out loss has not
-# improved for this many degrees in a row (counted from degree 1). With 1, a
-# ring in 4 cells kept degree 0 at 26 of 40 levels (held-out log-likelihood
-# -0.58); with 2, -0.27.
-PATIENCE = 2
 
 
 class _CellSums:

@@ -190,9 +190,10 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         Polynomial degree of the per-cell regressions. ``"auto"`` chooses it at
         each level from the held-out denoising loss (20% of the points held out,
         then refitted on all): the degree is raised from -1 (no correction)
-        while the loss keeps falling, up to 10 in 2-D, 7 in 3-D, 4 in 5-D, 2 in 10-D and 1 from 15-D
-        on (at most 128 monomials). A cell uses a lower degree when it has fewer
-        than 10 noised pairs per monomial.
+        while the loss keeps falling by at least 0.1%, up to 10 in 1-D and
+        2-D, 7 in 3-D, 4 in 5-D, 2 in 10-D and 1 from 15-D on (at most 128
+        monomials). A cell uses a lower degree when it has fewer than 10 noised
+        pairs per monomial.
     n_levels : int, default=40
         Number of trained noise levels, geometric in t.
     t_min : float, default=1e-4
@@ -211,11 +212,13 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         Default sampler: ancestral steps of the reverse SDE, or Heun steps of the
         probability-flow ODE (deterministic given the starting noise).
     n_sample_steps : int or None, default=200
-        Steps of the samplers, on levels geometric in t from ``t_max`` to
+        Levels the samplers step through, geometric in t from ``t_max`` to
         ``t_min`` (the denoiser is interpolated in log(sigma) between trained
-        levels); None steps through the trained levels. Ancestral steps need
-        many: with the exact denoiser of 5-D blurred segments, 40 steps put
-        36% of the mass on a segment that has 33%, 100 steps 33%.
+        levels), then a last step to the denoised point; None steps through
+        the trained levels. Each ancestral step evaluates the denoiser once,
+        each Heun step twice. Ancestral steps need many: with the exact
+        denoiser of 5-D blurred segments, 40 steps put 36% of the mass on a
+        segment that has 33%, 100 steps 33%.
     random_state : int, RandomState instance or None, default=None
         Controls the warm start, the noise draws, the held-out split and, unless
         ``sample`` is given its own, the samples.
@@ -234,7 +237,7 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
     cell_degrees_ : ndarray of shape (n_levels, n_components)
         Degree fitted in each cell at each level; -1 means the mixture's
         denoiser alone (a cell with fewer than two pairs).
-    heldout_loss_ : ndarray of shape (n_levels, max_degree + 2) or None
+    heldout_loss_ : ndarray of shape (n_levels, top_degree + 2) or None
         When ``degree="auto"``: held-out squared denoising error per pair at
         each level for degrees -1 (the mixture's denoiser alone), 0, 1, ...
         (NaN for degrees not reached).
