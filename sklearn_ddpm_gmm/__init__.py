@@ -1,7 +1,8 @@
 """Gaussian mixtures learned with the objective that trains diffusion models."""
 
 from ._ddpm_gmm import DDPMGaussianMixture
+from ._sampler import DiffusionMixtureSampler
 
 __version__ = "0.1.0"
 
-__all__ = ["DDPMGaussianMixture", "__version__"]
+__all__ = ["DDPMGaussianMixture", "DiffusionMixtureSampler", "__version__"]

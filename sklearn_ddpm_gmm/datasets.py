@@ -146,3 +146,142 @@ def make_covariance_mixture(n_samples, n_features, n_components, covariance_type
     factors = np.linalg.cholesky(full)
     X = means[y] + np.einsum("nij,nj->ni", factors[y], rng.standard_normal((n_samples, d)))
     return X, y, weights, means, cov
+
+
+# ----------------------------------------------------------- blurred manifolds
+# Data a Gaussian mixture describes badly: curves and segments blurred by a
+# little Gaussian noise (the continuous mixtures of Gatmiry, Kelner & Lee).
+
+
+def make_blurred_ring(n_samples, radius=1.0, noise=0.05, random_state=None):
+    """Points uniform on a circle of ``radius`` in 2-D, plus ``N(0, noise^2 I)``.
+
+    Parameters
+    ----------
+    n_samples : int
+    radius : float, default=1.0
+    noise : float, default=0.05
+        Standard deviation of the blur.
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ddpm_gmm.datasets import make_blurred_ring
+    >>> X = make_blurred_ring(1000, random_state=0)
+    >>> X.shape, bool(abs(np.linalg.norm(X, axis=1).mean() - 1) < 0.01)
+    ((1000, 2), True)
+    """
+    rng = check_random_state(random_state)
+    angle = rng.uniform(0.0, 2.0 * np.pi, n_samples)
+    X = radius * np.c_[np.cos(angle), np.sin(angle)]
+    return X + noise * rng.standard_normal((n_samples, 2))
+
+
+def make_blurred_moons(n_samples, noise=0.05, random_state=None):
+    """Two interleaving half circles (scikit-learn's two moons), blurred by ``noise``.
+
+    The geometry of ``sklearn.datasets.make_moons``, but each point's moon and
+    angle are drawn independently (make_moons spaces the angles evenly, so two
+    of its draws are not independent samples of one law, and a held-out set
+    would share the training set's angles).
+
+    Parameters
+    ----------
+    n_samples : int
+    noise : float, default=0.05
+        Standard deviation of the Gaussian blur.
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+    y : ndarray of shape (n_samples,)
+        Moon of each point.
+
+    Examples
+    --------
+    >>> from sklearn_ddpm_gmm.datasets import make_blurred_moons
+    >>> X, y = make_blurred_moons(100, random_state=0)
+    >>> X.shape, sorted(set(y.tolist()))
+    ((100, 2), [0, 1])
+    """
+    rng = check_random_state(random_state)
+    y = rng.randint(0, 2, n_samples)
+    angle = rng.uniform(0.0, np.pi, n_samples)
+    outer = np.c_[np.cos(angle), np.sin(angle)]
+    inner = np.c_[1.0 - np.cos(angle), 0.5 - np.sin(angle)]
+    X = np.where(y[:, np.newaxis] == 0, outer, inner)
+    return X + noise * rng.standard_normal((n_samples, 2)), y
+
+
+def make_segments(n_features=5, n_segments=3, length=3.0, spread=1.0, random_state=None):
+    """Random segments: midpoints ``N(0, spread^2 I)``, uniform random directions.
+
+    Parameters
+    ----------
+    n_features : int, default=5
+    n_segments : int, default=3
+    length : float, default=3.0
+    spread : float, default=1.0
+        Standard deviation of the midpoints; at the defaults the segments pass
+        within about one unit of each other, so a few Gaussians cannot fit them
+        one by one.
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    segments : ndarray of shape (n_segments, 2, n_features)
+        End points of each segment.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ddpm_gmm.datasets import make_segments
+    >>> ends = make_segments(random_state=0)
+    >>> ends.shape, np.round(np.linalg.norm(ends[:, 1] - ends[:, 0], axis=1), 6)
+    ((3, 2, 5), array([3., 3., 3.]))
+    """
+    rng = check_random_state(random_state)
+    mid = spread * rng.standard_normal((n_segments, n_features))
+    direction = rng.standard_normal((n_segments, n_features))
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    half = 0.5 * length * direction
+    return np.stack([mid - half, mid + half], axis=1)
+
+
+def make_blurred_segments(n_samples, segments, noise=0.05, random_state=None):
+    """Points uniform on the given segments (equal weights), plus ``N(0, noise^2 I)``.
+
+    Parameters
+    ----------
+    n_samples : int
+    segments : array-like of shape (n_segments, 2, n_features)
+        End points, e.g. from :func:`make_segments` (draw them once and reuse
+        them for training, held-out and fresh data).
+    noise : float, default=0.05
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+        Segment of each point.
+
+    Examples
+    --------
+    >>> from sklearn_ddpm_gmm.datasets import make_blurred_segments, make_segments
+    >>> X, y = make_blurred_segments(100, make_segments(random_state=0), random_state=1)
+    >>> X.shape, y.shape
+    ((100, 5), (100,))
+    """
+    rng = check_random_state(random_state)
+    segments = np.asarray(segments, dtype=float)
+    y = rng.randint(0, len(segments), n_samples)
+    position = rng.uniform(0.0, 1.0, n_samples)[:, np.newaxis]
+    X = (1.0 - position) * segments[y, 0] + position * segments[y, 1]
+    return X + noise * rng.standard_normal(X.shape), y

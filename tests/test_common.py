@@ -2,9 +2,14 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_ddpm_gmm import DDPMGaussianMixture
+from sklearn_ddpm_gmm import DDPMGaussianMixture, DiffusionMixtureSampler
 
 
-@parametrize_with_checks([DDPMGaussianMixture(), DDPMGaussianMixture(n_components=2)])
+@parametrize_with_checks([
+    DDPMGaussianMixture(),
+    DDPMGaussianMixture(n_components=2),
+    DiffusionMixtureSampler(),
+    DiffusionMixtureSampler(n_components=2),
+])
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

@@ -1,0 +1,711 @@
+"""The piecewise polynomial denoiser of Gatmiry, Kelner & Lee (2024).
+
+Everything here works in the variance-exploding (VE) coordinates of the forward
+process: a clean point ``x0`` noised to level ``sigma`` is ``y = x0 + sigma z``
+with ``z ~ N(0, I)``. The package's variance-preserving level ``t`` maps to
+``sigma = sqrt(exp(2 t) - 1)`` and its noised point ``x_t = a x0 + s z`` to
+``y = x_t / a`` (see :mod:`._reverse`), so the two forms describe the same
+model and convert at the estimator's boundary.
+
+The model of the posterior mean ``D(y, sigma) = E[x0 | y]`` (the denoiser) at
+one trained level is
+
+    D(y) = clip_box(G_sigma(y) + R_j(y)),   j = the cell of y at that level,
+
+- ``G_sigma``: the exact posterior mean under a Gaussian mixture with full
+  covariances (the warm-start mixture, refreshed on all the data by one M-step;
+  with one component, the best linear denoiser). It is the baseline that the
+  ridge penalty shrinks towards and the whole model in cells too small to fit
+  anything; at large noise, where the mixture's weights decide which cluster a
+  reverse trajectory joins, it carries the data's cluster masses exactly.
+- ``R_j(y) = B_j^T phi(clip(u))``: a ridge regression, fitted in cell j, of the
+  residual ``x0 - G_sigma(y)`` on the monomials ``phi`` of degree <= p (in
+  scikit-learn's PolynomialFeatures order) of the cell's standardised offset
+  ``u = W_j (y - o_j)``: the offset from the cell's centre less its mean over
+  the cell (so ``o_j`` is the mean of the cell's noised points), whitened by
+  the cell's covariance. Standardising changes the conditioning, not the span
+  of the polynomials. At evaluation each ``u`` coordinate is clamped to the
+  range seen in training for that cell and level (its central 99%, see
+  ``CLAMP_QUANTILE``).
+- ``clip_box``: the clamp to the training data's bounding box widened by
+  ``BOX_MARGIN`` standard deviations on each side. The posterior mean of the
+  sample lies in its convex hull; the margin leaves room for the tails of the
+  law it came from (with the plain box, held-out Gaussian points just outside
+  it got log-densities hundreds of nats too low), while a far-away point
+  still cannot be sent further out by the fitted function.
+
+Cells: in VE coordinates the paper's centre ``a mu`` at VP level t is ``mu``
+itself, so a point has the same nearest centre (Voronoi cell) at every level.
+Between trained levels the corrections R are interpolated linearly in
+``log sigma`` while ``G_sigma`` is exact at every sigma. The divergence of D
+in y is exact for this piecewise function (the clamps contribute zero
+derivative where active); the jumps of D across cell boundaries are not in it,
+which is why the density the probability-flow ODE implies is normalised only
+approximately.
+"""
+
+import functools
+import itertools
+import math
+from numbers import Integral
+from typing import NamedTuple
+
+import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.spatial.distance import cdist
+
+# A cell fits degree p only with this many (noised) pairs per polynomial term.
+PAIRS_PER_FEATURE = 10
+# degree="auto" takes a higher degree only if it lowers the held-out loss by
+# this fraction: on Gaussian-mixture data the differences between degrees at
+# small noise are ~1e-5 (noise; corrections chosen on it quadrupled the score
+# error there, 0.05 -> 0.19), where genuine gains on blurred curves are 1e-2.
+MIN_GAIN = 1e-3
+# degree="auto" stops raising the degree once the held-out loss has not
+# improved for this many degrees in a row (counted from degree 1). With 1, a
+# ring in 4 cells kept degree 0 at 26 of 40 levels (held-out log-likelihood
+# -0.58); with 2, -0.27.
+PATIENCE = 2
+# Feature inputs are clamped to the [q, 1 - q] quantiles of the cell's training
+# offsets at that level, not to their full range: high-degree fits swing near
+# the few extreme points, and one such swing gave a 2-D density of mass 3119
+# (log-density 15.7 in an empty region; two moons, 4 cells, degree 10). With
+# q = 0.005 the grid mass was 0.99-1.01 on rings and moons at 4 and 8 cells,
+# for 0.005-0.01 nats of held-out log-likelihood.
+CLAMP_QUANTILE = 0.005
+# Width, in standard deviations of the data, added on each side of its bounding
+# box before clamping denoised points.
+BOX_MARGIN = 1.0
+# Rows of the feature matrix built at once when accumulating normal equations.
+_CHUNK_ROWS = 8192
+
+
+def n_poly_features(n_features, degree):
+    """Number of monomials of degree <= ``degree`` in ``n_features`` variables."""
+    return math.comb(n_features + degree, degree)
+
+
+class _Monomials(NamedTuple):
+    """Index tables for the monomials of degree <= D in d variables.
+
+    Monomials are ordered as scikit-learn's PolynomialFeatures (graded; within a
+    degree, ``itertools.combinations_with_replacement`` order), so the terms of
+    degree <= p are the first ``n_poly_features(d, p)`` ones.
+    """
+
+    starts: np.ndarray  # (D + 2,) index where each degree's block starts
+    parent: np.ndarray  # (m,) the monomial with its last factor removed
+    var: np.ndarray  # (m,) that last factor's variable
+    lower: np.ndarray  # (d, m) the monomial divided by u_j (0 where it has no u_j)
+    powers: np.ndarray  # (d, m) the exponent of u_j
+
+
+@functools.lru_cache(maxsize=64)
+def _monomials(n_features, degree):
+    combos = [()]
+    for k in range(1, degree + 1):
+        combos += list(itertools.combinations_with_replacement(range(n_features), k))
+    index = {c: i for i, c in enumerate(combos)}
+    m = len(combos)
+    parent = np.zeros(m, dtype=np.intp)
+    var = np.zeros(m, dtype=np.intp)
+    lower = np.zeros((n_features, m), dtype=np.intp)
+    powers = np.zeros((n_features, m))
+    for i, c in enumerate(combos):
+        if c:
+            parent[i] = index[c[:-1]]
+            var[i] = c[-1]
+        for j in set(c):
+            reduced = list(c)
+            reduced.remove(j)
+            lower[j, i] = index[tuple(reduced)]
+            powers[j, i] = c.count(j)
+    starts = np.array([n_poly_features(n_features, k - 1) if k else 0
+                       for k in range(degree + 2)])
+    return _Monomials(starts, parent, var, lower, powers)
+
+
+def polynomial_features(U, degree):
+    """Monomials of degree <= ``degree`` of the rows of U, bias first.
+
+    Parameters
+    ----------
+    U : ndarray of shape (n_samples, n_features)
+    degree : int
+
+    Returns
+    -------
+    F : ndarray of shape (n_samples, n_poly_features(n_features, degree))
+        The columns of ``PolynomialFeatures(degree).fit_transform(U)``, each
+        degree's block built from the previous one with one product.
+    """
+    n_samples, n_features = U.shape
+    mono = _monomials(n_features, degree)
+    F = np.empty((n_samples, mono.starts[-1]))
+    F[:, 0] = 1.0
+    for k in range(1, degree + 1):
+        lo, hi = mono.starts[k], mono.starts[k + 1]
+        np.multiply(F[:, mono.parent[lo:hi]], U[:, mono.var[lo:hi]], out=F[:, lo:hi])
+    return F
+
+
+def polynomial_feature_derivative(F, j, n_features, degree):
+    """Derivative of the monomials in ``u_j``, from the features themselves.
+
+    Parameters
+    ----------
+    F : ndarray of shape (n_samples, m)
+        ``polynomial_features(U, degree)``.
+    j : int
+        Variable to differentiate in.
+    n_features, degree : int
+
+    Returns
+    -------
+    dF : ndarray of shape (n_samples, m)
+        ``d phi_i / d u_j = e_ij u^(e_i - 1_j)``, zero for the terms free of u_j.
+    """
+    mono = _monomials(n_features, degree)
+    return F[:, mono.lower[j]] * mono.powers[j]
+
+
+def ridge_solve(gram, cross, alpha, n_rows):
+    """Ridge coefficients from the normal equations, intercept not penalised.
+
+    Parameters
+    ----------
+    gram : ndarray of shape (m, m)
+        ``F^T F`` for features F whose first column is the constant 1.
+    cross : ndarray of shape (m, n_targets)
+        ``F^T T``.
+    alpha : float
+        Penalty per row: the non-constant coefficients are penalised by
+        ``alpha * n_rows |b|^2``, i.e. ``Ridge(alpha=alpha * n_rows)``.
+    n_rows : int
+
+    Returns
+    -------
+    coef : ndarray of shape (m, n_targets)
+        Minimiser of ``|T - F B|^2 + alpha n_rows |B[1:]|^2``: the intercept
+        and coefficients of ``Ridge(alpha * n_rows, fit_intercept=True)`` fitted
+        on ``F[:, 1:]``.
+    """
+    lhs = gram.copy()
+    idx = np.arange(1, lhs.shape[0])
+    lhs[idx, idx] += alpha * n_rows
+    try:
+        return cho_solve(cho_factor(lhs), cross)
+    except LinAlgError:
+        return np.linalg.lstsq(lhs, cross, rcond=None)[0]
+
+
+class MixtureBaseline(NamedTuple):
+    """A Gaussian mixture with full covariances, ``C_k = V_k diag(lam_k) V_k^T``."""
+
+    weights: np.ndarray  # (K,)
+    means: np.ndarray  # (K, d)
+    eigvals: np.ndarray  # (K, d)
+    eigvecs: np.ndarray  # (K, d, d)
+
+
+def fit_mixture_baseline(X, resp, reg=1e-6):
+    """One M-step with full covariances: the mixture that ``resp`` describes.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, d)
+    resp : ndarray of shape (n_samples, K)
+        Posterior of each component for each point (rows sum to 1).
+    reg : float
+        Added to every covariance's eigenvalues (X is standardised).
+
+    Returns
+    -------
+    baseline : MixtureBaseline
+        Components with no responsibility get weight 0, the data's mean and
+        covariance.
+    """
+    n_samples, n_features = X.shape
+    mass = resp.sum(axis=0)
+    K = resp.shape[1]
+    means = np.empty((K, n_features))
+    eigvals = np.empty((K, n_features))
+    eigvecs = np.empty((K, n_features, n_features))
+    overall_mean = X.mean(axis=0)
+    overall_cov = np.atleast_2d(np.cov(X, rowvar=False, bias=True))
+    for k in range(K):
+        if mass[k] > 1e-12 * n_samples:
+            means[k] = resp[:, k] @ X / mass[k]
+            offsets = X - means[k]
+            cov = (resp[:, k] * offsets.T) @ offsets / mass[k]
+        else:
+            means[k], cov = overall_mean, overall_cov
+        vals, vecs = np.linalg.eigh(cov)
+        eigvals[k], eigvecs[k] = np.maximum(vals, 0.0) + reg, vecs
+    return MixtureBaseline(mass / mass.sum(), means, eigvals, eigvecs)
+
+
+def mixture_denoise(baseline, Y, sigma, divergence=False):
+    """Posterior mean of x0 under a Gaussian mixture prior, at VE level sigma.
+
+    With ``y = x0 + sigma z`` and ``x0 ~ sum_k pi_k N(mu_k, C_k)``:
+    ``D(y) = sum_k w_k(y) m_k(y)``, ``m_k = mu_k + A_k (y - mu_k)``,
+    ``A_k = C_k (C_k + sigma^2 I)^-1`` and ``w`` the posterior of the components
+    of the noised mixture ``N(mu_k, C_k + sigma^2 I)``.
+
+    Parameters
+    ----------
+    baseline : MixtureBaseline
+    Y : ndarray of shape (n_samples, d)
+    sigma : float
+    divergence : bool, default=False
+
+    Returns
+    -------
+    D : ndarray of shape (n_samples, d)
+    diag : ndarray of shape (n_samples, d)
+        Only when ``divergence``: the diagonal of the Jacobian,
+        ``dD_i/dy_i = sum_k w_k ((A_k)_ii + m_ki g_ki) - D_i gbar_i``, with
+        ``g_k = -(C_k + sigma^2 I)^-1 (y - mu_k)`` the gradient of the log
+        density of noised component k and ``gbar`` its posterior mean (the
+        posterior weights move as ``dw_k = w_k (g_k - gbar)``).
+    """
+    n, d = Y.shape
+    K = len(baseline.weights)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(baseline.weights)
+    var = baseline.eigvals + sigma * sigma  # (K, d)
+    # All components at once: P[:, k d: (k + 1) d] = (y - mu_k) V_k, the offsets
+    # in each component's eigenbasis.
+    V_all = np.concatenate(list(baseline.eigvecs), axis=1)  # (d, K d)
+    shift = np.einsum("kd,kdj->kj", baseline.means, baseline.eigvecs).ravel()
+    P = Y @ V_all - shift  # (n, K d)
+    block = np.kron(np.eye(K), np.ones((d, 1)))  # (K d, K): sums each component's d
+    log_prob = log_w - 0.5 * ((P * P) @ (block / var.ravel()[:, np.newaxis])
+                              + np.sum(np.log(var), axis=1))
+    log_prob -= log_prob.max(axis=1, keepdims=True)
+    w = np.exp(log_prob)
+    w /= w.sum(axis=1, keepdims=True)
+    w_rep = w @ block.T  # (n, K d): each component's weight, repeated d times
+    V_stack = np.concatenate([V.T for V in baseline.eigvecs], axis=0)  # (K d, d)
+    shrink = (baseline.eigvals / var).ravel()
+    D = w @ baseline.means + (P * shrink * w_rep) @ V_stack
+    if not divergence:
+        return D
+    # (A_k)_ii = sum_j V_ij^2 lam_j / (lam_j + sigma^2), shape (K, d).
+    A_diag = np.einsum("kij,kj->ki", baseline.eigvecs**2, baseline.eigvals / var)
+    diag = w @ A_diag
+    gbar = -(P / var.ravel() * w_rep) @ V_stack
+    for k in range(K):
+        cols = slice(k * d, (k + 1) * d)
+        V = baseline.eigvecs[k]
+        m_k = baseline.means[k] + (P[:, cols] * (baseline.eigvals[k] / var[k])) @ V.T
+        g_k = -(P[:, cols] / var[k]) @ V.T
+        diag += w[:, k:k + 1] * m_k * g_k
+    return D, diag - D * gbar
+
+
+def nearest_centre(Y, centres):
+    """Voronoi cell (index of the nearest centre) of each row of Y, shape (n,)."""
+    return np.argmin(cdist(Y, centres, "sqeuclidean"), axis=1)
+
+
+class PolyDenoiser(NamedTuple):
+    """A fitted piecewise polynomial denoiser (see the module docstring).
+
+    L trained levels, K cells, d features, m = n_poly_features(d, max degree).
+    """
+
+    centres: np.ndarray  # (K, d)
+    sigmas: np.ndarray  # (L,) increasing
+    baseline: MixtureBaseline  # the denoiser the corrections are added to
+    mean: np.ndarray  # (d,) data mean
+    eigvals: np.ndarray  # (d,) data covariance spectrum (the prior at the top level)
+    eigvecs: np.ndarray  # (d, d)
+    box_low: np.ndarray  # (d,) data bounding box, widened by BOX_MARGIN sd
+    box_high: np.ndarray  # (d,)
+    degrees: np.ndarray  # (L, K) int, per cell (cells beyond the level's count
+    #                      and cells too small to fit: -1, the baseline alone)
+    origin: np.ndarray  # (L, K, d) mean of the cell's noised points
+    whiten: np.ndarray  # (L, K, d, d) W: u = W (y - origin)
+    u_low: np.ndarray  # (L, K, d) training range of u
+    u_high: np.ndarray  # (L, K, d)
+    coef: np.ndarray  # (L, K, m, d) ridge coefficients (zero beyond the cell's degree)
+
+
+def _cell_degree_cap(n_rows, n_features, degree):
+    """Largest degree <= ``degree`` that ``n_rows`` pairs can fit; -1 if none.
+
+    Degree p needs ``PAIRS_PER_FEATURE * n_poly_features(d, p)`` pairs; a
+    constant (degree 0) needs two.
+    """
+    if n_rows < 2:
+        return -1
+    cap = 0
+    for p in range(1, degree + 1):
+        if n_rows >= PAIRS_PER_FEATURE * n_poly_features(n_features, p):
+            cap = p
+    return cap
+
+
+def _whitening(Y):
+    """Origin and whitening matrix of one cell's noised points Y, shape (n, d).
+
+    Returns the mean ``origin`` (d,) and ``W`` (d, d) with ``W cov W^T = I`` on
+    the principal axes; eigenvalues are floored at 1e-6 of their mean (plus a
+    tiny absolute floor) so that degenerate cells stay finite.
+    """
+    origin = Y.mean(axis=0)
+    centred = Y - origin
+    cov = centred.T @ centred / max(len(Y) - 1, 1)
+    vals, vecs = np.linalg.eigh(cov)
+    floor = 1e-6 * max(vals.mean(), 0.0) + 1e-300
+    vals = np.maximum(vals, floor)
+    return origin, vecs.T / np.sqrt(vals)[:, np.newaxis]
+
+
+class _CellSums:
+    """Normal-equation sums of one cell at one level, grown a degree at a time.
+
+    Rows are split into train and held-out parts; the sums of both at the
+    chosen degree give the final fit on all rows.
+    """
+
+    def __init__(self, U, T, is_val, cap):
+        self.U, self.T, self.is_val, self.cap = U, T, is_val, cap
+        self.degree = -1
+        d_out = T.shape[1]
+        self.gram = [np.zeros((0, 0)), np.zeros((0, 0))]  # train, held-out
+        self.cross = [np.zeros((0, d_out)), np.zeros((0, d_out))]
+        self.n_train = int(np.sum(~is_val))
+        self.tt_val = float(np.sum(T[is_val] ** 2))
+
+    def grow(self, degree):
+        """Extend the sums to ``min(degree, cap)`` (adds the new monomials' rows)."""
+        degree = min(degree, self.cap)
+        if degree <= self.degree:
+            return
+        d = self.U.shape[1]
+        m_old, m = self.gram[0].shape[0], n_poly_features(d, degree)
+        for part, mask in enumerate((~self.is_val, self.is_val)):
+            gram = np.zeros((m, m))
+            gram[:m_old, :m_old] = self.gram[part]
+            cross = np.zeros((m, self.T.shape[1]))
+            cross[:m_old] = self.cross[part]
+            U, T = self.U[mask], self.T[mask]
+            for start in range(0, len(U), _CHUNK_ROWS):
+                F = polynomial_features(U[start:start + _CHUNK_ROWS], degree)
+                new = F[:, m_old:]
+                block = F.T @ new  # (m, m - m_old)
+                gram[:, m_old:] += block
+                gram[m_old:, :m_old] += block[:m_old].T
+                cross[m_old:] += new.T @ T[start:start + _CHUNK_ROWS]
+            self.gram[part], self.cross[part] = gram, cross
+        self.degree = degree
+
+    def heldout_loss(self, degree, alpha):
+        """Held-out squared error when fitted on the train rows at ``min(degree, cap)``."""
+        if self.n_train < 2 or self.tt_val == 0.0:
+            return self.tt_val
+        m = n_poly_features(self.U.shape[1], min(degree, self.cap))
+        B = ridge_solve(self.gram[0][:m, :m], self.cross[0][:m], alpha, self.n_train)
+        # |T - F B|^2 over the held-out rows, from their normal-equation sums.
+        loss = (self.tt_val - 2.0 * np.sum(B * self.cross[1][:m])
+                + np.sum(B * (self.gram[1][:m, :m] @ B)))
+        return max(float(loss), 0.0)
+
+    def solve(self, degree, alpha):
+        """Ridge coefficients on all rows at ``min(degree, cap)``, shape (m, d_out)."""
+        self.grow(degree)
+        m = n_poly_features(self.U.shape[1], min(degree, self.cap))
+        gram = self.gram[0][:m, :m] + self.gram[1][:m, :m]
+        cross = self.cross[0][:m] + self.cross[1][:m]
+        return ridge_solve(gram, cross, alpha, len(self.U))
+
+
+def fit_level(X0, Y, cells, n_cells, G, degrees, alpha, is_val):
+    """Fit the cells' corrections at one noise level.
+
+    Parameters
+    ----------
+    X0 : ndarray of shape (n_pairs, d)
+        Clean points.
+    Y : ndarray of shape (n_pairs, d)
+        Their noised versions ``X0 + sigma z``.
+    cells : ndarray of shape (n_pairs,)
+        Cell of each row of Y at this level, in ``range(n_cells)``.
+    n_cells : int
+        Number of cell slots (at least the number of cells).
+    G : ndarray of shape (n_pairs, d)
+        The baseline denoiser at the rows of Y.
+    degrees : int or range
+        A degree used as given, or ``range(-1, top + 1)``: the degree is then
+        raised from -1 (no correction: the baseline alone) while the held-out
+        squared error summed over cells keeps falling by at least ``MIN_GAIN``
+        (relative; stopping after ``PATIENCE`` degrees beyond 1 without such a
+        gain), and the best is kept.
+    alpha : float
+        Ridge penalty per row (see :func:`ridge_solve`).
+    is_val : ndarray of shape (n_pairs,) bool
+        Held-out rows for choosing the degree (ignored for a given degree). The
+        final coefficients are fitted on all rows.
+
+    Returns
+    -------
+    level : dict
+        ``degree`` (the level's degree), ``degrees`` (n_cells,), ``origin``
+        (n_cells, d), ``whiten`` (n_cells, d, d), ``u_low``, ``u_high``
+        (n_cells, d), ``coef`` (n_cells, m_max, d) and ``heldout``
+        (top + 2,) held-out losses at degrees -1, 0, ..., top (NaN where not
+        evaluated, and for a given degree).
+    """
+    n_features = Y.shape[1]
+    select = not isinstance(degrees, Integral)
+    top = max(degrees) if select else int(degrees)
+    m_max = n_poly_features(n_features, top)
+    T = X0 - G
+    out = {
+        "degrees": np.full(n_cells, -1, dtype=np.intp),
+        "origin": np.zeros((n_cells, n_features)),
+        "whiten": np.tile(np.eye(n_features), (n_cells, 1, 1)),
+        "u_low": np.zeros((n_cells, n_features)),
+        "u_high": np.zeros((n_cells, n_features)),
+        "coef": np.zeros((n_cells, m_max, n_features)),
+    }
+    order = np.argsort(cells, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(cells, minlength=n_cells))])
+    sums, baseline_loss = {}, 0.0
+    for j in range(n_cells):
+        rows = order[bounds[j]:bounds[j + 1]]
+        cap = _cell_degree_cap(len(rows), n_features, top)
+        if cap < 0:
+            # Too few pairs: the baseline alone, whose held-out error is tt.
+            baseline_loss += float(np.sum(T[rows][is_val[rows]] ** 2)) if select else 0.0
+            continue
+        origin, W = _whitening(Y[rows])
+        U = (Y[rows] - origin) @ W.T
+        out["origin"][j], out["whiten"][j] = origin, W
+        out["u_low"][j] = np.quantile(U, CLAMP_QUANTILE, axis=0)
+        out["u_high"][j] = np.quantile(U, 1.0 - CLAMP_QUANTILE, axis=0)
+        val = is_val[rows] if select else np.zeros(len(rows), dtype=bool)
+        sums[j] = _CellSums(U, T[rows], val, cap)
+    # heldout[p + 1]: the loss at degree p; p = -1 is the baseline alone.
+    heldout = np.full(top + 2, np.nan)
+    degree = top
+    if select:
+        best = None
+        for p in degrees:
+            if p < 0:
+                loss = baseline_loss + sum(c.tt_val for c in sums.values())
+            else:
+                for cell in sums.values():
+                    cell.grow(p)
+                loss = baseline_loss + sum(c.heldout_loss(p, alpha) for c in sums.values())
+            heldout[p + 1] = loss
+            if best is None or loss < (1.0 - MIN_GAIN) * heldout[best + 1]:
+                best = p
+            elif p - max(best, 1) >= PATIENCE:
+                # Degrees <= 1 are not judged by patience: the baseline is
+                # (close to) the best linear denoiser, so constant and linear
+                # terms add ~nothing even where quadratic ones help a lot.
+                break
+        degree = best
+    if degree >= 0:
+        for j, cell in sums.items():
+            B = cell.solve(degree, alpha)
+            out["coef"][j, :B.shape[0]] = B
+            out["degrees"][j] = min(degree, cell.cap)
+    out["degree"] = degree
+    out["heldout"] = heldout
+    return out
+
+
+def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_draws,
+                      random_state, val_fraction=0.2):
+    """Fit the piecewise polynomial denoiser at every level.
+
+    Parameters
+    ----------
+    X0 : ndarray of shape (n_samples, d)
+        Standardised training data.
+    centres : ndarray of shape (K, d)
+    baseline : MixtureBaseline
+        Mixture whose exact denoiser the corrections are added to (a single
+        component gives the best linear denoiser).
+    sigmas : ndarray of shape (L,)
+        Increasing VE noise levels.
+    degrees : int or range
+        A degree, or the range ``-1..top`` chosen from per level (see
+        :func:`fit_level`).
+    alpha : float
+        Ridge penalty per row.
+    n_noise_draws : int
+        Noised copies of each point per level, drawn in antithetic pairs
+        ``(z, -z)`` (the last one unpaired when odd).
+    random_state : RandomState
+    val_fraction : float
+        Share of the clean points held out (with all their noised copies) to
+        choose the degree.
+
+    Returns
+    -------
+    model : PolyDenoiser
+    level_degrees : ndarray of shape (L,)
+    heldout : ndarray of shape (L, top + 2)
+        Held-out squared denoising error per pair, for each level and degree
+        -1, 0, ..., top (NaN where not evaluated).
+    """
+    n_samples, n_features = X0.shape
+    K = len(centres)
+    mean = X0.mean(axis=0)
+    cov = np.atleast_2d(np.cov(X0, rowvar=False, bias=True))
+    eigvals, eigvecs = np.linalg.eigh(cov)
+    eigvals = np.maximum(eigvals, 0.0)
+    X0_rep = np.tile(X0, (n_noise_draws, 1))
+    val_point = np.zeros(n_samples, dtype=bool)
+    if not isinstance(degrees, Integral):
+        n_val = min(max(1, int(round(val_fraction * n_samples))), n_samples - 1)
+        val_point[random_state.permutation(n_samples)[:n_val]] = True
+    is_val = np.tile(val_point, n_noise_draws)
+    levels = []
+    for sigma in sigmas:
+        # Draw 2i + 1 is the mirror image of draw 2i.
+        z = np.empty((n_noise_draws, n_samples, n_features))
+        z[0::2] = random_state.standard_normal((len(z[0::2]), n_samples, n_features))
+        z[1::2] = -z[0:n_noise_draws - 1:2]
+        Y = X0_rep + sigma * z.reshape(-1, n_features)
+        cells = nearest_centre(Y, centres)
+        G = mixture_denoise(baseline, Y, sigma)
+        levels.append(fit_level(X0_rep, Y, cells, K, G, degrees, alpha, is_val))
+    model = PolyDenoiser(
+        centres=np.array(centres, dtype=float),
+        sigmas=np.asarray(sigmas, dtype=float),
+        baseline=baseline,
+        mean=mean,
+        eigvals=eigvals,
+        eigvecs=eigvecs,
+        box_low=X0.min(axis=0) - BOX_MARGIN * X0.std(axis=0),
+        box_high=X0.max(axis=0) + BOX_MARGIN * X0.std(axis=0),
+        degrees=np.stack([lev["degrees"] for lev in levels]),
+        origin=np.stack([lev["origin"] for lev in levels]),
+        whiten=np.stack([lev["whiten"] for lev in levels]),
+        u_low=np.stack([lev["u_low"] for lev in levels]),
+        u_high=np.stack([lev["u_high"] for lev in levels]),
+        coef=np.stack([lev["coef"] for lev in levels]),
+    )
+    n_val_pairs = max(int(is_val.sum()), 1)
+    heldout = np.stack([lev["heldout"] for lev in levels]) / n_val_pairs
+    return model, np.array([lev["degree"] for lev in levels]), heldout
+
+
+def level_weights(sigmas, sigma):
+    """Trained levels and weights that interpolate at ``sigma`` in log(sigma).
+
+    Returns a list of ``(level_index, weight)`` with positive weights summing
+    to 1; outside the trained range the end level is used alone.
+
+    Examples
+    --------
+    >>> from sklearn_ddpm_gmm._poly_score import level_weights
+    >>> level_weights([1.0, 4.0], 2.0)
+    [(0, 0.5), (1, 0.5)]
+    >>> level_weights([1.0, 4.0], 9.0)
+    [(1, 1.0)]
+    """
+    sigmas = np.asarray(sigmas)
+    if sigma <= sigmas[0]:
+        return [(0, 1.0)]
+    if sigma >= sigmas[-1]:
+        return [(len(sigmas) - 1, 1.0)]
+    hi = int(np.searchsorted(sigmas, sigma))
+    if np.isclose(sigma, sigmas[hi], rtol=1e-12, atol=0.0):
+        return [(hi, 1.0)]
+    lo = hi - 1
+    w = float((np.log(sigma) - np.log(sigmas[lo])) / (np.log(sigmas[hi]) - np.log(sigmas[lo])))
+    return [(lo, 1.0 - w), (hi, w)]
+
+
+def _level_correction(model, level, Y, nearest, divergence):
+    """Corrections R and the diagonal of dR/dy at one level.
+
+    Parameters
+    ----------
+    model : PolyDenoiser
+    level : int
+    Y : ndarray of shape (n, d)
+    nearest : ndarray of shape (n,)
+        Nearest centre of each row of Y.
+    divergence : bool
+
+    Returns
+    -------
+    R : ndarray of shape (n, d)
+    diag : ndarray of shape (n, d) or None
+        ``dR_i / dy_i`` (clamped inputs contribute nothing).
+    """
+    n, d = Y.shape
+    R = np.zeros((n, d))
+    diag = np.zeros((n, d)) if divergence else None
+    cells = nearest
+    order = np.argsort(cells, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(cells, minlength=len(model.centres)))])
+    for j in range(len(bounds) - 1):
+        p = model.degrees[level, j]
+        if bounds[j + 1] == bounds[j] or p < 0:
+            continue
+        rows = order[bounds[j]:bounds[j + 1]]
+        m = n_poly_features(d, p)
+        W = model.whiten[level, j]
+        U = (Y[rows] - model.origin[level, j]) @ W.T
+        U_low, U_high = model.u_low[level, j], model.u_high[level, j]
+        Uc = np.clip(U, U_low, U_high)
+        F = polynomial_features(Uc, p)
+        B = model.coef[level, j, :m]
+        R[rows] = F @ B
+        if divergence and p > 0:
+            inside = (U >= U_low) & (U <= U_high)
+            cell_diag = np.zeros((len(rows), d))
+            for k in range(d):
+                dF = polynomial_feature_derivative(F, k, d, p)
+                # dR_i/dy_i gets dR_i/du_k * du_k/dy_i = (dF B)_i W_ki.
+                cell_diag += inside[:, k:k + 1] * (dF @ (B * W[k]))
+            diag[rows] = cell_diag
+    return R, diag
+
+
+def denoise(model, Y, sigma, divergence=False):
+    """Posterior mean ``E[x0 | y]`` at VE level ``sigma`` and its divergence.
+
+    Parameters
+    ----------
+    model : PolyDenoiser
+    Y : ndarray of shape (n_samples, d)
+        Noised points (VE coordinates).
+    sigma : float
+        Noise level, > 0; interpolated between trained levels in log(sigma).
+    divergence : bool, default=False
+        Also return ``sum_i dD_i / dy_i``.
+
+    Returns
+    -------
+    D : ndarray of shape (n_samples, d)
+        Denoised points, inside the (widened) bounding box of the data.
+    div : ndarray of shape (n_samples,)
+        Only when ``divergence``; exact for the fitted (clamped) function.
+    """
+    n, d = Y.shape
+    nearest = nearest_centre(Y, model.centres)
+    if divergence:
+        D, diag = mixture_denoise(model.baseline, Y, sigma, divergence=True)
+    else:
+        D = mixture_denoise(model.baseline, Y, sigma)
+    for level, weight in level_weights(model.sigmas, sigma):
+        R, dR = _level_correction(model, level, Y, nearest, divergence)
+        D += weight * R
+        if divergence:
+            diag += weight * dR
+    inside = (D >= model.box_low) & (D <= model.box_high)
+    np.clip(D, model.box_low, model.box_high, out=D)
+    if not divergence:
+        return D
+    return D, np.sum(diag * inside, axis=1)
