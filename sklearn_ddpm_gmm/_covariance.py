@@ -20,7 +20,11 @@ shapes). The geometry classes below evaluate, for the offsets
 forming an (n, K, d) array where the structure allows (spherical, diag).
 """
 
+from typing import NamedTuple
+
 import numpy as np
+
+from ._fastops import column_sums, row_dots, row_sums
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "identity")
 _ELEMENTWISE = ("spherical", "diag", "identity")
@@ -167,12 +171,15 @@ class _SphericalGeometry:
     def __init__(self, X, means, tau, a):
         self.X, self.means, self.tau, self.a = X, means, tau, a
         n_features = X.shape[1]
+        self.x_sq = row_dots(X, X)  # (n,)
+        self.x_dot_means = X @ means.T  # (n, K)
+        self.gram = means @ means.T  # (K, K)
         # Squared distances through one product; clipped because cancellation
         # can make them slightly negative.
         sq_dist = (
-            np.einsum("ij,ij->i", X, X)[:, np.newaxis]
-            - 2.0 * a * (X @ means.T)
-            + (a * a) * np.einsum("ij,ij->i", means, means)
+            self.x_sq[:, np.newaxis]
+            - 2.0 * a * self.x_dot_means
+            + (a * a) * np.diag(self.gram)
         )
         np.maximum(sq_dist, 0.0, out=sq_dist)
         self.log_det = n_features * np.log(tau)  # (K,)
@@ -183,35 +190,68 @@ class _SphericalGeometry:
     def combine(self, w):
         """``sum_i w_ni u_ni``, shape (n, d), for weights w of shape (n, K)."""
         w_over_tau = w / self.tau
-        return (self.X * w_over_tau.sum(axis=1)[:, np.newaxis]
+        return (self.X * row_sums(w_over_tau)[:, np.newaxis]
                 - self.a * (w_over_tau @ self.means))
 
     def inner(self, V):
         """``V_n . u_ni``, shape (n, K), for V of shape (n, d)."""
-        return (np.einsum("ij,ij->i", V, self.X)[:, np.newaxis]
+        return (row_dots(V, self.X)[:, np.newaxis]
                 - self.a * (V @ self.means.T)) / self.tau
 
     def weighted_sum(self, alpha):
         """``sum_n alpha_ni u_ni``, shape (K, d)."""
-        return (alpha.T @ self.X - self.a * alpha.sum(axis=0)[:, np.newaxis] * self.means
+        return (alpha.T @ self.X - self.a * column_sums(alpha)[:, np.newaxis] * self.means
                 ) / self.tau[:, np.newaxis]
 
     def precision_times(self, M):
         """``T_i^{-1} M_i``, shape (K, d)."""
         return M / self.tau[:, np.newaxis]
 
+    def score_statistics(self, w):
+        """What the Stein form needs of the score ``S = -combine(w)``, without
+        forming it: S lies in the span of x_n and the means, so its norms and
+        inner products follow from the (n, K) products already made, and the
+        pass does no (n, d) element-wise work beyond them."""
+        a, tau = self.a, self.tau
+        c = w / tau  # (n, K)
+        c_total = row_sums(c)
+        # combine(w) . x_n and combine(w) . mu_i
+        along_x = c_total * self.x_sq - a * row_dots(c, self.x_dot_means)
+        along_means = c_total[:, np.newaxis] * self.x_dot_means - a * (c @ self.gram)
+        sq_norm = np.maximum(c_total * along_x - a * row_dots(c, along_means), 0.0)
+        inner = -(along_x[:, np.newaxis] - a * along_means) / tau
+        resp_sum = a * ((w.T @ c) @ self.means) - (w * c_total[:, np.newaxis]).T @ self.X
+        return ScoreStatistics(sq_norm, inner, None, resp_sum)
+
     def covariance_gradient(self, alpha, beta, gamma, V, V_inner, zeta):
         """The derivative in tau of ``sum_n`` (see :func:`covariance_gradient_form`)."""
         d = self.X.shape[1]
         usq = self.sq_norm
         return (
-            0.5 * ((alpha * usq).sum(axis=0) - d * alpha.sum(axis=0) / self.tau)
-            + ((beta * usq).sum(axis=0) + (gamma * V_inner).sum(axis=0)) / self.tau
+            0.5 * (column_sums(alpha * usq) - d * column_sums(alpha) / self.tau)
+            + (column_sums(beta * usq) + column_sums(gamma * V_inner)) / self.tau
             + d * zeta / self.tau**2
         )
 
 
-class _DiagGeometry:
+class ScoreStatistics(NamedTuple):
+    """The model score ``S = -sum_i w_i u_i`` at the points, as the Stein form uses it."""
+
+    sq_norm: np.ndarray  # (n,) |S_n|^2
+    inner: np.ndarray  # (n, K) S_n . u_ni
+    field: object  # (n, d) S itself, or None where the geometry does without it
+    resp_sum: np.ndarray  # (K, d) sum_n w_ni S_n
+
+
+class _FieldScoreStatistics:
+    """score_statistics for geometries that form the score (n, d) anyway."""
+
+    def score_statistics(self, w):
+        S = -self.combine(w)
+        return ScoreStatistics(row_dots(S, S), self.inner(S), S, w.T @ S)
+
+
+class _DiagGeometry(_FieldScoreStatistics):
     """Offsets ``u_ni = (x_n - a mu_i) / tau_i`` elementwise, tau of shape (K, d)."""
 
     def __init__(self, X, means, tau, a):
@@ -238,7 +278,7 @@ class _DiagGeometry:
 
     def weighted_sum(self, alpha):
         return (alpha.T @ self.X
-                - self.a * alpha.sum(axis=0)[:, np.newaxis] * self.means) * self.precision
+                - self.a * column_sums(alpha)[:, np.newaxis] * self.means) * self.precision
 
     def precision_times(self, M):
         return M * self.precision
@@ -246,7 +286,7 @@ class _DiagGeometry:
     def _weighted_squares(self, alpha):
         """``sum_n alpha_ni u_nik^2``, shape (K, d)."""
         a, means, X = self.a, self.means, self.X
-        col = alpha.sum(axis=0)[:, np.newaxis]
+        col = column_sums(alpha)[:, np.newaxis]
         raw = alpha.T @ self.X_sq - 2.0 * a * means * (alpha.T @ X) + a * a * means**2 * col
         return raw * self.precision**2
 
@@ -254,13 +294,13 @@ class _DiagGeometry:
         P = self.precision
         cross = (gamma.T @ (V * self.X) - self.a * self.means * (gamma.T @ V)) * P
         return (
-            0.5 * (self._weighted_squares(alpha) - alpha.sum(axis=0)[:, np.newaxis] * P)
+            0.5 * (self._weighted_squares(alpha) - column_sums(alpha)[:, np.newaxis] * P)
             + P * (self._weighted_squares(beta) + cross)
             + zeta[:, np.newaxis] * P**2
         )
 
 
-class _FullGeometry:
+class _FullGeometry(_FieldScoreStatistics):
     """Offsets ``u_ni = T_i^{-1} (x_n - a mu_i)`` for T of shape (K, d, d)."""
 
     def __init__(self, X, means, T, a):

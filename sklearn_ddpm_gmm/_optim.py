@@ -12,8 +12,9 @@ from ._covariance import (
     noised_norms,
     noised_square_times,
 )
-from ._forward import noise_antithetic, noise_coefficients
-from ._score_model import MixtureParams, stein_loss_grad
+from ._forward import noise_coefficients
+from ._objective import draw_seeds, stein_objective
+from ._score_model import MixtureParams
 
 # Trust region on one step, in standardised units: logits move by at most this
 # much (covariances: see _covariance), and a mean by at most this many noised
@@ -129,7 +130,7 @@ def _direction_change(old, new):
     return float(max(np.max(1.0 - num / den), np.max(norm_change)))
 
 
-def run_phase(X, params, phase, noise, reg_covar, covariance_type="spherical",
+def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
               verbose=0, verbose_interval=10):
     """Gradient descent on the DDPM objective at one noise level.
 
@@ -140,10 +141,11 @@ def run_phase(X, params, phase, noise, reg_covar, covariance_type="spherical",
     params : MixtureParams
         Starting point.
     phase : Phase
-    noise : ndarray of shape (n_samples, n_features)
-        Standard normal draws, held fixed during the phase so that it minimises
-        one deterministic Monte Carlo version of the objective (and ``tol`` can
-        be met); each draw is used with its antithetic partner.
+    seeds : ndarray
+        Seeds of the noise (:func:`._objective.draw_seeds`), held fixed during
+        the phase so that it minimises one deterministic Monte Carlo version of
+        the objective (and ``tol`` can be met); each draw is used with its
+        antithetic partner.
     reg_covar : float
     covariance_type : str
     verbose, verbose_interval : int
@@ -153,21 +155,21 @@ def run_phase(X, params, phase, noise, reg_covar, covariance_type="spherical",
     -------
     PhaseResult
     """
-    Xt = noise_antithetic(X, noise, phase.t)
     losses = []
     converged = False
     tic = time.time()
     n_step = 0
     learning_rate = phase.learning_rate
-    loss, grad, curvature = stein_loss_grad(Xt, params, phase.t, reg_covar, covariance_type)
+    loss, grad, curvature = stein_objective(X, params, phase.t, seeds, reg_covar,
+                                            covariance_type)
     for n_step in range(1, phase.max_steps + 1):
         losses.append(loss)
         new = _preconditioned_step(
             params, grad, curvature, phase._replace(learning_rate=learning_rate),
             covariance_type, reg_covar,
         )
-        new_loss, new_grad, new_curvature = stein_loss_grad(
-            Xt, new, phase.t, reg_covar, covariance_type
+        new_loss, new_grad, new_curvature = stein_objective(
+            X, new, phase.t, seeds, reg_covar, covariance_type
         )
         # The noise is fixed, so the loss is a deterministic function: a step
         # that raises it overshot (overlapping components, where the
@@ -218,10 +220,9 @@ def run_averaging(X, params, phase, n_steps, random_state, reg_covar,
     total = [np.zeros_like(block) for block in params]
     losses = []
     for _ in range(n_steps):
-        noise = random_state.standard_normal(X.shape)
-        Xt = noise_antithetic(X, noise, phase.t)
-        loss, grad, curvature = stein_loss_grad(
-            Xt, params, phase.t, reg_covar, covariance_type
+        loss, grad, curvature = stein_objective(
+            X, params, phase.t, draw_seeds(random_state, X.shape[0]), reg_covar,
+            covariance_type,
         )
         losses.append(loss)
         params = _preconditioned_step(params, grad, curvature, phase, covariance_type,
@@ -229,3 +230,19 @@ def run_averaging(X, params, phase, n_steps, random_state, reg_covar,
         for acc, block in zip(total, params):
             acc += block
     return MixtureParams(*[acc / n_steps for acc in total]), losses
+
+
+
+def blend(params, target, share):
+    """``share`` of the way from params to target (a running average).
+
+    Means and covariance coordinates mix linearly, the weights as
+    probabilities. With ``share = rows of a chunk / rows seen`` and target the
+    chunk's optimum this averages the per-chunk estimates over a stream.
+    """
+    weights = (1.0 - share) * params.weights() + share * target.weights()
+    return MixtureParams(
+        (1.0 - share) * params.means + share * target.means,
+        (1.0 - share) * params.covariance + share * target.covariance,
+        np.log(np.maximum(weights, 1e-300)),
+    )

@@ -42,6 +42,7 @@ from ._covariance import (
     noised,
     reduce_tied,
 )
+from ._fastops import column_sums, log_normalise, row_dots
 from ._forward import noise_coefficients, noise_points
 
 
@@ -60,7 +61,6 @@ class MixtureParams(NamedTuple):
 class _NoisedTerms(NamedTuple):
     log_norm: np.ndarray  # (n,) log density of each point under the noised mixture
     resp: np.ndarray  # (n, K) posteriors w
-    score: np.ndarray  # (n, d) S(x)
     geometry: object  # the offsets u_ni, see _covariance
     noised_covariances: np.ndarray  # T, shape set by the covariance type
 
@@ -78,9 +78,8 @@ def _noised_terms(X, params, t, reg_covar, covariance_type):
         - 0.5 * (n_features * np.log(2.0 * np.pi) + geo.log_det)
         - 0.5 * geo.mahalanobis
     )
-    log_norm = logsumexp(log_prob, axis=1)
-    resp = np.exp(log_prob - log_norm[:, np.newaxis])
-    return _NoisedTerms(log_norm, resp, -geo.combine(resp), geo, T)
+    log_norm, resp = log_normalise(log_prob)
+    return _NoisedTerms(log_norm, resp, geo, T)
 
 
 def log_prob_and_resp(X, params, reg_covar, t=0.0, covariance_type="spherical"):
@@ -97,12 +96,16 @@ def log_prob_and_resp(X, params, reg_covar, t=0.0, covariance_type="spherical"):
 
 def score(X, params, t, reg_covar, covariance_type="spherical"):
     """Score ``grad_x log q_t(x)`` of the noised mixture, shape (n_samples, n_features)."""
-    return _noised_terms(X, params, t, reg_covar, covariance_type).score
+    terms = _noised_terms(X, params, t, reg_covar, covariance_type)
+    return -terms.geometry.combine(terms.resp)
 
 
 def _parameter_gradient(terms, params, t, covariance_type, alpha, beta, gamma, V,
-                        V_inner, zeta, logit_coef):
+                        gamma_V, V_inner, zeta, logit_coef):
     """Gradients of every block from the coefficients of the module docstring.
+
+    ``gamma_V = gamma.T @ V``, shape (K, d), is passed in because the Stein
+    form gets it without forming V (spherical), where V is None.
 
     Returns
     -------
@@ -111,16 +114,16 @@ def _parameter_gradient(terms, params, t, covariance_type, alpha, beta, gamma, V
         Gradient in the noised covariances T (summed over components if tied).
     """
     a, _ = noise_coefficients(t)
-    n_samples = V.shape[0]
+    n_samples = alpha.shape[0]
     geo = terms.geometry
     g_means = (2.0 * a / n_samples) * (
-        geo.weighted_sum(alpha) + geo.precision_times(geo.weighted_sum(beta) + gamma.T @ V)
+        geo.weighted_sum(alpha) + geo.precision_times(geo.weighted_sum(beta) + gamma_V)
     )
     grad_noised = (2.0 / n_samples) * reduce_tied(
         geo.covariance_gradient(alpha, beta, gamma, V, V_inner, zeta), covariance_type
     )
     g_cov = coordinate_gradient(params.covariance, a * a * grad_noised, covariance_type)
-    g_logits = (2.0 / n_samples) * logit_coef.sum(axis=0)
+    g_logits = (2.0 / n_samples) * column_sums(logit_coef)
     return MixtureParams(g_means, g_cov, g_logits), grad_noised
 
 
@@ -149,15 +152,16 @@ def ddpm_loss_grad(X0, z, params, t, reg_covar, covariance_type="spherical"):
     _, s2 = noise_coefficients(t)
     terms = _noised_terms(noise_points(X0, z, t), params, t, reg_covar, covariance_type)
     w = terms.resp
-    residual = terms.score + z / np.sqrt(s2)
+    residual = z / np.sqrt(s2) - terms.geometry.combine(w)
     h = terms.geometry.inner(residual)  # r . u_i
-    h_centred = h - np.einsum("ij,ij->i", w, h)[:, np.newaxis]
+    h_centred = h - row_dots(w, h)[:, np.newaxis]
     grad, _ = _parameter_gradient(
         terms, params, t, covariance_type,
-        alpha=-w * h_centred, beta=np.zeros_like(w), gamma=w, V=residual, V_inner=h,
+        alpha=-w * h_centred, beta=np.zeros_like(w), gamma=w, V=residual,
+        gamma_V=w.T @ residual, V_inner=h,
         zeta=np.zeros(w.shape[1]), logit_coef=-w * h_centred,
     )
-    loss = float(np.mean(np.einsum("ij,ij->i", residual, residual)))
+    loss = float(np.mean(row_dots(residual, residual)))
     return loss, grad
 
 
@@ -195,17 +199,19 @@ def stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spherical"):
     """
     _, s2 = noise_coefficients(t)
     terms = _noised_terms(Xt, params, t, reg_covar, covariance_type)
-    w, S, geo = terms.resp, terms.score, terms.geometry
+    w, geo = terms.resp, terms.geometry
     n_samples, n_features = Xt.shape
     g = geo.sq_norm - geo.trace_precision
-    p = geo.inner(S)  # S . u_i
-    S_sq = np.einsum("ij,ij->i", S, S)
-    g_mean = np.einsum("ij,ij->i", w, g)
+    stats = geo.score_statistics(w)
+    p, S_sq = stats.inner, stats.sq_norm  # S . u_i and |S|^2
+    g_mean = row_dots(w, g)
     # c_i = (g_i - sum_k w_k g_k) + (p_i - sum_k w_k p_k), using sum_k w_k p_k = -|S|^2.
     c = g - g_mean[:, np.newaxis] + p + S_sq[:, np.newaxis]
+    resp_mass = column_sums(w)
     grad, grad_noised = _parameter_gradient(
         terms, params, t, covariance_type,
-        alpha=w * c, beta=-2.0 * w, gamma=-w, V=S, V_inner=p, zeta=w.sum(axis=0),
+        alpha=w * c, beta=-2.0 * w, gamma=-w, V=stats.field, gamma_V=-stats.resp_sum,
+        V_inner=p, zeta=resp_mass,
         logit_coef=w * c,
     )
     loss = float(np.mean(2.0 * g_mean - S_sq))
@@ -217,7 +223,7 @@ def stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spherical"):
     curvature = Curvature(
         noised_covariances=terms.noised_covariances,
         noised_gradient=grad_noised,
-        mean_resp=w.sum(axis=0) / n_samples,
-        weight_logits=2.0 * np.einsum("ij,ij->j", w * w, u_plus_S_sq) / n_samples,
+        mean_resp=resp_mass / n_samples,
+        weight_logits=2.0 * column_sums(w * w * u_plus_S_sq) / n_samples,
     )
     return loss, grad, curvature

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from sklearn_ddpm_gmm._forward import noise_antithetic
+from sklearn_ddpm_gmm._objective import draw_seeds, stein_objective
 from sklearn_ddpm_gmm._optim import Phase, run_phase
-from sklearn_ddpm_gmm._score_model import MixtureParams, stein_loss_grad
+from sklearn_ddpm_gmm._score_model import MixtureParams
 from sklearn_ddpm_gmm._schedule import ALL_PARAMS
 
 
@@ -21,19 +21,18 @@ def _fit(X, closed_form_weights, t=0.1):
                   closed_form_weights=closed_form_weights)
     start = MixtureParams(np.array([[-0.5, 0.0], [0.5, 0.0]]), np.log([0.5, 0.5]),
                             np.zeros(2))
-    noise = np.random.default_rng(1).standard_normal(X.shape)
-    return run_phase(X, start, phase, noise, 1e-6), noise
+    seeds = draw_seeds(np.random.RandomState(1), X.shape[0])
+    return run_phase(X, start, phase, seeds, 1e-6), seeds
 
 
 def test_closed_form_weights_reach_the_gradient_fixed_point():
     X, _ = _overlapping_data()
-    by_gradient, noise = _fit(X, closed_form_weights=False)
+    by_gradient, seeds = _fit(X, closed_form_weights=False)
     closed_form, _ = _fit(X, closed_form_weights=True)
     assert by_gradient.converged and closed_form.converged
     # The closed-form fixed point is a stationary point of the DDPM loss in every
     # block: its gradient vanishes there to the sampling precision ...
-    Xt = noise_antithetic(X, noise, 0.1)
-    _, grad, curvature = stein_loss_grad(Xt, closed_form.params, 0.1, 1e-6)
+    _, grad, curvature = stein_objective(X, closed_form.params, 0.1, seeds, 1e-6)
     newton_step = grad.weight_logits / curvature.weight_logits
     assert np.max(np.abs(newton_step)) < 0.05
     # ... and it agrees with the gradient-only fixed point within sampling error.

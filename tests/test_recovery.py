@@ -12,6 +12,7 @@ from sklearn.mixture import GaussianMixture
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
 from sklearn_ddpm_gmm._ddpm_gmm import _standardisation
+from sklearn_ddpm_gmm._objective import draw_seeds
 from sklearn_ddpm_gmm._optim import run_phase
 from sklearn_ddpm_gmm._schedule import power_phase
 from sklearn_ddpm_gmm._score_model import MixtureParams
@@ -50,7 +51,7 @@ def test_symmetric_two_components_from_random_start(seed):
     start -= start.mean(axis=0)
     result = run_phase(
         Z, MixtureParams(start, np.zeros(2), np.zeros(2)), power,
-        rng.standard_normal(Z.shape), 1e-6,
+        draw_seeds(rng, Z.shape[0]), 1e-6,
     )
     direction = result.params.means[0] - result.params.means[1]
     cosine = abs(direction @ means[0]) / (np.linalg.norm(direction) * np.linalg.norm(means[0]))

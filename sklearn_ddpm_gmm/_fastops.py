@@ -1,0 +1,51 @@
+"""Reductions on tall (n, K) arrays, the element-wise work that dominates a pass.
+
+numpy's axis reductions over a short axis (``A.sum(axis=1)`` with K = 4) and
+scipy's ``logsumexp`` (array-API dispatch, NaN handling) cost 5-40x a matrix
+product with a vector of ones on the same (n, K) array; a pass makes a dozen
+of them, so they decide its time (``benchmarks/bench_pass_time.py``).
+"""
+
+import numpy as np
+
+
+def row_sums(A):
+    """``A.sum(axis=1)`` for A of shape (n, m), as a matrix-vector product."""
+    return A @ np.ones(A.shape[1], dtype=A.dtype)
+
+
+def column_sums(A):
+    """``A.sum(axis=0)`` for A of shape (n, m), as a vector-matrix product."""
+    return np.ones(A.shape[0], dtype=A.dtype) @ A
+
+
+def row_dots(A, B):
+    """``(A * B).sum(axis=1)`` for A, B of shape (n, m)."""
+    return np.einsum("ij,ij->i", A, B)
+
+
+def log_normalise(log_prob):
+    """Row-wise log-sum-exp and posteriors of unnormalised log-probabilities.
+
+    Parameters
+    ----------
+    log_prob : ndarray of shape (n, K)
+
+    Returns
+    -------
+    log_norm : ndarray of shape (n,)
+        ``log sum_k exp(log_prob[:, k])``.
+    resp : ndarray of shape (n, K)
+        ``exp(log_prob - log_norm)``; the exponentials are computed once and
+        serve both outputs.
+    """
+    top = log_prob[:, 0].copy()
+    for k in range(1, log_prob.shape[1]):  # K strided maxima beat max(axis=1)
+        np.maximum(top, log_prob[:, k], out=top)
+    # A row of -inf (no component can explain it) must not become NaN here.
+    top[~np.isfinite(top)] = 0.0
+    resp = np.exp(log_prob - top[:, np.newaxis])
+    total = row_sums(resp)
+    resp /= total[:, np.newaxis]
+    with np.errstate(divide="ignore"):
+        return top + np.log(total), resp

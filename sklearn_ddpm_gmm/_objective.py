@@ -1,0 +1,81 @@
+"""The DDPM objective over a whole data set, evaluated in blocks of rows.
+
+A pass draws the noise of each block from that block's own seed, noises the
+block's clean points in antithetic pairs, and adds up the block's Stein-form
+loss, gradient and curvature (all of them row averages). Blocks keep the
+(rows, K) and (rows, d) temporaries in cache and the memory of a pass bounded
+by the block, not by the data: no (n, d) noise array is ever formed, and the
+same seeds give the same noise, so a phase can minimise one fixed Monte Carlo
+version of the objective without storing it.
+"""
+
+import numpy as np
+
+from ._forward import noise_antithetic
+from ._score_model import Curvature, MixtureParams, stein_loss_grad
+
+# Rows per block: ~ 8k rows keep a block's temporaries (a few (2 x rows, K)
+# and (2 x rows, d) arrays) within a few MB; benchmarks/bench_pass_time.py
+# measures the pass against its matrix-product floor.
+BLOCK_ROWS = 8192
+
+
+def n_blocks(n_samples):
+    """Number of blocks a pass over ``n_samples`` rows uses."""
+    return max(1, -(-n_samples // BLOCK_ROWS))
+
+
+def draw_seeds(random_state, n_samples):
+    """One seed per block, from a RandomState: the noise of one pass."""
+    return random_state.randint(np.iinfo(np.int32).max, size=n_blocks(n_samples))
+
+
+def block_noise(seed, shape):
+    """The standard normal draws of one block."""
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical"):
+    """Stein-form DDPM loss, gradient and curvature over all rows of X.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Clean (standardised) points.
+    params : MixtureParams
+    t : float
+        Noise level; at ``t = 0`` the clean points are used and no noise drawn.
+    seeds : ndarray of shape (n_blocks(n_samples),)
+        Seeds of the blocks' noise (:func:`draw_seeds`).
+    reg_covar : float
+    covariance_type : str
+
+    Returns
+    -------
+    loss : float
+    grad : MixtureParams
+    curvature : Curvature
+        As :func:`._score_model.stein_loss_grad` returns them for the stacked
+        antithetic points of every block: row averages, so each block enters
+        in proportion to its rows.
+    """
+    n_samples = X.shape[0]
+    total = None
+    for block, start in enumerate(range(0, n_samples, BLOCK_ROWS)):
+        X0 = X[start:start + BLOCK_ROWS]
+        Xt = X0 if t == 0 else noise_antithetic(X0, block_noise(seeds[block], X0.shape), t)
+        loss, grad, curvature = stein_loss_grad(Xt, params, t, reg_covar, covariance_type)
+        share = X0.shape[0] / n_samples
+        terms = (loss, *grad, curvature.noised_gradient, curvature.mean_resp,
+                 curvature.weight_logits)
+        if total is None:
+            total = [share * term for term in terms]
+            noised_covariances = curvature.noised_covariances
+        else:
+            total = [acc + share * term for acc, term in zip(total, terms)]
+    loss, g_means, g_cov, g_logits, noised_gradient, mean_resp, logit_curvature = total
+    return (
+        float(loss),
+        MixtureParams(g_means, g_cov, g_logits),
+        Curvature(noised_covariances, noised_gradient, mean_resp, logit_curvature),
+    )
