@@ -168,10 +168,12 @@ def n_covariance_parameters(covariance_type, n_components, n_features):
 class _SphericalGeometry:
     """Offsets ``u_ni = (x_n - a mu_i) / tau_i`` for noised variances tau (K,)."""
 
-    def __init__(self, X, means, tau, a):
+    def __init__(self, X, means, tau, a, x_sq=None):
         self.X, self.means, self.tau, self.a = X, means, tau, a
         n_features = X.shape[1]
-        self.x_sq = row_dots(X, X)  # (n,)
+        # |x_n|^2, unless given: X may hold stand-ins for the points that agree
+        # with them in every product with the means (_objective's span noise).
+        self.x_sq = row_dots(X, X) if x_sq is None else x_sq  # (n,)
         self.x_dot_means = X @ means.T  # (n, K)
         self.gram = means @ means.T  # (K, K)
         # Squared distances through one product; clipped because cancellation
@@ -338,10 +340,13 @@ class _FullGeometry(_FieldScoreStatistics):
         return np.asarray(grads)
 
 
-def geometry(X, means, T, a, covariance_type):
-    """The geometry object for the noised covariances T of the given type."""
+def geometry(X, means, T, a, covariance_type, x_sq=None):
+    """The geometry object for the noised covariances T of the given type
+    (``x_sq``, the points' squared norms, for the spherical types only)."""
     if covariance_type in ("spherical", "identity"):
-        return _SphericalGeometry(X, means, T, a)
+        return _SphericalGeometry(X, means, T, a, x_sq)
+    if x_sq is not None:
+        raise ValueError("x_sq stands in for the points only in spherical geometry")
     if covariance_type == "diag":
         return _DiagGeometry(X, means, T, a)
     if covariance_type == "tied":

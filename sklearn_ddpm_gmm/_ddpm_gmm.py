@@ -357,7 +357,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             )
         random_state = check_random_state(self.random_state)
         centre, scale = _standardisation(X)
-        Z = (X - centre) / scale
+        Z = X - centre
+        Z /= scale  # in place: one copy of the data
         # One BLAS thread: a pass is many small products on blocks of rows,
         # (8192, d) x (d, K); on a shared 2-core machine two threads made the
         # pass at n = 1e5, d = 50, K = 16 cost 4x the CPU time of one.
@@ -426,7 +427,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         X = np.asarray(X, dtype=np.float64)
         centre, scale = self._standardisation_
-        Z = (X - centre) / scale
+        Z = X - centre
+        Z /= scale  # in place: one copy of the data
         params = _params_from_attributes(
             self.means_, self.covariances_, self.weights_, centre, scale,
             self._reg(), self.covariance_type,

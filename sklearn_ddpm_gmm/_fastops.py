@@ -3,7 +3,7 @@
 numpy's axis reductions over a short axis (``A.sum(axis=1)`` with K = 4) and
 scipy's ``logsumexp`` (array-API dispatch, NaN handling) cost 5-40x a matrix
 product with a vector of ones on the same (n, K) array; a pass makes a dozen
-of them, so they decide its time (``benchmarks/bench_pass_time.py``).
+of them, so they decide its time (``benchmarks/bench_scaling.py passes``).
 """
 
 import numpy as np

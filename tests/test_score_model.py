@@ -181,3 +181,33 @@ def test_blocked_pass_equals_one_evaluation_on_the_stacked_noised_points(
         np.testing.assert_allclose(block, ref, rtol=1e-10, atol=1e-12)
     for block, ref in zip(curv, ref_curv):
         np.testing.assert_allclose(block, ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["spherical", "identity"])
+def test_span_noise_has_the_full_noise_expectation_and_less_variance(covariance_type):
+    # Span noise draws r + 2 numbers a point instead of d and integrates the
+    # rest out: the same gradient in expectation, with lower variance.
+    X0, _, params = _problem(seed=5, n=200, d=8, K=2, covariance_type=covariance_type)
+    if covariance_type == "identity":
+        params = params._replace(covariance=np.zeros(2))
+    t = 0.3
+    assert _objective.uses_span_noise(covariance_type, 2, 8)
+    span, full = [], []
+    for seed in range(300):
+        span.append(_objective.stein_objective(
+            X0, params, t, [seed], REG, covariance_type)[1])
+        z = np.random.default_rng(10_000 + seed).standard_normal(X0.shape)
+        full.append(stein_loss_grad(noise_antithetic(X0, z, t), params, t, REG,
+                                    covariance_type)[1])
+    for block in range(3):
+        if covariance_type == "identity" and block == 1:
+            continue  # unit variances are not learned
+        a = np.array([np.ravel(g[block]) for g in span])
+        b = np.array([np.ravel(g[block]) for g in full])
+        se = np.sqrt(a.var(axis=0) / len(a) + b.var(axis=0) / len(b))
+        z_scores = (a.mean(axis=0) - b.mean(axis=0)) / se
+        assert np.all(np.abs(z_scores) < 4.5), (block, z_scores)
+        # The means' gradient loses the noise orthogonal to the span; the
+        # variances' keeps the chi-square part of |x_t|^2.
+        ratio = a.var(axis=0).sum() / b.var(axis=0).sum()
+        assert ratio < (0.8 if block == 0 else 1.1), (block, ratio)

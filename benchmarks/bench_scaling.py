@@ -1,0 +1,169 @@
+"""Scaling: whole fits against GaussianMixture, pass time against its floor, streaming memory.
+
+    python benchmarks/bench_scaling.py fits [--seeds 5] [--sizes 1e5,10,4 1e5,50,16 ...]
+    python benchmarks/bench_scaling.py passes [--d 10 --k 4]
+    python benchmarks/bench_scaling.py memory [--rows 1e7 --chunk 1e5]
+
+``fits``: for each (n, d, K) and seed, DDPMGaussianMixture and GaussianMixture
+(covariance_type="spherical", defaults otherwise) on the same data (separation
+3 sqrt(log K)), with fit time ratio, mean error relative to a converged EM
+(tol=1e-8), held-out log-likelihood difference and whether every component
+was found (every mean within half the smallest separation of its match).
+
+``passes``: seconds per pass of the Stein-form objective (2 n noised rows) for
+n = 1e4..1e6, the same pass's matrix-product floor (the products X @ means.T,
+resp.T @ X on the same blocks, timed alone), and the fitted exponent of time
+against n.
+
+``memory``: peak traced memory (tracemalloc) of partial_fit over ``rows`` rows
+fed in chunks of ``chunk`` rows, generated one at a time, in units of one
+chunk's size.
+
+Set OMP_NUM_THREADS=1 on a shared 2-core machine.
+"""
+
+import argparse
+import time
+import tracemalloc
+
+import numpy as np
+from sklearn.mixture import GaussianMixture
+
+from _common import timed_fit
+from sklearn_ddpm_gmm import DDPMGaussianMixture
+from sklearn_ddpm_gmm import _objective
+from sklearn_ddpm_gmm._covariance import from_spherical
+from sklearn_ddpm_gmm._score_model import MixtureParams
+from sklearn_ddpm_gmm.datasets import make_separated_mixture, min_pairwise_distance
+from sklearn_ddpm_gmm.metrics import matched_mean_errors
+
+DEFAULT_SIZES = ["1e5,10,4", "1e6,10,4", "1e5,50,16", "1e6,50,16"]
+
+
+def _size(text):
+    n, d, K = text.split(",")
+    return int(float(n)), int(d), int(K)
+
+
+def fits(args):
+    header = (f"{'n':>8}{'d':>4}{'K':>4}{'seed':>5} | {'t DDPM':>7}{'t GM':>7}{'ratio':>7}"
+              f" | {'D/EM*':>7}{'GM/EM*':>7} | {'ll D-GM':>8} | found D/GM")
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for n, d, K in map(_size, args.sizes):
+        for seed in range(args.seeds):
+            X, _, means = make_separated_mixture(n + n // 5, d, K, random_state=seed)
+            X, X_test = X[:n], X[n:]
+            half_sep = min_pairwise_distance(means) / 2
+            ddpm, t_d = timed_fit(
+                DDPMGaussianMixture(K, covariance_type="spherical", random_state=seed), X)
+            gm, t_g = timed_fit(
+                GaussianMixture(K, covariance_type="spherical", random_state=seed), X)
+            # Converged EM started from the better of the two fits' means.
+            best = ddpm if ddpm.score(X_test) >= gm.score(X_test) else gm
+            em, _ = timed_fit(GaussianMixture(
+                K, covariance_type="spherical", tol=1e-8, max_iter=5000,
+                means_init=best.means_, random_state=seed), X)
+            errors = [np.linalg.norm(matched_mean_errors(m.means_, means))
+                      for m in (ddpm, gm, em)]
+            found = [bool(matched_mean_errors(m.means_, means).max() < half_sep)
+                     for m in (ddpm, gm)]
+            ll = ddpm.score(X_test) - gm.score(X_test)
+            rows.append((n, d, K, t_d / t_g, errors[0] / errors[2], errors[1] / errors[2],
+                         ll, *found))
+            print(f"{n:>8}{d:>4}{K:>4}{seed:>5} | {t_d:7.2f}{t_g:7.2f}{t_d / t_g:7.2f} | "
+                  f"{errors[0] / errors[2]:7.3f}{errors[1] / errors[2]:7.3f} | {ll:+8.4f} | "
+                  f"{int(found[0])}/{int(found[1])}", flush=True)
+    print("\nSummary (mean over seeds; error ratios over seeds where both found all)")
+    for n, d, K in map(_size, args.sizes):
+        sel = [r for r in rows if r[:3] == (n, d, K)]
+        both = [r for r in sel if r[7] and r[8]] or sel
+        print(f"n={n:>8} d={d:>3} K={K:>3}: time/GM {np.mean([r[3] for r in sel]):5.2f}  "
+              f"err/EM* {np.mean([r[4] for r in both]):.3f} (GM {np.mean([r[5] for r in both]):.3f})"
+              f"  ll-GM {np.mean([r[6] for r in sel]):+.4f}  found "
+              f"{sum(r[7] for r in sel)}/{sum(r[8] for r in sel)} of {len(sel)}")
+
+
+def _best_of(function, repeats=3):
+    best = np.inf
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - tic)
+    return best
+
+
+def passes(args):
+    d, K = args.d, args.k
+    rng = np.random.default_rng(0)
+    params = MixtureParams(rng.standard_normal((K, d)),
+                           from_spherical(np.full(K, 0.5), np.full(K, 1 / K), "spherical",
+                                          d, 1e-6), np.zeros(K))
+    sizes = [10_000, 30_000, 100_000, 300_000, 1_000_000]
+    times = []
+    print(f"{'n':>9} | {'pass s':>8} | {'floor s':>8} | pass/floor   (d={d}, K={K}, "
+          f"2 n noised rows, blocks of {_objective.BLOCK_ROWS})")
+    for n in sizes:
+        X = rng.standard_normal((n, d))
+        seeds = _objective.draw_seeds(np.random.RandomState(0), n)
+        t_pass = _best_of(lambda: _objective.stein_objective(X, params, 0.1, seeds, 1e-6))
+        resp = np.full((2 * _objective.BLOCK_ROWS, K), 1.0 / K)
+        block = np.concatenate([X[:_objective.BLOCK_ROWS]] * 2)
+
+        def floor():
+            for _ in range(_objective.n_blocks(n)):
+                block @ params.means.T
+                resp.T @ block
+
+        t_floor = _best_of(floor)
+        times.append(t_pass)
+        print(f"{n:>9} | {t_pass:8.4f} | {t_floor:8.4f} | {t_pass / t_floor:6.1f}")
+    slope = np.polyfit(np.log(sizes), np.log(times), 1)[0]
+    print(f"time ~ n^{slope:.3f} over n = 1e4..1e6")
+
+
+def memory(args):
+    rows, chunk = int(float(args.rows)), int(float(args.chunk))
+    d, K = 10, 4
+    _, _, means = make_separated_mixture(10, d, K, random_state=0)
+    rng = np.random.default_rng(1)
+    model = DDPMGaussianMixture(K, covariance_type="spherical", random_state=0)
+    chunk_bytes = chunk * d * 8
+    peaks = []
+    tic = time.perf_counter()
+    tracemalloc.start()
+    for _ in range(rows // chunk):
+        X = means[rng.integers(K, size=chunk)] + rng.standard_normal((chunk, d))
+        tracemalloc.reset_peak()
+        model.partial_fit(X)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        del X
+    tracemalloc.stop()
+    first, peak = peaks[0], max(peaks[1:])
+    error = np.linalg.norm(matched_mean_errors(model.means_, means))
+    print(f"partial_fit over {model.n_samples_seen_:.3g} rows in chunks of {chunk:.3g} "
+          f"(d={d}, K={K}): {time.perf_counter() - tic:.1f} s; peak traced memory of a "
+          f"later call {peak / 2**20:.1f} MiB = {peak / chunk_bytes:.2f} chunks, of the "
+          f"first (the cold start, as fit) {first / chunk_bytes:.2f} chunks (a chunk is "
+          f"{chunk_bytes / 2**20:.1f} MiB and is included); mean error {error:.4f}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("fits")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--sizes", nargs="+", default=DEFAULT_SIZES, help="n,d,K")
+    p = sub.add_parser("passes")
+    p.add_argument("--d", type=int, default=10)
+    p.add_argument("--k", type=int, default=4)
+    p = sub.add_parser("memory")
+    p.add_argument("--rows", default="1e7")
+    p.add_argument("--chunk", default="1e5")
+    args = parser.parse_args()
+    {"fits": fits, "passes": passes, "memory": memory}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
