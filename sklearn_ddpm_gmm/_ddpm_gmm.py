@@ -101,7 +101,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     DDPM loss, and phase 3 runs once, on all rows, from that start.
 
     Means and variances move by gradient steps on the DDPM objective, evaluated
-    in its Stein form (same expectation over the noise, lower variance), with a
+    in its Stein form (same expectation over the noise, lower variance; for the
+    spherical types only the noise along the means is drawn and the rest
+    integrated out), over blocks of rows with per-block noise seeds, with a
     diagonal Gauss-Newton preconditioner that makes a unit step on the means an
     EM-like step. The weights are the one closed form: each step sets them to the
     mean posterior of the noised points, ``pi_j = E[w_j(x_t)]``, the point where
@@ -385,6 +387,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         self._random_state_ = random_state
         return self.predict(X)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """Update the mixture with one chunk of data (streaming).
 
@@ -423,7 +426,6 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """
         if not hasattr(self, "means_"):
             return self.fit(X)
-        self._validate_params()
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         X = np.asarray(X, dtype=np.float64)
         centre, scale = self._standardisation_
@@ -436,17 +438,11 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         level = self._em_level(params)
         share = len(Z) / (self.n_samples_seen_ + len(Z))
         phase = final_phase(level, self.max_iter, self.tol)._replace(name="partial_fit")
+        losses = []
         with threadpool_limits(limits=1, user_api="blas"):
-            result = run_phase(
-                Z, params, phase, draw_seeds(self._random_state_, len(Z)), self._reg(),
-                self.covariance_type, self.verbose, self.verbose_interval,
-            )
+            result = self._run(Z, params, phase, self._random_state_, self.schedule_, losses)
         self._set_parameters(blend(params, result.params, share), centre, scale)
-        self.schedule_.append(_phase_record(
-            phase._replace(learning_rate=result.learning_rate), result.n_steps, len(Z),
-            result.converged,
-        ))
-        self.loss_curve_ = np.append(self.loss_curve_, result.losses)
+        self.loss_curve_ = np.append(self.loss_curve_, losses)
         self.n_iter_ += result.n_steps
         self.n_samples_seen_ += len(Z)
         return self
