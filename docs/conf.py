@@ -9,9 +9,12 @@ sphinx-gallery runs every ``examples/plot_*.py`` during the build.
 """
 
 import os
+import sys
 import warnings
 
 import sklearn_ddpm_gmm
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "sphinxext"))
 
 project = "sklearn_ddpm_gmm"
 author = "sklearn_ddpm_gmm developers"
@@ -48,7 +51,7 @@ sphinx_gallery_conf = {
     # is spelled out so that no example is skipped silently).
     "filename_pattern": r"/plot_",
     "ignore_pattern": r"__init__\.py",
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "gallery_order.ExampleOrder",
     "doc_module": ("sklearn_ddpm_gmm",),
     "backreferences_dir": os.path.join("gen_modules", "backreferences"),
     "reference_url": {"sklearn_ddpm_gmm": None},
