@@ -42,6 +42,10 @@ autodoc_typehints = "none"
 numpydoc_show_class_members = True
 numpydoc_show_inherited_class_members = False
 numpydoc_class_members_toctree = False
+# Every documented function, class and method must have an Examples section
+# (EX01; pytest runs them as doctests). The module pages only introduce them.
+numpydoc_validation_checks = {"EX01"}
+numpydoc_validation_exclude = {r"^sklearn_ddpm_gmm\.(datasets|metrics)$"}
 
 # ----------------------------------------------------------------- gallery
 sphinx_gallery_conf = {
