@@ -86,6 +86,7 @@ ax.set_ylabel("|DDPM step - EM step| / |EM step|")
 ax.set_ylim(bottom=0)
 ax.legend()
 ax.set_title("One DDPM step against one EM step")
+fig.tight_layout()
 
 # %%
 # The DDPM step is close to the EM step, not equal to it: here they differ by
