@@ -457,3 +457,27 @@ def log_covariance_change(old, new, covariance_type):
     L_inv = np.linalg.inv(L)
     M = L_inv @ new @ np.swapaxes(L_inv, -1, -2)
     return float(np.max(np.abs(np.log(np.linalg.eigvalsh(M)))))
+
+
+def capped(c, covariance_type, reg_covar, max_variance):
+    """Coordinates whose covariances have no variance above ``max_variance``.
+
+    Maximum likelihood never leaves that bound (a component's covariance is a
+    weighted covariance of the data); without it a nearly flat direction of
+    the DDPM loss let a component grow to variance 1e15 along a line through
+    small 2-D data. Coordinates already within it are returned unchanged.
+    """
+    if covariance_type == "identity":  # fixed, not learned
+        return c
+    cov = covariances(c, covariance_type, reg_covar)
+    max_variance = max_variance + reg_covar  # constant data still gets reg_covar
+    if covariance_type in _ELEMENTWISE:
+        if np.all(cov <= max_variance):
+            return c
+        return coordinates(np.minimum(cov, max_variance), covariance_type, reg_covar)
+    eigvals, eigvecs = np.linalg.eigh(cov)
+    if np.all(eigvals <= max_variance):
+        return c
+    clipped = (eigvecs * np.minimum(eigvals, max_variance)[..., np.newaxis, :]
+               ) @ np.swapaxes(eigvecs, -1, -2)
+    return coordinates(clipped, covariance_type, reg_covar)

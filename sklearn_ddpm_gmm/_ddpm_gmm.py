@@ -24,7 +24,7 @@ from ._covariance import (
     n_covariance_parameters,
 )
 from ._objective import draw_seeds, stein_objective
-from ._optim import blend, run_averaging, run_phase
+from ._optim import blend, data_bounds, run_averaging, run_phase
 from ._schedule import (
     cold_final_phase,
     cold_start_rows,
@@ -156,9 +156,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         tied. The data's overall variance if None. Not used by "identity".
     noise_level : "auto" or float, default="auto"
         Noise level ``t`` of the final phase (``a = exp(-t)``), in standardised
-        units. ``"auto"`` sets the noise variance to 0.6 times the mean
-        component variance (mean eigenvalue, weighted by the mixing weights) of
-        the current estimate, with ``t <= 0.1``. Smaller
+        units. ``"auto"`` sets the noise variance to 0.6 times the smallest
+        variance the current estimate resolves (each component's smallest
+        eigenvalue, floored at a tenth of its mean one, over components with at
+        least 5% of the mass), with ``t <= 0.1``. Smaller
         levels approach plain score matching, which is less accurate than
         maximum likelihood; larger ones blur the mixture.
     n_noise_draws : int, default=16
@@ -210,7 +211,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         Rows seen by ``fit`` and the later ``partial_fit`` calls.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string feature names.
 
     See Also
@@ -470,6 +471,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         # per point, 100 rows in 1-D sent the power phase to a collapse.
         draws = -(-_MIN_NOISED_ROWS // X.shape[0])
         X_noised = np.tile(X, (draws, 1)) if draws > 1 else X
+        phase = phase._replace(bounds=data_bounds(X))
         result = run_phase(
             X_noised, params, phase, draw_seeds(random_state, X_noised.shape[0]),
             self._reg(), covariance_type or self.covariance_type,
@@ -523,7 +525,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         if self.n_noise_draws and self.max_iter > 0:
             # At the rate the line search settled on (fresh noise each step).
             phase = final_phase(level, self.n_noise_draws, self.tol)._replace(
-                learning_rate=result.learning_rate
+                learning_rate=result.learning_rate, bounds=data_bounds(Z)
             )
             params, avg_losses = run_averaging(
                 Z, params, phase, self.n_noise_draws, random_state, self._reg(),

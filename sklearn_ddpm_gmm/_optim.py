@@ -6,6 +6,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._covariance import (
+    capped,
     covariance_step,
     covariances,
     log_covariance_change,
@@ -52,6 +53,22 @@ class Phase(NamedTuple):
     # Weights by their fixed-point equation pi_j = E[w_j(x_t)] instead of a
     # gradient step (see _preconditioned_step).
     closed_form_weights: bool = True
+    bounds: object = None  # DataBounds of the data, or None
+
+
+class DataBounds(NamedTuple):
+    """Where maximum likelihood keeps a mixture: means inside the data's
+    bounding box, no variance above the data's total variance. Steps are
+    projected back into it (see _preconditioned_step)."""
+
+    low: np.ndarray  # (d,)
+    high: np.ndarray  # (d,)
+    max_variance: float
+
+
+def data_bounds(X):
+    """DataBounds of X, shape (n_samples, n_features): one O(n d) pass."""
+    return DataBounds(X.min(axis=0), X.max(axis=0), float(X.var(axis=0).sum()))
 
 
 class PhaseResult(NamedTuple):
@@ -89,6 +106,9 @@ def _preconditioned_step(params, grad, curvature, phase, covariance_type, reg_co
             cov, curvature.noised_gradient, T, mass, a,
             _LR_SCALE["covariance"] * lr, covariance_type, means.shape[1], reg_covar,
         )
+    if phase.bounds is not None:
+        means = np.clip(means, phase.bounds.low, phase.bounds.high)
+        cov = capped(cov, covariance_type, reg_covar, phase.bounds.max_variance)
     if "weight_logits" in phase.learn and phase.closed_form_weights:
         # At small noise the score of well-separated components hardly depends
         # on the weights, so the loss is nearly flat in the logits and gradient

@@ -46,6 +46,13 @@ def make_separated_mixture(n_samples, n_features, n_components, separation=None,
     Means are Gaussian draws rescaled so that the smallest pairwise distance is
     ``separation`` (default ``3 sqrt(log K)``, the paper's warm-start regime).
 
+    Parameters
+    ----------
+    n_samples, n_features, n_components : int
+    separation : float, default=None
+        Smallest distance between two means; ``3 sqrt(log K)`` if None.
+    random_state : int, RandomState instance or None
+
     Returns
     -------
     X : ndarray of shape (n_samples, n_features)
@@ -71,7 +78,23 @@ def make_separated_mixture(n_samples, n_features, n_components, separation=None,
 
 
 def min_pairwise_distance(points):
-    """Smallest distance between two distinct rows of points, shape (m, d)."""
+    """Smallest distance between two distinct rows of points.
+
+    Parameters
+    ----------
+    points : array-like of shape (n_points, n_features)
+        At least two rows.
+
+    Returns
+    -------
+    distance : float
+
+    Examples
+    --------
+    >>> from sklearn_ddpm_gmm.datasets import min_pairwise_distance
+    >>> min_pairwise_distance([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])
+    1.0
+    """
     from scipy.spatial.distance import pdist
 
     return float(pdist(points).min())

@@ -8,6 +8,11 @@ from scipy.spatial.distance import cdist
 def match_components(estimated_means, true_means):
     """Hungarian matching of estimated to true means by squared distance.
 
+    Parameters
+    ----------
+    estimated_means : ndarray of shape (n_components, n_features)
+    true_means : ndarray of shape (n_components, n_features)
+
     Returns
     -------
     order : ndarray of shape (n_components,)
@@ -26,7 +31,17 @@ def match_components(estimated_means, true_means):
 
 
 def matched_mean_errors(estimated_means, true_means):
-    """Distance of each true mean to its matched estimate, shape (n_components,).
+    """Distance of each true mean to its matched estimate.
+
+    Parameters
+    ----------
+    estimated_means : ndarray of shape (n_components, n_features)
+    true_means : ndarray of shape (n_components, n_features)
+
+    Returns
+    -------
+    errors : ndarray of shape (n_components,)
+        ``|mu_hat - mu*|`` for each true mean, in the order of ``true_means``.
 
     Examples
     --------
@@ -41,6 +56,15 @@ def matched_mean_errors(estimated_means, true_means):
 
 def matched_mean_error(estimated_means, true_means):
     """Frobenius norm of the matched mean errors ``|mu_hat - mu*|``.
+
+    Parameters
+    ----------
+    estimated_means : ndarray of shape (n_components, n_features)
+    true_means : ndarray of shape (n_components, n_features)
+
+    Returns
+    -------
+    error : float
 
     Examples
     --------
@@ -59,6 +83,14 @@ def matched_parameter_errors(weights, means, covariances, true_weights, true_mea
     Covariances have GaussianMixture's shape for ``covariance_type`` (both the
     same); their error is the Frobenius norm of the difference over all
     components.
+
+    Parameters
+    ----------
+    weights, means, covariances : ndarray
+        Estimated parameters, shapes as in GaussianMixture.
+    true_weights, true_means, true_covariances : ndarray
+        True parameters, same shapes.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
 
     Returns
     -------

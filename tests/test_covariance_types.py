@@ -179,3 +179,19 @@ def test_a_component_collapsing_onto_one_point_stays_finite(covariance_type):
         spread = np.max(_full_matrices(gm, covariance_type)[point])
         assert spread < 0.05  # against 1 for the Gaussian cluster
     assert np.all(gm.predict(X[800:]) == point)
+
+
+def test_no_component_runs_away_on_small_2d_data():
+    # Before steps were projected onto where maximum likelihood lives (means
+    # in the data's box, no variance above the data's total), this fit grew
+    # one component to mean 1e8 and variance 1e15 along a line through the
+    # data (training log-likelihood 725 nats per point below EM's).
+    X, _, _, _, _ = make_covariance_mixture(1500, 2, 4, "full", random_state=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = DDPMGaussianMixture(4, random_state=1).fit(X)
+    assert np.all(gm.means_ >= X.min(axis=0) - 1e-9)
+    assert np.all(gm.means_ <= X.max(axis=0) + 1e-9)
+    assert np.linalg.eigvalsh(gm.covariances_).max() <= X.var(axis=0).sum() * (1 + 1e-6)
+    best = GaussianMixture(4, n_init=10, random_state=0).fit(X).score(X)
+    assert gm.score(X) > best - 1.0

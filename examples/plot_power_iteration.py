@@ -1,0 +1,111 @@
+"""
+Phase 1 is a power iteration
+============================
+
+At a large noise level the DDPM gradient step on the means of a
+two-component mixture is close to a step of the power method on the data's
+second moment (Shah, Chen & Klivans, 2023): from a small random start the
+mean turns towards the top eigenvector, which for the symmetric mixture
+``0.5 N(mu, I) + 0.5 N(-mu, I)`` points along ``mu``.
+
+This example runs the power phase of :class:`~sklearn_ddpm_gmm.DDPMGaussianMixture`
+one step at a time (private helpers of the package, the same calls the
+estimator makes) and records the cosine between the current mean and the true
+direction. Next to it, the power method on the data's second moment from the
+same start. Three random starts; the data are standardised as in the estimator.
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from sklearn_ddpm_gmm import DDPMGaussianMixture
+from sklearn_ddpm_gmm._covariance import coordinates
+from sklearn_ddpm_gmm._ddpm_gmm import _standardisation
+from sklearn_ddpm_gmm._optim import run_phase
+from sklearn_ddpm_gmm._schedule import power_phase, power_phase_variance
+from sklearn_ddpm_gmm._score_model import MixtureParams
+from sklearn_ddpm_gmm.datasets import make_symmetric_mixture
+
+n_samples, n_features, mean_norm, n_steps = 5000, 50, 1.0, 50
+X, _, true_means = make_symmetric_mixture(n_samples, n_features, mean_norm,
+                                          random_state=0)
+direction = true_means[0] / np.linalg.norm(true_means[0])
+centre, scale = _standardisation(X)
+Z = (X - centre) / scale
+
+# The phase the estimator would run on these data: its level t, its fixed
+# component variance and 50 steps at learning rate 1.
+phase = power_phase(Z)
+variance = power_phase_variance(Z, 2)
+one_step = phase._replace(max_steps=1, tol=0.0)
+second_moment = Z.T @ Z / n_samples
+top = np.linalg.eigh(second_moment)[1][:, -1]
+print(f"power phase: t = {phase.t:.2f}, a = exp(-t) = {np.exp(-phase.t):.2f}, "
+      f"model variance {variance:.3f} (standardised units)")
+print(f"cosine of the top eigenvector of the second moment: {abs(top @ direction):.3f}")
+
+
+def cosine(v):
+    return abs(v @ direction) / np.linalg.norm(v)
+
+
+curves = []
+for seed in range(3):
+    rng = np.random.RandomState(100 + seed)  # not the data's seed
+    # The estimator's start: small random means, centred.
+    start = 0.1 / np.sqrt(n_features) * rng.standard_normal((2, n_features))
+    start -= start.mean(axis=0)
+    params = MixtureParams(start, coordinates(np.full(2, variance), "spherical", 1e-6),
+                           np.log([0.5, 0.5]))
+    noise = rng.standard_normal(Z.shape)  # one draw, fixed for the phase
+    ddpm_cos, ddpm_norm = [cosine(start[0])], [np.linalg.norm(start[0])]
+    for _ in range(n_steps):
+        params = run_phase(Z, params, one_step, noise, 1e-6, "spherical").params
+        ddpm_cos.append(cosine(params.means[0]))
+        ddpm_norm.append(np.linalg.norm(params.means[0]))
+    v = start[0].copy()
+    power_cos = [cosine(v)]
+    for _ in range(n_steps):
+        v = second_moment @ v
+        v /= np.linalg.norm(v)
+        power_cos.append(cosine(v))
+    # The whole fit, for the direction that the later (EM) phases reach.
+    fit = DDPMGaussianMixture(2, covariance_type="spherical", random_state=seed).fit(X)
+    fit_cos = cosine(fit.means_[0] - fit.means_[1])
+    curves.append((ddpm_cos, ddpm_norm, power_cos))
+    print(f"start {seed}: cosine at step 0 / 5 / 10 / 50: DDPM "
+          + " / ".join(f"{ddpm_cos[k]:.3f}" for k in (0, 5, 10, 50))
+          + ", power method "
+          + " / ".join(f"{power_cos[k]:.3f}" for k in (0, 5, 10, 50))
+          + f"; after the whole fit {fit_cos:.3f}")
+
+# %%
+# The power method converges within a few steps to the top eigenvector. The
+# DDPM step turns the mean the same way but more slowly, and the turning stops
+# once the mean has grown to its size at this noise level (right panel): the
+# step is a power iteration only while ``a |mu|`` is small. The direction
+# reached there is the estimate of a heavily blurred mixture; it only has to
+# be good enough for the EM-like phases that follow, which bring the cosine
+# close to that of the top eigenvector.
+steps = np.arange(n_steps + 1)
+fig, (ax_cos, ax_norm) = plt.subplots(1, 2, figsize=(10, 4))
+for seed, (ddpm_cos, ddpm_norm, power_cos) in enumerate(curves):
+    label = seed == 0
+    ax_cos.plot(steps, ddpm_cos, color="C0", label="DDPM power phase" if label else None)
+    ax_cos.plot(steps, power_cos, color="C1", ls="--",
+                label="power method on the second moment" if label else None)
+    ax_norm.plot(steps, np.array(ddpm_norm) * scale, color="C0")
+ax_cos.axhline(abs(top @ direction), color="k", lw=0.8, ls=":",
+               label="top eigenvector")
+ax_cos.set_xlabel("step")
+ax_cos.set_ylabel("|cosine| to the true direction")
+ax_cos.set_ylim(0, 1.02)
+ax_cos.legend(loc="lower right")
+ax_norm.axhline(mean_norm, color="k", lw=0.8, ls=":", label="|mu| (true)")
+ax_norm.set_xlabel("step")
+ax_norm.set_ylabel("|mean| (data units)")
+ax_norm.set_title("The nonlinearity stops the iteration")
+ax_norm.legend()
+ax_cos.set_title(f"d = {n_features}, n = {n_samples}, |mu| = {mean_norm}")
+fig.tight_layout()
+plt.show()
