@@ -21,6 +21,7 @@ import numpy as np
 from sklearn_ddpm_gmm import DDPMGaussianMixture
 from sklearn_ddpm_gmm._covariance import coordinates
 from sklearn_ddpm_gmm._ddpm_gmm import _standardisation
+from sklearn_ddpm_gmm._objective import draw_seeds
 from sklearn_ddpm_gmm._optim import run_phase
 from sklearn_ddpm_gmm._schedule import power_phase, power_phase_variance
 from sklearn_ddpm_gmm._score_model import MixtureParams
@@ -57,10 +58,10 @@ for seed in range(3):
     start -= start.mean(axis=0)
     params = MixtureParams(start, coordinates(np.full(2, variance), "spherical", 1e-6),
                            np.log([0.5, 0.5]))
-    noise = rng.standard_normal(Z.shape)  # one draw, fixed for the phase
+    seeds = draw_seeds(rng, Z.shape[0])  # one noise draw, fixed for the phase
     ddpm_cos, ddpm_norm = [cosine(start[0])], [np.linalg.norm(start[0])]
     for _ in range(n_steps):
-        params = run_phase(Z, params, one_step, noise, 1e-6, "spherical").params
+        params = run_phase(Z, params, one_step, seeds, 1e-6, "spherical").params
         ddpm_cos.append(cosine(params.means[0]))
         ddpm_norm.append(np.linalg.norm(params.means[0]))
     v = start[0].copy()
@@ -81,12 +82,11 @@ for seed in range(3):
 
 # %%
 # The power method converges within a few steps to the top eigenvector. The
-# DDPM step turns the mean the same way but more slowly, and the turning stops
-# once the mean has grown to its size at this noise level (right panel): the
-# step is a power iteration only while ``a |mu|`` is small. The direction
-# reached there is the estimate of a heavily blurred mixture; it only has to
-# be good enough for the EM-like phases that follow, which bring the cosine
-# close to that of the top eigenvector.
+# DDPM step turns the mean the same way but more slowly, and its norm stops
+# growing once the mean has reached its size at this noise level (right
+# panel): the step is a power iteration only while ``a |mu|`` is small. The
+# direction reached there is the estimate of a heavily blurred mixture; the
+# EM-like phases that follow refine it.
 steps = np.arange(n_steps + 1)
 fig, (ax_cos, ax_norm) = plt.subplots(1, 2, figsize=(10, 4))
 for seed, (ddpm_cos, ddpm_norm, power_cos) in enumerate(curves):
