@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._fastops import column_sums, row_dots, row_sums
+from ._span_noise import SpanPoints
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "identity")
 _ELEMENTWISE = ("spherical", "diag", "identity")
@@ -166,15 +167,22 @@ def n_covariance_parameters(covariance_type, n_components, n_features):
 
 # ---------------------------------------------------- geometry of the model
 class _SphericalGeometry:
-    """Offsets ``u_ni = (x_n - a mu_i) / tau_i`` for noised variances tau (K,)."""
+    """Offsets ``u_ni = (x_n - a mu_i) / tau_i`` for noised variances tau (K,).
 
-    def __init__(self, X, means, tau, a, x_sq=None):
+    X is an (n, d) array or :class:`._span_noise.SpanPoints`, which answer
+    the only questions asked of the points here (products with the means,
+    weighted sums, squared norms) from the coordinates of the means' span;
+    ``combine`` and ``inner`` need an array.
+    """
+
+    def __init__(self, X, means, tau, a):
         self.X, self.means, self.tau, self.a = X, means, tau, a
         n_features = X.shape[1]
-        # |x_n|^2, unless given: X may hold stand-ins for the points that agree
-        # with them in every product with the means (_objective's span noise).
-        self.x_sq = row_dots(X, X) if x_sq is None else x_sq  # (n,)
-        self.x_dot_means = X @ means.T  # (n, K)
+        self.span = isinstance(X, SpanPoints)
+        if self.span:
+            self.x_sq, self.x_dot_means = X.sq_norms, X.dot(means)  # (n,), (n, K)
+        else:
+            self.x_sq, self.x_dot_means = row_dots(X, X), X @ means.T
         self.gram = means @ means.T  # (K, K)
         # Squared distances through one product; clipped because cancellation
         # can make them slightly negative.
@@ -189,6 +197,10 @@ class _SphericalGeometry:
         self.mahalanobis = sq_dist / tau  # (n, K)
         self.sq_norm = sq_dist / tau**2  # (n, K) |u_ni|^2
 
+    def _points_weighted(self, B):
+        """``B.T @ X``, shape (K, d), for B of shape (n, K)."""
+        return self.X.weighted_sum(B) if self.span else B.T @ self.X
+
     def combine(self, w):
         """``sum_i w_ni u_ni``, shape (n, d), for weights w of shape (n, K)."""
         w_over_tau = w / self.tau
@@ -202,7 +214,8 @@ class _SphericalGeometry:
 
     def weighted_sum(self, alpha):
         """``sum_n alpha_ni u_ni``, shape (K, d)."""
-        return (alpha.T @ self.X - self.a * column_sums(alpha)[:, np.newaxis] * self.means
+        return (self._points_weighted(alpha)
+                - self.a * column_sums(alpha)[:, np.newaxis] * self.means
                 ) / self.tau[:, np.newaxis]
 
     def precision_times(self, M):
@@ -222,7 +235,8 @@ class _SphericalGeometry:
         along_means = c_total[:, np.newaxis] * self.x_dot_means - a * (c @ self.gram)
         sq_norm = np.maximum(c_total * along_x - a * row_dots(c, along_means), 0.0)
         inner = -(along_x[:, np.newaxis] - a * along_means) / tau
-        resp_sum = a * ((w.T @ c) @ self.means) - (w * c_total[:, np.newaxis]).T @ self.X
+        resp_sum = (a * ((w.T @ c) @ self.means)
+                    - self._points_weighted(w * c_total[:, np.newaxis]))
         return ScoreStatistics(sq_norm, inner, None, resp_sum)
 
     def covariance_gradient(self, alpha, beta, gamma, V, V_inner, zeta):
@@ -340,13 +354,13 @@ class _FullGeometry(_FieldScoreStatistics):
         return np.asarray(grads)
 
 
-def geometry(X, means, T, a, covariance_type, x_sq=None):
+def geometry(X, means, T, a, covariance_type):
     """The geometry object for the noised covariances T of the given type
-    (``x_sq``, the points' squared norms, for the spherical types only)."""
+    (X may be :class:`._span_noise.SpanPoints` for the spherical types)."""
     if covariance_type in ("spherical", "identity"):
-        return _SphericalGeometry(X, means, T, a, x_sq)
-    if x_sq is not None:
-        raise ValueError("x_sq stands in for the points only in spherical geometry")
+        return _SphericalGeometry(X, means, T, a)
+    if isinstance(X, SpanPoints):
+        raise ValueError("span noise stands in for the points only in spherical geometry")
     if covariance_type == "diag":
         return _DiagGeometry(X, means, T, a)
     if covariance_type == "tied":

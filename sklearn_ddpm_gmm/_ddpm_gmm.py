@@ -5,7 +5,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed
-from scipy.special import softmax
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.cluster import kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
@@ -93,7 +92,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
        the current variance estimate, that move the means into their own basins;
     3. an EM phase at a small noise level, whose preconditioned gradient step
        acts like an EM step, run on the whole data until the parameters stop
-       moving, then ``n_noise_draws`` more steps with fresh noise, averaged.
+       moving, then steps with fresh noise, averaged, until the noise's share
+       of the error is small next to the data's (at most ``n_noise_draws``).
 
     Phases 1-2 (the cold start) run on a subsample of at most
     ``max(5000, 1000 * n_components)`` rows and end with steps at the final level
@@ -163,11 +163,16 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         levels approach plain score matching, which is less accurate than
         maximum likelihood; larger ones blur the mixture.
     n_noise_draws : int, default=16
-        Independent noise draws averaged at the end of the final phase. Once the
-        parameters stop moving under one fixed (antithetic) draw, this many more
+        Most independent noise draws averaged at the end of the final phase.
+        Once the parameters stop moving under one fixed (antithetic) draw,
         steps are taken, each with a fresh draw, and their iterates averaged:
-        the noise's share of the estimate's variance falls like
-        ``1 / n_noise_draws``, each draw costing one step. 0 keeps the single draw.
+        the noise's share of the estimate's variance falls like one over the
+        number of draws, each costing one step. Averaging stops (after at
+        least 3 draws) once the spread of the iterates, divided by their
+        number, is below 4% of the means' sampling variance
+        (``sum_j d v_j / (n pi_j)``), which keeps the error within about 1.02x
+        of infinitely many draws, or after ``n_noise_draws`` draws.
+        0 keeps the single draw.
     random_state : int, RandomState instance or None, default=None
         Controls the random start, the subsample and the noise draws.
     n_jobs : int, default=None
@@ -200,7 +205,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     converged_ : bool
         Whether the final phase met ``tol``.
     n_iter_ : int
-        Full-data steps: the final phase's plus the ``n_noise_draws`` averaged ones.
+        Full-data steps: the final phase's plus the averaged ones.
     schedule_ : list of dict
         The phases that ran for the kept start, in order: ``name``, noise level
         ``t``, ``n_steps``, ``learning_rate``, ``n_rows`` and ``converged``.
@@ -395,8 +400,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         The first call on an unfitted estimator fits the chunk as :meth:`fit`
         does (cold start included). Each later call runs the final (EM) phase
         on the chunk from the current estimate, with fresh noise (a few steps:
-        the start is close), and moves the parameters towards the chunk's
-        optimum by the chunk's share of all rows seen,
+        the start is close), and the averaged steps that follow it in
+        :meth:`fit`, and moves the parameters towards the chunk's estimate by
+        the chunk's share of all rows seen,
         ``len(X) / n_samples_seen_``: a running average of per-chunk
         estimates, which over the chunks of a data set reaches the accuracy of
         ``fit`` on all of it, with memory bounded by the chunk.
@@ -436,15 +442,15 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             self.means_, self.covariances_, self.weights_, centre, scale,
             self._reg(), self.covariance_type,
         )
-        level = self._em_level(params)
         share = len(Z) / (self.n_samples_seen_ + len(Z))
-        phase = final_phase(level, self.max_iter, self.tol)._replace(name="partial_fit")
         losses = []
         with threadpool_limits(limits=1, user_api="blas"):
-            result = self._run(Z, params, phase, self._random_state_, self.schedule_, losses)
-        self._set_parameters(blend(params, result.params, share), centre, scale)
+            chunk_params, _, n_iter = self._final_stage(
+                Z, params, self._random_state_, self.schedule_, losses, name="partial_fit"
+            )
+        self._set_parameters(blend(params, chunk_params, share), centre, scale)
         self.loss_curve_ = np.append(self.loss_curve_, losses)
-        self.n_iter_ += result.n_steps
+        self.n_iter_ += n_iter
         self.n_samples_seen_ += len(Z)
         return self
 
@@ -484,10 +490,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         losses += result.losses
         return result
 
-    def _final_stage(self, Z, params, random_state, schedule, losses):
+    def _final_stage(self, Z, params, random_state, schedule, losses, name="final"):
         """EM phase on all rows, then the averaged steps with fresh noise.
 
-        The level follows the current variance estimate; when the converged
+        ``name`` labels the EM phase in ``schedule``. The level follows the current variance estimate; when the converged
         estimate calls for a level less than half the one used (a start far
         from the data's clusters), the phase runs once more at the new level.
 
@@ -498,18 +504,14 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         if self.verbose:
             print("Final phase")
         level = self._em_level(params)
-        result = self._run(
-            Z, params, final_phase(level, self.max_iter, self.tol), random_state,
-            schedule, losses,
-        )
+        phase = final_phase(level, self.max_iter, self.tol)._replace(name=name)
+        result = self._run(Z, params, phase, random_state, schedule, losses)
         n_iter = result.n_steps
         new_level = self._em_level(result.params)
         if self.max_iter > 0 and new_level < 0.5 * level:
             level = new_level
-            result = self._run(
-                Z, result.params, final_phase(level, self.max_iter, self.tol),
-                random_state, schedule, losses,
-            )
+            result = self._run(Z, result.params, phase._replace(t=level), random_state,
+                               schedule, losses)
             n_iter += result.n_steps
         if self.max_iter > 0 and not result.converged:
             warnings.warn(
@@ -651,12 +653,13 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                     cold_type,
                 ).params
             for stage in range(n_intermediate_phases(self.n_components)):
-                phase = intermediate_phase(stage, params, self._reg(), self.tol, cold_type)
+                phase = intermediate_phase(stage, params, self._reg(), self.tol, cold_type,
+                                           len(Z_cold))
                 params = self._run(
                     Z_cold, params, phase, random_state, schedule, losses, cold_type
                 ).params
             params = self._to_requested_type(params, Z_cold.shape[1])
-            phase = cold_final_phase(self._em_level(params), self.tol)
+            phase = cold_final_phase(self._em_level(params), self.tol, len(Z_cold), params)
             params = self._run(Z_cold, params, phase, random_state, schedule, losses).params
         return params, schedule, losses
 

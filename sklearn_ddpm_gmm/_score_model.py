@@ -65,15 +65,14 @@ class _NoisedTerms(NamedTuple):
     noised_covariances: np.ndarray  # T, shape set by the covariance type
 
 
-def _noised_terms(X, params, t, reg_covar, covariance_type, x_sq=None):
+def _noised_terms(X, params, t, reg_covar, covariance_type):
     """Posteriors and score of the noised mixture at the points X, shape (n, d)
-    (``x_sq``: the points' squared norms where X stands in for them, see
-    :func:`stein_loss_grad`)."""
+    (or :class:`._span_noise.SpanPoints`, see :func:`stein_loss_grad`)."""
     a, s2 = noise_coefficients(t)
     n_features = X.shape[1]
     T = noised(covariances(params.covariance, covariance_type, reg_covar),
                covariance_type, a, s2)
-    geo = geometry(X, params.means, T, a, covariance_type, x_sq)
+    geo = geometry(X, params.means, T, a, covariance_type)
     log_weights = params.weight_logits - logsumexp(params.weight_logits)
     log_prob = (
         log_weights
@@ -176,23 +175,20 @@ class Curvature(NamedTuple):
     weight_logits: np.ndarray  # (K,) Gauss-Newton curvature in the logits
 
 
-def stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spherical", x_sq=None):
+def stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spherical"):
     """The DDPM loss in its Stein form at noised points, gradient and curvature.
 
     Parameters
     ----------
-    Xt : ndarray of shape (n_samples, n_features)
-        Noised points ``a x0 + s z`` (``t = 0``: the clean points themselves).
+    Xt : ndarray of shape (n_samples, n_features) or SpanPoints
+        Noised points ``a x0 + s z`` (``t = 0``: the clean points themselves);
+        spherical types also take :class:`._span_noise.SpanPoints`, which
+        stand in for them in every product the model makes.
     params : MixtureParams
     t : float
         Noise level, ``t >= 0``.
     reg_covar : float
     covariance_type : str
-    x_sq : ndarray of shape (n_samples,), default=None
-        Spherical types only: the squared norms of the noised points, when Xt
-        holds stand-ins with the same projections on the means but the part
-        orthogonal to them replaced by its conditional mean (see
-        :mod:`._objective`); None uses ``|Xt|^2``.
 
     Returns
     -------
@@ -205,7 +201,7 @@ def stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spherical", x_sq=
         Used to precondition steps so that a unit step acts like an EM step.
     """
     _, s2 = noise_coefficients(t)
-    terms = _noised_terms(Xt, params, t, reg_covar, covariance_type, x_sq)
+    terms = _noised_terms(Xt, params, t, reg_covar, covariance_type)
     w, geo = terms.resp, terms.geometry
     n_samples, n_features = Xt.shape
     g = geo.sq_norm - geo.trace_precision

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from sklearn_ddpm_gmm import _objective
-from sklearn_ddpm_gmm._covariance import COVARIANCE_TYPES, coordinates
+from sklearn_ddpm_gmm import _objective, _span_noise
+from sklearn_ddpm_gmm._covariance import COVARIANCE_TYPES
 from sklearn_ddpm_gmm._forward import noise_antithetic, noise_coefficients
+from sklearn_ddpm_gmm._spherical_pass import spherical_stein_loss_grad
 from sklearn_ddpm_gmm._score_model import (
     MixtureParams,
     ddpm_loss_grad,
@@ -191,7 +192,7 @@ def test_span_noise_has_the_full_noise_expectation_and_less_variance(covariance_
     if covariance_type == "identity":
         params = params._replace(covariance=np.zeros(2))
     t = 0.3
-    assert _objective.uses_span_noise(covariance_type, 2, 8)
+    assert _span_noise.uses_span_noise(covariance_type, 2, 8)
     span, full = [], []
     for seed in range(300):
         span.append(_objective.stein_objective(
@@ -211,3 +212,40 @@ def test_span_noise_has_the_full_noise_expectation_and_less_variance(covariance_
         # variances' keeps the chi-square part of |x_t|^2.
         ratio = a.var(axis=0).sum() / b.var(axis=0).sum()
         assert ratio < (0.8 if block == 0 else 1.1), (block, ratio)
+
+
+def test_span_points_answer_as_the_stand_ins_they_replace():
+    # SpanPoints never form the (2 n, d) stand-ins; their products with the
+    # means and weighted sums must equal the stand-ins' own, and their squared
+    # norms exceed the stand-ins' by the same chi-square part in both halves.
+    X0, _, params = _problem(seed=2, n=120, d=9, K=3)
+    points = _span_noise.span_noised(X0, params.means, 0.4, np.random.default_rng(1))
+    dense = points.to_array()
+    assert points.shape == dense.shape == (240, 9)
+    np.testing.assert_allclose(points.dot(params.means), dense @ params.means.T,
+                               rtol=1e-12, atol=1e-12)
+    B = np.random.default_rng(2).standard_normal((240, 3))
+    np.testing.assert_allclose(points.weighted_sum(B), B.T @ dense, rtol=1e-12, atol=1e-10)
+    extra = points.sq_norms - np.einsum("ij,ij->i", dense, dense)
+    assert np.all(extra >= -1e-12)
+    np.testing.assert_allclose(extra[:120], extra[120:], atol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", ["spherical", "identity"])
+@pytest.mark.parametrize("t, span", [(0.0, False), (0.05, False), (0.7, False),
+                                     (0.05, True), (0.7, True)])
+def test_spherical_pass_equals_the_general_one(covariance_type, t, span):
+    # The (K, n) spherical pass restates stein_loss_grad's formulas; on the
+    # same points (arrays or span points) it must give the same numbers.
+    X0, z, params = _problem(seed=4, n=160, d=7, K=3, covariance_type="spherical")
+    if covariance_type == "identity":
+        params = params._replace(covariance=np.zeros(3))
+    if span:
+        Xt = _span_noise.span_noised(X0, params.means, t, np.random.default_rng(0))
+    else:
+        Xt = noise_antithetic(X0, z, t) if t > 0 else X0
+    fast = spherical_stein_loss_grad(Xt, params, t, REG, covariance_type)
+    ref = stein_loss_grad(Xt, params, t, REG, covariance_type)
+    np.testing.assert_allclose(fast[0], ref[0], rtol=1e-12)
+    for got, want in zip((*fast[1], *fast[2]), (*ref[1], *ref[2])):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
 from sklearn_ddpm_gmm.datasets import make_separated_mixture

@@ -1,0 +1,128 @@
+"""The Stein-form loss and gradient of a spherical model, laid out for speed.
+
+:func:`._score_model.stein_loss_grad` evaluates every covariance type through
+one set of formulas on (n, K) arrays. For one variance per component the same
+formulas reduce to products of the points with the means and element-wise
+work on (n, K) arrays, and that element-wise work decides a pass's time. With
+the components along the rows, (K, n), an operation that broadcasts a
+per-point or per-component vector runs along the long axis: on blocks of
+16 384 rows it costs 3-5x less than in (n, K) order at K = 4 (numpy's inner
+loops would run over K). The three weighted sums of the points the gradient
+needs are also folded into one product. ``tests/test_score_model.py`` checks
+this pass against the general one to rounding.
+"""
+
+import numpy as np
+from scipy.special import logsumexp
+
+from ._covariance import coordinate_gradient, covariances, noised
+from ._forward import noise_coefficients
+from ._score_model import Curvature, MixtureParams
+from ._span_noise import SpanPoints
+
+
+def _products(X, means):
+    """``means @ x_n`` and ``|x_n|^2``: shapes (K, n) and (n,)."""
+    if isinstance(X, SpanPoints):
+        return (means @ X.basis) @ X.coords.T, X.sq_norms
+    return means @ X.T, np.einsum("ij,ij->i", X, X)
+
+
+def _points_weighted(X, B):
+    """``B @ X`` for coefficients B of shape (K, n): shape (K, d)."""
+    if isinstance(X, SpanPoints):
+        return X.weighted_sum(B.T)
+    return B @ X
+
+
+def _log_normalise_columns(log_prob):
+    """Log-sum-exp over components and posteriors, for log_prob of shape (K, n)."""
+    top = log_prob.max(axis=0)
+    top[~np.isfinite(top)] = 0.0  # a row no component explains stays finite
+    resp = np.exp(log_prob - top)
+    total = resp.sum(axis=0)
+    resp /= total
+    with np.errstate(divide="ignore"):
+        return top + np.log(total), resp
+
+
+def spherical_stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spherical"):
+    """:func:`._score_model.stein_loss_grad` for the spherical and identity types.
+
+    Parameters
+    ----------
+    Xt : ndarray of shape (n_samples, n_features) or SpanPoints
+    params : MixtureParams
+    t : float
+    reg_covar : float
+    covariance_type : {"spherical", "identity"}
+
+    Returns
+    -------
+    loss, grad, curvature
+        As :func:`._score_model.stein_loss_grad` returns them.
+    """
+    a, s2 = noise_coefficients(t)
+    n_samples, d = Xt.shape
+    means = params.means
+    tau = noised(covariances(params.covariance, covariance_type, reg_covar),
+                 covariance_type, a, s2)  # (K,)
+    tau_col = tau[:, np.newaxis]
+    x_dot_means, x_sq = _products(Xt, means)  # (K, n), (n,)
+    gram = means @ means.T
+
+    # Posteriors under the noised mixture.
+    sq_dist = x_sq - 2.0 * a * x_dot_means
+    sq_dist += (a * a) * np.diag(gram)[:, np.newaxis]
+    np.maximum(sq_dist, 0.0, out=sq_dist)
+    log_weights = params.weight_logits - logsumexp(params.weight_logits)
+    log_prob = -0.5 * sq_dist / tau_col
+    log_prob += (log_weights - 0.5 * d * (np.log(2.0 * np.pi) + np.log(tau)))[:, np.newaxis]
+    _, w = _log_normalise_columns(log_prob)
+    u_sq = sq_dist / (tau_col * tau_col)  # |u_i|^2
+    g = u_sq - (d / tau)[:, np.newaxis]  # |u_i|^2 - tr T_i^{-1}
+
+    # The score S = -sum_i w_i u_i in the span of x and the means (see
+    # _covariance._SphericalGeometry.score_statistics).
+    c = w / tau_col
+    c_total = c.sum(axis=0)
+    along_x = c_total * x_sq - a * np.einsum("kn,kn->n", c, x_dot_means)
+    along_means = c_total * x_dot_means - a * (gram @ c)
+    S_sq = np.maximum(c_total * along_x - a * np.einsum("kn,kn->n", c, along_means), 0.0)
+    p = (a * along_means - along_x) / tau_col  # S . u_i
+
+    g_mean = np.einsum("kn,kn->n", w, g)
+    coef = g - g_mean + p + S_sq  # c_i of the general pass
+    alpha = w * coef
+    resp_mass = w.sum(axis=1)
+    alpha_mass = alpha.sum(axis=1)
+
+    # d/dmu_i = 2a/n [sum alpha u + (sum beta u + gamma_V) / tau] with beta = -2 w,
+    # gamma_V = sum (w c_total) x - a (w c^T) mu: one product with the points.
+    point_coef = w * (coef - 2.0 / tau_col + c_total) / tau_col
+    mean_coef = (alpha_mass - 2.0 * resp_mass / tau) / tau
+    g_means = (2.0 * a / n_samples) * (
+        _points_weighted(Xt, point_coef)
+        - a * (mean_coef[:, np.newaxis] * means + ((w @ c.T) @ means) / tau_col)
+    )
+    # d/dtau_i (see _SphericalGeometry.covariance_gradient), with beta = -2 w,
+    # gamma = -w and V_inner = p.
+    grad_noised = (2.0 / n_samples) * (
+        0.5 * (np.einsum("kn,kn->k", alpha, u_sq) - d * alpha_mass / tau)
+        - (2.0 * np.einsum("kn,kn->k", w, u_sq) + np.einsum("kn,kn->k", w, p)) / tau
+        + d * resp_mass / tau**2
+    )
+    g_cov = coordinate_gradient(params.covariance, a * a * grad_noised, covariance_type)
+    g_logits = (2.0 / n_samples) * alpha_mass
+
+    loss = float(np.mean(2.0 * g_mean - S_sq))
+    if s2 > 0:
+        loss += d / s2
+    u_plus_S_sq = u_sq + 2.0 * p + S_sq
+    curvature = Curvature(
+        noised_covariances=tau,
+        noised_gradient=grad_noised,
+        mean_resp=resp_mass / n_samples,
+        weight_logits=2.0 * np.einsum("kn,kn->k", w * w, u_plus_S_sq) / n_samples,
+    )
+    return loss, MixtureParams(g_means, g_cov, g_logits), curvature
