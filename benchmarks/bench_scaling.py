@@ -1,7 +1,8 @@
 """Scaling: whole fits against GaussianMixture, pass time against its floor, streaming memory.
 
     python benchmarks/bench_scaling.py fits [--seeds 5] [--sizes 1e5,10,4 1e5,50,16 ...]
-    python benchmarks/bench_scaling.py passes [--d 10 --k 4]
+                                            [--dtype float32]
+    python benchmarks/bench_scaling.py passes [--d 10 --k 4] [--dtype float32]
     python benchmarks/bench_scaling.py memory [--rows 1e7 --chunk 1e5]
 
 ``fits``: for each (n, d, K) and seed, DDPMGaussianMixture and GaussianMixture
@@ -9,6 +10,8 @@
 3 sqrt(log K)), with fit time ratio, mean error relative to a converged EM
 (tol=1e-8), held-out log-likelihood difference and whether every component
 was found (every mean within half the smallest separation of its match).
+``--dtype float32`` gives both estimators float32 data (each then computes in
+float32; the converged EM reference stays float64).
 
 ``passes``: seconds per pass of the Stein-form objective (2 n noised rows) for
 n = 1e4..1e6, the same pass's matrix-product floor (the products X @ means.T,
@@ -54,7 +57,7 @@ def fits(args):
     for n, d, K in map(_size, args.sizes):
         for seed in range(args.seeds):
             X, _, means = make_separated_mixture(n + n // 5, d, K, random_state=seed)
-            X, X_test = X[:n], X[n:]
+            X, X_test = X[:n].astype(args.dtype), X[n:]
             half_sep = min_pairwise_distance(means) / 2
             ddpm, t_d = timed_fit(
                 DDPMGaussianMixture(K, covariance_type="spherical", random_state=seed), X)
@@ -64,7 +67,7 @@ def fits(args):
             best = ddpm if ddpm.score(X_test) >= gm.score(X_test) else gm
             em, _ = timed_fit(GaussianMixture(
                 K, covariance_type="spherical", tol=1e-8, max_iter=5000,
-                means_init=best.means_, random_state=seed), X)
+                means_init=best.means_, random_state=seed), X.astype(np.float64))
             errors = [np.linalg.norm(matched_mean_errors(m.means_, means))
                       for m in (ddpm, gm, em)]
             found = [bool(matched_mean_errors(m.means_, means).max() < half_sep)
@@ -105,15 +108,17 @@ def passes(args):
     print(f"{'n':>9} | {'pass s':>8} | {'floor s':>8} | pass/floor   (d={d}, K={K}, "
           f"2 n noised rows, blocks of {_objective.BLOCK_ROWS})")
     for n in sizes:
-        X = rng.standard_normal((n, d))
+        X = rng.standard_normal((n, d)).astype(args.dtype)
         seeds = _objective.draw_seeds(np.random.RandomState(0), n)
         t_pass = _best_of(lambda: _objective.stein_objective(X, params, 0.1, seeds, 1e-6))
-        resp = np.full((2 * _objective.BLOCK_ROWS, K), 1.0 / K)
+        resp = np.full((2 * _objective.BLOCK_ROWS, K), 1.0 / K, dtype=args.dtype)
         block = np.concatenate([X[:_objective.BLOCK_ROWS]] * 2)
+
+        means = params.means.astype(args.dtype)
 
         def floor():
             for _ in range(_objective.n_blocks(n)):
-                block @ params.means.T
+                block @ means.T
                 resp.T @ block
 
         t_floor = _best_of(floor)
@@ -155,9 +160,11 @@ def main():
     p = sub.add_parser("fits")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--sizes", nargs="+", default=DEFAULT_SIZES, help="n,d,K")
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     p = sub.add_parser("passes")
     p.add_argument("--d", type=int, default=10)
     p.add_argument("--k", type=int, default=4)
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     p = sub.add_parser("memory")
     p.add_argument("--rows", default="1e7")
     p.add_argument("--chunk", default="1e5")

@@ -48,12 +48,20 @@ def _standardisation(X):
     computed after dividing by the largest offset so that data near 1e-150 or
     1e150 neither underflows nor overflows when squared.
     """
-    centre = X.mean(axis=0)
+    centre = X.mean(axis=0, dtype=np.float64)
     offsets = X - centre
     largest = np.max(np.abs(offsets))
     if not np.isfinite(largest) or largest == 0.0:
         return centre, 1.0
     return centre, float(largest * np.sqrt(np.mean((offsets / largest) ** 2)))
+
+
+def _standardised(X, centre, scale):
+    """``(X - centre) / scale`` in X's precision (float32 input is computed in
+    float32: the passes then cost less, and the fitted attributes stay float64)."""
+    Z = X - centre.astype(X.dtype)
+    Z /= X.dtype.type(scale)  # in place: one copy of the data
+    return Z
 
 
 def _params_from_attributes(means, cov, weights, centre, scale, reg_covar,
@@ -356,7 +364,6 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             self, X, dtype=[np.float64, np.float32], ensure_min_samples=2,
             reset=not (self.warm_start and hasattr(self, "means_")),
         )
-        X = np.asarray(X, dtype=np.float64)
         n_samples, _ = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -365,8 +372,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             )
         random_state = check_random_state(self.random_state)
         centre, scale = _standardisation(X)
-        Z = X - centre
-        Z /= scale  # in place: one copy of the data
+        Z = _standardised(X, centre, scale)
         # One BLAS thread: a pass is many small products on blocks of rows,
         # (8192, d) x (d, K); on a shared 2-core machine two threads made the
         # pass at n = 1e5, d = 50, K = 16 cost 4x the CPU time of one.
@@ -434,10 +440,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         if not hasattr(self, "means_"):
             return self.fit(X)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        X = np.asarray(X, dtype=np.float64)
         centre, scale = self._standardisation_
-        Z = X - centre
-        Z /= scale  # in place: one copy of the data
+        Z = _standardised(X, centre, scale)
         params = _params_from_attributes(
             self.means_, self.covariances_, self.weights_, centre, scale,
             self._reg(), self.covariance_type,
@@ -579,7 +583,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             else:
                 variances = np.ones(K)
             cov = from_spherical(variances, weights, covariance_type, n_features, reg)
-        return MixtureParams(means, cov, np.log(weights))
+        # Parameters are float64 whatever the data's precision.
+        return MixtureParams(np.asarray(means, dtype=np.float64), cov, np.log(weights))
 
     def _to_requested_type(self, params, n_features):
         """Cold-start (one variance per component) parameters in the requested type."""

@@ -77,7 +77,8 @@ def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical")
         elif span:
             Xt = span_noised(X0, params.means, t, np.random.default_rng(seeds[block]))
         else:
-            Xt = noise_antithetic(X0, block_noise(seeds[block], X0.shape), t)
+            z = block_noise(seeds[block], X0.shape).astype(X0.dtype, copy=False)
+            Xt = noise_antithetic(X0, z, t)
         loss, grad, curvature = loss_grad(Xt, params, t, reg_covar, covariance_type)
         share = X0.shape[0] / n_samples
         terms = (loss, *grad, curvature.noised_gradient, curvature.mean_resp,

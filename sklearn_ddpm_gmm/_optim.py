@@ -201,6 +201,9 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
     n_step = 0
     learning_rate = phase.learning_rate
     previous_step = None
+    # float32 passes round the loss at ~1e-7 relative: rises below 100 of
+    # their rounding units are not evidence of an overshoot.
+    rise_tol = max(_LOSS_RISE_TOL, 100 * np.finfo(X.dtype).eps)
     loss, grad, curvature = stein_objective(X, params, phase.t, seeds, reg_covar,
                                             covariance_type)
     for n_step in range(1, phase.max_steps + 1):
@@ -217,7 +220,7 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
         # EM-matched curvature misses the posteriors' movement), and is
         # retried at half the rate. The power phase is exempt: it grows the
         # means from a small start, like a power iteration.
-        overshot = new_loss > loss + _LOSS_RISE_TOL * abs(loss)
+        overshot = new_loss > loss + rise_tol * abs(loss)
         can_halve = learning_rate > _MIN_LEARNING_RATE * phase.learning_rate
         if phase.stop != "direction" and overshot and can_halve:
             learning_rate *= 0.5

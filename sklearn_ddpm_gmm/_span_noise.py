@@ -58,6 +58,10 @@ class SpanPoints:
     def shape(self):
         return (self.coords.shape[0], self.basis.shape[0])
 
+    @property
+    def dtype(self):
+        return self.coords.dtype
+
     def dot(self, M):
         """Products with the rows of M, shape (K, d) in the span: (2 n, K)."""
         return self.coords @ (M @ self.basis).T
@@ -81,7 +85,8 @@ def span_noised(X0, means, t, rng):
     Parameters
     ----------
     X0 : ndarray of shape (n, d)
-        Clean points.
+        Clean points; the result has their dtype (the draws do not depend on
+        it, so float32 and float64 data get the same noise).
     means : ndarray of shape (K, d)
         The model's means, K < d.
     t : float
@@ -98,7 +103,8 @@ def span_noised(X0, means, t, rng):
     a, s2 = noise_coefficients(t)
     s = np.sqrt(s2)
     n, d = X0.shape
-    Q = np.linalg.qr(means.T)[0]  # (d, K): contains the span of the means
+    dtype = X0.dtype
+    Q = np.linalg.qr(means.T)[0].astype(dtype)  # (d, K): contains the span of the means
     r = Q.shape[1]
     q0 = X0 @ Q
     p = X0 - q0 @ Q.T
@@ -109,14 +115,16 @@ def span_noised(X0, means, t, rng):
     q0 += correction
     p -= correction @ Q.T
     p_norm = np.sqrt(row_dots(p, p))
-    p_norm[p_norm <= 1e-9 * np.sqrt(row_dots(X0, X0))] = 0.0
-    zeta = s * rng.standard_normal((n, r))
-    g = s * rng.standard_normal(n)
+    rounding = max(1e-9, 100 * np.finfo(dtype).eps)
+    p_norm[p_norm <= rounding * np.sqrt(row_dots(X0, X0))] = 0.0
+    zeta = (s * rng.standard_normal((n, r))).astype(dtype, copy=False)
+    g = (s * rng.standard_normal(n)).astype(dtype, copy=False)
     rest = s2 * rng.chisquare(d - r - 1, n) if d - r > 1 else np.zeros(n)
+    rest = rest.astype(dtype, copy=False)
     q0 *= a
     coords = np.concatenate([q0 + zeta, q0 - zeta])
     along = np.concatenate([a * p_norm + g, a * p_norm - g])
     p_norm2 = np.concatenate([p_norm, p_norm])
-    scales = np.divide(along, p_norm2, out=np.zeros(2 * n), where=p_norm2 > 0)
+    scales = np.divide(along, p_norm2, out=np.zeros(2 * n, dtype=dtype), where=p_norm2 > 0)
     sq_norms = row_dots(coords, coords) + along**2 + np.concatenate([rest, rest])
     return SpanPoints(Q, coords, p, scales, sq_norms)

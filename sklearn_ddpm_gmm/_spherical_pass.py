@@ -64,9 +64,13 @@ def spherical_stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spheric
     """
     a, s2 = noise_coefficients(t)
     n_samples, d = Xt.shape
-    means = params.means
-    tau = noised(covariances(params.covariance, covariance_type, reg_covar),
-                 covariance_type, a, s2)  # (K,)
+    # Computed in the points' precision (float32 data: float32 passes);
+    # what is returned is float64.
+    dtype = Xt.dtype
+    means = params.means.astype(dtype, copy=False)
+    noised_covariances = noised(covariances(params.covariance, covariance_type, reg_covar),
+                                covariance_type, a, s2)  # (K,)
+    tau = noised_covariances.astype(dtype, copy=False)
     tau_col = tau[:, np.newaxis]
     x_dot_means, x_sq = _products(Xt, means)  # (K, n), (n,)
     gram = means @ means.T
@@ -75,9 +79,10 @@ def spherical_stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spheric
     sq_dist = x_sq - 2.0 * a * x_dot_means
     sq_dist += (a * a) * np.diag(gram)[:, np.newaxis]
     np.maximum(sq_dist, 0.0, out=sq_dist)
-    log_weights = params.weight_logits - logsumexp(params.weight_logits)
+    log_weights = params.weight_logits - logsumexp(params.weight_logits)  # (K,)
     log_prob = -0.5 * sq_dist / tau_col
-    log_prob += (log_weights - 0.5 * d * (np.log(2.0 * np.pi) + np.log(tau)))[:, np.newaxis]
+    log_norms = log_weights - 0.5 * d * (np.log(2.0 * np.pi) + np.log(noised_covariances))
+    log_prob += log_norms.astype(dtype)[:, np.newaxis]
     _, w = _log_normalise_columns(log_prob)
     u_sq = sq_dist / (tau_col * tau_col)  # |u_i|^2
     g = u_sq - (d / tau)[:, np.newaxis]  # |u_i|^2 - tr T_i^{-1}
@@ -112,17 +117,19 @@ def spherical_stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spheric
         - (2.0 * np.einsum("kn,kn->k", w, u_sq) + np.einsum("kn,kn->k", w, p)) / tau
         + d * resp_mass / tau**2
     )
+    g_means, grad_noised = g_means.astype(np.float64), grad_noised.astype(np.float64)
     g_cov = coordinate_gradient(params.covariance, a * a * grad_noised, covariance_type)
-    g_logits = (2.0 / n_samples) * alpha_mass
+    g_logits = (2.0 / n_samples) * alpha_mass.astype(np.float64)
 
-    loss = float(np.mean(2.0 * g_mean - S_sq))
+    loss = float(np.mean(2.0 * g_mean - S_sq, dtype=np.float64))
     if s2 > 0:
         loss += d / s2
     u_plus_S_sq = u_sq + 2.0 * p + S_sq
     curvature = Curvature(
-        noised_covariances=tau,
+        noised_covariances=noised_covariances,
         noised_gradient=grad_noised,
-        mean_resp=resp_mass / n_samples,
-        weight_logits=2.0 * np.einsum("kn,kn->k", w * w, u_plus_S_sq) / n_samples,
+        mean_resp=resp_mass.astype(np.float64) / n_samples,
+        weight_logits=(2.0 / n_samples) * np.einsum("kn,kn->k", w * w, u_plus_S_sq,
+                                                   dtype=np.float64),
     )
     return loss, MixtureParams(g_means, g_cov, g_logits), curvature

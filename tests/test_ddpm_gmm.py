@@ -318,3 +318,20 @@ def test_constant_and_duplicated_rows_fit_without_nan(n_components, covariance_t
         if covariance_type in ("full", "tied"):
             cov = np.linalg.eigvalsh(cov)
         assert np.all(cov > 0)
+
+
+@pytest.mark.parametrize("covariance_type", ["spherical", "diag", "full", "identity"])
+def test_float32_data_fits_like_float64_with_float64_attributes(covariance_type):
+    # float32 data is standardised and passed over in float32 (same noise
+    # draws); the result differs from the float64 fit by rounding, far below
+    # the means' standard error here (~0.01), and the attributes are float64.
+    X, _, _ = make_separated_mixture(20_000, 6, 3, random_state=3)
+    m64 = DDPMGaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    m32 = DDPMGaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(
+        X.astype(np.float32))
+    for name in ("means_", "covariances_", "weights_", "precisions_cholesky_"):
+        assert getattr(m32, name).dtype == np.float64, name
+    np.testing.assert_allclose(m32.means_, m64.means_, atol=0.01)
+    np.testing.assert_allclose(m32.covariances_, m64.covariances_, rtol=0.02, atol=1e-3)
+    np.testing.assert_allclose(m32.weights_, m64.weights_, atol=0.005)
+    assert abs(m32.score(X) - m64.score(X)) < 1e-3
