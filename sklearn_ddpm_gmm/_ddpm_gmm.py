@@ -176,11 +176,11 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         steps are taken, each with a fresh draw, and their iterates averaged:
         the noise's share of the estimate's variance falls like one over the
         number of draws, each costing one step. Averaging stops (after at
-        least 3 draws) once the spread of the iterates, divided by their
-        number, is below 4% of the means' sampling variance
-        (``sum_j d v_j / (n pi_j)``), which keeps the error within about 1.02x
-        of infinitely many draws, or after ``n_noise_draws`` draws.
-        0 keeps the single draw.
+        least 6 draws) once the spread of the iterates, divided by their
+        number and corrected for their autocorrelation, is below 4% of the
+        means' sampling variance (``sum_j d v_j / (n pi_j)``), or after
+        ``n_noise_draws`` draws. On separated data 6 draws left 1.02-1.04x a
+        converged EM's error (16: 1.01-1.03x). 0 keeps the single draw.
     random_state : int, RandomState instance or None, default=None
         Controls the random start, the subsample and the noise draws.
     n_jobs : int, default=None

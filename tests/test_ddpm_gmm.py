@@ -60,7 +60,7 @@ def test_fitted_attributes_and_schedule(fitted):
     assert sum(p["n_steps"] for p in fitted.schedule_) == len(fitted.loss_curve_)
     assert fitted.converged_
     averaged = fitted.schedule_[-1]["n_steps"]
-    assert 3 <= averaged <= fitted.n_noise_draws
+    assert 6 <= averaged <= fitted.n_noise_draws
     assert fitted.n_iter_ == fitted.schedule_[-2]["n_steps"] + averaged
     # The power phase sits at a higher noise level than the EM phase.
     assert fitted.schedule_[0]["t"] > fitted.schedule_[-1]["t"]

@@ -23,20 +23,28 @@ def test_first_partial_fit_is_fit():
 @pytest.mark.parametrize("covariance_type", ["spherical", "diag", "full", "identity"])
 def test_partial_fit_over_chunks_approaches_fit_on_all(covariance_type):
     # The running average of chunk estimates ends far closer to the truth than
-    # the first chunk's fit, and near the fit on everything.
-    X, _, means = make_separated_mixture(30_000, 4, 3, random_state=1)
-    chunks = _chunks(X, 6)
-    model = DDPMGaussianMixture(3, covariance_type=covariance_type, random_state=0)
-    first = matched_mean_error(model.partial_fit(chunks[0]).means_, means)
-    for chunk in chunks[1:]:
-        model.partial_fit(chunk)
-    streamed = matched_mean_error(model.means_, means)
-    full = DDPMGaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
-    assert model.n_samples_seen_ == 30_000
-    assert streamed < 0.6 * first
-    assert streamed < 1.5 * matched_mean_error(full.means_, means)
-    assert np.all(np.isfinite(model.covariances_))
-    np.testing.assert_allclose(model.weights_.sum(), 1.0)
+    # the first chunk's fit, and near the fit on everything. One data set's
+    # errors vary by +-50% around their expectation (the first chunk's and the
+    # full fit's alike), so ratios are averaged over three.
+    to_first, to_full = [], []
+    for data_seed in (1, 2, 3):
+        X, _, means = make_separated_mixture(30_000, 4, 3, random_state=data_seed)
+        chunks = _chunks(X, 6)
+        model = DDPMGaussianMixture(3, covariance_type=covariance_type, random_state=0)
+        first = matched_mean_error(model.partial_fit(chunks[0]).means_, means)
+        for chunk in chunks[1:]:
+            model.partial_fit(chunk)
+        streamed = matched_mean_error(model.means_, means)
+        full = DDPMGaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+        assert model.n_samples_seen_ == 30_000
+        assert streamed < first
+        assert np.all(np.isfinite(model.covariances_))
+        np.testing.assert_allclose(model.weights_.sum(), 1.0)
+        to_first.append(streamed / first)
+        to_full.append(streamed / matched_mean_error(full.means_, means))
+    # Six chunks: sqrt(1/6) = 0.41 of the first chunk's error is expected.
+    assert np.mean(to_first) < 0.6
+    assert np.mean(to_full) < 1.5
 
 
 def test_partial_fit_is_deterministic_and_leaves_input_alone():
