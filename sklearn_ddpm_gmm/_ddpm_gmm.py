@@ -39,6 +39,8 @@ from ._score_model import MixtureParams, log_prob_and_resp, score
 
 # Fewest noised rows a phase uses (see DDPMGaussianMixture._run).
 _MIN_NOISED_ROWS = 4096
+# Rows per block when computing the standardisation.
+_STANDARDISATION_ROWS = 8192
 
 
 def _standardisation(X):
@@ -49,11 +51,14 @@ def _standardisation(X):
     1e150 neither underflows nor overflows when squared.
     """
     centre = X.mean(axis=0, dtype=np.float64)
-    offsets = X - centre
-    largest = np.max(np.abs(offsets))
+    # Blocks of rows: no temporary the size of X.
+    blocks = range(0, X.shape[0], _STANDARDISATION_ROWS)
+    largest = max(np.max(np.abs(X[i:i + _STANDARDISATION_ROWS] - centre)) for i in blocks)
     if not np.isfinite(largest) or largest == 0.0:
         return centre, 1.0
-    return centre, float(largest * np.sqrt(np.mean((offsets / largest) ** 2)))
+    total = sum(np.sum(((X[i:i + _STANDARDISATION_ROWS] - centre) / largest) ** 2)
+                for i in blocks)
+    return centre, float(largest * np.sqrt(total / X.size))
 
 
 def _standardised(X, centre, scale):

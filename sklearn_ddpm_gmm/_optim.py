@@ -73,8 +73,14 @@ class DataBounds(NamedTuple):
 
 
 def data_bounds(X):
-    """DataBounds of X, shape (n_samples, n_features): one O(n d) pass."""
-    return DataBounds(X.min(axis=0), X.max(axis=0), float(X.var(axis=0).sum()))
+    """DataBounds of X, shape (n_samples, n_features): O(n d) work and no
+    temporary the size of X (``X.var`` would make one; partial_fit's memory is
+    counted in chunks)."""
+    n_samples = X.shape[0]
+    mean = X.mean(axis=0)
+    variances = np.einsum("ij,ij->j", X, X) / n_samples - mean**2
+    return DataBounds(X.min(axis=0), X.max(axis=0),
+                      float(np.maximum(variances, 0.0).sum()))
 
 
 class PhaseResult(NamedTuple):
