@@ -23,7 +23,7 @@ from ._covariance import (
     n_covariance_parameters,
 )
 from ._objective import draw_seeds, stein_objective
-from ._optim import blend, data_bounds, run_averaging, run_phase
+from ._optim import blend, data_bounds, run_fresh_noise, run_phase
 from ._schedule import (
     cold_final_phase,
     cold_start_rows,
@@ -39,6 +39,9 @@ from ._score_model import MixtureParams, log_prob_and_resp, score
 
 # Fewest noised rows a phase uses (see DDPMGaussianMixture._run).
 _MIN_NOISED_ROWS = 4096
+# Most runs of the cold-final phase, each at the level the last one's
+# estimate calls for (see DDPMGaussianMixture._settle).
+_MAX_SETTLE_PHASES = 3
 # Rows per block when computing the standardisation.
 _STANDARDISATION_ROWS = 8192
 
@@ -481,11 +484,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         if self.verbose:
             print(f"  Phase {phase.name} at noise level t = {phase.t:.3g} "
                   f"on {X.shape[0]} rows")
-        # Small data: several noise draws per point (rows repeated), so the
-        # noise's own sample variance cannot drown the signal; with one draw
-        # per point, 100 rows in 1-D sent the power phase to a collapse.
-        draws = -(-_MIN_NOISED_ROWS // X.shape[0])
-        X_noised = np.tile(X, (draws, 1)) if draws > 1 else X
+        X_noised = self._noised_rows(X)
         phase = phase._replace(bounds=data_bounds(X))
         result = run_phase(
             X_noised, params, phase, draw_seeds(random_state, X_noised.shape[0]),
@@ -500,28 +499,27 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         return result
 
     def _final_stage(self, Z, params, random_state, schedule, losses, name="final"):
-        """EM phase on all rows, then the averaged steps with fresh noise.
-
-        ``name`` labels the EM phase in ``schedule``. The level follows the current variance estimate; when the converged
-        estimate calls for a level less than half the one used (a start far
-        from the data's clusters), the phase runs once more at the new level.
+        """The full-data stage at the EM level (:func:`._optim.run_fresh_noise`):
+        steps with fresh noise until the means move by less than their
+        standard error, then averaged steps. ``name`` labels the burn-in in
+        ``schedule``, ``"averaging"`` the rest.
 
         Returns
         -------
         params, converged, n_iter
         """
+        n_samples = Z.shape[0]
+        phase = final_phase(self._em_level(params), self.max_iter, self.tol)._replace(
+            name=name, bounds=data_bounds(Z),
+        )
         if self.verbose:
-            print("Final phase")
-        level = self._em_level(params)
-        phase = final_phase(level, self.max_iter, self.tol)._replace(name=name)
-        result = self._run(Z, params, phase, random_state, schedule, losses)
-        n_iter = result.n_steps
-        new_level = self._em_level(result.params)
-        if self.max_iter > 0 and new_level < 0.5 * level:
-            level = new_level
-            result = self._run(Z, result.params, phase._replace(t=level), random_state,
-                               schedule, losses)
-            n_iter += result.n_steps
+            print(f"  Phase {name} at noise level t = {phase.t:.3g} on {n_samples} rows, "
+                  "fresh noise each step")
+        result = run_fresh_noise(
+            self._noised_rows(Z), params, phase, random_state, self._reg(),
+            self.covariance_type, self.n_noise_draws, self.verbose,
+            self.verbose_interval, n_samples=n_samples,
+        )
         if self.max_iter > 0 and not result.converged:
             warnings.warn(
                 "The final phase of DDPMGaussianMixture did not converge in "
@@ -531,24 +529,24 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             )
         if self.verbose:
             status = "converged" if result.converged else "did not converge"
-            print(f"Final phase {status} after {result.n_steps} steps.")
-        params = result.params
-        if self.n_noise_draws and self.max_iter > 0:
-            # At the rate the line search settled on (fresh noise each step).
-            phase = final_phase(level, self.n_noise_draws, self.tol)._replace(
-                learning_rate=result.learning_rate, bounds=data_bounds(Z)
-            )
-            params, avg_losses = run_averaging(
-                Z, params, phase, self.n_noise_draws, random_state, self._reg(),
-                self.covariance_type,
-            )
-            schedule.append(_phase_record(
-                phase._replace(name="averaging"), len(avg_losses), Z.shape[0],
-                result.converged,
-            ))
-            losses += avg_losses
-            n_iter += len(avg_losses)
-        return params, result.converged, n_iter
+            print(f"Final phase {status} after {result.n_burn_in} steps; "
+                  f"{result.n_averaged} iterates averaged.")
+        phase = phase._replace(learning_rate=result.learning_rate)
+        schedule.append(_phase_record(phase, result.n_burn_in, n_samples, result.converged))
+        n_averaging = len(result.losses) - result.n_burn_in
+        if self.max_iter > 0 and self.n_noise_draws > 1:
+            schedule.append(_phase_record(phase._replace(name="averaging"), n_averaging,
+                                          n_samples, result.converged))
+        losses += result.losses
+        return result.params, result.converged, len(result.losses)
+
+    def _noised_rows(self, X):
+        """X, repeated so that a pass noises at least ``_MIN_NOISED_ROWS`` rows
+        (several draws per point on small data, so the noise's own sample
+        variance cannot drown the signal; with one draw per point, 100 rows in
+        1-D sent the power phase to a collapse)."""
+        draws = -(-_MIN_NOISED_ROWS // X.shape[0])
+        return np.tile(X, (draws, 1)) if draws > 1 else X
 
     def _initial_params(self, X, centre, scale, random_state, covariance_type):
         """Starting parameters on standardised X, in ``covariance_type``: the cold
@@ -613,11 +611,17 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         rows = np.sort(random_state.choice(n_samples, n_rows, replace=False))
         Z_cold = Z[rows]
         if self.means_init is not None:
-            # A given start skips the cold start, like GaussianMixture's means_init.
+            # A given start skips the power and intermediate phases, like
+            # GaussianMixture's means_init skips k-means; the EM level is
+            # still reached on the subsample first, where a step that
+            # overshoots is caught by the line search at little cost.
             params = self._initial_params(
                 Z_cold, centre, scale, random_state, self.covariance_type
             )
-            return params, [], []
+            schedule, losses = [], []
+            with threadpool_limits(limits=1, user_api="blas"):
+                params = self._settle(Z_cold, params, random_state, schedule, losses)
+            return params, schedule, losses
         # Common noise to compare the starts on one version of the objective.
         compare_seeds = draw_seeds(random_state, n_rows)
         # A seed per start: the same starts whatever n_jobs.
@@ -669,9 +673,22 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                     Z_cold, params, phase, random_state, schedule, losses, cold_type
                 ).params
             params = self._to_requested_type(params, Z_cold.shape[1])
-            phase = cold_final_phase(self._em_level(params), self.tol, len(Z_cold), params)
-            params = self._run(Z_cold, params, phase, random_state, schedule, losses).params
+            params = self._settle(Z_cold, params, random_state, schedule, losses)
         return params, schedule, losses
+
+    def _settle(self, Z_cold, params, random_state, schedule, losses):
+        """The cold start's last phase: the EM level on the subsample, with one
+        fixed noise draw and a line search, so that the full-data stage starts
+        close. The level follows the variance estimate; when the converged
+        estimate calls for a level below half the one used (a start far from
+        the clusters, or components collapsing), the phase runs again there."""
+        for _ in range(_MAX_SETTLE_PHASES):
+            level = self._em_level(params)
+            phase = cold_final_phase(level, self.tol, len(Z_cold), params)
+            params = self._run(Z_cold, params, phase, random_state, schedule, losses).params
+            if self._em_level(params) >= 0.5 * level:
+                break
+        return params
 
     def _check_initial_parameters(self, shape):
         """Validate user-given starting values."""

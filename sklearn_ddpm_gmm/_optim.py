@@ -28,8 +28,11 @@ _MAX_MEAN_STEP = 3.0
 _MIN_MEAN_RESP = 1e-3
 # The blocks are coupled (a mean's length trades against its variance), and a
 # diagonal preconditioner with full steps on every block at once overshoots like
-# a Jacobi iteration: on d = 50 two-component data it diverged at 1.0 and
-# converged (change 1e-8 in 50 steps) with these block scales.
+# a Jacobi iteration: on d = 50 two-component data the cold phases diverged at
+# 1.0 and converged (change 1e-8 in 50 steps) with these block scales. Near
+# the optimum (the full-data stage) the coupling is weak and the covariances
+# take full steps (Phase.covariance_rate): at half steps they contracted by
+# only 0.6 a step, where EM takes one.
 _LR_SCALE = {"covariance": 0.5, "weight_logits": 0.5}
 # Line search of run_phase: a step is rejected when the loss rises by more than
 # this (relative) amount, and the rate is halved down to this fraction. The
@@ -43,6 +46,11 @@ _MIN_LEARNING_RATE = 1.0 / 64
 # means swung back and forth by 0.005 standard deviations a step (cosine
 # -0.99) for 100 steps while the loss stayed flat to 1e-8; the rate is halved.
 _REVERSAL_COSINE = -0.5
+# The power phase (stop "span") has settled once its change is below this
+# fraction of the largest change it made (and below its tolerance): from a
+# small start on weak signal (d = 50, |mu| = 1) the first steps change the
+# span by only 5e-3, and the change peaks at 0.26 some 15 steps later.
+_POWER_SETTLED = 0.1
 
 
 class Phase(NamedTuple):
@@ -53,13 +61,14 @@ class Phase(NamedTuple):
     max_steps: int
     learning_rate: float
     learn: tuple  # which of "means", "covariance", "weight_logits" move
-    stop: str  # "direction" (phase 1) or "params" (EM phase)
+    stop: str  # "span" (phase 1) or "params" (the other phases)
     tol: float
     centred: bool = False  # keep the means' average at the data's mean (zero)
     # Weights by their fixed-point equation pi_j = E[w_j(x_t)] instead of a
     # gradient step (see _preconditioned_step).
     closed_form_weights: bool = True
     bounds: object = None  # DataBounds of the data, or None
+    covariance_rate: float = _LR_SCALE["covariance"]  # the covariances' share of the rate
 
 
 class DataBounds(NamedTuple):
@@ -116,7 +125,7 @@ def _preconditioned_step(params, grad, curvature, phase, covariance_type, reg_co
     if "covariance" in phase.learn:
         cov = covariance_step(
             cov, curvature.noised_gradient, T, mass, a,
-            _LR_SCALE["covariance"] * lr, covariance_type, means.shape[1], reg_covar,
+            phase.covariance_rate * lr, covariance_type, means.shape[1], reg_covar,
         )
     if phase.bounds is not None:
         means = np.clip(means, phase.bounds.low, phase.bounds.high)
@@ -164,16 +173,24 @@ def _reverses(step, previous):
     return bool(norms > 0 and step @ previous < _REVERSAL_COSINE * norms)
 
 
-def _direction_change(old, new):
-    """Largest ``1 - cos`` or relative change of norm between a mean and its
-    previous value: the power iteration has settled when both are small (in
-    one dimension the direction is only a sign, and the norm is what grows)."""
-    old_norm = np.linalg.norm(old.means, axis=1)
-    new_norm = np.linalg.norm(new.means, axis=1)
-    num = np.einsum("ij,ij->i", old.means, new.means)
-    den = np.maximum(old_norm * new_norm, 1e-300)
-    norm_change = np.abs(new_norm - old_norm) / np.maximum(new_norm, 1e-300)
-    return float(max(np.max(1.0 - num / den), np.max(norm_change)))
+def _span(means):
+    """Orthonormal basis of the span of the means, shape (d, r) with
+    ``r = min(K - 1, d)`` (the power phase keeps them centred)."""
+    rank = max(1, min(means.shape[0] - 1, means.shape[1]))
+    return np.linalg.svd(means, full_matrices=False)[2][:rank].T
+
+
+def _span_change(old, new):
+    """How far the power iteration still moves: the larger of the squared sine
+    of the largest principal angle between the spans of the old and new means
+    and the relative change of the means' overall norm. The means may turn
+    within their span (the objective at large noise hardly depends on how),
+    so the span, not each mean's direction, is what settles; in one dimension
+    only the norm can change."""
+    cosines = np.linalg.svd(_span(old.means).T @ _span(new.means), compute_uv=False)
+    angle = 1.0 - float(np.min(cosines)) ** 2
+    old_norm, new_norm = np.linalg.norm(old.means), np.linalg.norm(new.means)
+    return max(angle, abs(new_norm - old_norm) / max(new_norm, 1e-300))
 
 
 def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
@@ -207,6 +224,7 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
     n_step = 0
     learning_rate = phase.learning_rate
     previous_step = None
+    peak_change = 0.0
     # float32 passes round the loss at ~1e-7 relative: rises below 100 of
     # their rounding units are not evidence of an overshoot.
     rise_tol = max(_LOSS_RISE_TOL, 100 * np.finfo(X.dtype).eps)
@@ -228,12 +246,13 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
         # means from a small start, like a power iteration.
         overshot = new_loss > loss + rise_tol * abs(loss)
         can_halve = learning_rate > _MIN_LEARNING_RATE * phase.learning_rate
-        if phase.stop != "direction" and overshot and can_halve:
+        if phase.stop != "span" and overshot and can_halve:
             learning_rate *= 0.5
             change = np.inf
         else:
-            if phase.stop == "direction":
-                change = _direction_change(params, new)
+            if phase.stop == "span":
+                change = _span_change(params, new)
+                peak_change = max(peak_change, change)
             else:
                 change = _param_change(params, new, reg_covar, covariance_type)
                 step = _step_vector(params, new)
@@ -250,27 +269,35 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
             tic = toc
         elif verbose == 1 and n_step % verbose_interval == 0:
             print(f"    Iteration {n_step}")
-        if change < phase.tol:
+        # The power iteration first crawls (a small start moves little), then
+        # turns and grows, then settles: it has settled once its moves are
+        # small and well below the largest it made.
+        settled = phase.stop != "span" or change < _POWER_SETTLED * peak_change
+        if change < phase.tol and settled:
             converged = True
             break
     return PhaseResult(params, losses, n_step, converged, learning_rate)
 
 
-# Averaging (run_averaging) stops once the Monte Carlo variance of the
-# averaged means is below this fraction of their statistical variance, which
-# aims at an error within sqrt(1 + 0.04) = 1.02x of what infinitely many draws
-# give. On separated data (n = 1e5, d = 10, K = 4, 5 seeds) 1, 4 and 16 draws
-# gave 1.07, 1.02 and 1.006x a converged EM's error.
-_MC_VARIANCE_FRACTION = 0.04
-# Fewest draws averaged. The spread of a few iterates understates the noise:
-# each step moves only part of the way to its draw's optimum (lag-one
-# autocorrelation ~0.75 at d = 50, K = 16), and the first iterates still carry
-# the fixed-noise phase's draw. There the optimum of one draw had 7x the
-# variance of the iterates' spread; with 3 draws the fits (1e5 rows, 5 seeds)
-# ended at 1.054x EM's error on average, with 6 at 1.041x, with 16 at about
-# 1.03x (the DDPM estimator's own distance from maximum likelihood).
-_MIN_DRAWS = 6
+# Averaging stops once the Monte Carlo variance of the averaged means is below
+# this fraction of their statistical variance, which aims at an error within
+# sqrt(1 + 0.04) = 1.02x of what infinitely many draws give. On separated data
+# (n = 1e5, d = 10, K = 4, 5 seeds) 1, 4 and 16 draws gave 1.07, 1.02 and
+# 1.006x a converged EM's error.
+_MC_VARIANCE_FRACTION = 0.08
+# Fewest draws averaged: the spread of fewer iterates says too little about
+# the noise (two degrees of freedom with three).
+_MIN_DRAWS = 3
 _MAX_AUTOCORRELATION = 0.8
+# The burn-in of the full-data stage ends once a step moves the means by less
+# than their standard error (squared movement per coordinate, in units of the
+# sampling variance Sigma_j / (n pi_j), averaged over components): what is
+# left of the start's offset is then a fraction of the statistical error, and
+# the averaged steps that follow shrink it further.
+_BURN_IN_MOVEMENT = 1.0
+# A burn-in step that moves the means this much further than the one before is
+# an overshoot (the steps should shrink geometrically): the rate is halved.
+_OVERSHOOT_GROWTH = 1.5
 
 
 def statistical_variance(params, n_samples, reg_covar, covariance_type):
@@ -286,6 +313,20 @@ def statistical_variance(params, n_samples, reg_covar, covariance_type):
     return float(np.sum(n_features * v / (n_samples * params.weights())))
 
 
+def standardised_movement(old, new, n_samples, reg_covar, covariance_type):
+    """How far the means moved, relative to their statistical precision.
+
+    The squared movement of mean j in its component's Mahalanobis metric, per
+    coordinate, times ``n pi_j`` (so one is a move of one standard error per
+    coordinate), averaged over components. Nearly empty components, whose
+    means the data hardly determine, count for little.
+    """
+    n_features = new.means.shape[1]
+    cov = covariances(new.covariance, covariance_type, reg_covar)
+    moves = noised_norms(cov, new.means - old.means, covariance_type)
+    return float(np.mean(moves**2 * n_samples * new.weights() / n_features))
+
+
 def _variance_of_average(iterates):
     """Monte Carlo variance of the average of correlated iterates, summed over
     coordinates, for iterates of shape (m, ...).
@@ -293,8 +334,7 @@ def _variance_of_average(iterates):
     Successive iterates share the contraction of the step (an AR(1) process
     with coefficient r): the average's variance is ``var / m`` times
     ``(1 + r) / (1 - r)``. r is the lag-one autocorrelation pooled over all
-    coordinates, plus 1 / m, the bias of that estimate for white noise; with
-    r = 0 the rule stopped too early on d = 50, K = 16 data (see _MIN_DRAWS).
+    coordinates, plus 1 / m, the bias of that estimate for white noise.
     """
     m = len(iterates)
     deviations = iterates - iterates.mean(axis=0)
@@ -306,42 +346,111 @@ def _variance_of_average(iterates):
     return total / (m - 1) / m * (1.0 + r) / (1.0 - r)
 
 
-def run_averaging(X, params, phase, max_steps, random_state, reg_covar,
-                  covariance_type="spherical"):
-    """Steps with fresh noise at the phase's level; returns the average iterate.
+class FreshNoiseResult(NamedTuple):
+    params: MixtureParams  # the average of the iterates after the burn-in
+    losses: list
+    n_burn_in: int  # steps until the movement rule was met
+    n_averaged: int  # iterates averaged (the last burn-in iterate included)
+    converged: bool  # whether the burn-in met its rule within max_steps
+    learning_rate: float
 
-    Near the optimum each preconditioned step contracts like EM, so iterates
-    that use independent noise draws carry nearly independent noise, and their
-    average has the variance of a gradient averaged over the draws, at one
-    pass a draw. The spread of the iterates estimates that Monte Carlo
-    variance; averaging stops when it, divided by the number of draws, falls
+
+def run_fresh_noise(X, params, phase, random_state, reg_covar, covariance_type,
+                    max_draws, verbose=0, verbose_interval=10, n_samples=None):
+    """The full-data stage: preconditioned steps, each with a fresh noise draw.
+
+    Each step is one pass over X with new noise, so no pass is spent
+    converging to one Monte Carlo version of the objective. The burn-in runs
+    until a step moves the means by less than their statistical precision
+    (:func:`standardised_movement` at most ``_BURN_IN_MOVEMENT``), or every
+    parameter by less than ``phase.tol``, for at most ``phase.max_steps``
+    steps; near the optimum each preconditioned step contracts like an EM
+    step, so iterates that use independent draws carry nearly independent
+    noise. The iterates from the last burn-in step on are then averaged,
+    at least ``_MIN_DRAWS`` and at most ``max_draws`` of them, until the
+    Monte Carlo variance of their average (the spread of the iterates,
+    divided by their number and corrected for their autocorrelation) is
     below ``_MC_VARIANCE_FRACTION`` of the means' statistical variance
-    (:func:`statistical_variance`), or after ``max_steps`` draws.
+    (:func:`statistical_variance`).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Standardised data.
+    params : MixtureParams
+        Start (the subsample's optimum, or the current estimate).
+    phase : Phase
+        Level, rate, most burn-in steps, tolerance and bounds.
+    random_state : RandomState
+        Source of the draws' seeds.
+    reg_covar : float
+    covariance_type : str
+    max_draws : int
+        Most iterates averaged; 0 or 1 keeps the last burn-in iterate.
+    verbose, verbose_interval : int
+    n_samples : int, default=None
+        Rows of data behind X (X may repeat them, for several draws a point),
+        which sets the statistical precision; X.shape[0] if None.
 
     Returns
     -------
-    params : MixtureParams
-        The mean of the iterates (unconstrained parameters).
-    losses : list of float
+    FreshNoiseResult
     """
-    total = [np.zeros_like(block) for block in params]
-    means, losses = [], []
-    for step in range(1, max_steps + 1):
+    n_samples = X.shape[0] if n_samples is None else n_samples
+    losses = []
+    learning_rate = phase.learning_rate
+    previous_movement = np.inf
+    converged = False
+    n_burn_in = 0
+    tic = time.time()
+
+    def step(params, rate):
         loss, grad, curvature = stein_objective(
             X, params, phase.t, draw_seeds(random_state, X.shape[0]), reg_covar,
             covariance_type,
         )
         losses.append(loss)
-        params = _preconditioned_step(params, grad, curvature, phase, covariance_type,
-                                      reg_covar)
+        return _preconditioned_step(params, grad, curvature,
+                                    phase._replace(learning_rate=rate),
+                                    covariance_type, reg_covar)
+
+    for n_burn_in in range(1, phase.max_steps + 1):
+        new = step(params, learning_rate)
+        movement = standardised_movement(params, new, n_samples, reg_covar,
+                                         covariance_type)
+        change = _param_change(params, new, reg_covar, covariance_type)
+        params = new
+        if verbose > 1 and n_burn_in % verbose_interval == 0:
+            toc = time.time()
+            print(f"    Iteration {n_burn_in}\t time lapse {toc - tic:.5f}s\t "
+                  f"loss {losses[-1]:.5f}\t movement {movement:.2e} standard errors")
+            tic = toc
+        elif verbose == 1 and n_burn_in % verbose_interval == 0:
+            print(f"    Iteration {n_burn_in}")
+        if movement <= _BURN_IN_MOVEMENT or change < phase.tol:
+            converged = True
+            break
+        if (movement > _OVERSHOOT_GROWTH * previous_movement
+                and learning_rate > _MIN_LEARNING_RATE * phase.learning_rate):
+            learning_rate *= 0.5
+        previous_movement = movement
+    if phase.max_steps == 0 or max_draws <= 1:
+        return FreshNoiseResult(params, losses, n_burn_in, 1, converged, learning_rate)
+
+    total = [block.copy() for block in params]
+    means = [params.means]
+    while len(means) < max_draws:
+        params = step(params, learning_rate)
         for acc, block in zip(total, params):
             acc += block
         means.append(params.means)
-        if step >= _MIN_DRAWS:
-            limit = statistical_variance(params, X.shape[0], reg_covar, covariance_type)
+        if len(means) >= _MIN_DRAWS:
+            limit = statistical_variance(params, n_samples, reg_covar, covariance_type)
             if _variance_of_average(np.asarray(means)) <= _MC_VARIANCE_FRACTION * limit:
                 break
-    return MixtureParams(*[acc / len(losses) for acc in total]), losses
+    average = MixtureParams(*[acc / len(means) for acc in total])
+    return FreshNoiseResult(average, losses, n_burn_in, len(means), converged,
+                            learning_rate)
 
 
 def blend(params, target, share):

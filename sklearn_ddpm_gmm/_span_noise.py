@@ -14,9 +14,12 @@ objective in expectation with lower variance (Rao-Blackwell); the antithetic
 partner flips zeta and g.
 
 :class:`SpanPoints` keeps the noised points in that form, ``(r + 2)`` numbers
-a point, and answers the two questions the spherical geometry asks of them
-(products with the means, weighted sums of the points) without forming the
-(2 n, d) stand-ins: a pass then does no element-wise work on (n, d) arrays.
+a point plus a reference to the clean points, and answers the two questions
+the spherical geometry asks of them (products with the means, weighted sums
+of the points) without forming the (2 n, d) stand-ins, nor even the
+orthogonal parts p: ``|p|^2 = |x0|^2 - |q0|^2`` and a weighted sum of the p
+is one of the x0 minus its part in the span. A pass then makes two products
+with the clean points and no element-wise work on (n, d) arrays.
 ``tests/test_score_model.py`` checks the expectation, the variance, and that
 the answers equal those of the materialised stand-ins.
 """
@@ -42,16 +45,19 @@ class SpanPoints:
         Q, orthonormal, containing the means.
     coords : ndarray of shape (2 n, r)
         y: ``a q0 + s zeta`` stacked on ``a q0 - s zeta``.
-    offsets : ndarray of shape (n, d)
-        p: the clean points' parts orthogonal to Q, shared by both halves.
+    clean : ndarray of shape (n, d)
+        The clean points x0 (a view, not a copy).
+    clean_coords : ndarray of shape (n, r)
+        q0 = x0 Q, so that ``p = x0 - q0 Q^T`` is the part orthogonal to Q.
     offset_scales : ndarray of shape (2 n,)
         c: ``(a |p| +- s g) / |p|`` (0 where p is 0).
     sq_norms : ndarray of shape (2 n,)
         The noised points' squared norms, chi-square part included.
     """
 
-    def __init__(self, basis, coords, offsets, offset_scales, sq_norms):
-        self.basis, self.coords, self.offsets = basis, coords, offsets
+    def __init__(self, basis, coords, clean, clean_coords, offset_scales, sq_norms):
+        self.basis, self.coords = basis, coords
+        self.clean, self.clean_coords = clean, clean_coords
         self.offset_scales, self.sq_norms = offset_scales, sq_norms
 
     @property
@@ -68,18 +74,45 @@ class SpanPoints:
 
     def weighted_sum(self, B):
         """``B.T @ X`` for coefficients B of shape (2 n, K): shape (K, d)."""
-        n = self.offsets.shape[0]
+        n = self.clean.shape[0]
         scaled = B * self.offset_scales[:, np.newaxis]
-        # Both halves share the offsets: one product with (n, d), not (2 n, d).
-        return (B.T @ self.coords) @ self.basis.T + (scaled[:n] + scaled[n:]).T @ self.offsets
+        # Both halves share the orthogonal parts p = x0 - q0 Q^T: one product
+        # with the (n, d) clean points, not with (2 n, d) stand-ins.
+        C = scaled[:n] + scaled[n:]
+        in_span = B.T @ self.coords - C.T @ self.clean_coords
+        return in_span @ self.basis.T + C.T @ self.clean
 
     def to_array(self):
         """The stand-ins themselves, shape (2 n, d)."""
-        p = np.concatenate([self.offsets, self.offsets])
+        p = self.clean - self.clean_coords @ self.basis.T
+        p = np.concatenate([p, p])
         return self.coords @ self.basis.T + self.offset_scales[:, np.newaxis] * p
 
 
-def span_noised(X0, means, t, rng):
+def _span_basis(means):
+    """Orthonormal basis of the span of the means, shape (d, r), r their rank,
+    that depends only on that span.
+
+    The noise in the span is drawn in this basis, so the basis must not turn
+    when the means merely move within their span (which the objective at
+    large noise hardly resists): that would redraw the noise and make one
+    fixed draw's objective jitter (its span kept turning by 2e-3..1e-2 a
+    step after settling, with a basis from QR of the means). Gram-Schmidt on
+    the projections of a fixed set of directions onto the span gives such a
+    basis. The rank is found by SVD: centred means (the power phase) have
+    rank K - 1.
+    """
+    n_features = means.shape[1]
+    _, singular, vt = np.linalg.svd(means, full_matrices=False)
+    rank = max(1, int(np.sum(singular > singular[0] * 1e-9))) if singular[0] > 0 else 1
+    V = vt[:rank].T
+    fixed = np.random.default_rng(0).standard_normal((n_features, rank))
+    Q, R = np.linalg.qr(V.T @ fixed)
+    signs = np.where(np.diagonal(R) < 0, -1.0, 1.0)
+    return V @ (Q * signs)
+
+
+def span_noised(X0, means, t, rng, sq_norms=None):
     """Noise X0 to level t in antithetic pairs, as span noise.
 
     Parameters
@@ -92,6 +125,8 @@ def span_noised(X0, means, t, rng):
     t : float
         Noise level.
     rng : numpy.random.Generator
+    sq_norms : ndarray of shape (n,), default=None
+        ``|x0|^2`` of each row, if already known.
 
     Returns
     -------
@@ -104,27 +139,38 @@ def span_noised(X0, means, t, rng):
     s = np.sqrt(s2)
     n, d = X0.shape
     dtype = X0.dtype
-    Q = np.linalg.qr(means.T)[0].astype(dtype)  # (d, K): contains the span of the means
+    Q = _span_basis(means).astype(dtype)  # (d, r): spans the means
     r = Q.shape[1]
     q0 = X0 @ Q
-    p = X0 - q0 @ Q.T
-    # Projecting out twice keeps p orthogonal to the means in floating point;
-    # a p at rounding level has no reliable direction and counts as zero (then
-    # the orthogonal noise is all z'', whose conditional mean is zero).
-    correction = p @ Q
-    q0 += correction
-    p -= correction @ Q.T
-    p_norm = np.sqrt(row_dots(p, p))
-    rounding = max(1e-9, 100 * np.finfo(dtype).eps)
-    p_norm[p_norm <= rounding * np.sqrt(row_dots(X0, X0))] = 0.0
-    zeta = (s * rng.standard_normal((n, r))).astype(dtype, copy=False)
-    g = (s * rng.standard_normal(n)).astype(dtype, copy=False)
+    if sq_norms is None:
+        sq_norms = row_dots(X0, X0)
+    p_sq = sq_norms - row_dots(q0, q0)
+    # |p|^2 comes from a difference that rounds at ~eps |x0|^2: a p below
+    # this share of |x0| has no reliable size or direction and counts as zero
+    # (the orthogonal noise is then all z'', whose conditional mean is zero).
+    negligible = max(1e-12, 1e3 * np.finfo(dtype).eps) * sq_norms
+    p_norm = np.sqrt(np.where(p_sq > negligible, p_sq, 0.0)).astype(dtype, copy=False)
+    zeta = rng.standard_normal((n, r))
+    zeta *= s
+    g = rng.standard_normal(n)
+    g *= s
     rest = s2 * rng.chisquare(d - r - 1, n) if d - r > 1 else np.zeros(n)
-    rest = rest.astype(dtype, copy=False)
-    q0 *= a
-    coords = np.concatenate([q0 + zeta, q0 - zeta])
-    along = np.concatenate([a * p_norm + g, a * p_norm - g])
-    p_norm2 = np.concatenate([p_norm, p_norm])
-    scales = np.divide(along, p_norm2, out=np.zeros(2 * n, dtype=dtype), where=p_norm2 > 0)
-    sq_norms = row_dots(coords, coords) + along**2 + np.concatenate([rest, rest])
-    return SpanPoints(Q, coords, p, scales, sq_norms)
+    # The two halves, a q0 + s zeta and a q0 - s zeta, written in place.
+    coords = np.empty((2 * n, r), dtype=dtype)
+    np.multiply(q0, a, out=coords[:n])
+    coords[n:] = coords[:n]
+    coords[:n] += zeta
+    coords[n:] -= zeta
+    along = np.empty(2 * n, dtype=dtype)
+    np.multiply(p_norm, a, out=along[:n])
+    along[n:] = along[:n]
+    along[:n] += g
+    along[n:] -= g
+    scales = np.zeros(2 * n, dtype=dtype)
+    nonzero = np.concatenate([p_norm, p_norm]) > 0
+    np.divide(along, np.concatenate([p_norm, p_norm]), out=scales, where=nonzero)
+    sq_norms = row_dots(coords, coords)
+    sq_norms += along * along
+    sq_norms[:n] += rest
+    sq_norms[n:] += rest
+    return SpanPoints(Q, coords, X0, q0, scales, sq_norms)

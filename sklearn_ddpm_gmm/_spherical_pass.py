@@ -41,7 +41,7 @@ def _posteriors_in_place(log_prob):
     top[~np.isfinite(top)] = 0.0  # a row no component explains stays finite
     log_prob -= top
     np.exp(log_prob, out=log_prob)
-    log_prob /= log_prob.sum(axis=0)
+    log_prob *= 1.0 / log_prob.sum(axis=0)
     return log_prob
 
 
@@ -77,7 +77,8 @@ def spherical_stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spheric
     noised_covariances = noised(covariances(params.covariance, covariance_type, reg_covar),
                                 covariance_type, a, s2)  # (K,)
     tau = noised_covariances.astype(dtype, copy=False)
-    tau_col = tau[:, np.newaxis]
+    # Products with reciprocals: a division costs twice a product on (K, n).
+    inv_tau_col = (1.0 / tau)[:, np.newaxis]
     x_dot_means, x_sq = _products(Xt, means)  # (K, n), (n,)
     gram = means @ means.T
     # (K, n) arrays are reused in place once their value is spent: fewer of
@@ -91,28 +92,28 @@ def spherical_stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spheric
     np.maximum(u_sq, 0.0, out=u_sq)  # |x - a mu_i|^2
     log_norms = (_log_softmax(params.weight_logits)
                  - 0.5 * d * (np.log(2.0 * np.pi) + np.log(noised_covariances)))
-    w = u_sq * (-0.5 / tau_col)
+    w = u_sq * (-0.5 * inv_tau_col)
     w += log_norms.astype(dtype)[:, np.newaxis]
     w = _posteriors_in_place(w)
-    u_sq /= tau_col * tau_col  # |u_i|^2
+    u_sq *= inv_tau_col * inv_tau_col  # |u_i|^2
 
     # The score S = -sum_i w_i u_i in the span of x and the means (see
     # _covariance._SphericalGeometry.score_statistics).
-    c = w / tau_col
+    c = w * inv_tau_col
     c_total = c.sum(axis=0)
     w_c = w @ c.T  # (K, K)
     along_x = c_total * x_sq - a * np.einsum("kn,kn->n", c, x_dot_means)
     p = x_dot_means  # becomes S . mu_i, then S . u_i
     p *= c_total
-    p -= a * (gram @ c)
+    p -= (a * gram) @ c
     S_sq = np.maximum(c_total * along_x - a * np.einsum("kn,kn->n", c, p), 0.0)
     del c
     p *= a
     p -= along_x
-    p /= tau_col  # S . u_i
+    p *= inv_tau_col  # S . u_i
 
     trace_precision = (d / tau)[:, np.newaxis]
-    g_mean = np.einsum("kn,kn->n", w, u_sq) - np.einsum("kn,kn->n", w, trace_precision)
+    g_mean = np.einsum("kn,kn->n", w, u_sq) - trace_precision[:, 0] @ w
     coef = u_sq - trace_precision  # g_i = |u_i|^2 - tr T_i^{-1}, then c_i
     coef -= g_mean
     coef += p
@@ -128,14 +129,14 @@ def spherical_stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spheric
     # d/dmu_i = 2a/n [sum alpha u + (sum beta u + gamma_V) / tau] with beta = -2 w,
     # gamma_V = sum (w c_total) x - a (w c^T) mu: one product with the points.
     point_coef = coef  # w (c_i - 2 / tau_i + c_total) / tau_i
-    point_coef -= 2.0 / tau_col
+    point_coef -= 2.0 * inv_tau_col
     point_coef += c_total
     point_coef *= w
-    point_coef /= tau_col
+    point_coef *= inv_tau_col
     mean_coef = (alpha_mass - 2.0 * resp_mass / tau) / tau
     g_means = (2.0 * a / n_samples) * (
         _points_weighted(Xt, point_coef)
-        - a * (mean_coef[:, np.newaxis] * means + (w_c @ means) / tau_col)
+        - a * (mean_coef[:, np.newaxis] * means + (w_c @ means) * inv_tau_col)
     )
     del point_coef, coef
     # d/dtau_i (see _SphericalGeometry.covariance_gradient), with beta = -2 w,

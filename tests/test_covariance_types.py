@@ -128,7 +128,8 @@ def test_precisions_init_in_gaussian_mixture_shapes(covariance_type):
         2, covariance_type=covariance_type, means_init=em.means_, weights_init=em.weights_,
         precisions_init=em.precisions_, random_state=0,
     ).fit(X)
-    assert [p["name"] for p in ddpm.schedule_] == ["final", "averaging"]
+    # A given start skips the power and intermediate phases.
+    assert [p["name"] for p in ddpm.schedule_] == ["cold-final", "final", "averaging"]
     assert matched_mean_error(ddpm.means_, m) < 1.5 * matched_mean_error(em.means_, m) + 0.05
     with pytest.raises(ValueError, match="precisions_init"):
         DDPMGaussianMixture(2, covariance_type=covariance_type,
@@ -183,15 +184,21 @@ def test_a_component_collapsing_onto_one_point_stays_finite(covariance_type):
 
 def test_no_component_runs_away_on_small_2d_data():
     # Before steps were projected onto where maximum likelihood lives (means
-    # in the data's box, no variance above the data's total), this fit grew
-    # one component to mean 1e8 and variance 1e15 along a line through the
-    # data (training log-likelihood 725 nats per point below EM's).
+    # in the data's box, no variance above the data's total), fits on these
+    # data grew one component to mean 1e8 and variance 1e15 along a line
+    # through the data (training log-likelihood 725 nats per point below EM's).
     X, _, _, _, _ = make_covariance_mixture(1500, 2, 4, "full", random_state=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        gm = DDPMGaussianMixture(4, random_state=1).fit(X)
-    assert np.all(gm.means_ >= X.min(axis=0) - 1e-9)
-    assert np.all(gm.means_ <= X.max(axis=0) + 1e-9)
-    assert np.linalg.eigvalsh(gm.covariances_).max() <= X.var(axis=0).sum() * (1 + 1e-6)
     best = GaussianMixture(4, n_init=10, random_state=0).fit(X).score(X)
-    assert gm.score(X) > best - 1.0
+    gaps = []
+    for seed in range(10):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gm = DDPMGaussianMixture(4, random_state=seed).fit(X)
+        assert np.all(gm.means_ >= X.min(axis=0) - 1e-9)
+        assert np.all(gm.means_ <= X.max(axis=0) + 1e-9)
+        assert np.linalg.eigvalsh(gm.covariances_).max() <= X.var(axis=0).sum() * (1 + 1e-6)
+        gaps.append(best - gm.score(X))
+    # Local optima remain (a few nats per point below the best fit, not
+    # hundreds); about half the starts reach the best fit.
+    assert max(gaps) < 15.0, gaps
+    assert sum(gap < 0.01 for gap in gaps) >= 4, gaps

@@ -208,10 +208,12 @@ def test_span_noise_has_the_full_noise_expectation_and_less_variance(covariance_
         se = np.sqrt(a.var(axis=0) / len(a) + b.var(axis=0) / len(b))
         z_scores = (a.mean(axis=0) - b.mean(axis=0)) / se
         assert np.all(np.abs(z_scores) < 4.5), (block, z_scores)
-        # The means' gradient loses the noise orthogonal to the span; the
-        # variances' keeps the chi-square part of |x_t|^2.
+        # The means' gradient loses the noise orthogonal to the span (ratio
+        # 0.79-0.80 over 3 000 draws); the variances' and weights' keep the
+        # chi-square part of |x_t|^2 (0.99-1.03). A ratio of variances from
+        # 300 draws is itself uncertain by about +-0.1.
         ratio = a.var(axis=0).sum() / b.var(axis=0).sum()
-        assert ratio < (0.8 if block == 0 else 1.1), (block, ratio)
+        assert ratio < (0.9 if block == 0 else 1.3), (block, ratio)
 
 
 def test_span_points_answer_as_the_stand_ins_they_replace():
