@@ -22,8 +22,9 @@ from ._covariance import (
     mean_variances,
     n_covariance_parameters,
 )
+from ._fastops import column_means, column_min_max
 from ._objective import draw_seeds, stein_objective
-from ._optim import blend, data_bounds, run_fresh_noise, run_phase
+from ._optim import DataBounds, blend, data_bounds, run_fresh_noise, run_phase
 from ._schedule import (
     cold_final_phase,
     cold_start_rows,
@@ -42,33 +43,69 @@ _MIN_NOISED_ROWS = 4096
 # Most runs of the cold-final phase, each at the level the last one's
 # estimate calls for (see DDPMGaussianMixture._settle).
 _MAX_SETTLE_PHASES = 3
-# Rows per block when computing the standardisation.
-_STANDARDISATION_ROWS = 8192
+# Rows per block when computing the standardisation (the block's offsets
+# stay in cache between their uses).
+_STANDARDISATION_ROWS = 16384
+
+
+def _standardise(X, dtype=None):
+    """``Z = (X - centre) / scale`` with one scale for all features, and the
+    bounds of Z (:class:`._optim.DataBounds`).
+
+    One scale keeps the spherical model spherical; Z has mean square one per
+    entry. X is read in blocks of rows, so the only array the size of the
+    data is Z, in ``dtype`` (X's own if None): float32 passes cost 0.6-0.7x
+    float64 ones, and the offsets are taken in float64 before rounding, so
+    data far from the origin keeps its precision.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    dtype : numpy dtype, default=None
+
+    Returns
+    -------
+    Z : ndarray of shape (n_samples, n_features)
+    centre : ndarray of shape (n_features,)
+    scale : float
+    bounds : DataBounds
+        Z's bounding box and the total of its features' variances.
+    """
+    n_samples = X.shape[0]
+    blocks = [slice(i, i + _STANDARDISATION_ROWS)
+              for i in range(0, n_samples, _STANDARDISATION_ROWS)]
+    centre = column_means(X)
+    low, high = column_min_max(X)
+    largest = float(max(np.max(np.abs(low - centre)), np.max(np.abs(high - centre))))
+    # Mean square of the offsets per entry, in units of the largest offset
+    # when squaring could overflow or underflow (data near 1e150 or 1e-150).
+    unit = 1.0 if 1e-100 < largest < 1e100 else largest
+    mean_square = 0.0
+    if np.isfinite(largest) and largest > 0.0:
+        for block in blocks:
+            offsets = X[block] - centre
+            if unit != 1.0:
+                offsets /= unit
+            mean_square += float(np.einsum("ij,ij->", offsets, offsets)) / X.size
+    scale = unit * float(np.sqrt(mean_square)) if mean_square > 0.0 else 1.0
+    Z = _standardised(X, centre, scale, dtype)
+    # Z has mean square one per entry: its features' variances total d.
+    total_variance = float(X.shape[1]) if mean_square > 0.0 else 0.0
+    bounds = DataBounds((low - centre) / scale, (high - centre) / scale, total_variance)
+    return Z, centre, scale, bounds
 
 
 def _standardisation(X):
-    """Centre and overall scale of X, shape (n_samples, n_features).
-
-    One scale for all features keeps the spherical model spherical. It is
-    computed after dividing by the largest offset so that data near 1e-150 or
-    1e150 neither underflows nor overflows when squared.
-    """
-    centre = X.mean(axis=0, dtype=np.float64)
-    # Blocks of rows: no temporary the size of X.
-    blocks = range(0, X.shape[0], _STANDARDISATION_ROWS)
-    largest = max(np.max(np.abs(X[i:i + _STANDARDISATION_ROWS] - centre)) for i in blocks)
-    if not np.isfinite(largest) or largest == 0.0:
-        return centre, 1.0
-    total = sum(np.sum(((X[i:i + _STANDARDISATION_ROWS] - centre) / largest) ** 2)
-                for i in blocks)
-    return centre, float(largest * np.sqrt(total / X.size))
+    """Centre and scale of :func:`_standardise`."""
+    return _standardise(X)[1:3]
 
 
-def _standardised(X, centre, scale):
-    """``(X - centre) / scale`` in X's precision (float32 input is computed in
-    float32: the passes then cost less, and the fitted attributes stay float64)."""
-    Z = X - centre.astype(X.dtype)
-    Z /= X.dtype.type(scale)  # in place: one copy of the data
+def _standardised(X, centre, scale, dtype=None):
+    """``(X - centre) / scale`` in ``dtype`` (X's if None), one copy of X."""
+    Z = np.empty(X.shape, dtype=X.dtype if dtype is None else dtype)
+    for start in range(0, X.shape[0], _STANDARDISATION_ROWS):
+        block = slice(start, start + _STANDARDISATION_ROWS)
+        np.multiply(X[block] - centre, 1.0 / scale, out=Z[block], casting="same_kind")
     return Z
 
 
@@ -316,6 +353,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         self.verbose_interval = verbose_interval
 
     # ------------------------------------------------------------------ fitting
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Estimate the mixture's parameters by gradient descent on the DDPM objective.
 
@@ -339,10 +377,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         >>> DDPMGaussianMixture(random_state=0).fit(X).means_.shape
         (1, 2)
         """
-        self.fit_predict(X, y)
-        return self
+        return self._fit(X)
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit_predict(self, X, y=None):
         """Fit the model and return the component of each training point.
 
@@ -368,6 +404,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         >>> len(set(labels[:50])), len(set(labels[50:]))
         (1, 1)
         """
+        return self.fit(X, y).predict(X)
+
+    def _fit(self, X):
+        """fit's work (labels are left to predict: a pass fit does not need)."""
         X = validate_data(
             self, X, dtype=[np.float64, np.float32], ensure_min_samples=2,
             reset=not (self.warm_start and hasattr(self, "means_")),
@@ -379,8 +419,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                 f"{self.n_components}, n_samples = {n_samples}"
             )
         random_state = check_random_state(self.random_state)
-        centre, scale = _standardisation(X)
-        Z = _standardised(X, centre, scale)
+        Z, centre, scale, bounds = _standardise(X, self._pass_dtype(X))
         # One BLAS thread: a pass is many small products on blocks of rows,
         # (8192, d) x (d, K); on a shared 2-core machine two threads made the
         # pass at n = 1e5, d = 50, K = 16 cost 4x the CPU time of one.
@@ -394,7 +433,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             else:
                 params, schedule, losses = self._cold_start(Z, centre, scale, random_state)
             params, converged, n_iter = self._final_stage(
-                Z, params, random_state, schedule, losses
+                Z, params, random_state, schedule, losses, bounds
             )
         self._set_parameters(params, centre, scale)
         self.schedule_ = schedule
@@ -405,7 +444,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         # partial_fit works in the first fit's units and continues its stream.
         self._standardisation_ = (centre, scale)
         self._random_state_ = random_state
-        return self.predict(X)
+        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -449,7 +488,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             return self.fit(X)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         centre, scale = self._standardisation_
-        Z = _standardised(X, centre, scale)
+        Z = _standardised(X, centre, scale, self._pass_dtype(X))
         params = _params_from_attributes(
             self.means_, self.covariances_, self.weights_, centre, scale,
             self._reg(), self.covariance_type,
@@ -458,7 +497,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         losses = []
         with threadpool_limits(limits=1, user_api="blas"):
             chunk_params, _, n_iter = self._final_stage(
-                Z, params, self._random_state_, self.schedule_, losses, name="partial_fit"
+                Z, params, self._random_state_, self.schedule_, losses, data_bounds(Z),
+                name="partial_fit",
             )
         self._set_parameters(blend(params, chunk_params, share), centre, scale)
         self.loss_curve_ = np.append(self.loss_curve_, losses)
@@ -469,6 +509,18 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     def _reg(self):
         """reg_covar in the fit (the identity model has none)."""
         return 0.0 if self.covariance_type == "identity" else self.reg_covar
+
+    def _pass_dtype(self, X):
+        """Precision of the passes over the data. The spherical types run in
+        float32 whatever the input: a pass costs 0.6-0.7x a float64 one
+        (bench_scaling.py passes), the data are standardised in float64
+        first, and the statistics of a block are summed in float64, so the
+        estimates do not change beyond their statistical error (float32 and
+        float64 fits: the same errors in bench_scaling.py fits). Covariance
+        types that resolve per-feature or full matrices keep X's precision."""
+        if self.covariance_type in ("spherical", "identity"):
+            return np.float32
+        return X.dtype
 
     def _cold_type(self):
         """Covariance type of the cold start: one variance per component."""
@@ -498,11 +550,13 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         losses += result.losses
         return result
 
-    def _final_stage(self, Z, params, random_state, schedule, losses, name="final"):
+    def _final_stage(self, Z, params, random_state, schedule, losses, bounds,
+                     name="final"):
         """The full-data stage at the EM level (:func:`._optim.run_fresh_noise`):
         steps with fresh noise until the means move by less than their
         standard error, then averaged steps. ``name`` labels the burn-in in
-        ``schedule``, ``"averaging"`` the rest.
+        ``schedule``, ``"averaging"`` the rest; ``bounds`` are Z's
+        (:class:`._optim.DataBounds`).
 
         Returns
         -------
@@ -510,7 +564,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """
         n_samples = Z.shape[0]
         phase = final_phase(self._em_level(params), self.max_iter, self.tol)._replace(
-            name=name, bounds=data_bounds(Z),
+            name=name, bounds=bounds,
         )
         if self.verbose:
             print(f"  Phase {name} at noise level t = {phase.t:.3g} on {n_samples} rows, "
