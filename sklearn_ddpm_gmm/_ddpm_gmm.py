@@ -41,6 +41,9 @@ from ._score_model import MixtureParams, log_prob_and_resp, score
 
 # Fewest noised rows a phase uses (see DDPMGaussianMixture._run).
 _MIN_NOISED_ROWS = 4096
+# Strides of the systematic subsamples the full-data stage first takes one
+# step on each (see DDPMGaussianMixture._ladder).
+_LADDER_STRIDES = (64, 8)
 # Most runs of the cold-final phase, each at the level the last one's
 # estimate calls for (see DDPMGaussianMixture._settle).
 _MAX_SETTLE_PHASES = 3
@@ -510,10 +513,19 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         share = len(Z) / (self.n_samples_seen_ + len(Z))
         losses = []
         with _one_blas_thread():
+            # The chunk's own optimum, then its averaged fresh-noise steps: a
+            # running average of chunk optima reaches the accuracy of a fit on
+            # all rows, an average of points short of them does not (a burn-in
+            # that stops at the chunk's standard error left 1.09x the error of
+            # fit on spherical data, 1.6x on full covariances).
+            settled = self._settle(Z, params, self._random_state_, self.schedule_, losses,
+                                   name="partial_fit-settle")
+            n_settle = len(losses)
             chunk_params, _, n_iter = self._final_stage(
-                Z, params, self._random_state_, self.schedule_, losses, data_bounds(Z),
+                Z, settled, self._random_state_, self.schedule_, losses, data_bounds(Z),
                 name="partial_fit",
             )
+            n_iter += n_settle
         self._set_parameters(blend(params, chunk_params, share), centre, scale)
         self.loss_curve_ = np.append(self.loss_curve_, losses)
         self.n_iter_ += n_iter
@@ -580,6 +592,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         phase = final_phase(self._em_level(params), self.max_iter, self.tol)._replace(
             name=name, bounds=bounds,
         )
+        if name == "final" and self.max_iter > 0:
+            params = self._ladder(Z, params, phase, random_state, schedule, losses)
         if self.verbose:
             print(f"  Phase {name} at noise level t = {phase.t:.3g} on {n_samples} rows, "
                   "fresh noise each step")
@@ -607,6 +621,29 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                                           n_samples, result.converged))
         losses += result.losses
         return result.params, result.converged, len(result.losses)
+
+    def _ladder(self, Z, params, phase, random_state, schedule, losses):
+        """One fresh-noise step on every ``stride``-th row of Z, for each stride
+        of ``_LADDER_STRIDES`` that leaves at least twice the cold start's rows.
+
+        The cold start's estimate is ``sqrt(n / rows)`` standard errors from
+        the full data's optimum; a step on a systematic subsample of ``n / 8``
+        rows brings it to about ``sqrt(8)`` for an eighth of a pass, and the
+        burn-in on all rows then needs one step fewer (at n = 10^6, d = 10,
+        K = 4: 2 instead of 3).
+        """
+        cold_rows = cold_start_rows(Z.shape[0], self.n_components)
+        for stride in _LADDER_STRIDES:
+            if Z.shape[0] // stride < 2 * cold_rows:
+                continue
+            rows = Z[random_state.randint(stride)::stride]
+            step = run_fresh_noise(rows, params, phase._replace(max_steps=1), random_state,
+                                   self._reg(), self.covariance_type, 1)
+            params = step.params
+            schedule.append(_phase_record(phase._replace(name="final-subsample"), 1,
+                                          rows.shape[0], step.converged))
+            losses += step.losses
+        return params
 
     def _noised_rows(self, X):
         """X, repeated so that a pass noises at least ``_MIN_NOISED_ROWS`` rows
@@ -744,7 +781,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             params = self._settle(Z_cold, params, random_state, schedule, losses)
         return params, schedule, losses
 
-    def _settle(self, Z_cold, params, random_state, schedule, losses):
+    def _settle(self, Z_cold, params, random_state, schedule, losses, name="cold-final"):
         """The cold start's last phase: the EM level on the subsample, with one
         fixed noise draw and a line search, so that the full-data stage starts
         close. The level follows the variance estimate; when the converged
@@ -752,7 +789,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         the clusters, or components collapsing), the phase runs again there."""
         for _ in range(_MAX_SETTLE_PHASES):
             level = self._em_level(params)
-            phase = cold_final_phase(level, self.tol, len(Z_cold), params)
+            phase = cold_final_phase(level, self.tol, len(Z_cold), params)._replace(name=name)
             params = self._run(Z_cold, params, phase, random_state, schedule, losses).params
             if self._em_level(params) >= 0.5 * level:
                 break
