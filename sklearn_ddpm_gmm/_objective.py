@@ -12,9 +12,11 @@ Spherical models draw span noise (:mod:`._span_noise`): r + 2 numbers a
 point instead of d, and no (n, d) arrays.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ._forward import noise_antithetic
+from ._forward import noise_antithetic, noise_coefficients
 from ._score_model import Curvature, MixtureParams, stein_loss_grad
 from ._span_noise import span_noised, uses_span_noise
 from ._spherical_pass import spherical_stein_loss_grad
@@ -94,3 +96,91 @@ def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical")
         MixtureParams(g_means, g_cov, g_logits),
         Curvature(noised_covariances, noised_gradient, mean_resp, logit_curvature),
     )
+
+
+# ------------------------------------------------- all levels, likelihood weighted
+# Levels of the integrated objective: log-uniform strata over [T_MIN, T_MAX];
+# below T_MIN the integrand is its t = 0 value (a share of 1e-4 of the
+# integral's range), above T_MAX it has decayed like exp(-4 t).
+INTEGRATED_T_MIN = 1e-4
+INTEGRATED_T_MAX = 6.0
+# Strata a pass is split into: every N_STRATA-th row, each its own level.
+N_STRATA = 64
+
+
+class IntegratedTerms(NamedTuple):
+    """Gradient and diagonal Gauss-Newton curvature of the integrated objective
+    in the parameters themselves (means, covariances Sigma, logits)."""
+
+    loss: float
+    means: np.ndarray  # (K, d) gradient
+    means_curvature: np.ndarray  # (K,) spherical/identity, (K, d) diag
+    covariance: np.ndarray  # gradient in Sigma, shape of the coordinates
+    covariance_curvature: np.ndarray
+    logits: np.ndarray  # (K,)
+    logits_curvature: np.ndarray  # (K,)
+
+
+def integrated_objective(X, params, rng, reg_covar, covariance_type="spherical"):
+    """The DDPM objective integrated over all noise levels with the likelihood
+    weighting, one Monte Carlo pass: gradient and curvature.
+
+    For the OU process the Fisher divergence between the noised data and the
+    noised model, integrated over t in (0, inf) with unit weight, is the KL
+    divergence of the data from the model (its derivative in t is minus the
+    Fisher divergence; both processes reach N(0, I)); the Stein-form loss at
+    level t is that Fisher divergence up to a constant. So the integral of the
+    Stein-form gradients over t is the gradient of the mean negative
+    log-likelihood, and its minimiser is maximum likelihood
+    (``tests/test_score_model.py`` checks the identity against the
+    log-likelihood's gradient). The integral is estimated by stratified
+    sampling: every ``N_STRATA``-th row (a systematic subsample, whatever the
+    rows' order) is noised at a level drawn from its own stratum of a
+    log-uniform law on ``[INTEGRATED_T_MIN, INTEGRATED_T_MAX]``, strata
+    assigned at random, with weight ``t log(T_MAX / T_MIN)``. The curvature
+    is each level's Gauss-Newton curvature, mapped to the parameters and
+    integrated the same way: for the means ``2 a^2 m / T^2``, whose integral
+    over t is EM's ``m / Sigma`` on separated components.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    params : MixtureParams
+    rng : numpy.random.Generator
+        Levels and noise seeds of this pass.
+    reg_covar : float
+    covariance_type : {"spherical", "diag", "identity"}
+
+    Returns
+    -------
+    IntegratedTerms
+    """
+    n_samples, n_features = X.shape
+    n_strata = min(N_STRATA, n_samples)
+    span = np.log(INTEGRATED_T_MAX / INTEGRATED_T_MIN)
+    strata = rng.permutation(n_strata)
+    total = None
+    for index, stratum in enumerate(strata):
+        rows = X[index::n_strata]
+        t = INTEGRATED_T_MIN * np.exp(span * (stratum + rng.random()) / n_strata)
+        weight = t * span * rows.shape[0] / n_samples
+        seeds = rng.integers(np.iinfo(np.int32).max, size=n_blocks(rows.shape[0]))
+        loss, grad, curvature = stein_objective(rows, params, t, seeds, reg_covar,
+                                                covariance_type)
+        a, _ = noise_coefficients(t)
+        T, mass = curvature.noised_covariances, curvature.mean_resp
+        if covariance_type == "diag":
+            mass = mass[:, np.newaxis]
+            cov_mass = mass
+        else:
+            cov_mass = n_features * mass
+        terms = (
+            loss, grad.means, 2.0 * a * a * mass / T**2,
+            a * a * curvature.noised_gradient, 2.0 * a**4 * cov_mass / T**3,
+            grad.weight_logits, curvature.weight_logits,
+        )
+        if total is None:
+            total = [weight * term for term in terms]
+        else:
+            total = [acc + weight * term for acc, term in zip(total, terms)]
+    return IntegratedTerms(float(total[0]), *total[1:])

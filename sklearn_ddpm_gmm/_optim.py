@@ -15,7 +15,7 @@ from ._covariance import (
     noised_square_times,
 )
 from ._forward import noise_coefficients
-from ._objective import draw_seeds, stein_objective
+from ._objective import draw_seeds, integrated_objective, stein_objective
 from ._score_model import MixtureParams
 
 # Trust region on one step, in standardised units: logits move by at most this
@@ -69,6 +69,8 @@ class Phase(NamedTuple):
     closed_form_weights: bool = True
     bounds: object = None  # DataBounds of the data, or None
     covariance_rate: float = _LR_SCALE["covariance"]  # the covariances' share of the rate
+    # Steps on the objective integrated over all levels (t is then unused).
+    integrated: bool = False
 
 
 class DataBounds(NamedTuple):
@@ -145,6 +147,38 @@ def _preconditioned_step(params, grad, curvature, phase, covariance_type, reg_co
     return MixtureParams(means, cov, logits)
 
 
+def _integrated_step(params, terms, phase, covariance_type, reg_covar):
+    """One Gauss-Newton step on the integrated objective
+    (:func:`._objective.integrated_objective`), whose curvature comes
+    integrated over the levels, in the parameters themselves: a unit step on
+    the means is EM's on separated components. The weights take a
+    Gauss-Newton step too: their closed form holds level by level, not for
+    the integral. Trust regions and bounds as in :func:`_preconditioned_step`.
+    """
+    lr = phase.learning_rate
+    means, cov, logits = params
+    curvature = terms.means_curvature
+    if curvature.ndim == 1:
+        curvature = curvature[:, np.newaxis]
+    step = lr * terms.means / np.maximum(curvature, 1e-300)
+    sigma = covariances(cov, covariance_type, reg_covar)
+    norms = noised_norms(sigma, step, covariance_type)
+    step *= np.minimum(1.0, _MAX_MEAN_STEP / np.maximum(norms, 1e-300))[:, np.newaxis]
+    means = means - step
+    if covariance_type != "identity":
+        delta = terms.covariance / np.maximum(terms.covariance_curvature, 1e-300)
+        cov = cov - np.clip(phase.covariance_rate * lr * delta / np.exp(cov),
+                            -_MAX_LOG_STEP, _MAX_LOG_STEP)
+    logits = logits - np.clip(
+        lr * terms.logits / np.maximum(terms.logits_curvature, 1e-12),
+        -_MAX_LOG_STEP, _MAX_LOG_STEP,
+    )
+    if phase.bounds is not None:
+        means = np.clip(means, phase.bounds.low, phase.bounds.high)
+        cov = capped(cov, covariance_type, reg_covar, phase.bounds.max_variance)
+    return MixtureParams(means, cov, logits)
+
+
 def _param_change(old, new, reg_covar, covariance_type):
     """Largest movement of any parameter, in units of its component's scale:
     means in standard deviations, covariances and weights in log terms."""
@@ -193,6 +227,40 @@ def _span_change(old, new):
     return max(angle, abs(new_norm - old_norm) / max(new_norm, 1e-300))
 
 
+def _fixed_noise_objective(X, phase, seeds, reg_covar, covariance_type):
+    """The phase's objective under one fixed noise draw, and its step.
+
+    Returns
+    -------
+    evaluate : callable
+        ``evaluate(params) -> (loss, state)``, a deterministic function.
+    take_step : callable
+        ``take_step(params, state, learning_rate) -> params``.
+    """
+    if phase.integrated:
+        def evaluate(params):
+            # The same levels and noise at every call: one seed for the pass.
+            rng = np.random.default_rng(seeds[0])
+            terms = integrated_objective(X, params, rng, reg_covar, covariance_type)
+            return terms.loss, terms
+
+        def take_step(params, terms, learning_rate):
+            return _integrated_step(params, terms,
+                                    phase._replace(learning_rate=learning_rate),
+                                    covariance_type, reg_covar)
+    else:
+        def evaluate(params):
+            loss, grad, curvature = stein_objective(X, params, phase.t, seeds, reg_covar,
+                                                    covariance_type)
+            return loss, (grad, curvature)
+
+        def take_step(params, state, learning_rate):
+            return _preconditioned_step(params, *state,
+                                        phase._replace(learning_rate=learning_rate),
+                                        covariance_type, reg_covar)
+    return evaluate, take_step
+
+
 def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
               verbose=0, verbose_interval=10):
     """Gradient descent on the DDPM objective at one noise level.
@@ -228,17 +296,13 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
     # float32 passes round the loss at ~1e-7 relative: rises below 100 of
     # their rounding units are not evidence of an overshoot.
     rise_tol = max(_LOSS_RISE_TOL, 100 * np.finfo(X.dtype).eps)
-    loss, grad, curvature = stein_objective(X, params, phase.t, seeds, reg_covar,
-                                            covariance_type)
+    evaluate, take_step = _fixed_noise_objective(X, phase, seeds, reg_covar,
+                                                 covariance_type)
+    loss, state = evaluate(params)
     for n_step in range(1, phase.max_steps + 1):
         losses.append(loss)
-        new = _preconditioned_step(
-            params, grad, curvature, phase._replace(learning_rate=learning_rate),
-            covariance_type, reg_covar,
-        )
-        new_loss, new_grad, new_curvature = stein_objective(
-            X, new, phase.t, seeds, reg_covar, covariance_type
-        )
+        new = take_step(params, state, learning_rate)
+        new_loss, new_state = evaluate(new)
         # The noise is fixed, so the loss is a deterministic function: a step
         # that raises it overshot (overlapping components, where the
         # EM-matched curvature misses the posteriors' movement), and is
@@ -246,10 +310,12 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
         # means from a small start, like a power iteration.
         overshot = new_loss > loss + rise_tol * abs(loss)
         can_halve = learning_rate > _MIN_LEARNING_RATE * phase.learning_rate
+        loss_drop = np.inf
         if phase.stop != "span" and overshot and can_halve:
             learning_rate *= 0.5
             change = np.inf
         else:
+            loss_drop = loss - new_loss
             if phase.stop == "span":
                 change = _span_change(params, new)
                 peak_change = max(peak_change, change)
@@ -259,7 +325,7 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
                 if change >= phase.tol and can_halve and _reverses(step, previous_step):
                     learning_rate *= 0.5
                 previous_step = step
-            params, loss, grad, curvature = new, new_loss, new_grad, new_curvature
+            params, loss, state = new, new_loss, new_state
         if verbose > 1 and n_step % verbose_interval == 0:
             toc = time.time()
             print(
@@ -273,6 +339,12 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
         # turns and grows, then settles: it has settled once its moves are
         # small and well below the largest it made.
         settled = phase.stop != "span" or change < _POWER_SETTLED * peak_change
+        # The integrated objective is the mean negative log-likelihood up to a
+        # constant: like GaussianMixture, stop once a step gains less than tol
+        # per point (on flat likelihoods, such as two components on one
+        # Gaussian, the parameters drift by 1e-3 a step for hundreds of steps).
+        if phase.integrated and abs(loss_drop) < phase.tol:
+            change = 0.0
         if change < phase.tol and settled:
             converged = True
             break
@@ -405,6 +477,12 @@ def run_fresh_noise(X, params, phase, random_state, reg_covar, covariance_type,
     tic = time.time()
 
     def step(params, rate):
+        if phase.integrated:
+            rng = np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+            terms = integrated_objective(X, params, rng, reg_covar, covariance_type)
+            losses.append(terms.loss)
+            return _integrated_step(params, terms, phase._replace(learning_rate=rate),
+                                    covariance_type, reg_covar)
         loss, grad, curvature = stein_objective(
             X, params, phase.t, draw_seeds(random_state, X.shape[0]), reg_covar,
             covariance_type,

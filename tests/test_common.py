@@ -8,6 +8,7 @@ from sklearn_ddpm_gmm import DDPMGaussianMixture, DiffusionMixtureSampler
 @parametrize_with_checks([
     DDPMGaussianMixture(),
     DDPMGaussianMixture(n_components=2),
+    DDPMGaussianMixture(n_components=2, covariance_type="diag", noise_level="integrated"),
     DiffusionMixtureSampler(),
     DiffusionMixtureSampler(n_components=2),
 ])
