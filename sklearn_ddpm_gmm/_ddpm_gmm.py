@@ -43,7 +43,7 @@ from ._score_model import MixtureParams, log_prob_and_resp, score
 _MIN_NOISED_ROWS = 4096
 # Fewest noised rows a pass of the integrated objective uses (see
 # DDPMGaussianMixture._noised_rows).
-_INTEGRATED_MIN_ROWS = 65536
+_INTEGRATED_MIN_ROWS = 2**18
 # Strides of the systematic subsamples the full-data stage first takes one
 # step on each (see DDPMGaussianMixture._ladder).
 _LADDER_STRIDES = (64, 8)
@@ -236,7 +236,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         (n_components,) spherical, (n_components, n_features) diag,
         (n_components, n_features, n_features) full, (n_features, n_features)
         tied. The data's overall variance if None. Not used by "identity".
-    noise_level : "auto" or float, default="auto"
+    noise_level : "auto", "integrated" or float, default="auto"
         Noise level ``t`` of the final phase (``a = exp(-t)``), in standardised
         units. ``"auto"`` sets the noise variance to 0.6 times the smallest
         variance the current estimate resolves (each component's smallest
@@ -244,6 +244,20 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         least 5% of the mass), with ``t <= 0.1``. Smaller
         levels approach plain score matching, which is less accurate than
         maximum likelihood; larger ones blur the mixture.
+        ``"integrated"`` fits the DDPM objective integrated over all noise
+        levels with the likelihood weighting (unit weight in ``t``): that
+        integral is the KL divergence of the data from the model, so its
+        minimiser is maximum likelihood, EM's answer, also where the data are
+        not a Gaussian mixture (on real data the single-level estimate sits
+        0.003-0.13 nats per point below it). Each pass draws a level per
+        stratum of rows; the final phase first converges under one fixed draw
+        on all rows, so it costs more passes than ``"auto"``, and small data
+        are repeated to 2^18 rows so that each point meets many levels (real
+        data sets of 150-1 800 rows: 0.6-5 s a fit). On large data one level
+        per row is noisy: on 10^5 separated rows it took 10x the time of
+        ``"auto"`` for 1.1x EM's error, where ``"auto"`` had 1.01-1.03x. For
+        the spherical, diag and identity types; the cold start uses the
+        ``"auto"`` levels.
     n_noise_draws : int, default=16
         Most iterates averaged at the end of the fit. Every step on all rows
         draws fresh (antithetic) noise; once the burn-in ends, the iterates
@@ -698,7 +712,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         strata (every N-th row), so one pass integrates over the levels for
         every point; in the rows' own order a point's copies met a few strata
         only, and one draw's optimum sat 0.02 nats per point below maximum
-        likelihood (wine, 124 rows).
+        likelihood (wine, 124 rows); in random order with 2^16 rows, 0.001
+        nats (half the fits then labelled one test point differently from
+        EM); with 2^18 rows, under 0.0005.
         """
         target = _INTEGRATED_MIN_ROWS if integrated else _MIN_NOISED_ROWS
         draws = -(-target // X.shape[0])
