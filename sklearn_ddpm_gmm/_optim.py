@@ -17,6 +17,7 @@ from ._covariance import (
 from ._forward import noise_coefficients
 from ._objective import draw_seeds, integrated_objective, stein_objective
 from ._score_model import MixtureParams
+from ._span_noise import span_basis
 
 # Trust region on one step, in standardised units: logits move by at most this
 # much (covariances: see _covariance), and a mean by at most this many noised
@@ -210,13 +211,6 @@ def _reverses(step, previous):
     return bool(norms > 0 and step @ previous < _REVERSAL_COSINE * norms)
 
 
-def _span(means):
-    """Orthonormal basis of the span of the means, shape (d, r) with
-    ``r = min(K - 1, d)`` (the power phase keeps them centred)."""
-    rank = max(1, min(means.shape[0] - 1, means.shape[1]))
-    return np.linalg.svd(means, full_matrices=False)[2][:rank].T
-
-
 def _span_change(old, new):
     """How far the power iteration still moves: the larger of the squared sine
     of the largest principal angle between the spans of the old and new means
@@ -224,7 +218,8 @@ def _span_change(old, new):
     within their span (the objective at large noise hardly depends on how),
     so the span, not each mean's direction, is what settles; in one dimension
     only the norm can change."""
-    cosines = np.linalg.svd(_span(old.means).T @ _span(new.means), compute_uv=False)
+    cosines = np.linalg.svd(span_basis(old.means).T @ span_basis(new.means),
+                            compute_uv=False)
     angle = 1.0 - float(np.min(cosines)) ** 2
     old_norm, new_norm = np.linalg.norm(old.means), np.linalg.norm(new.means)
     return max(angle, abs(new_norm - old_norm) / max(new_norm, 1e-300))
@@ -482,20 +477,12 @@ def run_fresh_noise(X, params, phase, random_state, reg_covar, covariance_type,
     tic = time.time()
 
     def step(params, rate):
-        if phase.integrated:
-            rng = np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
-            terms = integrated_objective(X, params, rng, reg_covar, covariance_type)
-            losses.append(terms.loss)
-            return _integrated_step(params, terms, phase._replace(learning_rate=rate),
-                                    covariance_type, reg_covar)
-        loss, grad, curvature = stein_objective(
-            X, params, phase.t, draw_seeds(random_state, X.shape[0]), reg_covar,
-            covariance_type,
+        evaluate, take_step = _fixed_noise_objective(
+            X, phase, draw_seeds(random_state, X.shape[0]), reg_covar, covariance_type,
         )
+        loss, state = evaluate(params)
         losses.append(loss)
-        return _preconditioned_step(params, grad, curvature,
-                                    phase._replace(learning_rate=rate),
-                                    covariance_type, reg_covar)
+        return take_step(params, state, rate)
 
     for n_burn_in in range(1, phase.max_steps + 1):
         new = step(params, learning_rate)

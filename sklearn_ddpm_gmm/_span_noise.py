@@ -89,7 +89,7 @@ class SpanPoints:
         return self.coords @ self.basis.T + self.offset_scales[:, np.newaxis] * p
 
 
-def _span_basis(means):
+def span_basis(means):
     """Orthonormal basis of the span of the means, shape (d, r), r their rank,
     that depends only on that span.
 
@@ -139,7 +139,7 @@ def span_noised(X0, means, t, rng, sq_norms=None):
     s = np.sqrt(s2)
     n, d = X0.shape
     dtype = X0.dtype
-    Q = _span_basis(means).astype(dtype)  # (d, r): spans the means
+    Q = span_basis(means).astype(dtype)  # (d, r): spans the means
     r = Q.shape[1]
     q0 = X0 @ Q
     if sq_norms is None:
