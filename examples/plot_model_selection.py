@@ -39,9 +39,9 @@ candidates = list(range(1, 7))
 # %%
 # BIC
 # ---
-# Models with more components than the data need stall in the final phase and
-# raise ConvergenceWarning (their extra components keep trading points); the
-# warnings are counted here instead of printed.
+# Models with more components than the data need can stall in the final phase
+# (their extra components keep trading points) and raise ConvergenceWarning;
+# the warnings are counted here instead of printed (none in this run).
 bic = {"DDPMGaussianMixture": [], "GaussianMixture": []}
 n_warnings = 0
 tic = time.perf_counter()
