@@ -4,6 +4,7 @@
                                             [--dtype float32]
     python benchmarks/bench_scaling.py passes [--d 10 --k 4] [--dtype float32]
     python benchmarks/bench_scaling.py memory [--rows 1e7 --chunk 1e5]
+    python benchmarks/bench_scaling.py streaming [--rows 30000 --chunks 6 --seeds 6]
 
 ``fits``: for each (n, d, K) and seed, DDPMGaussianMixture and GaussianMixture
 (covariance_type="spherical", defaults otherwise) on the same data (separation
@@ -22,6 +23,11 @@ against n.
 fed in chunks of ``chunk`` rows, generated one at a time, in units of one
 chunk's size.
 
+``streaming``: for each covariance type, partial_fit over ``chunks`` chunks of
+``rows`` rows (d = 4, K = 3, separated spherical data, one data set per seed)
+against fit on all of them: the ratio of their mean errors (Hungarian
+matched), per seed and averaged.
+
 Set OMP_NUM_THREADS=1 on a shared 2-core machine.
 """
 
@@ -38,7 +44,7 @@ from sklearn_ddpm_gmm import _objective
 from sklearn_ddpm_gmm._covariance import from_spherical
 from sklearn_ddpm_gmm._score_model import MixtureParams
 from sklearn_ddpm_gmm.datasets import make_separated_mixture, min_pairwise_distance
-from sklearn_ddpm_gmm.metrics import matched_mean_errors
+from sklearn_ddpm_gmm.metrics import matched_mean_error, matched_mean_errors
 
 DEFAULT_SIZES = ["1e5,10,4", "1e6,10,4", "1e5,50,16", "1e6,50,16"]
 
@@ -154,6 +160,25 @@ def memory(args):
           f"{chunk_bytes / 2**20:.1f} MiB and is included); mean error {error:.4f}")
 
 
+def streaming(args):
+    rows = int(float(args.rows))
+    print(f"partial_fit over {args.chunks} chunks of {rows // args.chunks} rows against "
+          f"fit on all {rows} (d=4, K=3): ratio of mean errors")
+    for covariance_type in ("spherical", "diag", "identity", "full"):
+        ratios = []
+        for seed in range(args.seeds):
+            X, _, means = make_separated_mixture(rows, 4, 3, random_state=seed)
+            streamed = DDPMGaussianMixture(3, covariance_type=covariance_type, random_state=0)
+            for chunk in np.array_split(X, args.chunks):
+                streamed.partial_fit(chunk)
+            full = DDPMGaussianMixture(3, covariance_type=covariance_type,
+                                       random_state=0).fit(X)
+            ratios.append(matched_mean_error(streamed.means_, means)
+                          / matched_mean_error(full.means_, means))
+        print(f"{covariance_type:<10} mean {np.mean(ratios):.3f}  per seed "
+              + " ".join(f"{r:.2f}" for r in ratios), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="what", required=True)
@@ -168,8 +193,12 @@ def main():
     p = sub.add_parser("memory")
     p.add_argument("--rows", default="1e7")
     p.add_argument("--chunk", default="1e5")
+    p = sub.add_parser("streaming")
+    p.add_argument("--rows", default="30000")
+    p.add_argument("--chunks", type=int, default=6)
+    p.add_argument("--seeds", type=int, default=6)
     args = parser.parse_args()
-    {"fits": fits, "passes": passes, "memory": memory}[args.what](args)
+    {"fits": fits, "passes": passes, "memory": memory, "streaming": streaming}[args.what](args)
 
 
 if __name__ == "__main__":
