@@ -397,6 +397,37 @@ def noised_norms(T, M, covariance_type):
     return np.sqrt(np.maximum(np.einsum("kd,kd->k", M, solved), 0.0))
 
 
+def elementwise_curvatures(T, mean_resp, a, covariance_type, n_features):
+    """Gauss-Newton curvature of the Stein loss at one level for the spherical
+    and diag types, in the means and in the covariances Sigma themselves.
+
+    ``2 a^2 m / T^2`` per mean coordinate and ``2 a^4 m' / T^3`` per variance,
+    with m the responsibility mass (``m' = d m`` for one variance per
+    component): the curvature in T is ``2 m' / T^3`` (EM-like), and
+    ``T = a^2 Sigma + s^2``.
+
+    Returns
+    -------
+    means : ndarray of shape (K,) spherical, (K, d) diag
+    covariances : ndarray, shape of T
+    """
+    if covariance_type == "diag":
+        mass = cov_mass = mean_resp[:, np.newaxis]
+    else:
+        mass, cov_mass = mean_resp, n_features * mean_resp
+    return 2.0 * a * a * mass / T**2, 2.0 * a**4 * cov_mass / T**3
+
+
+def elementwise_covariance_step(c, grad_sigma, curvature, scale, reg_covar):
+    """Gauss-Newton step on log-variance coordinates c from the gradient and
+    curvature in the variances themselves; each log-variance moves by at most
+    ``_MAX_LOG_STEP`` and stays above the floor of ``reg_covar``."""
+    floor = max(_FLOOR_OF_REG * reg_covar, _TINY)
+    delta = grad_sigma / np.maximum(curvature, _TINY)
+    step = np.clip(scale * delta / np.exp(c), -_MAX_LOG_STEP, _MAX_LOG_STEP)
+    return np.maximum(c - step, np.log(floor))
+
+
 def covariance_step(c, grad_T, T, mean_resp, a, scale, covariance_type, n_features,
                     reg_covar):
     """One Gauss-Newton step on the covariances, applied multiplicatively.
@@ -436,10 +467,8 @@ def covariance_step(c, grad_T, T, mean_resp, a, scale, covariance_type, n_featur
     if covariance_type == "identity":
         return c
     if covariance_type in ("spherical", "diag"):
-        mass = n_features * mean_resp if covariance_type == "spherical" else mean_resp[:, None]
-        delta = grad_T * T**3 / (2.0 * mass)
-        step = np.clip(scale * delta / (a * a * np.exp(c)), -_MAX_LOG_STEP, _MAX_LOG_STEP)
-        return np.maximum(c - step, np.log(floor))
+        _, curvature = elementwise_curvatures(T, mean_resp, a, covariance_type, n_features)
+        return elementwise_covariance_step(c, a * a * grad_T, curvature, scale, reg_covar)
     if covariance_type == "tied":
         return _matrix_step(c, grad_T, T, mean_resp.sum(), a, scale, floor)
     return np.asarray([

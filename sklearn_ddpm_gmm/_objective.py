@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._covariance import elementwise_curvatures
 from ._forward import noise_antithetic, noise_coefficients
 from ._score_model import Curvature, MixtureParams, stein_loss_grad
 from ._span_noise import span_noised, uses_span_noise
@@ -168,15 +169,13 @@ def integrated_objective(X, params, rng, reg_covar, covariance_type="spherical")
         loss, grad, curvature = stein_objective(rows, params, t, seeds, reg_covar,
                                                 covariance_type)
         a, _ = noise_coefficients(t)
-        T, mass = curvature.noised_covariances, curvature.mean_resp
-        if covariance_type == "diag":
-            mass = mass[:, np.newaxis]
-            cov_mass = mass
-        else:
-            cov_mass = n_features * mass
+        means_curvature, covariance_curvature = elementwise_curvatures(
+            curvature.noised_covariances, curvature.mean_resp, a, covariance_type,
+            n_features,
+        )
         terms = (
-            loss, grad.means, 2.0 * a * a * mass / T**2,
-            a * a * curvature.noised_gradient, 2.0 * a**4 * cov_mass / T**3,
+            loss, grad.means, means_curvature,
+            a * a * curvature.noised_gradient, covariance_curvature,
             grad.weight_logits, curvature.weight_logits,
         )
         if total is None:

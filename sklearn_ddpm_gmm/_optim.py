@@ -9,6 +9,7 @@ from ._covariance import (
     capped,
     covariance_step,
     covariances,
+    elementwise_covariance_step,
     log_covariance_change,
     mean_variances,
     noised_norms,
@@ -133,9 +134,7 @@ def _preconditioned_step(params, grad, curvature, phase, covariance_type, reg_co
             cov, curvature.noised_gradient, T, mass, a,
             phase.covariance_rate * lr, covariance_type, means.shape[1], reg_covar,
         )
-    if phase.bounds is not None:
-        means = np.clip(means, phase.bounds.low, phase.bounds.high)
-        cov = capped(cov, covariance_type, reg_covar, phase.bounds.max_variance)
+    means, cov = _within_bounds(means, cov, phase.bounds, covariance_type, reg_covar)
     if "weight_logits" in phase.learn and phase.closed_form_weights:
         # At small noise the score of well-separated components hardly depends
         # on the weights, so the loss is nearly flat in the logits and gradient
@@ -170,17 +169,23 @@ def _integrated_step(params, terms, phase, covariance_type, reg_covar):
     step *= np.minimum(1.0, _MAX_MEAN_STEP / np.maximum(norms, 1e-300))[:, np.newaxis]
     means = means - step
     if covariance_type != "identity":
-        delta = terms.covariance / np.maximum(terms.covariance_curvature, 1e-300)
-        cov = cov - np.clip(phase.covariance_rate * lr * delta / np.exp(cov),
-                            -_MAX_LOG_STEP, _MAX_LOG_STEP)
+        cov = elementwise_covariance_step(cov, terms.covariance, terms.covariance_curvature,
+                                          phase.covariance_rate * lr, reg_covar)
     logits = logits - np.clip(
         lr * terms.logits / np.maximum(terms.logits_curvature, 1e-12),
         -_MAX_LOG_STEP, _MAX_LOG_STEP,
     )
-    if phase.bounds is not None:
-        means = np.clip(means, phase.bounds.low, phase.bounds.high)
-        cov = capped(cov, covariance_type, reg_covar, phase.bounds.max_variance)
+    means, cov = _within_bounds(means, cov, phase.bounds, covariance_type, reg_covar)
     return MixtureParams(means, cov, logits)
+
+
+def _within_bounds(means, cov, bounds, covariance_type, reg_covar):
+    """Means and covariance coordinates projected into DataBounds (or as they
+    are when there are none)."""
+    if bounds is None:
+        return means, cov
+    return (np.clip(means, bounds.low, bounds.high),
+            capped(cov, covariance_type, reg_covar, bounds.max_variance))
 
 
 def _param_change(old, new, reg_covar, covariance_type):
@@ -225,8 +230,9 @@ def _span_change(old, new):
     return max(angle, abs(new_norm - old_norm) / max(new_norm, 1e-300))
 
 
-def _fixed_noise_objective(X, phase, seeds, reg_covar, covariance_type):
-    """The phase's objective under one fixed noise draw, and its step.
+def _objective_and_step(X, phase, seeds, reg_covar, covariance_type):
+    """The phase's objective under the noise draw that ``seeds`` give, and
+    its step (run_phase holds the draw fixed; run_fresh_noise draws anew).
 
     Returns
     -------
@@ -294,7 +300,7 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
     # float32 passes round the loss at ~1e-7 relative: rises below 100 of
     # their rounding units are not evidence of an overshoot.
     rise_tol = max(_LOSS_RISE_TOL, 100 * np.finfo(X.dtype).eps)
-    evaluate, take_step = _fixed_noise_objective(X, phase, seeds, reg_covar,
+    evaluate, take_step = _objective_and_step(X, phase, seeds, reg_covar,
                                                  covariance_type)
     loss, state = evaluate(params)
     for n_step in range(1, phase.max_steps + 1):
@@ -477,7 +483,7 @@ def run_fresh_noise(X, params, phase, random_state, reg_covar, covariance_type,
     tic = time.time()
 
     def step(params, rate):
-        evaluate, take_step = _fixed_noise_objective(
+        evaluate, take_step = _objective_and_step(
             X, phase, draw_seeds(random_state, X.shape[0]), reg_covar, covariance_type,
         )
         loss, state = evaluate(params)
