@@ -19,7 +19,7 @@ import numpy as np
 from ._covariance import elementwise_curvatures
 from ._forward import noise_antithetic, noise_coefficients
 from ._score_model import Curvature, MixtureParams, stein_loss_grad
-from ._span_noise import span_noised, uses_span_noise
+from ._span_noise import span_basis, span_draws, span_noised, uses_span_noise
 from ._spherical_pass import spherical_stein_loss_grad
 
 # Rows per block: ~ 8k rows keep a block's temporaries (a few (2 x rows, K)
@@ -43,7 +43,34 @@ def block_noise(seed, shape):
     return np.random.default_rng(seed).standard_normal(shape)
 
 
-def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical"):
+class NoiseCache:
+    """The draws of one fixed noise, kept between a phase's evaluations.
+
+    A phase that holds its seeds fixed redraws the same numbers at every
+    evaluation; on a cold start's subsample drawing them cost as much as the
+    rest of the noising. Draws are kept up to ``max_numbers`` numbers in all
+    (those beyond are redrawn), so that a phase over a large data set holds no
+    copy of its noise.
+    """
+
+    def __init__(self, max_numbers=2**21):
+        self._draws = {}
+        self._room = max_numbers
+
+    def get(self, key, draw):
+        """The draws stored under key, or ``draw()``'s (stored if they fit)."""
+        if key in self._draws:
+            return self._draws[key]
+        draws = draw()
+        size = sum(np.size(part) for part in draws) if isinstance(draws, tuple) else draws.size
+        if size <= self._room:
+            self._draws[key] = draws
+            self._room -= size
+        return draws
+
+
+def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
+                    noise_cache=None):
     """Stein-form DDPM loss, gradient and curvature over all rows of X.
 
     Parameters
@@ -57,6 +84,9 @@ def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical")
         Seeds of the blocks' noise (:func:`draw_seeds`).
     reg_covar : float
     covariance_type : str
+    noise_cache : NoiseCache, default=None
+        Where the draws of fixed seeds are kept between calls (the same
+        result as drawing them anew).
 
     Returns
     -------
@@ -72,16 +102,27 @@ def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical")
     span = uses_span_noise(covariance_type, len(params.means), n_features)
     spherical = covariance_type in ("spherical", "identity")
     loss_grad = spherical_stein_loss_grad if spherical else stein_loss_grad
+    if noise_cache is None:
+        noise_cache = NoiseCache(max_numbers=0)
+    if span:
+        basis = span_basis(params.means)  # (d, r)
+        rank = basis.shape[1]
     total = None
     for block, start in enumerate(range(0, n_samples, BLOCK_ROWS)):
         X0 = X[start:start + BLOCK_ROWS]
+        seed = seeds[block]
         if t == 0:
             Xt = X0
         elif span:
-            Xt = span_noised(X0, params.means, t, np.random.default_rng(seeds[block]))
+            draws = noise_cache.get(
+                ("span", seed, len(X0), rank),
+                lambda: span_draws(np.random.default_rng(seed), len(X0), rank, n_features),
+            )
+            Xt = span_noised(X0, basis, t, draws)
         else:
-            z = block_noise(seeds[block], X0.shape).astype(X0.dtype, copy=False)
-            Xt = noise_antithetic(X0, z, t)
+            z = noise_cache.get(("dense", seed, X0.shape),
+                                lambda: block_noise(seed, X0.shape))
+            Xt = noise_antithetic(X0, z.astype(X0.dtype, copy=False), t)
         loss, grad, curvature = loss_grad(Xt, params, t, reg_covar, covariance_type)
         share = X0.shape[0] / n_samples
         terms = (loss, *grad, curvature.noised_gradient, curvature.mean_resp,

@@ -16,7 +16,7 @@ from ._covariance import (
     noised_square_times,
 )
 from ._forward import noise_coefficients
-from ._objective import draw_seeds, integrated_objective, stein_objective
+from ._objective import NoiseCache, draw_seeds, integrated_objective, stein_objective
 from ._score_model import MixtureParams
 from ._span_noise import span_basis
 
@@ -230,9 +230,10 @@ def _span_change(old, new):
     return max(angle, abs(new_norm - old_norm) / max(new_norm, 1e-300))
 
 
-def _objective_and_step(X, phase, seeds, reg_covar, covariance_type):
+def _objective_and_step(X, phase, seeds, reg_covar, covariance_type, fixed=False):
     """The phase's objective under the noise draw that ``seeds`` give, and
-    its step (run_phase holds the draw fixed; run_fresh_noise draws anew).
+    its step (run_phase holds the draw fixed, ``fixed=True``, and keeps the
+    draws between evaluations; run_fresh_noise draws anew).
 
     Returns
     -------
@@ -253,9 +254,11 @@ def _objective_and_step(X, phase, seeds, reg_covar, covariance_type):
                                     phase._replace(learning_rate=learning_rate),
                                     covariance_type, reg_covar)
     else:
+        noise_cache = NoiseCache() if fixed else None
+
         def evaluate(params):
             loss, grad, curvature = stein_objective(X, params, phase.t, seeds, reg_covar,
-                                                    covariance_type)
+                                                    covariance_type, noise_cache)
             return loss, (grad, curvature)
 
         def take_step(params, state, learning_rate):
@@ -301,7 +304,7 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
     # their rounding units are not evidence of an overshoot.
     rise_tol = max(_LOSS_RISE_TOL, 100 * np.finfo(X.dtype).eps)
     evaluate, take_step = _objective_and_step(X, phase, seeds, reg_covar,
-                                                 covariance_type)
+                                              covariance_type, fixed=True)
     loss, state = evaluate(params)
     for n_step in range(1, phase.max_steps + 1):
         losses.append(loss)

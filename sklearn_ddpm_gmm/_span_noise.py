@@ -24,6 +24,8 @@ with the clean points and no element-wise work on (n, d) arrays.
 the answers equal those of the materialised stand-ins.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._fastops import row_dots
@@ -112,7 +114,28 @@ def span_basis(means):
     return V @ (Q * signs)
 
 
-def span_noised(X0, means, t, rng, sq_norms=None):
+class SpanDraws(NamedTuple):
+    """The standard draws of span noise for n points, before scaling by s."""
+
+    zeta: np.ndarray  # (n, r) normal: the noise in the span
+    along: np.ndarray  # (n,) normal: the noise along p
+    rest: np.ndarray  # (n,) chi-square with d - r - 1 degrees of freedom: |z''|^2
+
+
+def span_draws(rng, n_samples, rank, n_features):
+    """Draw the span noise of ``n_samples`` points for a span of this rank.
+
+    The draws depend only on the generator and the shapes, not on the points
+    or the means: a phase that holds its noise fixed can keep them.
+    """
+    zeta = rng.standard_normal((n_samples, rank))
+    along = rng.standard_normal(n_samples)
+    dof = n_features - rank - 1
+    rest = rng.chisquare(dof, n_samples) if dof > 0 else np.zeros(n_samples)
+    return SpanDraws(zeta, along, rest)
+
+
+def span_noised(X0, basis, t, draws, sq_norms=None):
     """Noise X0 to level t in antithetic pairs, as span noise.
 
     Parameters
@@ -120,11 +143,12 @@ def span_noised(X0, means, t, rng, sq_norms=None):
     X0 : ndarray of shape (n, d)
         Clean points; the result has their dtype (the draws do not depend on
         it, so float32 and float64 data get the same noise).
-    means : ndarray of shape (K, d)
-        The model's means, K < d.
+    basis : ndarray of shape (d, r)
+        Orthonormal basis containing the means (:func:`span_basis`), r < d.
     t : float
         Noise level.
-    rng : numpy.random.Generator
+    draws : SpanDraws
+        From :func:`span_draws` for n points and rank r.
     sq_norms : ndarray of shape (n,), default=None
         ``|x0|^2`` of each row, if already known.
 
@@ -139,7 +163,7 @@ def span_noised(X0, means, t, rng, sq_norms=None):
     s = np.sqrt(s2)
     n, d = X0.shape
     dtype = X0.dtype
-    Q = span_basis(means).astype(dtype)  # (d, r): spans the means
+    Q = basis.astype(dtype, copy=False)
     r = Q.shape[1]
     q0 = X0 @ Q
     if sq_norms is None:
@@ -150,11 +174,9 @@ def span_noised(X0, means, t, rng, sq_norms=None):
     # (the orthogonal noise is then all z'', whose conditional mean is zero).
     negligible = max(1e-12, 1e3 * np.finfo(dtype).eps) * sq_norms
     p_norm = np.sqrt(np.where(p_sq > negligible, p_sq, 0.0)).astype(dtype, copy=False)
-    zeta = rng.standard_normal((n, r))
-    zeta *= s
-    g = rng.standard_normal(n)
-    g *= s
-    rest = s2 * rng.chisquare(d - r - 1, n) if d - r > 1 else np.zeros(n)
+    zeta = s * draws.zeta
+    g = s * draws.along
+    rest = s2 * draws.rest
     # The two halves, a q0 + s zeta and a q0 - s zeta, written in place.
     coords = np.empty((2 * n, r), dtype=dtype)
     np.multiply(q0, a, out=coords[:n])

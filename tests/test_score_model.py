@@ -216,12 +216,18 @@ def test_span_noise_has_the_full_noise_expectation_and_less_variance(covariance_
         assert ratio < (0.9 if block == 0 else 1.3), (block, ratio)
 
 
+def _span_noised(X0, means, t, rng):
+    basis = _span_noise.span_basis(means)
+    draws = _span_noise.span_draws(rng, len(X0), basis.shape[1], X0.shape[1])
+    return _span_noise.span_noised(X0, basis, t, draws)
+
+
 def test_span_points_answer_as_the_stand_ins_they_replace():
     # SpanPoints never form the (2 n, d) stand-ins; their products with the
     # means and weighted sums must equal the stand-ins' own, and their squared
     # norms exceed the stand-ins' by the same chi-square part in both halves.
     X0, _, params = _problem(seed=2, n=120, d=9, K=3)
-    points = _span_noise.span_noised(X0, params.means, 0.4, np.random.default_rng(1))
+    points = _span_noised(X0, params.means, 0.4, np.random.default_rng(1))
     dense = points.to_array()
     assert points.shape == dense.shape == (240, 9)
     np.testing.assert_allclose(points.dot(params.means), dense @ params.means.T,
@@ -243,7 +249,7 @@ def test_spherical_pass_equals_the_general_one(covariance_type, t, span):
     if covariance_type == "identity":
         params = params._replace(covariance=np.zeros(3))
     if span:
-        Xt = _span_noise.span_noised(X0, params.means, t, np.random.default_rng(0))
+        Xt = _span_noised(X0, params.means, t, np.random.default_rng(0))
     else:
         Xt = noise_antithetic(X0, z, t) if t > 0 else X0
     fast = spherical_stein_loss_grad(Xt, params, t, REG, covariance_type)
@@ -281,3 +287,24 @@ def test_integrated_objective_gradient_is_the_log_likelihood_gradient(covariance
            np.mean([p.logits for p in passes], axis=0)]
     for g, e in zip(got, expected):
         assert np.max(np.abs(g - e)) < 0.08 * np.max(np.abs(e)), (g, e)
+
+
+@pytest.mark.parametrize("covariance_type", ["spherical", "diag"])
+def test_kept_noise_gives_the_same_objective_as_redrawn_noise(covariance_type, monkeypatch):
+    # A fixed-draw phase keeps its draws between evaluations (span draws for
+    # spherical, dense ones for diag); the kept draws must be the very numbers
+    # the seeds give, also when the budget keeps only some blocks.
+    monkeypatch.setattr(_objective, "BLOCK_ROWS", 70)
+    X0, _, params = _problem(seed=6, n=250, d=8, K=2, covariance_type=covariance_type)
+    seeds = _objective.draw_seeds(np.random.RandomState(1), len(X0))
+    fresh = _objective.stein_objective(X0, params, 0.3, seeds, REG, covariance_type)
+    per_block = 70 * (8 if covariance_type == "diag" else 2 + 2)
+    for budget in (0, 2 * per_block, 10**6):
+        cache = _objective.NoiseCache(max_numbers=budget)
+        for _ in range(2):
+            kept = _objective.stein_objective(X0, params, 0.3, seeds, REG, covariance_type,
+                                              cache)
+            np.testing.assert_array_equal(kept[0], fresh[0])
+            for got, want in zip(kept[1], fresh[1]):
+                np.testing.assert_array_equal(got, want)
+        assert len(cache._draws) == min(4, budget // per_block)
