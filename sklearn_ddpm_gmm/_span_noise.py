@@ -24,6 +24,7 @@ with the clean points and no element-wise work on (n, d) arrays.
 the answers equal those of the materialised stand-ins.
 """
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -103,15 +104,29 @@ def span_basis(means):
     the projections of a fixed set of directions onto the span gives such a
     basis. The rank is found by SVD: centred means (the power phase) have
     rank K - 1.
+
+    The result is read-only: the last few are remembered, since a step asks
+    for the same means' basis up to three times (its objective, and the power
+    phase's span change on both sides of it), each ~0.07 ms of a ~0.8 ms
+    step on a cold start's subsample.
     """
-    n_features = means.shape[1]
+    means = np.asarray(means, dtype=np.float64)
+    return _span_basis_of(means.tobytes(), means.shape)
+
+
+@functools.lru_cache(maxsize=8)
+def _span_basis_of(means_bytes, shape):
+    means = np.frombuffer(means_bytes, dtype=np.float64).reshape(shape)
+    n_features = shape[1]
     _, singular, vt = np.linalg.svd(means, full_matrices=False)
     rank = max(1, int(np.sum(singular > singular[0] * 1e-9))) if singular[0] > 0 else 1
     V = vt[:rank].T
     fixed = np.random.default_rng(0).standard_normal((n_features, rank))
     Q, R = np.linalg.qr(V.T @ fixed)
     signs = np.where(np.diagonal(R) < 0, -1.0, 1.0)
-    return V @ (Q * signs)
+    basis = V @ (Q * signs)
+    basis.flags.writeable = False
+    return basis
 
 
 class SpanDraws(NamedTuple):
