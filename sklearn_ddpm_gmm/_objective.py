@@ -12,6 +12,7 @@ Spherical models draw span noise (:mod:`._span_noise`): r + 2 numbers a
 point instead of d, and no (n, d) arrays.
 """
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -141,13 +142,53 @@ def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
 
 
 # ------------------------------------------------- all levels, likelihood weighted
-# Levels of the integrated objective: log-uniform strata over [T_MIN, T_MAX];
-# below T_MIN the integrand is its t = 0 value (a share of 1e-4 of the
-# integral's range), above T_MAX it has decayed like exp(-4 t).
+# Levels of the integrated objective lie in [T_MIN, T_MAX]; below T_MIN the
+# integrand is its t = 0 value (a share of 1e-4 of the integral's range),
+# above T_MAX it has decayed like exp(-4 t).
 INTEGRATED_T_MIN = 1e-4
 INTEGRATED_T_MAX = 6.0
 # Strata a pass is split into: every N_STRATA-th row, each its own level.
 N_STRATA = 64
+# The law the levels are drawn from: this share log-uniform (it resolves the
+# small levels, where components with small variances change), the rest
+# exponential with rate EXPONENTIAL_RATE (the integrand decays like
+# exp(-2 t) once the noise dominates). On wine (diagonal, at maximum
+# likelihood, 2^14 rows a pass) the gradient's variance was 0.56x that of the
+# log-uniform law alone (all exponential: 0.64x).
+LOG_UNIFORM_SHARE = 0.5
+EXPONENTIAL_RATE = 2.0
+
+
+@functools.cache
+def _level_law():
+    """The levels' cumulative distribution on a log grid over [T_MIN, T_MAX].
+
+    Levels are drawn by inverting it linearly between grid points, so the law
+    actually sampled has, in each grid cell, the constant density
+    ``(F[i+1] - F[i]) / (t[i+1] - t[i])``: its reciprocal is the level's
+    exact importance weight.
+
+    Returns
+    -------
+    grid, cdf : ndarrays of shape (4097,)
+    """
+    grid = np.geomspace(INTEGRATED_T_MIN, INTEGRATED_T_MAX, 4097)
+    log_uniform = np.log(grid / INTEGRATED_T_MIN) / np.log(INTEGRATED_T_MAX / INTEGRATED_T_MIN)
+    decay = np.exp(-EXPONENTIAL_RATE * INTEGRATED_T_MIN) - np.exp(-EXPONENTIAL_RATE * grid)
+    exponential = decay / decay[-1]
+    cdf = LOG_UNIFORM_SHARE * log_uniform + (1.0 - LOG_UNIFORM_SHARE) * exponential
+    cdf[-1] = 1.0
+    return grid, cdf
+
+
+def integrated_level(u):
+    """The level at quantile u of the levels' law, and its importance weight
+    (the reciprocal of the law's density there)."""
+    grid, cdf = _level_law()
+    t = float(np.interp(u, cdf, grid))
+    cell = min(max(int(np.searchsorted(grid, t)) - 1, 0), len(grid) - 2)
+    density = (cdf[cell + 1] - cdf[cell]) / (grid[cell + 1] - grid[cell])
+    return t, 1.0 / density
 
 
 class IntegratedTerms(NamedTuple):
@@ -178,8 +219,9 @@ def integrated_objective(X, params, rng, reg_covar, covariance_type="spherical")
     log-likelihood's gradient). The integral is estimated by stratified
     sampling: every ``N_STRATA``-th row (a systematic subsample, whatever the
     rows' order) is noised at a level drawn from its own stratum of a
-    log-uniform law on ``[INTEGRATED_T_MIN, INTEGRATED_T_MAX]``, strata
-    assigned at random, with weight ``t log(T_MAX / T_MIN)``. The curvature
+    law on ``[INTEGRATED_T_MIN, INTEGRATED_T_MAX]`` (:func:`integrated_level`:
+    half log-uniform, half exponential), strata assigned at random, weighted
+    by the reciprocal of the law's density. The curvature
     is each level's Gauss-Newton curvature, mapped to the parameters and
     integrated the same way: for the means ``2 a^2 m / T^2``, whose integral
     over t is EM's ``m / Sigma`` on separated components.
@@ -199,13 +241,12 @@ def integrated_objective(X, params, rng, reg_covar, covariance_type="spherical")
     """
     n_samples, n_features = X.shape
     n_strata = min(N_STRATA, n_samples)
-    span = np.log(INTEGRATED_T_MAX / INTEGRATED_T_MIN)
     strata = rng.permutation(n_strata)
     total = None
     for index, stratum in enumerate(strata):
         rows = X[index::n_strata]
-        t = INTEGRATED_T_MIN * np.exp(span * (stratum + rng.random()) / n_strata)
-        weight = t * span * rows.shape[0] / n_samples
+        t, inverse_density = integrated_level((stratum + rng.random()) / n_strata)
+        weight = inverse_density * rows.shape[0] / n_samples
         seeds = rng.integers(np.iinfo(np.int32).max, size=n_blocks(rows.shape[0]))
         loss, grad, curvature = stein_objective(rows, params, t, seeds, reg_covar,
                                                 covariance_type)

@@ -308,3 +308,19 @@ def test_kept_noise_gives_the_same_objective_as_redrawn_noise(covariance_type, m
             for got, want in zip(kept[1], fresh[1]):
                 np.testing.assert_array_equal(got, want)
         assert len(cache._draws) == min(4, budget // per_block)
+
+
+def test_integrated_levels_integrate_functions_of_the_level():
+    # Levels at the quantiles u of their law, weighted by the reciprocal of its
+    # density, integrate a function of t over [T_MIN, T_MAX]: the flat one,
+    # a decaying one like the integrand's tail, and one that changes at small t.
+    u = (np.arange(20000) + 0.5) / 20000
+    levels, weights = np.array([_objective.integrated_level(q) for q in u]).T
+    t_min, t_max = _objective.INTEGRATED_T_MIN, _objective.INTEGRATED_T_MAX
+    assert np.all(np.diff(levels) > 0) and levels[0] >= t_min and levels[-1] <= t_max
+    for f, exact in [
+        (np.ones_like, t_max - t_min),
+        (lambda t: np.exp(-2 * t), 0.5 * (np.exp(-2 * t_min) - np.exp(-2 * t_max))),
+        (lambda t: 1 / (1 + t / 0.001), 0.001 * np.log((1 + t_max / 0.001) / (1 + t_min / 0.001))),
+    ]:
+        np.testing.assert_allclose(np.mean(f(levels) * weights), exact, rtol=1e-3)
