@@ -11,7 +11,7 @@ labels, fit times, and DDPM's relative gap to GaussianMixture in percent
 
 ``--noise-level integrated`` fits DDPMGaussianMixture on the DDPM objective
 integrated over all noise levels (likelihood weighting), whose minimiser is
-maximum likelihood (spherical and diag only).
+maximum likelihood (every covariance type).
 """
 
 import argparse

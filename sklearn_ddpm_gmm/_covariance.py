@@ -483,13 +483,69 @@ def _matrix_step(c, grad_T, T, mass, a, scale, floor):
     G = V.T @ grad_T @ V
     delta_T = V @ (G * (lam[:, None] ** 2 * lam[None, :] ** 2)
                    / (mass * (lam[:, None] + lam[None, :]))) @ V.T
+    return _multiplicative_step(c, scale * delta_T / (a * a), floor)
+
+
+def _multiplicative_step(c, delta_sigma, floor):
+    """Cholesky coordinates of ``Sigma0^{1/2} exp(-X) Sigma0^{1/2}``, with
+    ``X = Sigma0^{-1/2} delta_sigma Sigma0^{-1/2}`` (eigenvalues clipped to
+    ``_MAX_LOG_STEP``): the step ``Sigma0 - delta_sigma`` to first order,
+    positive definite whatever its size."""
     L = _cholesky_factor(c)
     L_inv = np.linalg.inv(L)
-    X = L_inv @ (scale * delta_T / (a * a)) @ L_inv.T
+    X = L_inv @ delta_sigma @ L_inv.T
     mu, W = np.linalg.eigh(0.5 * (X + X.T))
     mu = np.clip(mu, -_MAX_LOG_STEP, _MAX_LOG_STEP)
     LW = L @ W
     return _cholesky_coordinates(_floored_cholesky((LW * np.exp(-mu)) @ LW.T, floor))
+
+
+def eigen_curvatures(sigma_eigvals, mean_resp, a, s2, covariance_type):
+    """Gauss-Newton curvature of the Stein loss at one level for the full and
+    tied types, in the eigenbasis of the covariances Sigma.
+
+    ``T = a^2 Sigma + s^2 I`` has Sigma's eigenvectors and eigenvalues
+    ``tau = a^2 lambda + s^2``, so the curvatures of every level are diagonal
+    in that one basis and can be added up over levels: ``2 a^2 m / tau_k^2``
+    per mean coordinate along eigenvector k, and ``a^4 m (tau_k + tau_l) /
+    (tau_k^2 tau_l^2)`` per entry (k, l) of the covariance (as in
+    :func:`covariance_step`; a tied covariance carries the total mass).
+
+    Parameters
+    ----------
+    sigma_eigvals : ndarray of shape (K, d) full, (d,) tied
+    mean_resp : ndarray of shape (K,)
+    a, s2 : float
+    covariance_type : {"full", "tied"}
+
+    Returns
+    -------
+    means : ndarray of shape (K, d)
+    covariances : ndarray of shape (K, d, d) full, (d, d) tied
+    """
+    tau = a * a * sigma_eigvals + s2
+    mass = mean_resp.sum() if covariance_type == "tied" else mean_resp[:, None, None]
+    means = 2.0 * a * a * mean_resp[:, np.newaxis] / np.atleast_2d(tau) ** 2
+    pair = tau[..., :, None] + tau[..., None, :]
+    cov = a**4 * mass * pair / (tau[..., :, None] ** 2 * tau[..., None, :] ** 2)
+    return means, cov
+
+
+def eigen_covariance_step(c, grad_sigma, eigvecs, curvature, scale, reg_covar,
+                          covariance_type):
+    """Gauss-Newton step on full or tied Cholesky coordinates from the gradient
+    in Sigma and a curvature that is diagonal in Sigma's eigenbasis
+    (:func:`eigen_curvatures`, possibly summed over levels); applied
+    multiplicatively, so the result stays positive definite."""
+    floor = max(_FLOOR_OF_REG * reg_covar, _TINY)
+    if covariance_type == "tied":
+        c, grad_sigma, eigvecs, curvature = (c[None], grad_sigma[None], eigvecs[None],
+                                             curvature[None])
+    steps = []
+    for c_i, g_i, V, h in zip(c, grad_sigma, eigvecs, curvature):
+        delta = V @ ((V.T @ g_i @ V) / np.maximum(h, _TINY)) @ V.T
+        steps.append(_multiplicative_step(c_i, scale * delta, floor))
+    return steps[0] if covariance_type == "tied" else np.asarray(steps)
 
 
 def log_covariance_change(old, new, covariance_type):

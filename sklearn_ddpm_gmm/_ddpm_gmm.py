@@ -255,9 +255,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         are repeated to 2^18 rows so that each point meets many levels (real
         data sets of 150-1 800 rows: 0.6-5 s a fit). On large data one level
         per row is noisy: on 10^5 separated rows it took 10x the time of
-        ``"auto"`` for 1.1x EM's error, where ``"auto"`` had 1.01-1.03x. For
-        the spherical, diag and identity types; the cold start uses the
-        ``"auto"`` levels.
+        ``"auto"`` for 1.1x EM's error, where ``"auto"`` had 1.01-1.03x. Every
+        covariance type; the cold start uses the ``"auto"`` levels.
     n_noise_draws : int, default=16
         Most iterates averaged at the end of the fit. Every step on all rows
         draws fresh (antithetic) noise; once the burn-in ends, the iterates
@@ -466,12 +465,6 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             raise ValueError(
                 f"Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n_samples}"
-            )
-        if self.noise_level == "integrated" and self.covariance_type in ("full", "tied"):
-            raise ValueError(
-                "noise_level='integrated' is implemented for covariance_type "
-                "'spherical', 'diag' and 'identity'; got "
-                f"covariance_type='{self.covariance_type}'."
             )
         random_state = check_random_state(self.random_state)
         Z, centre, scale, bounds = _standardise(X, self._pass_dtype(X))

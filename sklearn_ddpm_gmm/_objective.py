@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._covariance import elementwise_curvatures
+from ._covariance import covariances, eigen_curvatures, elementwise_curvatures
 from ._forward import noise_antithetic, noise_coefficients
 from ._score_model import Curvature, MixtureParams, stein_loss_grad
 from ._span_noise import span_basis, span_draws, span_noised, uses_span_noise
@@ -192,16 +192,19 @@ def integrated_level(u):
 
 
 class IntegratedTerms(NamedTuple):
-    """Gradient and diagonal Gauss-Newton curvature of the integrated objective
-    in the parameters themselves (means, covariances Sigma, logits)."""
+    """Gradient and Gauss-Newton curvature of the integrated objective in the
+    parameters themselves (means, covariances Sigma, logits). The curvature is
+    diagonal: coordinate by coordinate for spherical, diag and identity, in
+    the eigenbasis of Sigma (``eigenbasis``) for full and tied."""
 
     loss: float
     means: np.ndarray  # (K, d) gradient
-    means_curvature: np.ndarray  # (K,) spherical/identity, (K, d) diag
-    covariance: np.ndarray  # gradient in Sigma, shape of the coordinates
+    means_curvature: np.ndarray  # (K,) spherical/identity, (K, d) diag, full, tied
+    covariance: np.ndarray  # gradient in Sigma, shape of the covariances
     covariance_curvature: np.ndarray
     logits: np.ndarray  # (K,)
     logits_curvature: np.ndarray  # (K,)
+    eigenbasis: np.ndarray = None  # Sigma's eigenvectors (full, tied)
 
 
 def integrated_objective(X, params, rng, reg_covar, covariance_type="spherical"):
@@ -233,7 +236,7 @@ def integrated_objective(X, params, rng, reg_covar, covariance_type="spherical")
     rng : numpy.random.Generator
         Levels and noise seeds of this pass.
     reg_covar : float
-    covariance_type : {"spherical", "diag", "identity"}
+    covariance_type : str
 
     Returns
     -------
@@ -242,6 +245,11 @@ def integrated_objective(X, params, rng, reg_covar, covariance_type="spherical")
     n_samples, n_features = X.shape
     n_strata = min(N_STRATA, n_samples)
     strata = rng.permutation(n_strata)
+    matrix = covariance_type in ("full", "tied")
+    if matrix:
+        # Every level's curvature is diagonal in Sigma's eigenbasis.
+        sigma_eigvals, eigenbasis = np.linalg.eigh(
+            covariances(params.covariance, covariance_type, reg_covar))
     total = None
     for index, stratum in enumerate(strata):
         rows = X[index::n_strata]
@@ -250,11 +258,15 @@ def integrated_objective(X, params, rng, reg_covar, covariance_type="spherical")
         seeds = rng.integers(np.iinfo(np.int32).max, size=n_blocks(rows.shape[0]))
         loss, grad, curvature = stein_objective(rows, params, t, seeds, reg_covar,
                                                 covariance_type)
-        a, _ = noise_coefficients(t)
-        means_curvature, covariance_curvature = elementwise_curvatures(
-            curvature.noised_covariances, curvature.mean_resp, a, covariance_type,
-            n_features,
-        )
+        a, s2 = noise_coefficients(t)
+        if matrix:
+            means_curvature, covariance_curvature = eigen_curvatures(
+                sigma_eigvals, curvature.mean_resp, a, s2, covariance_type)
+        else:
+            means_curvature, covariance_curvature = elementwise_curvatures(
+                curvature.noised_covariances, curvature.mean_resp, a, covariance_type,
+                n_features,
+            )
         terms = (
             loss, grad.means, means_curvature,
             a * a * curvature.noised_gradient, covariance_curvature,
@@ -264,4 +276,5 @@ def integrated_objective(X, params, rng, reg_covar, covariance_type="spherical")
             total = [weight * term for term in terms]
         else:
             total = [acc + weight * term for acc, term in zip(total, terms)]
-    return IntegratedTerms(float(total[0]), *total[1:])
+    return IntegratedTerms(float(total[0]), *total[1:],
+                           eigenbasis=eigenbasis if matrix else None)

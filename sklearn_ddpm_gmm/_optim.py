@@ -9,6 +9,7 @@ from ._covariance import (
     capped,
     covariance_step,
     covariances,
+    eigen_covariance_step,
     elementwise_covariance_step,
     log_covariance_change,
     mean_variances,
@@ -154,21 +155,32 @@ def _integrated_step(params, terms, phase, covariance_type, reg_covar):
     """One Gauss-Newton step on the integrated objective
     (:func:`._objective.integrated_objective`), whose curvature comes
     integrated over the levels, in the parameters themselves: a unit step on
-    the means is EM's on separated components. The weights take a
-    Gauss-Newton step too: their closed form holds level by level, not for
-    the integral. Trust regions and bounds as in :func:`_preconditioned_step`.
+    the means is EM's on separated components. Full and tied covariances
+    step in the eigenbasis of Sigma, where every level's curvature is
+    diagonal. The weights take a Gauss-Newton step too: their closed form
+    holds level by level, not for the integral. Trust regions and bounds as in
+    :func:`_preconditioned_step`.
     """
     lr = phase.learning_rate
     means, cov, logits = params
-    curvature = terms.means_curvature
+    curvature = np.maximum(terms.means_curvature, 1e-300)
     if curvature.ndim == 1:
         curvature = curvature[:, np.newaxis]
-    step = lr * terms.means / np.maximum(curvature, 1e-300)
+    if terms.eigenbasis is None:
+        step = lr * terms.means / curvature
+    else:
+        V = np.broadcast_to(terms.eigenbasis, (len(means),) + terms.eigenbasis.shape[-2:])
+        along = np.einsum("kde,kd->ke", V, terms.means)  # V^T g per component
+        step = lr * np.einsum("kde,ke->kd", V, along / curvature)
     sigma = covariances(cov, covariance_type, reg_covar)
     norms = noised_norms(sigma, step, covariance_type)
     step *= np.minimum(1.0, _MAX_MEAN_STEP / np.maximum(norms, 1e-300))[:, np.newaxis]
     means = means - step
-    if covariance_type != "identity":
+    if terms.eigenbasis is not None:
+        cov = eigen_covariance_step(cov, terms.covariance, terms.eigenbasis,
+                                    terms.covariance_curvature,
+                                    phase.covariance_rate * lr, reg_covar, covariance_type)
+    elif covariance_type != "identity":
         cov = elementwise_covariance_step(cov, terms.covariance, terms.covariance_curvature,
                                           phase.covariance_rate * lr, reg_covar)
     logits = logits - np.clip(

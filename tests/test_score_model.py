@@ -5,7 +5,7 @@ import pytest
 from scipy.special import logsumexp
 
 from sklearn_ddpm_gmm import _objective, _span_noise
-from sklearn_ddpm_gmm._covariance import COVARIANCE_TYPES
+from sklearn_ddpm_gmm._covariance import COVARIANCE_TYPES, coordinate_gradient, coordinates
 from sklearn_ddpm_gmm._forward import noise_antithetic, noise_coefficients
 from sklearn_ddpm_gmm._spherical_pass import spherical_stein_loss_grad
 from sklearn_ddpm_gmm._score_model import (
@@ -259,7 +259,7 @@ def test_spherical_pass_equals_the_general_one(covariance_type, t, span):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("covariance_type", ["spherical", "diag"])
+@pytest.mark.parametrize("covariance_type", ["spherical", "diag", "full", "tied"])
 def test_integrated_objective_gradient_is_the_log_likelihood_gradient(covariance_type):
     # The Stein-form DDPM loss at level t is the Fisher divergence between the
     # noised data and the noised model up to a constant; integrated over t with
@@ -268,10 +268,15 @@ def test_integrated_objective_gradient_is_the_log_likelihood_gradient(covariance
     # uniform cube), parameters away from any optimum.
     rng = np.random.default_rng(0)
     X = np.r_[0.7 * rng.standard_normal((100, 3)) + 1.0, rng.uniform(-2, 0, (100, 3))]
-    cov = (np.log([0.5, 0.4]) if covariance_type == "spherical"
-           else np.log([[0.5, 0.3, 0.6], [0.4, 0.5, 0.3]]))
-    params = MixtureParams(np.array([[0.8, 1.1, 0.9], [-1.0, -0.9, -1.2]]), cov,
-                           np.array([0.1, -0.1]))
+    sigma = {
+        "spherical": np.array([0.5, 0.4]),
+        "diag": np.array([[0.5, 0.3, 0.6], [0.4, 0.5, 0.3]]),
+        "full": np.array([[[0.5, 0.1, 0.0], [0.1, 0.3, -0.1], [0.0, -0.1, 0.6]],
+                          [[0.4, -0.1, 0.1], [-0.1, 0.5, 0.0], [0.1, 0.0, 0.3]]]),
+        "tied": np.array([[0.5, 0.1, 0.0], [0.1, 0.4, -0.1], [0.0, -0.1, 0.6]]),
+    }[covariance_type]
+    params = MixtureParams(np.array([[0.8, 1.1, 0.9], [-1.0, -0.9, -1.2]]),
+                           coordinates(sigma, covariance_type, 0.0), np.array([0.1, -0.1]))
 
     def nll(p):
         return -log_prob_and_resp(X, p, 0.0, 0.0, covariance_type)[0].mean()
@@ -282,8 +287,10 @@ def test_integrated_objective_gradient_is_the_log_likelihood_gradient(covariance
     passes = [_objective.integrated_objective(X_rep, params, np.random.default_rng(seed),
                                               0.0, covariance_type) for seed in range(30)]
     got = [np.mean([p.means for p in passes], axis=0),
-           # the gradient in Sigma, to the log coordinates
-           np.mean([p.covariance for p in passes], axis=0) * np.exp(params.covariance),
+           # the gradient in Sigma, to the coordinates
+           coordinate_gradient(params.covariance,
+                               np.mean([p.covariance for p in passes], axis=0),
+                               covariance_type),
            np.mean([p.logits for p in passes], axis=0)]
     for g, e in zip(got, expected):
         assert np.max(np.abs(g - e)) < 0.08 * np.max(np.abs(e)), (g, e)
