@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from scipy import stats
 from scipy.special import logsumexp
-from sklearn.datasets import load_wine
+from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
@@ -228,3 +229,18 @@ def test_integrated_noise_level_reaches_maximum_likelihood(covariance_type):
     assert integrated.schedule_[-1]["t"] is None
     assert gain_of_em_from(integrated) < 0.002
     assert gain_of_em_from(single) > 3 * gain_of_em_from(integrated)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_thin_directions_of_real_data_do_not_collapse(covariance_type):
+    # Breast cancer's 30 standardised features are nearly collinear in some
+    # directions (eigenvalues 1e-4 of the mean one). A final level that does
+    # not resolve them left the objective flat there, and they collapsed to
+    # reg_covar: held-out log-likelihood -488 (full) and -1 085 (tied) per
+    # point, where GaussianMixture has -5.9.
+    X = load_breast_cancer().data
+    X_train, X_test = train_test_split(X, test_size=0.3, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    model = DDPMGaussianMixture(2, covariance_type=covariance_type, random_state=0)
+    model.fit(scaler.transform(X_train))
+    assert model.score(scaler.transform(X_test)) > -20.0
