@@ -71,7 +71,7 @@ class NoiseCache:
 
 
 def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
-                    noise_cache=None):
+                    noise_cache=None, dealt=None):
     """Stein-form DDPM loss, gradient and curvature over all rows of X.
 
     Parameters
@@ -88,6 +88,9 @@ def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
     noise_cache : NoiseCache, default=None
         Where the draws of fixed seeds are kept between calls (the same
         result as drawing them anew).
+    dealt : DealtSpanNoise, default=None
+        Span draws dealt from a pool (:class:`._span_noise.SpanNoisePool`),
+        used instead of the seeds' when the span's rank is the pool's.
 
     Returns
     -------
@@ -115,10 +118,14 @@ def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
         if t == 0:
             Xt = X0
         elif span:
-            draws = noise_cache.get(
-                ("span", seed, len(X0), rank),
-                lambda: span_draws(np.random.default_rng(seed), len(X0), rank, n_features),
-            )
+            if dealt is not None and dealt.rank == rank:
+                draws = dealt.block(start, start + len(X0))
+            else:
+                draws = noise_cache.get(
+                    ("span", seed, len(X0), rank),
+                    lambda: span_draws(np.random.default_rng(seed), len(X0), rank,
+                                       n_features),
+                )
             Xt = span_noised(X0, basis, t, draws)
         else:
             z = noise_cache.get(("dense", seed, X0.shape),

@@ -17,9 +17,14 @@ from ._covariance import (
     noised_square_times,
 )
 from ._forward import noise_coefficients
-from ._objective import NoiseCache, draw_seeds, integrated_objective, stein_objective
+from ._objective import (
+    NoiseCache,
+    draw_seeds,
+    integrated_objective,
+    stein_objective,
+)
 from ._score_model import MixtureParams
-from ._span_noise import span_basis
+from ._span_noise import SpanNoisePool, span_basis, uses_span_noise
 
 # Trust region on one step, in standardised units: logits move by at most this
 # much (covariances: see _covariance), and a mean by at most this many noised
@@ -242,10 +247,12 @@ def _span_change(old, new):
     return max(angle, abs(new_norm - old_norm) / max(new_norm, 1e-300))
 
 
-def _objective_and_step(X, phase, seeds, reg_covar, covariance_type, fixed=False):
+def _objective_and_step(X, phase, seeds, reg_covar, covariance_type, fixed=False,
+                        dealt=None):
     """The phase's objective under the noise draw that ``seeds`` give, and
     its step (run_phase holds the draw fixed, ``fixed=True``, and keeps the
-    draws between evaluations; run_fresh_noise draws anew).
+    draws between evaluations; run_fresh_noise draws anew, or deals its
+    span noise from a pool, ``dealt``).
 
     Returns
     -------
@@ -270,7 +277,7 @@ def _objective_and_step(X, phase, seeds, reg_covar, covariance_type, fixed=False
 
         def evaluate(params):
             loss, grad, curvature = stein_objective(X, params, phase.t, seeds, reg_covar,
-                                                    covariance_type, noise_cache)
+                                                    covariance_type, noise_cache, dealt)
             return loss, (grad, curvature)
 
         def take_step(params, state, learning_rate):
@@ -456,6 +463,14 @@ class FreshNoiseResult(NamedTuple):
     learning_rate: float
 
 
+def _span_pool(X, params, random_state):
+    """A SpanNoisePool for the rows of X and the span of the means."""
+    n_samples, n_features = X.shape
+    rank = span_basis(params.means).shape[1]
+    rng = np.random.default_rng(draw_seeds(random_state, n_samples)[0])
+    return SpanNoisePool(rng, n_samples, rank, n_features, X.dtype)
+
+
 def run_fresh_noise(X, params, phase, random_state, reg_covar, covariance_type,
                     max_draws, verbose=0, verbose_interval=10, n_samples=None):
     """The full-data stage: preconditioned steps, each with a fresh noise draw.
@@ -507,9 +522,16 @@ def run_fresh_noise(X, params, phase, random_state, reg_covar, covariance_type,
     n_burn_in = 0
     tic = time.time()
 
+    pool = None
+    if (uses_span_noise(covariance_type, *params.means.shape) and not phase.integrated
+            and phase.max_steps > 0 and max(phase.max_steps, max_draws) > 1):
+        pool = _span_pool(X, params, random_state)
+
     def step(params, rate):
+        seeds = draw_seeds(random_state, X.shape[0])
+        dealt = None if pool is None else pool.deal(np.random.default_rng(seeds[0]))
         evaluate, take_step = _objective_and_step(
-            X, phase, draw_seeds(random_state, X.shape[0]), reg_covar, covariance_type,
+            X, phase, seeds, reg_covar, covariance_type, dealt=dealt,
         )
         loss, state = evaluate(params)
         losses.append(loss)

@@ -331,3 +331,40 @@ def test_integrated_levels_integrate_functions_of_the_level():
         (lambda t: 1 / (1 + t / 0.001), 0.001 * np.log((1 + t_max / 0.001) / (1 + t_min / 0.001))),
     ]:
         np.testing.assert_allclose(np.mean(f(levels) * weights), exact, rtol=1e-3)
+
+
+def test_span_noise_pool_matches_the_moments_and_deals_them_unchanged():
+    pool = _span_noise.SpanNoisePool(np.random.default_rng(0), 1000, 3, 9)
+    np.testing.assert_allclose(pool.zeta.T @ pool.zeta / 1000, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(np.mean(pool.along**2), 1.0)
+    np.testing.assert_allclose(np.mean(pool.rest), 9 - 3 - 1)
+    # A dealing is a cyclic shift of the rows, a rotation of zeta and a sign:
+    # over a whole pass every pool row is used once, with the same moments.
+    dealt = pool.deal(np.random.default_rng(1))
+    blocks = [dealt.block(start, min(start + 300, 1000)) for start in range(0, 1000, 300)]
+    zeta = np.concatenate([b.zeta for b in blocks])
+    np.testing.assert_allclose(zeta.T @ zeta / 1000, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(np.sort(np.concatenate([b.rest for b in blocks])),
+                               np.sort(pool.rest))
+    assert not np.allclose(zeta, pool.zeta)
+
+
+def test_pooled_span_noise_has_the_fresh_noise_expectation(monkeypatch):
+    # Passes dealt from a pool are draws of the objective given the pool; over
+    # pools and dealings the gradient has the fresh draws' expectation.
+    monkeypatch.setattr(_objective, "BLOCK_ROWS", 150)
+    X0, _, params = _problem(seed=5, n=400, d=8, K=2)
+    pooled, fresh = [], []
+    for seed in range(300):
+        pool = _span_noise.SpanNoisePool(np.random.default_rng(seed), 400, 2, 8)
+        dealt = pool.deal(np.random.default_rng(10_000 + seed))
+        pooled.append(_objective.stein_objective(X0, params, 0.3, [0, 0, 0], REG,
+                                                 dealt=dealt)[1])
+        fresh.append(_objective.stein_objective(
+            X0, params, 0.3, [20_000 + seed, 30_000 + seed, 40_000 + seed], REG)[1])
+    for block in range(3):
+        a = np.array([np.ravel(g[block]) for g in pooled])
+        b = np.array([np.ravel(g[block]) for g in fresh])
+        se = np.sqrt(a.var(axis=0) / len(a) + b.var(axis=0) / len(b))
+        z_scores = (a.mean(axis=0) - b.mean(axis=0)) / se
+        assert np.all(np.abs(z_scores) < 4.5), (block, z_scores)
