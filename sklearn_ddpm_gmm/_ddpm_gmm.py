@@ -509,7 +509,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         ``len(X) / n_samples_seen_``: a running average of per-chunk
         estimates, with memory bounded by the chunk. Over the chunks of a data
         set it comes near the accuracy of ``fit`` on all of it (6 chunks of 5000
-        rows, 12 seeds: root mean square error of the means 0.94x-1.07x
+        rows, 12 seeds: root mean square error of the means 0.94x-0.99x
         fit's, by covariance type; ``benchmarks/bench_scaling.py streaming``).
 
         Parameters
