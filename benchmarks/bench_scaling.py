@@ -15,7 +15,8 @@ was found (every mean within half the smallest separation of its match).
 float32; the converged EM reference stays float64).
 
 ``passes``: seconds per pass of the Stein-form objective (2 n noised rows) for
-n = 1e4..1e6, the same pass's matrix-product floor (the products X @ means.T,
+n = 1e4..1e6, with fresh span noise and with span noise dealt from a pool (as
+the fresh-noise stage of a fit does), the same pass's matrix-product floor (the products X @ means.T,
 resp.T @ X on the same blocks, timed alone), and the fitted exponent of time
 against n.
 
@@ -46,6 +47,7 @@ from sklearn_ddpm_gmm import DDPMGaussianMixture
 from sklearn_ddpm_gmm import _objective
 from sklearn_ddpm_gmm._covariance import from_spherical
 from sklearn_ddpm_gmm._score_model import MixtureParams
+from sklearn_ddpm_gmm._span_noise import SpanNoisePool
 from sklearn_ddpm_gmm.datasets import make_separated_mixture, min_pairwise_distance
 from sklearn_ddpm_gmm.metrics import matched_mean_errors
 
@@ -114,12 +116,17 @@ def passes(args):
                                           d, 1e-6), np.zeros(K))
     sizes = [10_000, 30_000, 100_000, 300_000, 1_000_000]
     times = []
-    print(f"{'n':>9} | {'pass s':>8} | {'floor s':>8} | pass/floor   (d={d}, K={K}, "
-          f"2 n noised rows, blocks of {_objective.BLOCK_ROWS})")
+    print(f"{'n':>9} | {'pass s':>8} | {'pooled s':>8} | {'floor s':>8} | pass/floor "
+          f"pooled/floor   (d={d}, K={K}, 2 n noised rows, blocks of "
+          f"{_objective.BLOCK_ROWS}; pooled: span noise dealt from a SpanNoisePool, as "
+          f"in the fresh-noise stage)")
     for n in sizes:
         X = rng.standard_normal((n, d)).astype(args.dtype)
         seeds = _objective.draw_seeds(np.random.RandomState(0), n)
         t_pass = _best_of(lambda: _objective.stein_objective(X, params, 0.1, seeds, 1e-6))
+        pool = SpanNoisePool(np.random.default_rng(1), n, K, d, X.dtype)
+        t_pooled = _best_of(lambda: _objective.stein_objective(
+            X, params, 0.1, seeds, 1e-6, dealt=pool.deal(np.random.default_rng(2))))
         resp = np.full((2 * _objective.BLOCK_ROWS, K), 1.0 / K, dtype=args.dtype)
         block = np.concatenate([X[:_objective.BLOCK_ROWS]] * 2)
 
@@ -131,10 +138,12 @@ def passes(args):
                 resp.T @ block
 
         t_floor = _best_of(floor)
-        times.append(t_pass)
-        print(f"{n:>9} | {t_pass:8.4f} | {t_floor:8.4f} | {t_pass / t_floor:6.1f}")
-    slope = np.polyfit(np.log(sizes), np.log(times), 1)[0]
-    print(f"time ~ n^{slope:.3f} over n = 1e4..1e6")
+        times.append((t_pass, t_pooled))
+        print(f"{n:>9} | {t_pass:8.4f} | {t_pooled:8.4f} | {t_floor:8.4f} | "
+              f"{t_pass / t_floor:10.1f} {t_pooled / t_floor:12.1f}")
+    for label, column in (("pass", 0), ("pooled pass", 1)):
+        slope = np.polyfit(np.log(sizes), np.log([t[column] for t in times]), 1)[0]
+        print(f"{label} time ~ n^{slope:.3f} over n = 1e4..1e6")
 
 
 def memory(args):
