@@ -39,7 +39,13 @@ def test_recovers_parameters_like_em(three_blobs, fitted):
     gm = GaussianMixture(3, covariance_type="spherical", random_state=0).fit(X)
     err = matched_mean_errors(fitted.means_, means)
     assert err.max() < 0.15
-    assert np.linalg.norm(err) < 1.2 * np.linalg.norm(matched_mean_errors(gm.means_, means))
+    # The means' error, root mean square over random states (single fits
+    # range over 0.9-1.2x GaussianMixture's on these data, by Monte Carlo noise).
+    errors = [np.linalg.norm(matched_mean_errors(
+        DDPMGaussianMixture(3, covariance_type="spherical", random_state=seed).fit(X).means_,
+        means)) for seed in range(5)]
+    gm_error = np.linalg.norm(matched_mean_errors(gm.means_, means))
+    assert np.sqrt(np.mean(np.square(errors))) < 1.15 * gm_error
     order = match_components(fitted.means_, means)
     np.testing.assert_allclose(fitted.covariances_[order], 1.0, atol=0.08)
     np.testing.assert_allclose(fitted.weights_[order], np.bincount(y) / len(y), atol=0.02)
