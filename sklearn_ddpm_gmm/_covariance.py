@@ -463,27 +463,16 @@ def covariance_step(c, grad_T, T, mean_resp, a, scale, covariance_type, n_featur
     -------
     c : ndarray, same shape.
     """
-    floor = max(_FLOOR_OF_REG * reg_covar, _TINY)
     if covariance_type == "identity":
         return c
     if covariance_type in ("spherical", "diag"):
         _, curvature = elementwise_curvatures(T, mean_resp, a, covariance_type, n_features)
         return elementwise_covariance_step(c, a * a * grad_T, curvature, scale, reg_covar)
-    if covariance_type == "tied":
-        return _matrix_step(c, grad_T, T, mean_resp.sum(), a, scale, floor)
-    return np.asarray([
-        _matrix_step(c_i, g_i, T_i, m_i, a, scale, floor)
-        for c_i, g_i, T_i, m_i in zip(c, grad_T, T, mean_resp)
-    ])
-
-
-def _matrix_step(c, grad_T, T, mass, a, scale, floor):
-    """The multiplicative Gauss-Newton step of :func:`covariance_step`, one matrix."""
-    lam, V = np.linalg.eigh(T)
-    G = V.T @ grad_T @ V
-    delta_T = V @ (G * (lam[:, None] ** 2 * lam[None, :] ** 2)
-                   / (mass * (lam[:, None] + lam[None, :]))) @ V.T
-    return _multiplicative_step(c, scale * delta_T / (a * a), floor)
+    # T shares Sigma's eigenvectors; its eigenvalues are the noised ones.
+    noised_eigvals, eigvecs = np.linalg.eigh(T)
+    _, curvature = eigen_curvatures(noised_eigvals, mean_resp, a, covariance_type)
+    return eigen_covariance_step(c, a * a * grad_T, eigvecs, curvature, scale, reg_covar,
+                                 covariance_type)
 
 
 def _multiplicative_step(c, delta_sigma, floor):
@@ -500,7 +489,7 @@ def _multiplicative_step(c, delta_sigma, floor):
     return _cholesky_coordinates(_floored_cholesky((LW * np.exp(-mu)) @ LW.T, floor))
 
 
-def eigen_curvatures(sigma_eigvals, mean_resp, a, s2, covariance_type):
+def eigen_curvatures(noised_eigvals, mean_resp, a, covariance_type):
     """Gauss-Newton curvature of the Stein loss at one level for the full and
     tied types, in the eigenbasis of the covariances Sigma.
 
@@ -508,14 +497,16 @@ def eigen_curvatures(sigma_eigvals, mean_resp, a, s2, covariance_type):
     ``tau = a^2 lambda + s^2``, so the curvatures of every level are diagonal
     in that one basis and can be added up over levels: ``2 a^2 m / tau_k^2``
     per mean coordinate along eigenvector k, and ``a^4 m (tau_k + tau_l) /
-    (tau_k^2 tau_l^2)`` per entry (k, l) of the covariance (as in
-    :func:`covariance_step`; a tied covariance carries the total mass).
+    (tau_k^2 tau_l^2)`` per entry (k, l) of the covariance (the curvature in
+    T, ``m (tau_k + tau_l) / (tau_k^2 tau_l^2)``, is EM-like; a tied
+    covariance carries the total mass).
 
     Parameters
     ----------
-    sigma_eigvals : ndarray of shape (K, d) full, (d,) tied
+    noised_eigvals : ndarray of shape (K, d) full, (d,) tied
+        tau, the eigenvalues of T.
     mean_resp : ndarray of shape (K,)
-    a, s2 : float
+    a : float
     covariance_type : {"full", "tied"}
 
     Returns
@@ -523,7 +514,7 @@ def eigen_curvatures(sigma_eigvals, mean_resp, a, s2, covariance_type):
     means : ndarray of shape (K, d)
     covariances : ndarray of shape (K, d, d) full, (d, d) tied
     """
-    tau = a * a * sigma_eigvals + s2
+    tau = noised_eigvals
     mass = mean_resp.sum() if covariance_type == "tied" else mean_resp[:, None, None]
     means = 2.0 * a * a * mean_resp[:, np.newaxis] / np.atleast_2d(tau) ** 2
     pair = tau[..., :, None] + tau[..., None, :]

@@ -115,11 +115,6 @@ def _standardise(X, dtype=None):
     return Z, centre, scale, bounds
 
 
-def _standardisation(X):
-    """Centre and scale of :func:`_standardise`."""
-    return _standardise(X)[1:3]
-
-
 def _standardised(X, centre, scale, dtype=None):
     """``(X - centre) / scale`` in ``dtype`` (X's if None), one copy of X."""
     Z = np.empty(X.shape, dtype=X.dtype if dtype is None else dtype)
@@ -264,7 +259,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         draws fresh (antithetic) noise; once the burn-in ends, the iterates
         are averaged: the noise's share of the estimate's variance falls like
         one over their number, each costing one pass. Averaging stops (after
-        at least 3 iterates) once their spread, divided by their number and
+        at least 3 iterates, 10 for ``noise_level="integrated"``) once their
+        spread, divided by their number and
         corrected for their autocorrelation, is below 8% of the means'
         sampling variance (``sum_j d v_j / (n pi_j)``), or after
         ``n_noise_draws`` iterates. On separated data (d = 10, K = 4) the

@@ -268,7 +268,7 @@ def integrated_objective(X, params, rng, reg_covar, covariance_type="spherical")
         a, s2 = noise_coefficients(t)
         if matrix:
             means_curvature, covariance_curvature = eigen_curvatures(
-                sigma_eigvals, curvature.mean_resp, a, s2, covariance_type)
+                a * a * sigma_eigvals + s2, curvature.mean_resp, a, covariance_type)
         else:
             means_curvature, covariance_curvature = elementwise_curvatures(
                 curvature.noised_covariances, curvature.mean_resp, a, covariance_type,
