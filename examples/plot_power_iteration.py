@@ -20,7 +20,7 @@ import numpy as np
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
 from sklearn_ddpm_gmm._covariance import coordinates
-from sklearn_ddpm_gmm._ddpm_gmm import _standardisation
+from sklearn_ddpm_gmm._ddpm_gmm import _standardise
 from sklearn_ddpm_gmm._objective import draw_seeds
 from sklearn_ddpm_gmm._optim import run_phase
 from sklearn_ddpm_gmm._schedule import power_phase, power_phase_variance
@@ -31,8 +31,7 @@ n_samples, n_features, mean_norm, n_steps = 5000, 50, 1.0, 50
 X, _, true_means = make_symmetric_mixture(n_samples, n_features, mean_norm,
                                           random_state=0)
 direction = true_means[0] / np.linalg.norm(true_means[0])
-centre, scale = _standardisation(X)
-Z = (X - centre) / scale
+Z, _, scale, _ = _standardise(X)
 
 # The phase the estimator would run on these data: its level t, its fixed
 # component variance and 50 steps at learning rate 1.
