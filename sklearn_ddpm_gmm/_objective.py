@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._covariance import covariances, eigen_curvatures, elementwise_curvatures
+from ._fastops import row_dots
 from ._forward import noise_antithetic, noise_coefficients
 from ._score_model import Curvature, MixtureParams, stein_loss_grad
 from ._span_noise import span_basis, span_draws, span_noised, uses_span_noise
@@ -70,8 +71,15 @@ class NoiseCache:
         return draws
 
 
+def row_sq_norms(X):
+    """``|x|^2`` of each row of X, shape (n_samples,), block by block (no
+    temporary the size of X)."""
+    return np.concatenate([row_dots(X[start:start + BLOCK_ROWS], X[start:start + BLOCK_ROWS])
+                           for start in range(0, X.shape[0], BLOCK_ROWS)])
+
+
 def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
-                    noise_cache=None, dealt=None):
+                    noise_cache=None, dealt=None, sq_norms=None):
     """Stein-form DDPM loss, gradient and curvature over all rows of X.
 
     Parameters
@@ -91,6 +99,9 @@ def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
     dealt : DealtSpanNoise, default=None
         Span draws dealt from a pool (:class:`._span_noise.SpanNoisePool`),
         used instead of the seeds' when the span's rank is the pool's.
+    sq_norms : ndarray of shape (n_samples,), default=None
+        :func:`row_sq_norms` of X, if known (span noise needs them; a phase
+        of many passes over the same rows computes them once).
 
     Returns
     -------
@@ -126,7 +137,8 @@ def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
                     lambda: span_draws(np.random.default_rng(seed), len(X0), rank,
                                        n_features),
                 )
-            Xt = span_noised(X0, basis, t, draws)
+            Xt = span_noised(X0, basis, t, draws,
+                             None if sq_norms is None else sq_norms[start:start + len(X0)])
         else:
             z = noise_cache.get(("dense", seed, X0.shape),
                                 lambda: block_noise(seed, X0.shape))

@@ -21,6 +21,7 @@ from ._objective import (
     NoiseCache,
     draw_seeds,
     integrated_objective,
+    row_sq_norms,
     stein_objective,
 )
 from ._score_model import MixtureParams
@@ -248,11 +249,12 @@ def _span_change(old, new):
 
 
 def _objective_and_step(X, phase, seeds, reg_covar, covariance_type, fixed=False,
-                        dealt=None):
+                        dealt=None, sq_norms=None):
     """The phase's objective under the noise draw that ``seeds`` give, and
     its step (run_phase holds the draw fixed, ``fixed=True``, and keeps the
     draws between evaluations; run_fresh_noise draws anew, or deals its
-    span noise from a pool, ``dealt``).
+    span noise from a pool, ``dealt``); ``sq_norms`` are X's
+    :func:`._objective.row_sq_norms`, if known.
 
     Returns
     -------
@@ -277,7 +279,8 @@ def _objective_and_step(X, phase, seeds, reg_covar, covariance_type, fixed=False
 
         def evaluate(params):
             loss, grad, curvature = stein_objective(X, params, phase.t, seeds, reg_covar,
-                                                    covariance_type, noise_cache, dealt)
+                                                    covariance_type, noise_cache, dealt,
+                                                    sq_norms)
             return loss, (grad, curvature)
 
         def take_step(params, state, learning_rate):
@@ -323,7 +326,9 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
     # their rounding units are not evidence of an overshoot.
     rise_tol = max(_LOSS_RISE_TOL, 100 * np.finfo(X.dtype).eps)
     evaluate, take_step = _objective_and_step(X, phase, seeds, reg_covar,
-                                              covariance_type, fixed=True)
+                                              covariance_type, fixed=True,
+                                              sq_norms=_span_sq_norms(X, params, phase,
+                                                                      covariance_type))
     loss, state = evaluate(params)
     for n_step in range(1, phase.max_steps + 1):
         losses.append(loss)
@@ -464,6 +469,13 @@ class FreshNoiseResult(NamedTuple):
     learning_rate: float
 
 
+def _span_sq_norms(X, params, phase, covariance_type):
+    """X's row_sq_norms where the phase's passes draw span noise, else None."""
+    if phase.integrated or not uses_span_noise(covariance_type, *params.means.shape):
+        return None
+    return row_sq_norms(X)
+
+
 def _span_pool(X, params, random_state):
     """A SpanNoisePool for the rows of X and the span of the means."""
     n_samples, n_features = X.shape
@@ -529,12 +541,13 @@ def run_fresh_noise(X, params, phase, random_state, reg_covar, covariance_type,
     if (uses_span_noise(covariance_type, *params.means.shape) and not phase.integrated
             and phase.max_steps > 0 and max(phase.max_steps, max_draws) > 1):
         pool = _span_pool(X, params, random_state)
+    sq_norms = _span_sq_norms(X, params, phase, covariance_type)
 
     def step(params, rate):
         seeds = draw_seeds(random_state, X.shape[0])
         dealt = None if pool is None else pool.deal(np.random.default_rng(seeds[0]))
         evaluate, take_step = _objective_and_step(
-            X, phase, seeds, reg_covar, covariance_type, dealt=dealt,
+            X, phase, seeds, reg_covar, covariance_type, dealt=dealt, sq_norms=sq_norms,
         )
         loss, state = evaluate(params)
         losses.append(loss)

@@ -84,10 +84,12 @@ class SpanPoints:
         n = self.clean.shape[0]
         scaled = B * self.offset_scales[:, np.newaxis]
         # Both halves share the orthogonal parts p = x0 - q0 Q^T: one product
-        # with the (n, d) clean points, not with (2 n, d) stand-ins.
+        # with the (n, d) clean points, not with (2 n, d) stand-ins, and
+        # C^T q0 = (C^T x0) Q needs no second product over the rows.
         C = scaled[:n] + scaled[n:]
-        in_span = B.T @ self.coords - C.T @ self.clean_coords
-        return in_span @ self.basis.T + C.T @ self.clean
+        C_clean = C.T @ self.clean  # (K, d)
+        in_span = B.T @ self.coords - C_clean @ self.basis
+        return in_span @ self.basis.T + C_clean
 
     def to_array(self):
         """The stand-ins themselves, shape (2 n, d)."""
@@ -125,12 +127,20 @@ def _span_basis_of(means_bytes, shape):
     _, singular, vt = np.linalg.svd(means, full_matrices=False)
     rank = max(1, int(np.sum(singular > singular[0] * 1e-9))) if singular[0] > 0 else 1
     V = vt[:rank].T
-    fixed = np.random.default_rng(0).standard_normal((n_features, rank))
+    fixed = _fixed_directions(n_features, rank)
     Q, R = np.linalg.qr(V.T @ fixed)
     signs = np.where(np.diagonal(R) < 0, -1.0, 1.0)
     basis = V @ (Q * signs)
     basis.flags.writeable = False
     return basis
+
+
+@functools.cache
+def _fixed_directions(n_features, rank):
+    """The fixed directions span_basis projects, shape (d, r), read-only."""
+    directions = np.random.default_rng(0).standard_normal((n_features, rank))
+    directions.flags.writeable = False
+    return directions
 
 
 class SpanDraws(NamedTuple):
@@ -139,6 +149,7 @@ class SpanDraws(NamedTuple):
     zeta: np.ndarray  # (n, r) normal: the noise in the span
     along: np.ndarray  # (n,) normal: the noise along p
     rest: np.ndarray  # (n,) chi-square with d - r - 1 degrees of freedom: |z''|^2
+    off_p_sq: np.ndarray  # (n,) |zeta|^2 + rest: the squared noise off p
 
 
 def span_draws(rng, n_samples, rank, n_features):
@@ -151,7 +162,7 @@ def span_draws(rng, n_samples, rank, n_features):
     along = rng.standard_normal(n_samples)
     dof = n_features - rank - 1
     rest = rng.chisquare(dof, n_samples) if dof > 0 else np.zeros(n_samples)
-    return SpanDraws(zeta, along, rest)
+    return SpanDraws(zeta, along, rest, row_dots(zeta, zeta) + rest)
 
 
 def span_noised(X0, basis, t, draws, sq_norms=None):
@@ -187,7 +198,8 @@ def span_noised(X0, basis, t, draws, sq_norms=None):
     q0 = X0 @ Q
     if sq_norms is None:
         sq_norms = row_dots(X0, X0)
-    p_sq = sq_norms - row_dots(q0, q0)
+    q0_sq = row_dots(q0, q0)
+    p_sq = sq_norms - q0_sq
     # |p|^2 comes from a difference that rounds at ~eps |x0|^2: a p below
     # this share of |x0| has no reliable size or direction and counts as zero
     # (the orthogonal noise is then all z'', whose conditional mean is zero).
@@ -195,7 +207,6 @@ def span_noised(X0, basis, t, draws, sq_norms=None):
     p_norm = np.sqrt(np.where(p_sq > negligible, p_sq, 0.0)).astype(dtype, copy=False)
     zeta = s * draws.zeta
     g = s * draws.along
-    rest = s2 * draws.rest
     # The two halves, a q0 + s zeta and a q0 - s zeta, written in place.
     coords = np.empty((2 * n, r), dtype=dtype)
     np.multiply(q0, a, out=coords[:n])
@@ -208,12 +219,15 @@ def span_noised(X0, basis, t, draws, sq_norms=None):
     along[:n] += g
     along[n:] -= g
     scales = np.zeros(2 * n, dtype=dtype)
-    nonzero = np.concatenate([p_norm, p_norm]) > 0
-    np.divide(along, np.concatenate([p_norm, p_norm]), out=scales, where=nonzero)
-    sq_norms = row_dots(coords, coords)
-    sq_norms += along * along
-    sq_norms[:n] += rest
-    sq_norms[n:] += rest
+    p_norms = np.concatenate([p_norm, p_norm])
+    np.divide(along, p_norms, out=scales, where=p_norms > 0)
+    # |a q0 +- s zeta|^2 + |z''|^2 from |q0|^2, q0 . zeta and the draws'
+    # |zeta|^2 + |z''|^2: n-vectors, not a second pass over the (2 n, r) coords.
+    cross = (2.0 * a) * row_dots(q0, zeta)
+    sq_norms = along * along
+    base = (a * a) * q0_sq + s2 * draws.off_p_sq
+    sq_norms[:n] += base + cross
+    sq_norms[n:] += base - cross
     return SpanPoints(Q, coords, X0, q0, scales, sq_norms)
 
 
@@ -265,6 +279,8 @@ class SpanNoisePool:
         if dof > 0:
             rest *= dtype.type(dof / np.mean(rest, dtype=np.float64))
         self.rank, self.zeta, self.along, self.rest = rank, zeta, along, rest
+        # Rotations keep |zeta|^2, so each row's squared noise off p is fixed.
+        self.off_p_sq = np.concatenate([row_dots(zeta[b], zeta[b]) for b in blocks]) + rest
 
     def __len__(self):
         return len(self.along)
@@ -302,4 +318,5 @@ class DealtSpanNoise(NamedTuple):
             return np.concatenate([draws[first:], draws[:last - n_rows]])
 
         return SpanDraws(rows(self.pool.zeta) @ self.rotation,
-                         self.sign * rows(self.pool.along), rows(self.pool.rest))
+                         self.sign * rows(self.pool.along), rows(self.pool.rest),
+                         rows(self.pool.off_p_sq))
