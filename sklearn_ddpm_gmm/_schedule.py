@@ -25,6 +25,20 @@ ALL_PARAMS = ("means", "covariance", "weight_logits")
 _POWER_MIN_LEVEL = 0.75
 _POWER_SIGNAL_SCALE = 0.5
 _POWER_STEPS = 50
+# Phase 1 steps at twice the EM-matched rate. At large noise the posteriors
+# barely follow the means, so the Gauss-Newton step underestimates the
+# power iteration's move: growth per step is 1 + rate (g - 1), with g near 1
+# for weak directions (the third of K = 4 grew by ~8% a step at rate 1), and
+# the means saturated to the same span in 21 steps instead of 36 (d = 10,
+# K = 4), with no oscillation. Over 12 seeds each of (1e5, 10, 4),
+# (4e4, 20, 8) and (1e5, 50, 16) the cold start found every component in
+# 36 of 36 at rate 2 and 32 at rate 1 (power steps 29 / 39 / 47 against
+# 42 / 48 / 50). On digits (spherical, 30 seeds) the clustering's adjusted
+# Rand index was 0.428 +- 0.005 against 0.435 +- 0.006 (integrated:
+# 0.431 +- 0.005 against 0.438 +- 0.006), held-out log-likelihood -71.50
+# against -71.65 (-71.20 against -71.38). Rates above 1 did not help the
+# intermediate phases (their line search halves them).
+_POWER_RATE = 2.0
 # Phase 1 stops once a step turns the means' span, and changes their norm,
 # by less than this, and by a tenth of the most it did (see
 # _optim._span_change). Stopping earlier cost components later: at d = 20,
@@ -160,7 +174,7 @@ def em_level(params, reg_covar, covariance_type):
 
 def power_phase(X_cold):
     """Phase 1: means only, kept centred; variances and weights stay fixed."""
-    return Phase("power", power_phase_level(X_cold), _POWER_STEPS, 1.0, ("means",),
+    return Phase("power", power_phase_level(X_cold), _POWER_STEPS, _POWER_RATE, ("means",),
                  "span", _POWER_TOL, centred=True)
 
 
