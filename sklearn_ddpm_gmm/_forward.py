@@ -30,7 +30,7 @@ def noise_coefficients(t):
 def noise_points(X0, z, t):
     """``a X0 + s z``: the clean points X0, shape (n, d), noised to level t."""
     a, s2 = noise_coefficients(t)
-    return a * X0 + np.sqrt(s2) * z
+    return a * X0 + s2**0.5 * z
 
 
 def noise_antithetic(X0, z, t):
@@ -53,5 +53,6 @@ def noise_antithetic(X0, z, t):
     """
     a, s2 = noise_coefficients(t)
     signal = a * X0
-    noise = np.sqrt(s2) * z
+    # s as a Python float: a numpy scalar would promote float32 points.
+    noise = s2**0.5 * z
     return np.concatenate([signal + noise, signal - noise])

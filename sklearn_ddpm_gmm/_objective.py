@@ -135,14 +135,15 @@ def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
                 draws = noise_cache.get(
                     ("span", seed, len(X0), rank),
                     lambda: span_draws(np.random.default_rng(seed), len(X0), rank,
-                                       n_features),
+                                       n_features, X0.dtype),
                 )
             Xt = span_noised(X0, basis, t, draws,
                              None if sq_norms is None else sq_norms[start:start + len(X0)])
         else:
             z = noise_cache.get(("dense", seed, X0.shape),
-                                lambda: block_noise(seed, X0.shape))
-            Xt = noise_antithetic(X0, z.astype(X0.dtype, copy=False), t)
+                                lambda: block_noise(seed, X0.shape).astype(X0.dtype,
+                                                                          copy=False))
+            Xt = noise_antithetic(X0, z, t)
         loss, grad, curvature = loss_grad(Xt, params, t, reg_covar, covariance_type)
         share = X0.shape[0] / n_samples
         terms = (loss, *grad, curvature.noised_gradient, curvature.mean_resp,

@@ -152,17 +152,21 @@ class SpanDraws(NamedTuple):
     off_p_sq: np.ndarray  # (n,) |zeta|^2 + rest: the squared noise off p
 
 
-def span_draws(rng, n_samples, rank, n_features):
+def span_draws(rng, n_samples, rank, n_features, dtype=np.float64):
     """Draw the span noise of ``n_samples`` points for a span of this rank.
 
     The draws depend only on the generator and the shapes, not on the points
-    or the means: a phase that holds its noise fixed can keep them.
+    or the means: a phase that holds its noise fixed can keep them. They are
+    drawn in float64 and kept in ``dtype``, the passes' precision (so float32
+    and float64 data get the same noise, to rounding; mixed-precision
+    arithmetic on them cost a third of span_noised).
     """
     zeta = rng.standard_normal((n_samples, rank))
     along = rng.standard_normal(n_samples)
     dof = n_features - rank - 1
     rest = rng.chisquare(dof, n_samples) if dof > 0 else np.zeros(n_samples)
-    return SpanDraws(zeta, along, rest, row_dots(zeta, zeta) + rest)
+    return SpanDraws(*(part.astype(dtype, copy=False)
+                       for part in (zeta, along, rest, row_dots(zeta, zeta) + rest)))
 
 
 def span_noised(X0, basis, t, draws, sq_norms=None):
@@ -190,7 +194,7 @@ def span_noised(X0, basis, t, draws, sq_norms=None):
         and p replaced by its conditional mean.
     """
     a, s2 = noise_coefficients(t)
-    s = np.sqrt(s2)
+    s = s2**0.5  # a Python float: a numpy scalar would promote float32 arrays
     n, d = X0.shape
     dtype = X0.dtype
     Q = basis.astype(dtype, copy=False)

@@ -239,6 +239,29 @@ def test_span_points_answer_as_the_stand_ins_they_replace():
     np.testing.assert_allclose(extra[:120], extra[120:], atol=1e-10)
 
 
+def test_float32_points_are_noised_in_float32(monkeypatch):
+    # A numpy float64 scalar (np.sqrt of a float) promotes float32 arrays
+    # under NEP 50: the noising must keep the passes' precision throughout.
+    X0, _, params = _problem(seed=2, n=64, d=9, K=3)
+    X0 = X0.astype(np.float32)
+    z = np.random.default_rng(0).standard_normal(X0.shape).astype(np.float32)
+    assert noise_antithetic(X0, z, 0.3).dtype == np.float32
+    basis = _span_noise.span_basis(params.means)
+    draws = _span_noise.span_draws(np.random.default_rng(1), 64, basis.shape[1], 9,
+                                   np.float32)
+    promoted = []
+    original = _span_noise.row_dots
+
+    def checked(A, B):
+        promoted.append(np.result_type(A, B) != np.float32)
+        return original(A, B)
+
+    monkeypatch.setattr(_span_noise, "row_dots", checked)
+    points = _span_noise.span_noised(X0, basis, 0.3, draws)
+    assert promoted and not any(promoted)
+    assert points.coords.dtype == points.sq_norms.dtype == np.float32
+
+
 @pytest.mark.parametrize("covariance_type", ["spherical", "identity"])
 @pytest.mark.parametrize("t, span", [(0.0, False), (0.05, False), (0.7, False),
                                      (0.05, True), (0.7, True)])
