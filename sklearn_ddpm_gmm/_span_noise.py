@@ -35,6 +35,8 @@ from ._forward import noise_coefficients
 
 # Rows whitened at a time when a pool is drawn.
 _POOL_BLOCK = 8192
+# Normals drawn at a time (see _standard_normals).
+_NORMALS_BLOCK = 2**16
 
 
 def uses_span_noise(covariance_type, n_components, n_features):
@@ -235,6 +237,34 @@ def span_noised(X0, basis, t, draws, sq_norms=None):
     return SpanPoints(Q, coords, X0, q0, scales, sq_norms)
 
 
+def _standard_normals(rng, shape, dtype):
+    """Standard normal draws of this shape, by the Box-Muller transform of
+    uniforms in ``dtype``, a block of rows at a time.
+
+    numpy's ziggurat draws a float32 normal in ~7 ns here, which made two
+    thirds of a pool's cost; Box-Muller on float32 uniforms takes ~2 ns. Its
+    pairs are exactly independent normals; float32 uniforms cut the tails at
+    5.8 standard deviations, beyond which lies 7e-9 of the mass.
+    """
+    out = np.empty(shape, dtype=dtype)
+    flat = out.reshape(-1)
+    two_pi = dtype.type(2.0 * np.pi)
+    for start in range(0, flat.size, _NORMALS_BLOCK):
+        block = flat[start:start + _NORMALS_BLOCK]
+        half = -(-block.size // 2)
+        uniforms = rng.random(2 * half, dtype=dtype)
+        radius = np.log1p(-uniforms[:half])  # 1 - u lies in (0, 1]
+        radius *= -2.0
+        np.sqrt(radius, out=radius)
+        angle = uniforms[half:]
+        angle *= two_pi
+        np.cos(angle[:block.size - half], out=block[half:])
+        block[half:] *= radius[:block.size - half]
+        np.sin(angle, out=angle)
+        np.multiply(angle, radius, out=block[:half])
+    return out
+
+
 class SpanNoisePool:
     """The span draws of every row, drawn once and dealt anew for each pass.
 
@@ -265,8 +295,8 @@ class SpanNoisePool:
 
     def __init__(self, rng, n_rows, rank, n_features, dtype=np.float64):
         dtype = np.dtype(dtype)
-        zeta = rng.standard_normal((n_rows, rank), dtype=dtype)
-        along = rng.standard_normal(n_rows, dtype=dtype)
+        zeta = _standard_normals(rng, (n_rows, rank), dtype)
+        along = _standard_normals(rng, n_rows, dtype)
         dof = n_features - rank - 1
         # A chi-square with dof degrees of freedom is twice a Gamma(dof / 2).
         rest = (rng.standard_gamma(0.5 * dof, n_rows, dtype=dtype) if dof > 0

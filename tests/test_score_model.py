@@ -356,6 +356,26 @@ def test_integrated_levels_integrate_functions_of_the_level():
         np.testing.assert_allclose(np.mean(f(levels) * weights), exact, rtol=1e-3)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pool_normals_are_standard_normal(dtype):
+    from scipy import stats
+
+    # Box-Muller pairs, in blocks: normal in law (Kolmogorov-Smirnov), and
+    # no correlation between a draw and the next or its pair's position.
+    draws = _span_noise._standard_normals(np.random.default_rng(0), (100_001, 3),
+                                          np.dtype(dtype))
+    assert draws.shape == (100_001, 3) and draws.dtype == dtype
+    flat = draws.ravel()
+    assert stats.kstest(flat, "norm").pvalue > 1e-3
+    assert abs(flat.mean()) < 5 / np.sqrt(flat.size)
+    assert abs(flat.var() - 1) < 5 * np.sqrt(2 / flat.size)
+    half = _span_noise._NORMALS_BLOCK // 2
+    for a, b in [(flat[:-1], flat[1:]), (flat[:half], flat[half:2 * half])]:
+        assert abs(np.corrcoef(a, b)[0, 1]) < 5 / np.sqrt(len(a))
+        # Dependence Box-Muller could leave in the pair's squared radius.
+        assert abs(np.corrcoef(a**2, b**2)[0, 1]) < 5 / np.sqrt(len(a))
+
+
 def test_span_noise_pool_matches_the_moments_and_deals_them_unchanged():
     pool = _span_noise.SpanNoisePool(np.random.default_rng(0), 1000, 3, 9)
     np.testing.assert_allclose(pool.zeta.T @ pool.zeta / 1000, np.eye(3), atol=1e-12)
