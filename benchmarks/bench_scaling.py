@@ -85,16 +85,25 @@ def fits(args):
                      for m in (ddpm, gm)]
             ll = ddpm.score(X_test) - gm.score(X_test)
             rows.append((n, d, K, t_d / t_g, errors[0] / errors[2], errors[1] / errors[2],
-                         ll, *found))
+                         ll, *found, errors))
             print(f"{n:>8}{d:>4}{K:>4}{seed:>5} | {t_d:7.2f}{t_g:7.2f}{t_d / t_g:7.2f} | "
                   f"{errors[0] / errors[2]:7.3f}{errors[1] / errors[2]:7.3f} | {ll:+8.4f} | "
                   f"{int(found[0])}/{int(found[1])}", flush=True)
-    print("\nSummary (mean over seeds; error ratios over seeds where both found all)")
+    print("\nSummary: means over seeds. err/EM*: root mean square error over the seeds\n"
+          "where the estimator found every component, over the converged EM's on the\n"
+          "same seeds (the mean of per-seed ratios, over seeds where both found all, in\n"
+          "brackets: a mean of ratios of two errors is biased upwards and noisier).")
     for n, d, K in map(_size, args.sizes):
         sel = [r for r in rows if r[:3] == (n, d, K)]
         both = [r for r in sel if r[7] and r[8]] or sel
+        rms = []
+        for index in (0, 1):
+            found = [r[9] for r in sel if r[7 + index]] or [r[9] for r in sel]
+            rms.append(np.sqrt(np.mean([e[index] ** 2 for e in found])
+                               / np.mean([e[2] ** 2 for e in found])))
         print(f"n={n:>8} d={d:>3} K={K:>3}: time/GM {np.mean([r[3] for r in sel]):5.2f}  "
-              f"err/EM* {np.mean([r[4] for r in both]):.3f} (GM {np.mean([r[5] for r in both]):.3f})"
+              f"err/EM* {rms[0]:.3f} ({np.mean([r[4] for r in both]):.3f}), "
+              f"GM {rms[1]:.3f} ({np.mean([r[5] for r in both]):.3f})"
               f"  ll-GM {np.mean([r[6] for r in sel]):+.4f}  found "
               f"{sum(r[7] for r in sel)}/{sum(r[8] for r in sel)} of {len(sel)}")
 
