@@ -150,8 +150,9 @@ class SpanDraws(NamedTuple):
 
     zeta: np.ndarray  # (n, r) normal: the noise in the span
     along: np.ndarray  # (n,) normal: the noise along p
-    rest: np.ndarray  # (n,) chi-square with d - r - 1 degrees of freedom: |z''|^2
-    off_p_sq: np.ndarray  # (n,) |zeta|^2 + rest: the squared noise off p
+    # (n,) the squared norm of the noise off p: |zeta|^2 + |z''|^2, with
+    # |z''|^2 chi-square with d - r - 1 degrees of freedom.
+    off_p_sq: np.ndarray
 
 
 def span_draws(rng, n_samples, rank, n_features, dtype=np.float64):
@@ -168,7 +169,7 @@ def span_draws(rng, n_samples, rank, n_features, dtype=np.float64):
     dof = n_features - rank - 1
     rest = rng.chisquare(dof, n_samples) if dof > 0 else np.zeros(n_samples)
     return SpanDraws(*(part.astype(dtype, copy=False)
-                       for part in (zeta, along, rest, row_dots(zeta, zeta) + rest)))
+                       for part in (zeta, along, row_dots(zeta, zeta) + rest)))
 
 
 def span_noised(X0, basis, t, draws, sq_norms=None):
@@ -239,7 +240,8 @@ def span_noised(X0, basis, t, draws, sq_norms=None):
 
 def _standard_normals(rng, shape, dtype):
     """Standard normal draws of this shape, by the Box-Muller transform of
-    uniforms in ``dtype``, a block of rows at a time.
+    uniforms in ``dtype``, ``_NORMALS_BLOCK`` draws at a time (bounded
+    temporaries: partial_fit's memory is counted in chunks).
 
     numpy's ziggurat draws a float32 normal in ~7 ns here, which made two
     thirds of a pool's cost; Box-Muller on float32 uniforms takes ~2 ns. Its
@@ -312,9 +314,10 @@ class SpanNoisePool:
         along *= dtype.type(1.0 / np.sqrt(np.mean(np.square(along, dtype=np.float64))))
         if dof > 0:
             rest *= dtype.type(dof / np.mean(rest, dtype=np.float64))
-        self.rank, self.zeta, self.along, self.rest = rank, zeta, along, rest
+        self.rank, self.zeta, self.along = rank, zeta, along
         # Rotations keep |zeta|^2, so each row's squared noise off p is fixed.
-        self.off_p_sq = np.concatenate([row_dots(zeta[b], zeta[b]) for b in blocks]) + rest
+        rest += np.concatenate([row_dots(zeta[b], zeta[b]) for b in blocks])
+        self.off_p_sq = rest
 
     def __len__(self):
         return len(self.along)
@@ -352,5 +355,4 @@ class DealtSpanNoise(NamedTuple):
             return np.concatenate([draws[first:], draws[:last - n_rows]])
 
         return SpanDraws(rows(self.pool.zeta) @ self.rotation,
-                         self.sign * rows(self.pool.along), rows(self.pool.rest),
-                         rows(self.pool.off_p_sq))
+                         self.sign * rows(self.pool.along), rows(self.pool.off_p_sq))

@@ -380,15 +380,18 @@ def test_span_noise_pool_matches_the_moments_and_deals_them_unchanged():
     pool = _span_noise.SpanNoisePool(np.random.default_rng(0), 1000, 3, 9)
     np.testing.assert_allclose(pool.zeta.T @ pool.zeta / 1000, np.eye(3), atol=1e-12)
     np.testing.assert_allclose(np.mean(pool.along**2), 1.0)
-    np.testing.assert_allclose(np.mean(pool.rest), 9 - 3 - 1)
+    rest = pool.off_p_sq - np.sum(pool.zeta**2, axis=1)  # the chi-square part
+    np.testing.assert_allclose(np.mean(rest), 9 - 3 - 1, rtol=1e-6)
     # A dealing is a cyclic shift of the rows, a rotation of zeta and a sign:
     # over a whole pass every pool row is used once, with the same moments.
     dealt = pool.deal(np.random.default_rng(1))
     blocks = [dealt.block(start, min(start + 300, 1000)) for start in range(0, 1000, 300)]
     zeta = np.concatenate([b.zeta for b in blocks])
     np.testing.assert_allclose(zeta.T @ zeta / 1000, np.eye(3), atol=1e-12)
-    np.testing.assert_allclose(np.sort(np.concatenate([b.rest for b in blocks])),
-                               np.sort(pool.rest))
+    np.testing.assert_allclose(np.sort(np.concatenate([b.off_p_sq for b in blocks])),
+                               np.sort(pool.off_p_sq))
+    np.testing.assert_allclose(np.concatenate([b.off_p_sq for b in blocks]),
+                               np.sum(zeta**2, axis=1) + np.roll(rest, -dealt.offset))
     assert not np.allclose(zeta, pool.zeta)
 
 
