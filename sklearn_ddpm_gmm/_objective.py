@@ -74,8 +74,8 @@ class NoiseCache:
 def row_sq_norms(X):
     """``|x|^2`` of each row of X, shape (n_samples,), block by block (no
     temporary the size of X)."""
-    return np.concatenate([row_dots(X[start:start + BLOCK_ROWS], X[start:start + BLOCK_ROWS])
-                           for start in range(0, X.shape[0], BLOCK_ROWS)])
+    blocks = (X[start:start + BLOCK_ROWS] for start in range(0, X.shape[0], BLOCK_ROWS))
+    return np.concatenate([row_dots(block, block) for block in blocks])
 
 
 def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",

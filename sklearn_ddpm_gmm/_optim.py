@@ -541,7 +541,7 @@ def run_fresh_noise(X, params, phase, random_state, reg_covar, covariance_type,
     if (uses_span_noise(covariance_type, *params.means.shape) and not phase.integrated
             and phase.max_steps > 0 and max(phase.max_steps, max_draws) > 1):
         pool = _span_pool(X, params, random_state)
-    sq_norms = _span_sq_norms(X, params, phase, covariance_type)
+    sq_norms = _span_sq_norms(X, params, phase, covariance_type) if phase.max_steps > 0 else None
 
     def step(params, rate):
         seeds = draw_seeds(random_state, X.shape[0])

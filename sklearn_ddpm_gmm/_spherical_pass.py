@@ -15,7 +15,7 @@ this pass against the general one to rounding.
 import numpy as np
 
 from ._covariance import coordinate_gradient, covariances, noised
-from ._fastops import row_dots
+from ._fastops import row_dots, row_sums
 from ._forward import noise_coefficients
 from ._score_model import Curvature, MixtureParams
 from ._span_noise import SpanPoints
@@ -122,10 +122,8 @@ def spherical_stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spheric
     coef += p
     coef += S_sq  # c_i of the general pass
     alpha = w * coef
-    # Sums along the rows of (K, n) arrays: products with ones cost half of .sum(axis=1).
-    ones = np.ones(n_samples, dtype=dtype)
-    resp_mass = w @ ones
-    alpha_mass = alpha @ ones
+    resp_mass = row_sums(w)
+    alpha_mass = row_sums(alpha)
     alpha_u = np.einsum("kn,kn->k", alpha, u_sq)
     del alpha
     w_u = np.einsum("kn,kn->k", w, u_sq)
