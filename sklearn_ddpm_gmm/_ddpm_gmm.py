@@ -1,15 +1,21 @@
 """DDPMGaussianMixture: a Gaussian mixture learned by gradient descent on the DDPM objective."""
 
 import functools
+import inspect
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
-from sklearn.cluster import kmeans_plusplus
+from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
+from sklearn.mixture._gaussian_mixture import (
+    _check_means,
+    _check_precisions,
+    _check_weights,
+    _compute_precision_cholesky,
+)
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -24,6 +30,15 @@ from ._covariance import (
     n_covariance_parameters,
 )
 from ._fastops import column_means, column_min_max
+from ._likelihood import (
+    GaussianParams,
+    LikelihoodResult,
+    em_step,
+    gaussian_params,
+    log_prob_resp,
+    run_likelihood_phase,
+    sklearn_type,
+)
 from ._objective import draw_seeds, stein_objective
 from ._optim import DataBounds, blend, data_bounds, run_fresh_noise, run_phase
 from ._schedule import (
@@ -50,6 +65,12 @@ _LADDER_STRIDES = (64, 8)
 # Most runs of the cold-final phase, each at the level the last one's
 # estimate calls for (see DDPMGaussianMixture._settle).
 _MAX_SETTLE_PHASES = 3
+# Relative regularisation of the cold start's phases (reg_covar's default in
+# standardised units): they only have to find the components, and must not
+# collapse one onto a point whatever reg_covar the final phase uses.
+_COLD_REG_COVAR = 1e-6
+# Smallest mass a component's weighted mean divides by.
+_TINY_MASS = 1e-300
 # Rows per block when computing the standardisation (the block's offsets
 # stay in cache between their uses).
 _STANDARDISATION_ROWS = 16384
@@ -345,7 +366,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions({"power", "k-means++", "random_from_data"})],
+        "init_params": [StrOptions({"power", "kmeans", "k-means++", "random",
+                                    "random_from_data"})],
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
         "precisions_init": ["array-like", None],
@@ -372,7 +394,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         weights_init=None,
         means_init=None,
         precisions_init=None,
-        noise_level="auto",
+        noise_level="integrated",
         n_noise_draws=16,
         random_state=None,
         n_jobs=None,
@@ -456,7 +478,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """fit's work (labels are left to predict: a pass fit does not need)."""
         X = validate_data(
             self, X, dtype=[np.float64, np.float32], ensure_min_samples=2,
-            reset=not (self.warm_start and hasattr(self, "means_")),
+            reset=not (self.warm_start and hasattr(self, "converged_")),
         )
         n_samples, _ = X.shape
         if n_samples < self.n_components:
@@ -464,8 +486,12 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                 f"Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n_samples}"
             )
+        given = self._check_initial_parameters(X)
         random_state = check_random_state(self.random_state)
+        if self.noise_level == "integrated":
+            return self._fit_likelihood(X, given, random_state)
         Z, centre, scale, bounds = _standardise(X, self._pass_dtype(X))
+        self._phase_reg = self._standardised_reg(scale)
         # One BLAS thread: a pass is many small products on blocks of rows,
         # (8192, d) x (d, K); on a shared 2-core machine two threads made the
         # pass at n = 1e5, d = 50, K = 16 cost 4x the CPU time of one.
@@ -481,16 +507,182 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             params, converged, n_iter = self._final_stage(
                 Z, params, random_state, schedule, losses, bounds
             )
-        self._set_parameters(params, centre, scale)
+        self._set_parameters(params, centre, scale, X.dtype)
         self.schedule_ = schedule
         self.loss_curve_ = np.asarray(losses)
         self.n_iter_ = n_iter
         self.converged_ = converged
+        self.lower_bound_ = self.score(X)
+        self.lower_bounds_ = [self.lower_bound_]
         self.n_samples_seen_ = n_samples
         # partial_fit works in the first fit's units and continues its stream.
         self._standardisation_ = (centre, scale)
         self._random_state_ = random_state
         return self
+
+    def _standardised_reg(self, scale):
+        """reg_covar (given in the data's units) in standardised units."""
+        return 0.0 if self.covariance_type == "identity" else self.reg_covar / scale**2
+
+    def _fit_likelihood(self, X, given, random_state):
+        """The default fit: cold start(s), then the exact integrated objective
+        (:mod:`._likelihood`) on all rows; the start with the highest
+        ``lower_bound_`` is kept, as in GaussianMixture."""
+        Z, centre, scale, _ = _standardise(X)
+        n_samples, n_features = Z.shape
+        log_scale = n_features * np.log(scale)
+        weights, means, cov = given
+        given = (weights,
+                 None if means is None else (means - centre) / scale,
+                 None if cov is None else cov / scale**2)
+        fixed = (np.full(self.n_components, 1.0 / scale**2)
+                 if self.covariance_type == "identity" else None)
+        self._phase_reg = max(self._standardised_reg(scale), _COLD_REG_COVAR)
+        if self.warm_start and hasattr(self, "converged_"):
+            start = self._standardised_attributes(centre, scale)
+            runs = [self._likelihood_run(Z, start, scale, fixed, [], [],
+                                         self.lower_bound_ + log_scale)]
+        elif self.n_init == 1:
+            runs = [self._one_likelihood_init(Z, given, centre, scale, fixed, random_state, 0)]
+        else:
+            # A seed per start: the same starts whatever n_jobs.
+            seeds = random_state.randint(np.iinfo(np.int32).max, size=self.n_init)
+            runs = Parallel(n_jobs=self.n_jobs)(
+                delayed(self._one_likelihood_init)(
+                    Z, given, centre, scale, fixed, np.random.RandomState(seed), init
+                )
+                for init, seed in enumerate(seeds)
+            )
+        best = -np.inf
+        for result, schedule, losses in runs:
+            lower_bound = result.lower_bounds[-1] if result.lower_bounds else -np.inf
+            if self.max_iter == 0 or lower_bound > best or best == -np.inf:
+                best, kept = lower_bound, (result, schedule, losses)
+        result, schedule, losses = kept
+        if not result.converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+            )
+        self._set_gaussian_parameters(result.params, centre, scale, X.dtype)
+        self.schedule_ = schedule
+        self.loss_curve_ = np.asarray(losses)
+        self.n_iter_ = result.n_iter
+        self.converged_ = result.converged
+        self.lower_bound_ = best - log_scale
+        self.lower_bounds_ = [value - log_scale for value in result.lower_bounds]
+        self.n_samples_seen_ = n_samples
+        self._standardisation_ = (centre, scale)
+        self._random_state_ = random_state
+        return self
+
+    def _one_likelihood_init(self, Z, given, centre, scale, fixed, random_state, init):
+        """One start (:meth:`_likelihood_start`) and the final phase from it.
+
+        Returns
+        -------
+        result : LikelihoodResult
+        schedule, losses : list
+        """
+        if self.verbose:
+            print(f"Initialization {init}")
+        schedule, losses = [], []
+        start = self._likelihood_start(Z, given, centre, scale, fixed, random_state,
+                                       schedule, losses)
+        return self._likelihood_run(Z, start, scale, fixed, schedule, losses)
+
+    def _likelihood_run(self, Z, start, scale, fixed, schedule, losses,
+                        lower_bound=-np.inf):
+        """The final phase on all rows of Z from ``start``, logged in
+        ``schedule`` (its loss: the negative mean log-likelihood, the integrated
+        objective up to a constant)."""
+        if self.max_iter == 0:
+            return LikelihoodResult(start, [], False), schedule, losses
+        if self.verbose:
+            print(f"  Phase final on all noise levels (exact) on {Z.shape[0]} rows")
+        result = run_likelihood_phase(
+            Z, start, covariance_type=self.covariance_type,
+            reg_covar=self._standardised_reg(scale), tol=self.tol, max_iter=self.max_iter,
+            lower_bound=lower_bound, fixed_covariances=fixed, verbose=self.verbose,
+            verbose_interval=self.verbose_interval,
+        )
+        schedule.append(_likelihood_record("final", result, Z.shape[0]))
+        losses += [-value for value in result.lower_bounds]
+        return result, schedule, losses
+
+    def _likelihood_start(self, Z, given, centre, scale, fixed, random_state, schedule,
+                          losses):
+        """Starting parameters of the final phase, on standardised Z.
+
+        Posteriors on all rows from ``init_params`` (GaussianMixture's methods,
+        or the paper's power-iteration cold start with one variance per
+        component on a subsample), one EM-matched step from them in the
+        requested type, then the given initial values in place of the computed
+        ones, as in GaussianMixture.
+        """
+        if all(value is not None for value in given):
+            weights, means, covariances = given
+            return gaussian_params(weights, means, covariances, self.covariance_type)
+        if given[1] is not None:
+            # Given means: each row to its nearest, as k-means labels would.
+            resp = _one_hot(_nearest(Z, given[1]), self.n_components, Z.dtype)
+        elif self.init_params == "power" and self.n_components > 1:
+            cold = self._power_cold_start(Z, centre, scale, random_state, schedule, losses)
+            resp = np.exp(log_prob_resp(Z, cold, "spherical")[1])
+        else:
+            resp = _initial_posteriors(Z, self.n_components, self.init_params, random_state)
+        start = em_step(Z, resp, self._standardised_reg(scale), self.covariance_type, fixed)
+        return _with_given(start, given, self.covariance_type)
+
+    def _power_cold_start(self, Z, centre, scale, random_state, schedule, losses):
+        """The paper's cold start (power, intermediate and EM levels, one
+        variance per component) on a subsample of Z.
+
+        Returns
+        -------
+        GaussianParams
+            A spherical mixture in standardised units.
+        """
+        n_rows = cold_start_rows(Z.shape[0], self.n_components)
+        rows = np.sort(random_state.choice(Z.shape[0], n_rows, replace=False))
+        # The cold phases pass over the data in float32 (see _pass_dtype).
+        Z_cold = Z[rows].astype(np.float32)
+        seed = random_state.randint(np.iinfo(np.int32).max)
+        params, cold_schedule, cold_losses = self._one_cold_start(
+            Z_cold, centre, scale, seed, None, final_type=self._cold_type()
+        )
+        schedule += cold_schedule
+        losses += cold_losses
+        variances = covariances(params.covariance, "spherical", self._reg())
+        return gaussian_params(params.weights().astype(Z.dtype), params.means.astype(Z.dtype),
+                               variances.astype(Z.dtype), "spherical")
+
+    def _standardised_attributes(self, centre, scale):
+        """The fitted parameters as GaussianParams in standardised units."""
+        covariances = np.asarray(self.covariances_, dtype=float) / scale**2
+        return gaussian_params(np.asarray(self.weights_, dtype=float),
+                               (np.asarray(self.means_, dtype=float) - centre) / scale,
+                               covariances, self.covariance_type)
+
+    def _set_gaussian_parameters(self, params, centre, scale, dtype):
+        """Fitted attributes, in the data's units and dtype, from GaussianParams
+        in standardised units."""
+        self.weights_ = params.weights.astype(dtype)
+        self.means_ = (centre + scale * params.means).astype(dtype)
+        if self.covariance_type == "identity":
+            self.covariances_ = np.ones(self.n_components, dtype=dtype)
+        else:
+            self.covariances_ = (scale**2 * params.covariances).astype(dtype)
+        self.precisions_cholesky_ = (params.precisions_cholesky / scale).astype(dtype)
+        self._set_precisions()
+
+    def _set_precisions(self):
+        if self.covariance_type in ("full", "tied"):
+            chol = self.precisions_cholesky_
+            self.precisions_ = chol @ np.swapaxes(chol, -1, -2)
+        else:
+            self.precisions_ = self.precisions_cholesky_**2
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -564,8 +756,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         return self
 
     def _reg(self):
-        """reg_covar in the fit (the identity model has none)."""
-        return 0.0 if self.covariance_type == "identity" else self.reg_covar
+        """Regularisation of the DDPM phases in standardised units, set by fit
+        (the identity model has none)."""
+        return 0.0 if self.covariance_type == "identity" else self._phase_reg
 
     def _pass_dtype(self, X):
         """Precision of the passes over the data. The spherical types run in
@@ -583,9 +776,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """Covariance type of the cold start: one variance per component."""
         return "identity" if self.covariance_type == "identity" else "spherical"
 
-    def _em_level(self, params):
+    def _em_level(self, params, covariance_type=None):
         if self.noise_level in ("auto", "integrated"):
-            return em_level(params, self._reg(), self.covariance_type)
+            return em_level(params, self._reg(), covariance_type or self.covariance_type)
         return float(self.noise_level)
 
     def _run(self, X, params, phase, random_state, schedule, losses, covariance_type=None):
@@ -717,12 +910,15 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             X = X[random_state.permutation(X.shape[0])]
         return X
 
-    def _initial_params(self, X, centre, scale, random_state, covariance_type):
+    def _initial_params(self, X, centre, scale, random_state, covariance_type,
+                        use_given=True):
         """Starting parameters on standardised X, in ``covariance_type``: the cold
-        start's type, or the requested one when ``means_init`` skips the cold start."""
+        start's type, or the requested one when ``means_init`` skips the cold
+        start. With ``use_given=False`` the initial values the user gave are
+        left to the caller."""
         n_samples, n_features = X.shape
         K = self.n_components
-        if self.means_init is not None:
+        if self.means_init is not None and use_given:
             means = (np.asarray(self.means_init, dtype=float) - centre) / scale
         elif K == 1:
             means = np.zeros((1, n_features))
@@ -732,25 +928,25 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             means = random_state.standard_normal((K, n_features))
             means *= 0.1 / np.sqrt(n_features)
             means -= means.mean(axis=0)
-        elif self.init_params == "k-means++":
-            means, _ = kmeans_plusplus(X, K, random_state=random_state)
-        else:  # random_from_data
-            means = X[random_state.choice(n_samples, K, replace=False)].copy()
+        else:
+            resp = _initial_posteriors(X, K, self.init_params, random_state)
+            means = (resp.T @ X) / np.maximum(resp.sum(axis=0), _TINY_MASS)[:, np.newaxis]
         weights = (
-            np.full(K, 1.0 / K) if self.weights_init is None
+            np.full(K, 1.0 / K) if self.weights_init is None or not use_given
             else np.asarray(self.weights_init, dtype=float)
         )
         reg = self._reg()
         if covariance_type == "identity":
             # Unit covariances in the caller's units.
             cov = coordinates(np.full(K, 1.0 / scale**2), "identity", 0.0)
-        elif self.precisions_init is not None:
+        elif self.precisions_init is not None and use_given:
             given = _invert(self.precisions_init, self.covariance_type) / scale**2
             if covariance_type != self.covariance_type:  # the spherical cold start
                 given = mean_variances(given, self.covariance_type, K)
             cov = coordinates(given, covariance_type, reg)
         else:
-            if K > 1 and self.init_params == "power" and self.means_init is None:
+            if K > 1 and self.init_params == "power" and (self.means_init is None
+                                                           or not use_given):
                 variances = np.full(K, power_phase_variance(X, K))
             else:
                 variances = np.ones(K)
@@ -775,7 +971,6 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         params, schedule, losses
         """
         n_samples, n_features = Z.shape
-        self._check_initial_parameters(Z.shape)
         n_rows = cold_start_rows(n_samples, self.n_components)
         rows = np.sort(random_state.choice(n_samples, n_rows, replace=False))
         Z_cold = Z[rows]
@@ -815,19 +1010,21 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             print("Cold start losses: " + ", ".join(f"{v:.5f}" for v in cold_losses))
         return starts[int(np.argmin(cold_losses))]
 
-    def _one_cold_start(self, Z_cold, centre, scale, seed, init):
-        """One cold start on the subsample: power, intermediate and cold-final phases.
+    def _one_cold_start(self, Z_cold, centre, scale, seed, init, final_type=None):
+        """One cold start on the subsample: power, intermediate and cold-final
+        phases, the last in ``final_type`` (the requested type if None).
 
         Returns
         -------
         params, schedule, losses
         """
-        if self.verbose:
+        if self.verbose and init is not None:
             print(f"Initialization {init}")
         random_state = np.random.RandomState(seed)
         cold_type = self._cold_type()
         with _one_blas_thread():  # also in joblib workers
-            params = self._initial_params(Z_cold, centre, scale, random_state, cold_type)
+            params = self._initial_params(Z_cold, centre, scale, random_state, cold_type,
+                                          use_given=final_type is None)
             schedule, losses = [], []
             # Each level is chosen from where the previous phase ended.
             if self.n_components > 1 and self.init_params == "power":
@@ -841,67 +1038,66 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                 params = self._run(
                     Z_cold, params, phase, random_state, schedule, losses, cold_type
                 ).params
-            params = self._to_requested_type(params, Z_cold.shape[1])
-            params = self._settle(Z_cold, params, random_state, schedule, losses)
+            if final_type is None:
+                params = self._to_requested_type(params, Z_cold.shape[1])
+            params = self._settle(Z_cold, params, random_state, schedule, losses,
+                                  covariance_type=final_type)
         return params, schedule, losses
 
-    def _settle(self, Z_cold, params, random_state, schedule, losses, name="cold-final"):
+    def _settle(self, Z_cold, params, random_state, schedule, losses, name="cold-final",
+                covariance_type=None):
         """The cold start's last phase: the EM level on the subsample, with one
         fixed noise draw and a line search, so that the full-data stage starts
         close. The level follows the variance estimate; when the converged
         estimate calls for a level below half the one used (a start far from
         the clusters, or components collapsing), the phase runs again there."""
         for _ in range(_MAX_SETTLE_PHASES):
-            level = self._em_level(params)
+            level = self._em_level(params, covariance_type)
             phase = cold_final_phase(level, self.tol, len(Z_cold), params)._replace(name=name)
-            params = self._run(Z_cold, params, phase, random_state, schedule, losses).params
-            if self._em_level(params) >= 0.5 * level:
+            params = self._run(Z_cold, params, phase, random_state, schedule, losses,
+                               covariance_type).params
+            if self._em_level(params, covariance_type) >= 0.5 * level:
                 break
         return params
 
-    def _check_initial_parameters(self, shape):
-        """Validate user-given starting values."""
-        n_samples, n_features = shape
-        K = self.n_components
-        if self.weights_init is not None:
-            w = np.asarray(self.weights_init, dtype=float)
-            if w.shape != (K,) or np.any(w <= 0) or not np.isclose(w.sum(), 1.0):
-                raise ValueError(
-                    "weights_init must be positive, of shape (n_components,) "
-                    f"= ({K},), and sum to 1; got {w!r}."
-                )
-        if self.means_init is not None:
-            m = np.asarray(self.means_init, dtype=float)
-            if m.shape != (K, n_features) or not np.all(np.isfinite(m)):
-                raise ValueError(
-                    f"means_init must be finite with shape ({K}, {n_features}); "
-                    f"got shape {m.shape}."
-                )
-        if self.precisions_init is not None and self.covariance_type != "identity":
-            p = np.asarray(self.precisions_init, dtype=float)
-            expected = _covariance_shape(self.covariance_type, K, n_features)
-            if p.shape != expected or not np.all(np.isfinite(p)) or not _positive(
-                p, self.covariance_type
-            ):
-                raise ValueError(
-                    f"precisions_init must be finite and positive (definite) with "
-                    f"shape {expected} for covariance_type='{self.covariance_type}'; "
-                    f"got shape {p.shape}."
-                )
+    def _check_initial_parameters(self, X):
+        """Validate user-given starting values with GaussianMixture's checks
+        and messages.
 
-    def _set_parameters(self, params, centre, scale):
-        self.weights_ = params.weights()
-        self.means_ = centre + scale * params.means
+        Returns
+        -------
+        given : tuple of (weights, means, covariances), each None if not given
+            Validated copies in the data's units.
+        """
+        n_features = X.shape[1]
+        K = self.n_components
+        weights = means = cov = None
+        if self.weights_init is not None:
+            weights = np.array(_gm_check(_check_weights, self.weights_init, K), dtype=float)
+        if self.means_init is not None:
+            means = np.array(_gm_check(_check_means, self.means_init, K, n_features),
+                             dtype=float)
+            if not np.all(np.isfinite(means)):
+                raise ValueError("The parameter 'means' should be finite.")
+        if self.precisions_init is not None and self.covariance_type != "identity":
+            precisions = _gm_check(_check_precisions, self.precisions_init,
+                                   self.covariance_type, K, n_features)
+            cov = _invert(precisions, self.covariance_type)
+        elif self.covariance_type == "identity":
+            cov = None
+        return weights, means, cov
+
+    def _set_parameters(self, params, centre, scale, dtype=np.float64):
+        """Fitted attributes from the DDPM phases' MixtureParams."""
+        self.weights_ = params.weights().astype(dtype)
+        self.means_ = (centre + scale * params.means).astype(dtype)
         cov = scale**2 * covariances(params.covariance, self.covariance_type, self._reg())
         if self.covariance_type == "identity":
             cov = np.ones(self.n_components)  # exact, without rounding from the scale
-        self.covariances_ = cov
-        self.precisions_cholesky_ = _compute_precision_cholesky(cov, self._eval_type())
-        if self.covariance_type in ("full", "tied"):
-            chol = self.precisions_cholesky_
-            self.precisions_ = chol @ np.swapaxes(chol, -1, -2)
-        else:
-            self.precisions_ = self.precisions_cholesky_**2
+        self.covariances_ = cov.astype(dtype)
+        self.precisions_cholesky_ = _compute_precision_cholesky(
+            cov, self._eval_type()).astype(dtype)
+        self._set_precisions()
 
     # ---------------------------------------------------------------- inference
     def _eval_type(self):
@@ -1195,3 +1391,64 @@ def _phase_record(phase, n_steps, n_rows, converged):
         "n_rows": n_rows,
         "converged": converged,
     }
+
+
+def _gm_check(check, *args):
+    """One of GaussianMixture's own checks of initial values (array-API aware
+    from scikit-learn 1.8: given numpy as the namespace there)."""
+    if "xp" in inspect.signature(check).parameters:
+        return check(*args, xp=np)
+    return check(*args)
+
+
+def _likelihood_record(name, result, n_rows):
+    """One entry of ``schedule_`` for a phase of the exact integrated objective."""
+    return {"name": name, "t": None, "n_steps": result.n_iter, "learning_rate": 1.0,
+            "n_rows": n_rows, "converged": result.converged}
+
+
+def _one_hot(labels, n_components, dtype):
+    """Posteriors that put each row in one component, shape (n, n_components)."""
+    resp = np.zeros((len(labels), n_components), dtype=dtype)
+    resp[np.arange(len(labels)), labels] = 1.0
+    return resp
+
+
+def _nearest(X, means):
+    """Index of the nearest of ``means`` (K, d) for each row of X (n, d)."""
+    distances = (X**2).sum(axis=1)[:, None] - 2.0 * X @ means.T + (means**2).sum(axis=1)
+    return np.argmin(distances, axis=1)
+
+
+def _initial_posteriors(X, n_components, init_params, random_state):
+    """GaussianMixture's initial posteriors for ``init_params`` ("kmeans",
+    "k-means++", "random", "random_from_data"), shape (n, n_components); the
+    same draws from ``random_state`` as GaussianMixture makes."""
+    n_samples = X.shape[0]
+    if init_params == "kmeans":
+        labels = KMeans(n_components, n_init=1, random_state=random_state).fit(X).labels_
+        return _one_hot(labels, n_components, X.dtype)
+    if init_params == "random":
+        resp = random_state.uniform(size=(n_samples, n_components)).astype(X.dtype)
+        return resp / resp.sum(axis=1)[:, np.newaxis]
+    if init_params == "random_from_data":
+        indices = random_state.choice(n_samples, size=n_components, replace=False)
+    else:  # k-means++
+        _, indices = kmeans_plusplus(X, n_components, random_state=random_state)
+    resp = np.zeros((n_samples, n_components), dtype=X.dtype)
+    resp[indices, np.arange(n_components)] = 1.0
+    return resp
+
+
+def _with_given(params, given, covariance_type):
+    """GaussianParams with the user's initial values (standardised; None where
+    not given) in place of the computed ones."""
+    weights, means, cov = given
+    if weights is None and means is None and cov is None:
+        return params
+    return gaussian_params(
+        params.weights if weights is None else weights.astype(params.weights.dtype),
+        params.means if means is None else means.astype(params.means.dtype),
+        params.covariances if cov is None else cov.astype(params.covariances.dtype),
+        covariance_type,
+    )

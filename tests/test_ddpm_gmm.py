@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
+from sklearn_ddpm_gmm._likelihood import sklearn_type
 from sklearn_ddpm_gmm.datasets import make_separated_mixture
 from sklearn_ddpm_gmm.metrics import match_components, matched_mean_errors
 
@@ -59,20 +60,20 @@ def test_fitted_attributes_and_schedule(fitted):
     np.testing.assert_allclose(fitted.precisions_, 1 / fitted.covariances_)
     names = [p["name"] for p in fitted.schedule_]
     assert names[:3] == ["power", "intermediate", "intermediate"]
-    assert names[-2:] == ["final", "averaging"]
-    assert set(names[3:-2]) == {"cold-final"}
-    levels = [p["t"] for p in fitted.schedule_]
-    # Levels fall as the schedule goes: power and intermediate above the EM level.
+    assert names[-1] == "final"
+    assert set(names[3:-1]) == {"cold-final"}
+    levels = [p["t"] for p in fitted.schedule_[:-1]]
+    # Levels fall as the cold start goes: power and intermediate above the EM
+    # level; the final phase integrates over all levels.
     assert levels[0] > levels[-1] and min(levels[1:3]) >= levels[-1]
+    assert fitted.schedule_[-1]["t"] is None
     assert sum(p["n_steps"] for p in fitted.schedule_) == len(fitted.loss_curve_)
     assert fitted.converged_
-    # The last burn-in iterate and the averaging steps' iterates are averaged.
-    averaged = fitted.schedule_[-1]["n_steps"] + 1
-    assert 3 <= averaged <= fitted.n_noise_draws
-    assert fitted.n_iter_ == fitted.schedule_[-2]["n_steps"] + averaged - 1
+    # GaussianMixture's bookkeeping: one lower bound per final step.
+    assert fitted.n_iter_ == fitted.schedule_[-1]["n_steps"] == len(fitted.lower_bounds_)
+    assert fitted.lower_bound_ == fitted.lower_bounds_[-1]
+    assert np.all(np.diff(fitted.lower_bounds_) > -1e-12)
     assert fitted.schedule_[-1]["n_rows"] == 3000 and fitted.schedule_[0]["n_rows"] <= 3000
-    # The power phase sits at a higher noise level than the EM phase.
-    assert fitted.schedule_[0]["t"] > fitted.schedule_[-1]["t"]
 
 
 def test_predict_is_consistent(three_blobs, fitted):
@@ -205,19 +206,34 @@ def test_means_init_skips_the_cold_start(three_blobs):
         3, covariance_type="spherical", means_init=means + 0.5, weights_init=[0.2, 0.3, 0.5],
         precisions_init=[1.0, 2.0, 0.5], random_state=0,
     ).fit(X)
-    # The power and intermediate phases are skipped.
-    assert [p["name"] for p in gm.schedule_][-2:] == ["final", "averaging"]
-    assert {p["name"] for p in gm.schedule_[:-2]} == {"cold-final"}
+    # The cold start is skipped.
+    assert [p["name"] for p in gm.schedule_] == ["final"]
     assert matched_mean_errors(gm.means_, means).max() < 0.15
-    with pytest.raises(ValueError, match="means_init"):
-        DDPMGaussianMixture(3, means_init=means[:2]).fit(X)
-    with pytest.raises(ValueError, match="weights_init"):
-        DDPMGaussianMixture(3, weights_init=[0.5, 0.6, -0.1]).fit(X)
-    with pytest.raises(ValueError, match="precisions_init"):
-        DDPMGaussianMixture(3, covariance_type="spherical",
-                            precisions_init=[1.0, -1.0, 1.0]).fit(X)
-    with pytest.raises(ValueError, match="precisions_init"):
-        DDPMGaussianMixture(3, precisions_init=[1.0, 1.0, 1.0]).fit(X)  # full needs (3, 4, 4)
+
+
+def test_bad_initial_values_get_gaussian_mixtures_errors(three_blobs):
+    X, _, means = three_blobs
+    cases = [
+        (dict(means_init=means[:2]), "The parameter 'means' should have the shape of"),
+        (dict(weights_init=[0.5, 0.6, -0.1]), "The parameter 'weights' should be in the range"),
+        (dict(weights_init=[0.5, 0.6, 0.1]), "The parameter 'weights' should be normalized"),
+        (dict(covariance_type="spherical", precisions_init=[1.0, -1.0, 1.0]),
+         "'spherical precision' should be positive"),
+        (dict(precisions_init=[1.0, 1.0, 1.0]), "'full precision' should have the shape"),
+        (dict(precisions_init=-np.stack([np.eye(4)] * 3)),
+         "'full precision' should be symmetric, positive-definite"),
+    ]
+    for kwargs, message in cases:
+        for estimator in (DDPMGaussianMixture, GaussianMixture):
+            with pytest.raises(ValueError, match=message):
+                estimator(3, **kwargs).fit(X)
+
+
+def test_zero_initial_weight_is_accepted_as_in_gaussian_mixture(three_blobs):
+    X, _, _ = three_blobs
+    for estimator in (DDPMGaussianMixture, GaussianMixture):
+        gm = estimator(3, weights_init=[0.5, 0.5, 0.0], random_state=0).fit(X)
+        assert np.all(np.isfinite(gm.means_)) and gm.weights_.sum() == pytest.approx(1.0)
 
 
 def test_warm_start_continues_from_previous_fit(three_blobs, fitted):
@@ -225,9 +241,89 @@ def test_warm_start_continues_from_previous_fit(three_blobs, fitted):
     gm = DDPMGaussianMixture(3, covariance_type="spherical", random_state=0, warm_start=True).fit(X)
     means = gm.means_.copy()
     gm.fit(X)
-    assert [p["name"] for p in gm.schedule_] == ["final", "averaging"]
+    assert [p["name"] for p in gm.schedule_] == ["final"]
     assert gm.converged_
-    np.testing.assert_allclose(gm.means_, means, atol=0.05)  # within sampling noise
+    np.testing.assert_allclose(gm.means_, means, atol=1e-3)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "spherical"])
+def test_two_warm_fits_of_one_step_equal_one_fit_of_two(three_blobs, covariance_type):
+    X, _, _ = three_blobs
+    kwargs = dict(covariance_type=covariance_type, max_iter=1, random_state=0,
+                  warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warm = DDPMGaussianMixture(3, **kwargs).fit(X).fit(X)
+        once = DDPMGaussianMixture(3, **{**kwargs, "max_iter": 2, "tol": 0.0}).fit(X)
+    assert warm.n_iter_ == 1 and once.n_iter_ == 2
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(warm, name), getattr(once, name), rtol=1e-10,
+                                   atol=1e-12)
+    assert warm.lower_bound_ == pytest.approx(once.lower_bound_, abs=1e-10)
+
+
+def test_max_iter_zero_returns_the_initialisation(three_blobs):
+    X, _, means = three_blobs
+    given = dict(means_init=means + 0.3, weights_init=[0.2, 0.3, 0.5],
+                 precisions_init=[1.0, 2.0, 0.5], covariance_type="spherical")
+    gm = DDPMGaussianMixture(3, max_iter=0, **given).fit(X)
+    np.testing.assert_allclose(gm.means_, given["means_init"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gm.weights_, given["weights_init"], rtol=1e-12)
+    np.testing.assert_allclose(gm.precisions_, given["precisions_init"], rtol=1e-12)
+    assert gm.n_iter_ == 0 and gm.lower_bounds_ == [] and not gm.converged_
+    # From the cold start: its parameters, no final step, no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        cold = DDPMGaussianMixture(3, max_iter=0, random_state=0).fit(X)
+    assert cold.n_iter_ == 0 and cold.schedule_[-1]["name"] == "cold-final"
+    assert matched_mean_errors(cold.means_, means).max() < 0.3
+
+
+def test_n_init_keeps_the_start_with_the_highest_lower_bound(three_blobs, monkeypatch):
+    from sklearn_ddpm_gmm import _ddpm_gmm
+
+    X, _, _ = three_blobs
+    finals = []
+    run = _ddpm_gmm.run_likelihood_phase
+
+    def spy(*args, **kwargs):
+        result = run(*args, **kwargs)
+        finals.append(result.lower_bounds[-1])
+        return result
+
+    monkeypatch.setattr(_ddpm_gmm, "run_likelihood_phase", spy)
+    gm = DDPMGaussianMixture(3, init_params="random", n_init=4, max_iter=5,
+                             random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm.fit(X)
+    assert len(finals) == 4
+    offset = X.shape[1] * np.log(gm._standardisation_[1])
+    assert gm.lower_bound_ == pytest.approx(max(finals) - offset, abs=1e-12)
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "random", "k-means++",
+                                         "random_from_data"])
+def test_gaussian_mixtures_inits_give_its_fit(three_blobs, init_params):
+    # The same draws from random_state as GaussianMixture's, then the same EM.
+    X, _, _ = three_blobs
+    ours = DDPMGaussianMixture(3, init_params=init_params, random_state=1).fit(X)
+    theirs = GaussianMixture(3, init_params=init_params, random_state=1).fit(X)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.means_, theirs.means_, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(ours.covariances_, theirs.covariances_, rtol=1e-6, atol=1e-7)
+    assert ours.lower_bound_ == pytest.approx(theirs.lower_bound_, abs=1e-7)
+
+
+def test_zero_reg_covar_on_degenerate_data_raises_gaussian_mixtures_error():
+    X = np.repeat(np.array([[0.0, 1.0], [5.0, 5.0]]), 20, axis=0)
+    # (Spherical variances come out of rounding as 1e-15 in both: no error.)
+    message = "ill-defined empirical covariance"
+    for covariance_type in ("full", "tied", "diag"):
+        for estimator in (DDPMGaussianMixture, GaussianMixture):
+            with pytest.raises(ValueError, match=message):
+                estimator(2, covariance_type=covariance_type, reg_covar=0.0,
+                          random_state=0).fit(X)
 
 
 def test_n_init_keeps_the_lowest_loss_start(three_blobs):
@@ -248,20 +344,23 @@ def test_convergence_warning_when_final_phase_hits_max_iter():
     # 40 000 rows, a cold start on 5 000: one full-data step leaves the means
     # more than a standard error from where the next one takes them.
     X, _, _ = make_separated_mixture(40000, 4, 3, separation=6.0, random_state=0)
-    with pytest.warns(ConvergenceWarning, match="did not converge"):
+    message = "Best performing initialization did not converge"
+    with pytest.warns(ConvergenceWarning, match=message):
         gm = DDPMGaussianMixture(3, covariance_type="spherical", max_iter=1, tol=0.0,
                                  random_state=0).fit(X)
-    assert not gm.converged_ and gm.n_iter_ == 1 + gm.schedule_[-1]["n_steps"]
-    assert gm.schedule_[-2]["n_steps"] == 1
+    assert not gm.converged_ and gm.n_iter_ == 1 == gm.schedule_[-1]["n_steps"]
+    with pytest.warns(ConvergenceWarning, match=message):
+        GaussianMixture(3, max_iter=1, tol=0.0, random_state=0).fit(X)
 
 
 def test_verbose_output_like_gaussian_mixture(three_blobs, capsys):
     X, _, _ = three_blobs
-    DDPMGaussianMixture(3, covariance_type="spherical", verbose=2, verbose_interval=5, random_state=0).fit(X)
+    DDPMGaussianMixture(3, covariance_type="spherical", verbose=2, verbose_interval=1,
+                        random_state=0).fit(X)
     out = capsys.readouterr().out
     assert "Initialization 0" in out
-    assert "Iteration 5\t time lapse" in out
-    assert "Final phase converged" in out
+    assert "  Iteration 1\t time lapse" in out and "ll change" in out
+    assert "Initialization converged. time lapse" in out and "lower bound" in out
 
 
 # --------------------------------------------------------------- bad input
@@ -290,7 +389,7 @@ def test_fewer_samples_than_components():
 
 def test_invalid_parameters():
     X = np.random.default_rng(0).normal(size=(20, 2))
-    for bad in [dict(n_components=0), dict(init_params="kmeans"), dict(tol=-1.0),
+    for bad in [dict(n_components=0), dict(init_params="banana"), dict(tol=-1.0),
                 dict(noise_level=0.0), dict(covariance_type="banana"), dict(n_noise_draws=-1)]:
         with pytest.raises(ValueError):
             DDPMGaussianMixture(**bad).fit(X)
@@ -316,7 +415,9 @@ def test_callers_array_is_not_modified(three_blobs):
 @pytest.mark.parametrize("scale", [1e-100, 1e100])
 def test_extreme_scales_fit_without_nan(three_blobs, scale):
     X, _, means = three_blobs
-    gm = DDPMGaussianMixture(3, covariance_type="spherical", random_state=0).fit(X * scale)
+    # reg_covar is in the data's units, as GaussianMixture's.
+    gm = DDPMGaussianMixture(3, covariance_type="spherical", reg_covar=1e-6 * scale**2,
+                             random_state=0).fit(X * scale)
     for arr in [gm.means_, gm.covariances_, gm.weights_, gm.score_samples(X * scale),
                 gm.predict_proba(X * scale)]:
         assert np.all(np.isfinite(arr))
@@ -347,16 +448,19 @@ def test_constant_and_duplicated_rows_fit_without_nan(n_components, covariance_t
 
 
 @pytest.mark.parametrize("covariance_type", ["spherical", "diag", "full", "identity"])
-def test_float32_data_fits_like_float64_with_float64_attributes(covariance_type):
-    # float32 data is standardised and passed over in float32 (same noise
-    # draws); the result differs from the float64 fit by rounding, far below
-    # the means' standard error here (~0.01), and the attributes are float64.
+def test_float32_data_fits_like_float64_with_float32_attributes(covariance_type):
+    # As GaussianMixture: float32 data give float32 fitted attributes; the
+    # result differs from the float64 fit by rounding, far below the means'
+    # standard error here (~0.01).
     X, _, _ = make_separated_mixture(20_000, 6, 3, random_state=3)
     m64 = DDPMGaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
     m32 = DDPMGaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(
         X.astype(np.float32))
+    gm32 = GaussianMixture(3, covariance_type=sklearn_type(covariance_type),
+                           random_state=0).fit(X.astype(np.float32))
     for name in ("means_", "covariances_", "weights_", "precisions_cholesky_"):
-        assert getattr(m32, name).dtype == np.float64, name
+        assert getattr(m32, name).dtype == getattr(gm32, name).dtype == np.float32, name
+        assert getattr(m64, name).dtype == np.float64, name
     np.testing.assert_allclose(m32.means_, m64.means_, atol=0.01)
     np.testing.assert_allclose(m32.covariances_, m64.covariances_, rtol=0.02, atol=1e-3)
     np.testing.assert_allclose(m32.weights_, m64.weights_, atol=0.005)

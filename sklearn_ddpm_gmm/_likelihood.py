@@ -1,0 +1,234 @@
+"""The final phase: the DDPM objective integrated over all noise levels, evaluated exactly.
+
+A noised Gaussian mixture is again a Gaussian mixture, so the score model of
+this package is the exact score of its noised model density. For such a model
+the DDPM objective integrated over all noise levels with the likelihood
+weighting is the KL divergence of the data from the model up to a constant
+(Song, Durkan, Murray & Ermon 2021): its gradient is the gradient of the mean
+log-likelihood, in closed form from the posteriors ``r`` (n, K) of the clean
+model (:func:`log_likelihood_gradient`; ``tests/test_likelihood.py`` checks it
+against finite differences and against the Monte Carlo estimate of
+:func:`._objective.integrated_objective`)::
+
+    dL/dmu_k    = 1/n sum_i r_ik Sigma_k^{-1} (x_i - mu_k)
+    dL/dSigma_k = 1/(2n) sum_i r_ik (Sigma_k^{-1} e_ik e_ik^T Sigma_k^{-1} - Sigma_k^{-1})
+    dL/dbeta_k  = 1/n sum_i r_ik - pi_k                 (pi = softmax(beta))
+
+with ``e_ik = x_i - mu_k``. Preconditioned as Xu & Jordan (1996) show, with
+``N_k = sum_i r_ik``, a unit step is EM's update::
+
+    mu_k    + (n / N_k) Sigma_k dL/dmu_k                    = sum_i r_ik x_i / N_k
+    Sigma_k + (2 n / N_k) Sigma_k dL/dSigma_k Sigma_k       = sum_i r_ik e_ik e_ik^T / N_k
+    pi_k    + dL/dbeta_k                                    = N_k / n
+
+(the covariance around the new mean is this minus the mean's move squared, which
+is what EM takes). So each step costs one pass: posteriors, then the weighted
+moments, computed by scikit-learn's own M-step functions (the same numbers as
+GaussianMixture's), and it moves means, covariances and weights jointly, which
+crosses the mean/covariance ridges that separate per-block steps crawl along.
+The phase stops on the objective's gain per row, as GaussianMixture's ``tol``.
+
+Parameters here are in GaussianMixture's form (:class:`GaussianParams`).
+"identity" is the paper's model: fixed covariances, only means and weights move.
+"""
+
+from time import time
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.mixture._gaussian_mixture import (
+    _compute_precision_cholesky,
+    _estimate_gaussian_parameters,
+    _estimate_log_gaussian_prob,
+)
+
+
+class GaussianParams(NamedTuple):
+    """A mixture in GaussianMixture's parametrisation."""
+
+    weights: np.ndarray  # (K,)
+    means: np.ndarray  # (K, d)
+    covariances: np.ndarray  # GaussianMixture's shape for the type
+    precisions_cholesky: np.ndarray  # same shape
+
+
+class LikelihoodResult(NamedTuple):
+    """Outcome of :func:`run_likelihood_phase`."""
+
+    params: GaussianParams
+    lower_bounds: list  # mean log-likelihood per row before each step
+    converged: bool
+
+    @property
+    def n_iter(self):
+        return len(self.lower_bounds)
+
+
+def sklearn_type(covariance_type):
+    """scikit-learn's name of a covariance type ("identity" is spherical)."""
+    return "spherical" if covariance_type == "identity" else covariance_type
+
+
+def gaussian_params(weights, means, covariances, covariance_type):
+    """GaussianParams with the precisions' Cholesky factors computed.
+
+    Raises scikit-learn's ValueError ("ill-defined empirical covariance") when
+    a covariance is not positive definite.
+    """
+    precisions_cholesky = _compute_precision_cholesky(covariances, sklearn_type(covariance_type))
+    return GaussianParams(weights, means, covariances, precisions_cholesky)
+
+
+def log_prob_resp(X, params, covariance_type):
+    """Log-density of each row and log-posteriors (the E-step).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    params : GaussianParams
+    covariance_type : str
+
+    Returns
+    -------
+    log_prob : ndarray of shape (n_samples,)
+    log_resp : ndarray of shape (n_samples, n_components)
+    """
+    with np.errstate(divide="ignore"):  # a weight of zero is allowed
+        log_weights = np.log(params.weights)
+    weighted = _estimate_log_gaussian_prob(
+        X, params.means, params.precisions_cholesky, sklearn_type(covariance_type)
+    ) + log_weights
+    log_prob = logsumexp(weighted, axis=1)
+    with np.errstate(under="ignore"):
+        log_resp = weighted - log_prob[:, np.newaxis]
+    return log_prob, log_resp
+
+
+def em_step(X, resp, reg_covar, covariance_type, fixed_covariances=None):
+    """The preconditioned gradient step of unit length: EM's update.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    resp : ndarray of shape (n_samples, n_components)
+        Posteriors under the current model.
+    reg_covar : float
+        Added to the diagonal of each covariance.
+    covariance_type : str
+    fixed_covariances : ndarray of shape (n_components,), default=None
+        The covariances of the "identity" model, which do not move.
+
+    Returns
+    -------
+    params : GaussianParams
+    """
+    nk, means, covariances = _estimate_gaussian_parameters(
+        X, resp, reg_covar, sklearn_type(covariance_type)
+    )
+    if covariance_type == "identity":
+        covariances = fixed_covariances
+    return gaussian_params(nk / nk.sum(), means, covariances, covariance_type)
+
+
+def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter,
+                         lower_bound=-np.inf, fixed_covariances=None, verbose=0,
+                         verbose_interval=10):
+    """EM-matched steps on the integrated objective until a step gains less
+    than ``tol`` per row, as GaussianMixture's loop.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    params : GaussianParams
+        The start.
+    covariance_type : str
+    reg_covar : float
+    tol : float
+        Stop when the mean log-likelihood changes by less than this.
+    max_iter : int
+        Most steps.
+    lower_bound : float, default=-inf
+        Mean log-likelihood of the start, if known (a warm start).
+    fixed_covariances : ndarray of shape (n_components,), default=None
+        See :func:`em_step`.
+    verbose, verbose_interval : int
+        Progress lines in GaussianMixture's format.
+
+    Returns
+    -------
+    LikelihoodResult
+    """
+    lower_bounds = []
+    converged = False
+    start = previous_time = time()
+    for n_iter in range(1, max_iter + 1):
+        previous = lower_bound
+        log_prob, log_resp = log_prob_resp(X, params, covariance_type)
+        params = em_step(X, np.exp(log_resp), reg_covar, covariance_type, fixed_covariances)
+        lower_bound = float(np.mean(log_prob))
+        lower_bounds.append(lower_bound)
+        change = lower_bound - previous
+        if verbose and n_iter % verbose_interval == 0:
+            if verbose == 1:
+                print(f"  Iteration {n_iter}")
+            else:
+                now = time()
+                print(f"  Iteration {n_iter}\t time lapse {now - previous_time:.5f}s\t "
+                      f"ll change {change:.5f}")
+                previous_time = now
+        if abs(change) < tol:
+            converged = True
+            break
+    if verbose and max_iter > 0:
+        status = "converged" if converged else "did not converge"
+        if verbose == 1:
+            print(f"Initialization {status}.")
+        else:
+            print(f"Initialization {status}. time lapse {time() - start:.5f}s\t lower bound"
+                  f" {lower_bound:.5f}.")
+    return LikelihoodResult(params, lower_bounds, converged)
+
+
+def log_likelihood_gradient(X, params, covariance_type):
+    """Gradient of the mean log-likelihood: of the integrated DDPM objective's
+    negative, exactly (see the module docstring).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    params : GaussianParams
+    covariance_type : {"full", "tied", "diag", "spherical"}
+
+    Returns
+    -------
+    grad_means : ndarray of shape (n_components, n_features)
+    grad_covariances : ndarray, shape of ``params.covariances``
+        With respect to the covariance entries (symmetric matrices for
+        full and tied; the variances for diag and spherical).
+    grad_logits : ndarray of shape (n_components,)
+        With respect to ``beta`` in ``pi = softmax(beta)``.
+    """
+    n_samples, n_features = X.shape
+    resp = np.exp(log_prob_resp(X, params, covariance_type)[1])  # (n, K)
+    nk = resp.sum(axis=0)
+    offsets = X[:, np.newaxis, :] - params.means  # (n, K, d)
+    cov = params.covariances
+    if covariance_type in ("full", "tied"):
+        full = cov if covariance_type == "full" else np.broadcast_to(cov, (len(nk),) + cov.shape)
+        precisions = np.linalg.inv(full)  # (K, d, d)
+        white = np.einsum("kij,nkj->nki", precisions, offsets)  # Sigma^{-1} e
+        grad_means = np.einsum("nk,nki->ki", resp, white) / n_samples
+        grad_cov = 0.5 * (np.einsum("nk,nki,nkj->kij", resp, white, white)
+                          - nk[:, None, None] * precisions) / n_samples
+        if covariance_type == "tied":
+            grad_cov = grad_cov.sum(axis=0)
+    else:
+        variances = cov[:, np.newaxis] if covariance_type == "spherical" else cov  # (K, 1|d)
+        white = offsets / variances
+        grad_means = np.einsum("nk,nki->ki", resp, white) / n_samples
+        squares = np.einsum("nk,nki->ki", resp, offsets**2) / variances**2  # (K, d)
+        per_entry = 0.5 * (squares - nk[:, None] / variances) / n_samples
+        grad_cov = per_entry.sum(axis=1) if covariance_type == "spherical" else per_entry
+    grad_logits = nk / n_samples - params.weights
+    return grad_means, grad_cov, grad_logits

@@ -1,0 +1,175 @@
+"""The exact integrated objective (_likelihood.py): its gradient, its EM-matched step."""
+
+import numpy as np
+import pytest
+from sklearn.mixture import GaussianMixture
+
+from sklearn_ddpm_gmm import DDPMGaussianMixture, _objective
+from sklearn_ddpm_gmm._covariance import coordinates
+from sklearn_ddpm_gmm._likelihood import (
+    em_step,
+    gaussian_params,
+    log_likelihood_gradient,
+    log_prob_resp,
+    run_likelihood_phase,
+)
+from sklearn_ddpm_gmm._score_model import MixtureParams
+
+TYPES = ["full", "tied", "diag", "spherical"]
+COVARIANCES = {
+    "spherical": np.array([0.5, 0.4]),
+    "diag": np.array([[0.5, 0.3, 0.6], [0.4, 0.5, 0.3]]),
+    "full": np.array([[[0.5, 0.1, 0.0], [0.1, 0.3, -0.1], [0.0, -0.1, 0.6]],
+                      [[0.4, -0.1, 0.1], [-0.1, 0.5, 0.0], [0.1, 0.0, 0.3]]]),
+    "tied": np.array([[0.5, 0.1, 0.0], [0.1, 0.4, -0.1], [0.0, -0.1, 0.6]]),
+}
+MEANS = np.array([[0.8, 1.1, 0.9], [-1.0, -0.9, -1.2]])
+LOGITS = np.array([0.1, -0.1])
+
+
+def _misspecified_data():
+    """A Gaussian and a uniform cube: no mixture of two Gaussians is exact."""
+    rng = np.random.default_rng(0)
+    return np.r_[0.7 * rng.standard_normal((100, 3)) + 1.0, rng.uniform(-2, 0, (100, 3))]
+
+
+def _params(covariance_type, means=MEANS, cov=None, logits=LOGITS):
+    cov = COVARIANCES[covariance_type] if cov is None else cov
+    weights = np.exp(logits) / np.exp(logits).sum()
+    return gaussian_params(weights, means, cov, covariance_type)
+
+
+def _mean_log_likelihood(X, covariance_type, means=MEANS, cov=None, logits=LOGITS):
+    return log_prob_resp(X, _params(covariance_type, means, cov, logits), covariance_type)[0].mean()
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_gradient_matches_finite_differences(covariance_type):
+    X = _misspecified_data()
+    grad_means, grad_cov, grad_logits = log_likelihood_gradient(
+        X, _params(covariance_type), covariance_type)
+    rng = np.random.default_rng(1)
+    h = 1e-6
+
+    def directional(**moved):
+        up = _mean_log_likelihood(X, covariance_type, **{k: v(h) for k, v in moved.items()})
+        down = _mean_log_likelihood(X, covariance_type, **{k: v(-h) for k, v in moved.items()})
+        return (up - down) / (2 * h)
+
+    D = rng.standard_normal(MEANS.shape)
+    assert directional(means=lambda e: MEANS + e * D) == pytest.approx(
+        np.sum(grad_means * D), rel=1e-6)
+    cov = COVARIANCES[covariance_type]
+    D = rng.standard_normal(cov.shape)
+    if covariance_type in ("full", "tied"):
+        D = D + np.swapaxes(D, -1, -2)  # symmetric directions
+    assert directional(cov=lambda e: cov + e * D) == pytest.approx(
+        np.sum(grad_cov * D), rel=1e-6)
+    D = rng.standard_normal(2)
+    assert directional(logits=lambda e: LOGITS + e * D) == pytest.approx(
+        np.sum(grad_logits * D), rel=1e-6)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_exact_gradient_is_the_expectation_of_the_monte_carlo_one(covariance_type):
+    # The Monte Carlo estimate of the integrated DDPM objective (levels drawn
+    # per stratum of rows, noise drawn per row) has the exact gradient as its
+    # expectation: 100 copies of each point, 30 passes.
+    X = _misspecified_data()
+    exact = log_likelihood_gradient(X, _params(covariance_type), covariance_type)
+    mixture = MixtureParams(MEANS, coordinates(COVARIANCES[covariance_type], covariance_type,
+                                               0.0), LOGITS)
+    X_rep = np.tile(X, (100, 1))[np.random.default_rng(1).permutation(20_000)]
+    passes = [_objective.integrated_objective(X_rep, mixture, np.random.default_rng(seed),
+                                              0.0, covariance_type) for seed in range(30)]
+    monte_carlo = [np.mean([p.means for p in passes], axis=0),
+                   np.mean([p.covariance for p in passes], axis=0),
+                   np.mean([p.logits for p in passes], axis=0)]
+    # The objective is the negative log-likelihood; full and tied gradients of a
+    # symmetric matrix are compared on the symmetric part.
+    for mc, e in zip(monte_carlo, exact):
+        if mc.ndim >= 2 and mc.shape[-1] == mc.shape[-2] == 3:
+            mc = 0.5 * (mc + np.swapaxes(mc, -1, -2))
+        assert np.max(np.abs(-mc - e)) < 0.08 * np.max(np.abs(e)), (mc, e)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_unit_preconditioned_gradient_step_is_the_em_step(covariance_type):
+    # Xu & Jordan (1996): mu + (n / N_k) Sigma dL/dmu, Sigma + (2 n / N_k)
+    # Sigma dL/dSigma Sigma (less the mean's move squared) and pi + dL/dbeta
+    # are EM's update.
+    X = _misspecified_data()
+    n = len(X)
+    params = _params(covariance_type)
+    grad_means, grad_cov, grad_logits = log_likelihood_gradient(X, params, covariance_type)
+    resp = np.exp(log_prob_resp(X, params, covariance_type)[1])
+    nk = resp.sum(axis=0)
+    em = em_step(X, resp, 0.0, covariance_type)
+
+    cov = params.covariances
+    if covariance_type == "spherical":
+        mean_move = cov[:, None] * grad_means * n / nk[:, None]
+    elif covariance_type == "diag":
+        mean_move = cov * grad_means * n / nk[:, None]
+    else:
+        full = cov if covariance_type == "full" else np.broadcast_to(cov, (2, 3, 3))
+        mean_move = np.einsum("kij,kj->ki", full, grad_means) * n / nk[:, None]
+    np.testing.assert_allclose(params.means + mean_move, em.means, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(params.weights + grad_logits, em.weights, rtol=1e-10)
+
+    squared_move = mean_move**2
+    if covariance_type == "spherical":
+        stepped = cov + 2 * n * cov**2 * grad_cov / (3 * nk)
+        expected = em.covariances + squared_move.mean(axis=1)
+    elif covariance_type == "diag":
+        stepped = cov + 2 * n * cov**2 * grad_cov / nk[:, None]
+        expected = em.covariances + squared_move
+    elif covariance_type == "full":
+        stepped = cov + 2 * n * (cov @ grad_cov @ cov) / nk[:, None, None]
+        expected = em.covariances + np.einsum("ki,kj->kij", mean_move, mean_move)
+    else:
+        # Tied: the covariances' gradient is the sum over components, so the
+        # step is preconditioned by n (the total mass) instead of N_k.
+        stepped = cov + 2 * (cov @ grad_cov @ cov)
+        expected = em.covariances + np.einsum("k,ki,kj->ij", nk / n, mean_move, mean_move)
+    np.testing.assert_allclose(stepped, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_phase_never_lowers_the_likelihood(covariance_type):
+    X = _misspecified_data()
+    result = run_likelihood_phase(X, _params(covariance_type), covariance_type=covariance_type,
+                                  reg_covar=1e-6, tol=1e-10, max_iter=200)
+    assert result.converged
+    assert np.all(np.diff(result.lower_bounds) > -1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_same_start_same_fit_as_gaussian_mixture(covariance_type):
+    # Both run EM from the same given start until the change falls below tol:
+    # fitted values agree to 7 decimals.
+    X = _misspecified_data() * 3.0 + 5.0
+    params = _params(covariance_type)
+    if covariance_type in ("spherical", "diag"):
+        precisions = 1 / (9 * params.covariances)
+    else:
+        precisions = np.linalg.inv(9 * params.covariances)
+    init = dict(weights_init=params.weights, means_init=3.0 * MEANS + 5.0,
+                precisions_init=precisions, covariance_type=covariance_type, tol=1e-10,
+                max_iter=500)
+    ours = DDPMGaussianMixture(2, **init).fit(X)
+    theirs = GaussianMixture(2, **init).fit(X)
+    assert ours.n_iter_ == theirs.n_iter_
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name),
+                                   rtol=1e-7, atol=1e-9, err_msg=name)
+    assert ours.lower_bound_ == pytest.approx(theirs.lower_bound_, abs=1e-9)
+    np.testing.assert_allclose(ours.lower_bounds_, theirs.lower_bounds_, atol=1e-9)
+    assert ours.bic(X) == pytest.approx(theirs.bic(X), abs=1e-7)
+
+
+def test_one_component_bic_equals_gaussian_mixture_to_seven_decimals():
+    X = np.random.RandomState(0).normal(3.0, 2.0, size=(100, 1))
+    ours = DDPMGaussianMixture(1, random_state=0).fit(X).bic(X)
+    theirs = GaussianMixture(1, random_state=0).fit(X).bic(X)
+    assert round(ours, 7) == round(theirs, 7)
