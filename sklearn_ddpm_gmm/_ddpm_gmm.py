@@ -540,8 +540,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         self._phase_reg = max(self._standardised_reg(scale), _COLD_REG_COVAR)
         if self.warm_start and hasattr(self, "converged_"):
             start = self._standardised_attributes(centre, scale)
-            runs = [self._likelihood_run(Z, start, scale, fixed, [], [],
-                                         self.lower_bound_ + log_scale)]
+            with _one_blas_thread():
+                runs = [self._likelihood_run(Z, start, scale, fixed, [], [],
+                                             self.lower_bound_ + log_scale)]
         elif self.n_init == 1:
             runs = [self._one_likelihood_init(Z, given, centre, scale, fixed, random_state, 0)]
         else:
@@ -588,9 +589,12 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         if self.verbose:
             print(f"Initialization {init}")
         schedule, losses = [], []
-        start = self._likelihood_start(Z, given, centre, scale, fixed, random_state,
-                                       schedule, losses)
-        return self._likelihood_run(Z, start, scale, fixed, schedule, losses)
+        # One BLAS thread here and in joblib's workers: the same rounding, so
+        # the same result, for any n_jobs.
+        with _one_blas_thread():
+            start = self._likelihood_start(Z, given, centre, scale, fixed, random_state,
+                                           schedule, losses)
+            return self._likelihood_run(Z, start, scale, fixed, schedule, losses)
 
     def _likelihood_run(self, Z, start, scale, fixed, schedule, losses,
                         lower_bound=-np.inf):
@@ -731,6 +735,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             return self.fit(X)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         centre, scale = self._standardisation_
+        if self.noise_level == "integrated":
+            return self._partial_fit_likelihood(X, centre, scale)
         Z = _standardised(X, centre, scale, self._pass_dtype(X))
         params = _params_from_attributes(
             self.means_, self.covariances_, self.weights_, centre, scale,
@@ -755,6 +761,33 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         self._set_parameters(blend(params, chunk_params, share), centre, scale)
         self.loss_curve_ = np.append(self.loss_curve_, losses)
         self.n_iter_ += n_iter
+        self.n_samples_seen_ += len(Z)
+        return self
+
+    def _partial_fit_likelihood(self, X, centre, scale):
+        """partial_fit's update by the exact final phase: the chunk's maximum of
+        the likelihood from the current estimate, then a step towards it by
+        the chunk's share of all rows seen."""
+        Z = _standardised(X, centre, scale)
+        fixed = (np.full(self.n_components, 1.0 / scale**2)
+                 if self.covariance_type == "identity" else None)
+        current = self._standardised_attributes(centre, scale)
+        with _one_blas_thread():
+            result = run_likelihood_phase(
+                Z, current, covariance_type=self.covariance_type,
+                reg_covar=self._standardised_reg(scale), tol=self.tol,
+                max_iter=self.max_iter, fixed_covariances=fixed,
+            )
+        share = len(Z) / (self.n_samples_seen_ + len(Z))
+        blended = gaussian_params(
+            *((1.0 - share) * old + share * new for old, new in
+              zip(current[:3], result.params[:3])),
+            self.covariance_type,
+        )
+        self._set_gaussian_parameters(blended, centre, scale, X.dtype)
+        self.schedule_ = self.schedule_ + [_likelihood_record("partial_fit", result, len(Z))]
+        self.loss_curve_ = np.append(self.loss_curve_, [-v for v in result.lower_bounds])
+        self.n_iter_ += result.n_iter
         self.n_samples_seen_ += len(Z)
         return self
 

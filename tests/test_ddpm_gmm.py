@@ -59,13 +59,11 @@ def test_fitted_attributes_and_schedule(fitted):
     assert fitted.weights_.sum() == pytest.approx(1.0)
     np.testing.assert_allclose(fitted.precisions_, 1 / fitted.covariances_)
     names = [p["name"] for p in fitted.schedule_]
-    assert names[:3] == ["power", "intermediate", "intermediate"]
-    assert names[-1] == "final"
-    assert set(names[3:-1]) == {"cold-final"}
+    assert names == ["power", "intermediate", "intermediate", "final"]
     levels = [p["t"] for p in fitted.schedule_[:-1]]
-    # Levels fall as the cold start goes: power and intermediate above the EM
-    # level; the final phase integrates over all levels.
-    assert levels[0] > levels[-1] and min(levels[1:3]) >= levels[-1]
+    # The power phase sits above the intermediate levels; the final phase
+    # integrates over all levels.
+    assert levels[0] > max(levels[1:])
     assert fitted.schedule_[-1]["t"] is None
     assert sum(p["n_steps"] for p in fitted.schedule_) == len(fitted.loss_curve_)
     assert fitted.converged_
@@ -275,7 +273,7 @@ def test_max_iter_zero_returns_the_initialisation(three_blobs):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         cold = DDPMGaussianMixture(3, max_iter=0, random_state=0).fit(X)
-    assert cold.n_iter_ == 0 and cold.schedule_[-1]["name"] == "cold-final"
+    assert cold.n_iter_ == 0 and cold.schedule_[-1]["name"] == "intermediate"
     assert matched_mean_errors(cold.means_, means).max() < 0.3
 
 
