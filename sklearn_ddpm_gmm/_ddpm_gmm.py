@@ -173,36 +173,31 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     The score of a Gaussian mixture noised by the forward (Ornstein-Uhlenbeck)
     process is again a mixture's score; this estimator fits that score model to
     data with the denoising (DDPM) objective of diffusion models, following Shah,
-    Chen & Klivans (NeurIPS 2023). The schedule is chosen from the data:
+    Chen & Klivans (NeurIPS 2023), and picks the schedule from the data:
 
-    1. a power-iteration phase at a large noise level, from a small random start,
-       which turns the means towards the span of the true means;
-    2. for more than two components, two intermediate noise levels, set from
-       the current variance estimate, that move the means into their own basins;
-    3. an EM phase at a small noise level, whose preconditioned gradient step
-       acts like an EM step: first on the subsample with one fixed noise draw
-       until the parameters stop moving, then on all rows with a fresh draw
-       each step, until a step moves the means by less than their standard
-       error, and a few more steps whose iterates are averaged, until the
-       noise's share of the error is small next to the data's.
+    1. the initialisation (``init_params="power"``), on a subsample of at most
+       ``max(5000, 500 * n_components)`` rows, with one variance per component:
+       a power-iteration phase at a large noise level from a small random
+       start, which turns the means towards the span of the true means, then,
+       for more than two components, two intermediate noise levels set from
+       the current variance estimate, which move the means into their own
+       basins;
+    2. the final phase on all rows, in the requested covariance type, from the
+       initialisation's posteriors: the DDPM objective integrated over all
+       noise levels with the likelihood weighting. For this score model (the
+       exact score of a noised mixture) that integral is the KL divergence of
+       the data from the model up to a constant, so its gradient is the
+       log-likelihood's, in closed form from the posteriors; preconditioned,
+       a unit step is an EM step, moving means, covariances and weights
+       jointly. It stops when a step gains less than ``tol`` per row, as
+       GaussianMixture does, and its answer is maximum likelihood.
 
-    Phases 1-2 and the first part of 3 (the cold start) run on a subsample of
-    at most ``max(5000, 500 * n_components)`` rows; ``n_init`` repeats the cold
-    start and keeps the one with the lowest DDPM loss. The rest runs once, from
-    that start, on all rows (on large data after one step each on every 64th
-    and every 8th row), so a fit takes a handful of passes over the data, as
-    EM does.
-
-    Means and variances move by gradient steps on the DDPM objective, evaluated
-    in its Stein form (same expectation over the noise, lower variance; for the
-    spherical types only the noise along the means is drawn and the rest
-    integrated out), over blocks of rows with per-block noise seeds, with a
-    diagonal Gauss-Newton preconditioner that makes a unit step on the means an
-    EM-like step. The weights are the one closed form: each step sets them to the
-    mean posterior of the noised points, ``pi_j = E[w_j(x_t)]``, the point where
-    the DDPM loss is stationary in the weights. Gradient steps reach the same
-    point (tested) but crawl towards it, because at small noise the score of
-    well-separated components hardly depends on their weights.
+    ``n_init`` repeats both and keeps the start with the highest
+    ``lower_bound_``. With ``noise_level="auto"`` or a float the final phase is
+    instead the paper's single-level estimator: preconditioned Monte Carlo
+    gradient steps on the DDPM objective at one small noise level (a
+    different estimator from maximum likelihood where the data are not a
+    Gaussian mixture; see the user guide).
 
     Parameters
     ----------
@@ -220,73 +215,53 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         The cold start (power and intermediate phases) always uses one variance
         per component; the requested type takes over from the last cold phase.
     tol : float, default=1e-3
-        The phases on the subsample stop when no parameter moves by more than
-        ``tol`` in a step (means in units of their component's standard
-        deviation, log-variances and log-weights in absolute terms), or by
-        less than a quarter of the subsample's standard error if that is
-        larger. On all rows the burn-in stops when the means move by less than
-        their standard error or every parameter by less than ``tol``.
-        (GaussianMixture's ``tol`` bounds the change of the log-likelihood
-        instead.)
+        The final phase stops when a step changes the mean log-likelihood per
+        row (``lower_bound_``) by less than ``tol``, as in GaussianMixture.
+        (The single-level estimator of ``noise_level="auto"`` or a float
+        stops on the parameters' movement instead.)
     reg_covar : float, default=1e-6
-        Added to the diagonal of every covariance, relative to the data's
-        overall variance (the mean variance per feature), so the fit does not
-        depend on the data's units. It keeps a component that collapses onto a
-        point finite.
+        Added to the diagonal of every covariance, in the data's units, as in
+        GaussianMixture. With 0 on degenerate data the fit raises
+        GaussianMixture's ValueError. The initialisation's phases keep at
+        least 1e-6 of the data's variance.
     max_iter : int, default=100
-        Maximum number of burn-in steps on all rows.
+        Most steps of the final phase on all rows; 0 returns the
+        initialisation (the given ``weights_init``, ``means_init`` and
+        ``precisions_init`` when all three are given).
     n_init : int, default=1
-        Number of cold starts; the one with the lowest DDPM loss at the final
-        level (same noise draws for all) is kept.
-    init_params : {"power", "k-means++", "random_from_data"}, default="power"
-        How the cold start begins: ``"power"`` is the paper's large-noise phase
-        from a small random start; the others pick starting means from the data.
-        Ignored for the means when ``means_init`` is given.
+        Number of initialisations; the one whose final phase ends with the
+        highest ``lower_bound_`` is kept.
+    init_params : {"power", "kmeans", "k-means++", "random", \
+            "random_from_data"}, default="power"
+        How the initial posteriors are found: ``"power"`` is the paper's
+        large-noise phase from a small random start (then the intermediate
+        levels); the others are GaussianMixture's methods, with the same draws
+        from ``random_state``. Ignored when ``means_init`` is given (each row
+        then starts in the component of its nearest mean).
     weights_init : array-like of shape (n_components,), default=None
-        Initial weights (uniform if None).
+        Initial weights, in place of the initialisation's (GaussianMixture's
+        checks: in [0, 1], summing to 1).
     means_init : array-like of shape (n_components, n_features), default=None
         Initial means. When given the power and intermediate phases are
-        skipped (the EM phase still starts on the subsample).
+        skipped.
     precisions_init : array-like, default=None
         Initial precisions (inverse covariances), shaped as in GaussianMixture:
         (n_components,) spherical, (n_components, n_features) diag,
         (n_components, n_features, n_features) full, (n_features, n_features)
         tied. The data's overall variance if None. Not used by "identity".
-    noise_level : "auto", "integrated" or float, default="auto"
-        Noise level ``t`` of the final phase (``a = exp(-t)``), in standardised
-        units. ``"auto"`` sets the noise variance to 0.6 times the smallest
-        variance the current estimate resolves (each component's smallest
-        eigenvalue, floored at a tenth of its mean one, over components with at
-        least 5% of the mass), with ``t <= 0.1``. Smaller
-        levels approach plain score matching, which is less accurate than
-        maximum likelihood; larger ones blur the mixture.
-        ``"integrated"`` fits the DDPM objective integrated over all noise
-        levels with the likelihood weighting (unit weight in ``t``): that
-        integral is the KL divergence of the data from the model, so its
-        minimiser is maximum likelihood, EM's answer, also where the data are
-        not a Gaussian mixture (on real data the single-level estimate sits
-        0.003-0.13 nats per point below it). Each pass draws a level per
-        stratum of rows; the final phase first converges under one fixed draw
-        on all rows, then averages at least 10 fresh draws, so it costs more
-        passes than ``"auto"``, and small data are repeated to 2^18 rows so
-        that each point meets many levels (real data sets of 150-1 800 rows,
-        spherical and diag: 0.8-5 s a fit, digits diag ~50 s). On large data one level
-        per row is noisy: on 10^5 separated rows (d = 10, K = 4, 2 seeds) it
-        took 6-7x the time of ``"auto"`` for 1.03-1.06x EM's error, where
-        ``"auto"`` had 1.01-1.03x. Every
-        covariance type; the cold start uses the ``"auto"`` levels.
+    noise_level : "integrated", "auto" or float, default="integrated"
+        The final phase's objective. ``"integrated"``: the DDPM objective
+        integrated over all noise levels, evaluated exactly (maximum
+        likelihood). ``"auto"`` or a float ``t``: the paper's single-level
+        estimator at noise level ``t`` (``a = exp(-t)``, standardised units;
+        ``"auto"`` sets the noise variance to 0.6 times the smallest variance
+        the current estimate resolves, with ``t <= 0.1``), fitted by Monte
+        Carlo gradient steps with fresh noise each step and averaged
+        iterates, after a cold-final phase at that level on the subsample.
     n_noise_draws : int, default=16
-        Most iterates averaged at the end of the fit. Every step on all rows
-        draws fresh (antithetic) noise; once the burn-in ends, the iterates
-        are averaged: the noise's share of the estimate's variance falls like
-        one over their number, each costing one pass. Averaging stops (after
-        at least 3 iterates, 10 for ``noise_level="integrated"``) once their
-        spread, divided by their number and
-        corrected for their autocorrelation, is below 8% of the means'
-        sampling variance (``sum_j d v_j / (n pi_j)``), or after
-        ``n_noise_draws`` iterates. On separated data (d = 10, K = 4) the
-        result was 1.02-1.03x a converged EM's error (2-3 more passes); 0 or 1
-        keeps the last burn-in iterate.
+        Single-level estimator only: most iterates averaged at the end (the
+        noise's share of the estimate's variance falls like one over their
+        number); 0 or 1 keeps the last iterate.
     random_state : int, RandomState instance or None, default=None
         Controls the random start, the subsample and the noise draws.
     n_jobs : int, default=None
@@ -295,10 +270,14 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         ``None`` means 1 unless in a ``joblib.parallel_backend`` context; -1
         means all processors.
     warm_start : bool, default=False
-        If True, ``fit`` starts the final phase from the previous solution.
+        If True, ``fit`` starts the final phase from the previous solution,
+        with no new initialisation (``n_init`` is then ignored), as in
+        GaussianMixture: two warm fits of ``max_iter=1`` equal one of
+        ``max_iter=2``.
     verbose : int, default=0
-        1 prints each phase, 2 also prints the loss and time every
-        ``verbose_interval`` steps, in GaussianMixture's format.
+        1 prints each initialisation and phase, 2 also the change of the
+        log-likelihood and the time every ``verbose_interval`` steps, in
+        GaussianMixture's format.
     verbose_interval : int, default=10
         Steps between two progress lines.
 
@@ -317,20 +296,28 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     precisions_cholesky_ : ndarray
         Cholesky factors of the precisions, as in GaussianMixture.
     converged_ : bool
-        Whether the burn-in on all rows met its stopping rule within
-        ``max_iter`` steps.
+        Whether the final phase met its stopping rule within ``max_iter``
+        steps.
     n_iter_ : int
-        Steps on all rows: the burn-in's plus the averaged ones (after
-        ``partial_fit``, also the steps taken on the chunks).
+        Steps of the final phase on all rows (after ``partial_fit``, also
+        the steps taken on the chunks).
+    lower_bound_ : float
+        Mean log-likelihood per row of the training data, at the last step
+        of the final phase (as GaussianMixture: before that step's update);
+        ``-inf`` with ``max_iter=0``.
+    lower_bounds_ : list of float
+        ``lower_bound_`` at each step of the final phase.
     schedule_ : list of dict
         The phases that ran for the kept start, in order: ``name`` ("power",
-        "intermediate", "cold-final", "final-subsample", "final",
-        "averaging"; "partial_fit-settle" and "partial_fit" for later
-        ``partial_fit`` calls), noise level ``t``, ``n_steps``,
-        ``learning_rate``, ``n_rows`` and ``converged``.
+        "intermediate", "final"; for the single-level estimator also
+        "cold-final", "final-subsample" and "averaging"; "partial_fit" for
+        later ``partial_fit`` calls), noise level ``t`` (None for the
+        integrated objective), ``n_steps``, ``learning_rate``, ``n_rows`` and
+        ``converged``.
     loss_curve_ : ndarray of shape (total steps,)
         DDPM loss at each step of those phases (levels differ between phases;
-        ``schedule_`` tells where each begins).
+        ``schedule_`` tells where each begins); for the integrated objective
+        the negative mean log-likelihood, which equals it up to a constant.
     n_samples_seen_ : int
         Rows seen by ``fit`` and the later ``partial_fit`` calls.
     n_features_in_ : int
