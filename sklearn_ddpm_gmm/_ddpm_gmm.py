@@ -35,9 +35,10 @@ from ._likelihood import (
     LikelihoodResult,
     em_step,
     gaussian_params,
-    log_prob_resp,
+    posteriors,
     run_likelihood_phase,
     sklearn_type,
+    stopping_tol,
 )
 from ._objective import draw_seeds, stein_objective
 from ._optim import DataBounds, blend, data_bounds, run_fresh_noise, run_phase
@@ -507,6 +508,11 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         self._random_state_ = random_state
         return self
 
+    def _final_tol(self, shape):
+        """Tolerance of the final phase on data of ``shape``."""
+        n_samples, n_features = shape
+        return stopping_tol(self.tol, self.n_components, n_samples, n_features)
+
     def _standardised_reg(self, scale):
         """reg_covar (given in the data's units) in standardised units."""
         return 0.0 if self.covariance_type == "identity" else self.reg_covar / scale**2
@@ -594,8 +600,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             print(f"  Phase final on all noise levels (exact) on {Z.shape[0]} rows")
         result = run_likelihood_phase(
             Z, start, covariance_type=self.covariance_type,
-            reg_covar=self._standardised_reg(scale), tol=self.tol, max_iter=self.max_iter,
-            lower_bound=lower_bound, fixed_covariances=fixed, verbose=self.verbose,
+            reg_covar=self._standardised_reg(scale), tol=self._final_tol(Z.shape),
+            max_iter=self.max_iter, lower_bound=lower_bound, fixed_covariances=fixed,
+            verbose=self.verbose,
             verbose_interval=self.verbose_interval,
         )
         schedule.append(_likelihood_record("final", result, Z.shape[0]))
@@ -620,7 +627,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             resp = _one_hot(_nearest(Z, given[1]), self.n_components, Z.dtype)
         elif self.init_params == "power" and self.n_components > 1:
             cold = self._power_cold_start(Z, centre, scale, random_state, schedule, losses)
-            resp = np.exp(log_prob_resp(Z, cold, "spherical")[1])
+            resp = posteriors(Z, cold, "spherical")[1]
         else:
             resp = _initial_posteriors(Z, self.n_components, self.init_params, random_state)
         start = em_step(Z, resp, self._standardised_reg(scale), self.covariance_type, fixed)
@@ -762,7 +769,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         with _one_blas_thread():
             result = run_likelihood_phase(
                 Z, current, covariance_type=self.covariance_type,
-                reg_covar=self._standardised_reg(scale), tol=self.tol,
+                reg_covar=self._standardised_reg(scale), tol=self._final_tol(Z.shape),
                 max_iter=self.max_iter, fixed_covariances=fixed,
             )
         share = len(Z) / (self.n_samples_seen_ + len(Z))

@@ -36,12 +36,27 @@ from time import time
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.mixture._gaussian_mixture import (
     _compute_precision_cholesky,
     _estimate_gaussian_parameters,
     _estimate_log_gaussian_prob,
 )
+
+from ._fastops import log_normalise
+
+
+# The final phase stops once the gain still to come is below this share of
+# the means' statistical resolution K d / n: a maximum's means are about
+# sqrt(K d / n) from the truth in the Fisher metric, and stopping a gain g
+# short of it adds at most 2 n g / (K d) to their squared error's ratio, so
+# 0.05 keeps their error within sqrt(1.1) = 1.05x of the maximum's.
+_RESOLUTION_SHARE = 0.05
+
+
+def stopping_tol(tol, n_components, n_samples, n_features):
+    """The final phase's tolerance on the gain per row: ``tol``, or less on
+    data large enough to resolve a smaller gain (see ``_RESOLUTION_SHARE``)."""
+    return min(tol, _RESOLUTION_SHARE * n_components * n_features / n_samples)
 
 
 class GaussianParams(NamedTuple):
@@ -80,8 +95,8 @@ def gaussian_params(weights, means, covariances, covariance_type):
     return GaussianParams(weights, means, covariances, precisions_cholesky)
 
 
-def log_prob_resp(X, params, covariance_type):
-    """Log-density of each row and log-posteriors (the E-step).
+def posteriors(X, params, covariance_type):
+    """Log-density of each row and posteriors (the E-step).
 
     Parameters
     ----------
@@ -92,17 +107,15 @@ def log_prob_resp(X, params, covariance_type):
     Returns
     -------
     log_prob : ndarray of shape (n_samples,)
-    log_resp : ndarray of shape (n_samples, n_components)
+    resp : ndarray of shape (n_samples, n_components)
     """
     with np.errstate(divide="ignore"):  # a weight of zero is allowed
         log_weights = np.log(params.weights)
     weighted = _estimate_log_gaussian_prob(
         X, params.means, params.precisions_cholesky, sklearn_type(covariance_type)
     ) + log_weights
-    log_prob = logsumexp(weighted, axis=1)
-    with np.errstate(under="ignore"):
-        log_resp = weighted - log_prob[:, np.newaxis]
-    return log_prob, log_resp
+    # The project's log-sum-exp: scipy's took a third of a fit's time.
+    return log_normalise(weighted)
 
 
 def em_step(X, resp, reg_covar, covariance_type, fixed_covariances=None):
@@ -134,8 +147,15 @@ def em_step(X, resp, reg_covar, covariance_type, fixed_covariances=None):
 def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter,
                          lower_bound=-np.inf, fixed_covariances=None, verbose=0,
                          verbose_interval=10):
-    """EM-matched steps on the integrated objective until a step gains less
-    than ``tol`` per row, as GaussianMixture's loop.
+    """EM-matched steps on the integrated objective until the gain per row
+    still to come is below ``tol`` (see :func:`remaining_gain`).
+
+    The loop is GaussianMixture's (posteriors, step, ``lower_bound`` of the
+    parameters the step started from); its stop also asks that the gains
+    still to come, extrapolated from the last two, stay below ``tol``: on a
+    flat ridge of the likelihood (weakly separated components) EM gains a
+    little at every step for many steps, and a stop on one step's gain ends
+    far from the maximum.
 
     Parameters
     ----------
@@ -145,7 +165,8 @@ def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter
     covariance_type : str
     reg_covar : float
     tol : float
-        Stop when the mean log-likelihood changes by less than this.
+        Stop when a step, and the steps still to come together, change the
+        mean log-likelihood by less than this.
     max_iter : int
         Most steps.
     lower_bound : float, default=-inf
@@ -161,11 +182,12 @@ def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter
     """
     lower_bounds = []
     converged = False
+    change = np.inf
     start = previous_time = time()
     for n_iter in range(1, max_iter + 1):
-        previous = lower_bound
-        log_prob, log_resp = log_prob_resp(X, params, covariance_type)
-        params = em_step(X, np.exp(log_resp), reg_covar, covariance_type, fixed_covariances)
+        previous, previous_change = lower_bound, change
+        log_prob, resp = posteriors(X, params, covariance_type)
+        params = em_step(X, resp, reg_covar, covariance_type, fixed_covariances)
         lower_bound = float(np.mean(log_prob))
         lower_bounds.append(lower_bound)
         change = lower_bound - previous
@@ -177,7 +199,7 @@ def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter
                 print(f"  Iteration {n_iter}\t time lapse {now - previous_time:.5f}s\t "
                       f"ll change {change:.5f}")
                 previous_time = now
-        if abs(change) < tol:
+        if abs(change) < tol and remaining_gain(change, previous_change, lower_bound) < tol:
             converged = True
             break
     if verbose and max_iter > 0:
@@ -188,6 +210,26 @@ def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter
             print(f"Initialization {status}. time lapse {time() - start:.5f}s\t lower bound"
                   f" {lower_bound:.5f}.")
     return LikelihoodResult(params, lower_bounds, converged)
+
+
+def remaining_gain(change, previous_change, lower_bound):
+    """Gain still to come after a step that gained ``change``, the one before
+    having gained ``previous_change``, at mean log-likelihood ``lower_bound``.
+
+    EM converges linearly, so the gains fall geometrically at the rate
+    ``rho = change / previous_change`` and their tail sums to
+    ``change * rho / (1 - rho)``. Without a rate (the first two steps) the
+    tail is unknown and taken as infinite; a gain at the rounding level of
+    ``lower_bound`` leaves nothing to come.
+    """
+    if change <= 64 * np.finfo(float).eps * max(1.0, abs(lower_bound)):
+        return 0.0
+    if not np.isfinite(previous_change):
+        return np.inf
+    if previous_change <= 0.0:  # the step before lost only by rounding
+        return change
+    rate = change / previous_change
+    return np.inf if rate >= 1.0 else change * rate / (1.0 - rate)
 
 
 def log_likelihood_gradient(X, params, covariance_type):
@@ -210,7 +252,7 @@ def log_likelihood_gradient(X, params, covariance_type):
         With respect to ``beta`` in ``pi = softmax(beta)``.
     """
     n_samples, n_features = X.shape
-    resp = np.exp(log_prob_resp(X, params, covariance_type)[1])  # (n, K)
+    resp = posteriors(X, params, covariance_type)[1]  # (n, K)
     nk = resp.sum(axis=0)
     offsets = X[:, np.newaxis, :] - params.means  # (n, K, d)
     cov = params.covariances

@@ -227,7 +227,7 @@ def test_integrated_noise_level_reaches_maximum_likelihood(covariance_type):
                                  random_state=0).fit(X)
     assert integrated.schedule_[-1]["name"] == "final"
     assert integrated.schedule_[-1]["t"] is None
-    # Stopped where a step gains less than tol per point, as GaussianMixture.
+    # Stopped where the gains still to come are below tol per point.
     assert gain_of_em_from(integrated) < integrated.tol
     assert gain_of_em_from(single) > 3 * gain_of_em_from(integrated)
 

@@ -10,7 +10,7 @@ from sklearn_ddpm_gmm._likelihood import (
     em_step,
     gaussian_params,
     log_likelihood_gradient,
-    log_prob_resp,
+    posteriors,
     run_likelihood_phase,
 )
 from sklearn_ddpm_gmm._score_model import MixtureParams
@@ -40,7 +40,7 @@ def _params(covariance_type, means=MEANS, cov=None, logits=LOGITS):
 
 
 def _mean_log_likelihood(X, covariance_type, means=MEANS, cov=None, logits=LOGITS):
-    return log_prob_resp(X, _params(covariance_type, means, cov, logits), covariance_type)[0].mean()
+    return posteriors(X, _params(covariance_type, means, cov, logits), covariance_type)[0].mean()
 
 
 @pytest.mark.parametrize("covariance_type", TYPES)
@@ -102,7 +102,7 @@ def test_unit_preconditioned_gradient_step_is_the_em_step(covariance_type):
     n = len(X)
     params = _params(covariance_type)
     grad_means, grad_cov, grad_logits = log_likelihood_gradient(X, params, covariance_type)
-    resp = np.exp(log_prob_resp(X, params, covariance_type)[1])
+    resp = posteriors(X, params, covariance_type)[1]
     nk = resp.sum(axis=0)
     em = em_step(X, resp, 0.0, covariance_type)
 

@@ -103,7 +103,7 @@ def test_far_apart_clusters_in_one_dimension_keep_their_variances():
 @pytest.mark.parametrize("n_features", [25, 40])
 def test_weakly_separated_symmetric_pair_near_converged_em(n_features):
     # |mu| = 0.8, 60 000 rows: the likelihood is flat, EM from the truth needs
-    # 20-80 iterations; tol stops both estimators earlier. Root mean square of
+    # 20-80 iterations, GaussianMixture's default stops after 4. Root mean square of
     # the means' error over 3 seeds, against a converged EM's.
     ours, converged = [], []
     for seed in range(3):
@@ -114,4 +114,4 @@ def test_weakly_separated_symmetric_pair_near_converged_em(n_features):
         ours.append(matched_mean_error(ddpm.means_, means))
         converged.append(matched_mean_error(em.means_, means))
     ratio = np.sqrt(np.mean(np.square(ours)) / np.mean(np.square(converged)))
-    assert ratio <= 1.15, ratio
+    assert ratio <= 1.05, ratio
