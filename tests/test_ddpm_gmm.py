@@ -59,12 +59,13 @@ def test_fitted_attributes_and_schedule(fitted):
     assert fitted.weights_.sum() == pytest.approx(1.0)
     np.testing.assert_allclose(fitted.precisions_, 1 / fitted.covariances_)
     names = [p["name"] for p in fitted.schedule_]
-    assert names == ["power", "intermediate", "intermediate", "final"]
-    levels = [p["t"] for p in fitted.schedule_[:-1]]
+    assert names == ["power", "intermediate", "intermediate", "start-power", "start-kmeans",
+                     "final"]
+    levels = [p["t"] for p in fitted.schedule_[:3]]
     # The power phase sits above the intermediate levels; the final phase
     # integrates over all levels.
     assert levels[0] > max(levels[1:])
-    assert fitted.schedule_[-1]["t"] is None
+    assert all(p["t"] is None for p in fitted.schedule_[3:])
     assert sum(p["n_steps"] for p in fitted.schedule_) == len(fitted.loss_curve_)
     assert fitted.converged_
     # GaussianMixture's bookkeeping: one lower bound per final step.
@@ -273,7 +274,7 @@ def test_max_iter_zero_returns_the_initialisation(three_blobs):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         cold = DDPMGaussianMixture(3, max_iter=0, random_state=0).fit(X)
-    assert cold.n_iter_ == 0 and cold.schedule_[-1]["name"] == "intermediate"
+    assert cold.n_iter_ == 0 and cold.schedule_[-1]["name"] == "start-kmeans"
     assert matched_mean_errors(cold.means_, means).max() < 0.3
 
 
