@@ -60,7 +60,8 @@ def test_symmetric_two_components_from_random_start(seed):
     assert abs(start_dir @ means[0]) / np.linalg.norm(start_dir) < 0.5
 
 
-def test_eight_components_found_as_often_as_em_and_as_accurately():
+@pytest.mark.parametrize("covariance_type", ["spherical", "full"])
+def test_eight_components_found_as_often_as_em_and_as_accurately(covariance_type):
     n_seeds = 20
     found = {"ddpm": 0, "ddpm_n_init_5": 0, "gm": 0}
     ratios, loglik_gaps = [], []
@@ -70,9 +71,12 @@ def test_eight_components_found_as_often_as_em_and_as_accurately():
         half_sep = min_pairwise_distance(means) / 2
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            gm = GaussianMixture(8, covariance_type="spherical", random_state=seed).fit(X_train)
-            ddpm = DDPMGaussianMixture(8, covariance_type="spherical", random_state=seed).fit(X_train)
-            ddpm5 = DDPMGaussianMixture(8, n_init=5, covariance_type="spherical", random_state=seed).fit(X_train)
+            gm = GaussianMixture(8, covariance_type=covariance_type,
+                                 random_state=seed).fit(X_train)
+            ddpm = DDPMGaussianMixture(8, covariance_type=covariance_type,
+                                       random_state=seed).fit(X_train)
+            ddpm5 = DDPMGaussianMixture(8, n_init=5, covariance_type=covariance_type,
+                                        random_state=seed).fit(X_train)
         err = {name: matched_mean_errors(model.means_, means)
                for name, model in [("ddpm", ddpm), ("ddpm_n_init_5", ddpm5), ("gm", gm)]}
         for name, e in err.items():
