@@ -732,16 +732,15 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """Update the mixture with one chunk of data (streaming).
 
         The first call on an unfitted estimator fits the chunk as :meth:`fit`
-        does (cold start included). Each later call runs the EM phase on the
-        chunk from the current estimate (a few steps with one fixed noise draw
-        until the parameters stop moving: the start is close), then the
-        fresh-noise and averaged steps of :meth:`fit`, and moves the parameters
-        towards the chunk's estimate by the chunk's share of all rows seen,
-        ``len(X) / n_samples_seen_``: a running average of per-chunk
-        estimates, with memory bounded by the chunk. Over the chunks of a data
-        set it comes near the accuracy of ``fit`` on all of it (6 chunks of 5000
-        rows, 12 seeds: root mean square error of the means 0.94x-0.99x
-        fit's, by covariance type; ``benchmarks/bench_scaling.py streaming``).
+        does (initialisation included). Each later call runs the final phase
+        on the chunk from the current estimate (the exact integrated
+        objective: EM-matched steps until the gains still to come are below
+        ``tol``), and moves the parameters towards the chunk's optimum by the
+        chunk's share of all rows seen, ``len(X) / n_samples_seen_``: a running
+        average of per-chunk estimates, with memory bounded by the chunk. With
+        ``noise_level="auto"`` or a float the chunk's phase is the single-level
+        one (a cold-final phase with one fixed noise draw, then fresh-noise
+        and averaged steps).
 
         Parameters
         ----------
