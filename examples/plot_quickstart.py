@@ -53,26 +53,35 @@ for n_init in (1, 5):
           "seeds missed a component")
 
 # %%
-# Restarts make GaussianMixture reliable here at a small cost; the DDPM cold
-# start (phases 1-3 below) was built to find every component from one start,
-# and costs far more per fit.
+# Restarts make GaussianMixture reliable here at a small cost; the DDPM
+# initialisation (the phases below) was built to find every component from one
+# start, and on data this small it costs several times a GaussianMixture fit.
 #
 # ``schedule_`` lists the phases the fit ran; ``loss_curve_`` holds the DDPM
-# loss at each step. The levels differ between phases, so the loss jumps where
-# a phase begins.
+# loss at each step (for the phases of the objective integrated over all
+# levels, the negative mean log-likelihood, which equals it up to a
+# constant). The levels differ between phases, so the loss jumps where a
+# phase begins.
 ddpm = models["DDPMGaussianMixture"]
+
+
+def _level(phase):
+    """A phase's noise level ("all" for the integrated objective)."""
+    return "all" if phase["t"] is None else f"{phase['t']:.2f}"
+
+
 for phase in ddpm.schedule_:
-    print(f"{phase['name']:<13} t = {phase['t']:.3f}  steps {phase['n_steps']:3d}  "
+    print(f"{phase['name']:<13} t = {_level(phase)}  steps {phase['n_steps']:3d}  "
           f"rows {phase['n_rows']}")
 
 fig, ax = plt.subplots(figsize=(7, 4))
 start = 0
 for phase in ddpm.schedule_:
     steps = np.arange(start, start + phase["n_steps"])
-    ax.plot(steps, ddpm.loss_curve_[steps], label=f"{phase['name']} (t={phase['t']:.2f})")
+    ax.plot(steps, ddpm.loss_curve_[steps], label=f"{phase['name']} (t={_level(phase)})")
     start += phase["n_steps"]
 ax.set_xlabel("step")
-ax.set_ylabel("DDPM loss")
+ax.set_ylabel("DDPM loss (integrated: -log-likelihood)")
 ax.set_yscale("symlog")
 ax.legend()
 ax.set_title("The schedule DDPMGaussianMixture chose")

@@ -10,6 +10,11 @@ from .datasets import make_separated_mixture
 from .metrics import match_components, matched_mean_error
 
 
+def _level(phase):
+    """A phase's noise level for printing ("all" for the integrated objective)."""
+    return "all" if phase["t"] is None else f"{phase['t']:.3f}"
+
+
 def _fit_timed(model, X):
     tic = time.perf_counter()
     model.fit(X)
@@ -30,7 +35,7 @@ def run_demo(output="ddpm_gmm_demo.png", seed=0):
     print("Data: 4 unit-variance components in 2-D, 10 000 training rows, 2 000 held out")
     print("Schedule chosen by DDPMGaussianMixture:")
     for phase in ddpm.schedule_:
-        print(f"  {phase['name']:<13} t = {phase['t']:.3f}  steps = {phase['n_steps']:3d}"
+        print(f"  {phase['name']:<13} t = {_level(phase)}  steps = {phase['n_steps']:3d}"
               f"  rows = {phase['n_rows']}")
     print(f"\n{'component':>9} | {'true mean':>17} | {'DDPM mean':>17} | {'EM mean':>17}"
           f" | {'DDPM var':>8} | {'EM var':>6} | {'DDPM w':>6} | {'EM w':>5}")
@@ -68,10 +73,10 @@ def run_demo(output="ddpm_gmm_demo.png", seed=0):
     for phase in ddpm.schedule_:
         steps = np.arange(start, start + phase["n_steps"])
         ax_loss.plot(steps, ddpm.loss_curve_[steps],
-                     label=f"{phase['name']} (t={phase['t']:.2f})")
+                     label=f"{phase['name']} (t={_level(phase)})")
         start += phase["n_steps"]
     ax_loss.set_xlabel("step")
-    ax_loss.set_ylabel("DDPM loss (standardised units)")
+    ax_loss.set_ylabel("DDPM loss (integrated: -log-likelihood), standardised units")
     ax_loss.set_yscale("symlog")
     ax_loss.set_title("Power iteration, then EM-like steps")
     ax_loss.legend(fontsize=8)
