@@ -1,0 +1,332 @@
+"""DDPMGaussianMixtureIC: the number of components and the covariance type, chosen in one call."""
+
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, DensityMixin, _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._covariance import COVARIANCE_TYPES
+from ._ddpm_gmm import DDPMGaussianMixture
+
+
+def _fit_candidate(estimator, X_fit, X_eval):
+    """Fit one candidate; its criteria on X_eval (the training rows, or the
+    held-out ones). ConvergenceWarning is counted, not raised."""
+    tic = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        estimator.fit(X_fit)
+    return {
+        "estimator": estimator,
+        "fit_time": time.perf_counter() - tic,
+        "bic": estimator.bic(X_fit),
+        "aic": estimator.aic(X_fit),
+        "held_out_score": estimator.score(X_eval) if X_eval is not None else np.nan,
+        "lower_bound": estimator.lower_bound_,
+        "n_iter": estimator.n_iter_,
+        "converged": estimator.converged_,
+        "n_warnings": sum(issubclass(w.category, ConvergenceWarning) for w in caught),
+    }
+
+
+class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
+    """DDPMGaussianMixture with the number of components and the covariance type
+    chosen by an information criterion.
+
+    Fits a :class:`DDPMGaussianMixture` for every pair of ``n_components`` and
+    ``covariance_type`` in the grid (in parallel with ``n_jobs``), keeps the one
+    with the lowest BIC (or AIC, or the highest log-likelihood on held-out
+    rows), and refits nothing: the kept candidate is ``best_estimator_``, and
+    ``predict``, ``score`` and ``sample`` use it. This is the search R's mclust
+    runs over models; a search only finds the right model when every
+    candidate's start finds its components, which is what the power start of
+    DDPMGaussianMixture is for.
+
+    Parameters
+    ----------
+    n_components : int or array-like of int, default=10
+        The candidate numbers of components: ``1..n_components`` for an int,
+        the given values otherwise. Candidates with more components than rows
+        are skipped.
+    covariance_type : str or array-like of str, \
+            default=("full", "tied", "diag", "spherical")
+        The candidate covariance types (any of DDPMGaussianMixture's).
+    criterion : {"bic", "aic", "held-out"}, default="bic"
+        How the candidate is chosen: the lowest BIC or AIC on the training
+        rows, or the highest mean log-likelihood on ``held_out_size`` of the
+        rows held out (the candidates are then fitted on the rest).
+    held_out_size : float, default=0.2
+        Share of the rows held out for ``criterion="held-out"``.
+    n_init : int, default=1
+        Initialisations of each candidate (DDPMGaussianMixture's ``n_init``).
+    tol : float, default=1e-3
+        DDPMGaussianMixture's ``tol``.
+    reg_covar : float, default=1e-6
+        DDPMGaussianMixture's ``reg_covar``.
+    max_iter : int, default=100
+        DDPMGaussianMixture's ``max_iter``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds every candidate's fit (each gets the same seed, so the result is
+        the same for any ``n_jobs``) and the held-out split.
+    n_jobs : int, default=None
+        Candidates fitted in parallel (joblib).
+    verbose : int, default=0
+        1 prints each candidate's criteria.
+
+    Attributes
+    ----------
+    best_estimator_ : DDPMGaussianMixture
+        The chosen candidate.
+    n_components_ : int
+        Its number of components.
+    covariance_type_ : str
+        Its covariance type.
+    cv_results_ : dict of ndarray
+        One entry per candidate, as in GridSearchCV: ``param_n_components``,
+        ``param_covariance_type``, ``bic``, ``aic``, ``held_out_score`` (NaN
+        unless ``criterion="held-out"``), ``lower_bound``, ``n_iter``,
+        ``converged``, ``fit_time`` and ``rank`` (1 for the chosen one).
+    best_index_ : int
+        The chosen candidate's index in ``cv_results_``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when X has string feature names.
+
+    See Also
+    --------
+    DDPMGaussianMixture : The estimator whose settings are chosen.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_ddpm_gmm import DDPMGaussianMixtureIC
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.r_[rng.normal(-5, 1, (200, 2)), rng.normal(5, 1, (200, 2))]
+    >>> search = DDPMGaussianMixtureIC(n_components=4, random_state=0).fit(X)
+    >>> search.n_components_, search.covariance_type_
+    (2, 'spherical')
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "covariance_type": [StrOptions(set(COVARIANCE_TYPES)), "array-like"],
+        "criterion": [StrOptions({"bic", "aic", "held-out"})],
+        "held_out_size": [Interval(Real, 0.0, 1.0, closed="neither")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        n_components=10,
+        *,
+        covariance_type=("full", "tied", "diag", "spherical"),
+        criterion="bic",
+        held_out_size=0.2,
+        n_init=1,
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        random_state=None,
+        n_jobs=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.criterion = criterion
+        self.held_out_size = held_out_size
+        self.n_init = n_init
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def _grid(self, n_samples):
+        """The (n_components, covariance_type) candidates for ``n_samples`` rows."""
+        counts = (range(1, self.n_components + 1) if isinstance(self.n_components, Integral)
+                  else [int(k) for k in np.asarray(self.n_components).ravel()])
+        types = ([self.covariance_type] if isinstance(self.covariance_type, str)
+                 else list(self.covariance_type))
+        unknown = set(types) - set(COVARIANCE_TYPES)
+        if unknown or not types:
+            raise ValueError(f"covariance_type must hold some of {COVARIANCE_TYPES}; "
+                             f"got {self.covariance_type!r}.")
+        if any(k < 1 for k in counts):
+            raise ValueError(f"n_components must be >= 1; got {self.n_components!r}.")
+        grid = [(k, t) for k in counts if k <= n_samples for t in types]
+        if not grid:
+            raise ValueError(f"Every candidate n_components exceeds n_samples = {n_samples}.")
+        return grid
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit every candidate and keep the best by the criterion.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted search.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        random_state = check_random_state(self.random_state)
+        seed = random_state.randint(np.iinfo(np.int32).max)
+        if self.criterion == "held-out":
+            X_fit, X_eval = train_test_split(X, test_size=self.held_out_size,
+                                             random_state=random_state)
+        else:
+            X_fit, X_eval = X, None
+        grid = self._grid(X_fit.shape[0])
+        base = DDPMGaussianMixture(n_init=self.n_init, tol=self.tol, reg_covar=self.reg_covar,
+                                   max_iter=self.max_iter, random_state=seed)
+        fits = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_candidate)(
+                clone(base).set_params(n_components=k, covariance_type=t), X_fit, X_eval)
+            for k, t in grid
+        )
+        if self.criterion == "held-out":
+            values = -np.array([fit["held_out_score"] for fit in fits])
+        else:
+            values = np.array([fit[self.criterion] for fit in fits])
+        order = np.argsort(values, kind="stable")
+        rank = np.empty(len(fits), dtype=int)
+        rank[order] = np.arange(1, len(fits) + 1)
+        self.cv_results_ = {
+            "param_n_components": np.array([k for k, _ in grid]),
+            "param_covariance_type": np.array([t for _, t in grid], dtype=object),
+            **{key: np.array([fit[key] for fit in fits]) for key in (
+                "bic", "aic", "held_out_score", "lower_bound", "n_iter", "converged",
+                "fit_time")},
+            "rank": rank,
+        }
+        if self.verbose:
+            for (k, t), fit in zip(grid, fits):
+                print(f"n_components={k:<3} covariance_type={t:<10} bic {fit['bic']:.3f}  "
+                      f"aic {fit['aic']:.3f}  held-out {fit['held_out_score']:.4f}  "
+                      f"({fit['fit_time']:.2f} s)")
+        self.best_index_ = int(order[0])
+        self.best_estimator_ = fits[self.best_index_]["estimator"]
+        self.n_components_, self.covariance_type_ = grid[self.best_index_]
+        return self
+
+    def _best(self, X):
+        check_is_fitted(self)
+        validate_data(self, X, reset=False, dtype=np.float64)
+        return self.best_estimator_
+
+    def predict(self, X):
+        """Component of each sample under the chosen model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self._best(X).predict(X)
+
+    def predict_proba(self, X):
+        """Posterior probability of each component under the chosen model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components_)
+        """
+        return self._best(X).predict_proba(X)
+
+    def score_samples(self, X):
+        """Log density of each sample under the chosen model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+        """
+        return self._best(X).score_samples(X)
+
+    def score(self, X, y=None):
+        """Mean log density of the samples under the chosen model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        log_likelihood : float
+        """
+        return self._best(X).score(X)
+
+    def bic(self, X):
+        """The chosen model's Bayesian information criterion on X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        bic : float
+        """
+        return self._best(X).bic(X)
+
+    def aic(self, X):
+        """The chosen model's Akaike information criterion on X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        aic : float
+        """
+        return self._best(X).aic(X)
+
+    def sample(self, n_samples=1, *, random_state=None):
+        """Draw samples from the chosen model (see DDPMGaussianMixture.sample).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        return self.best_estimator_.sample(n_samples, random_state=random_state)

@@ -1,0 +1,82 @@
+"""DDPMGaussianMixtureIC: choosing n_components and covariance_type."""
+
+import numpy as np
+import pytest
+from sklearn.mixture import GaussianMixture
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_ddpm_gmm import DDPMGaussianMixture, DDPMGaussianMixtureIC
+from sklearn_ddpm_gmm.datasets import make_covariance_mixture
+
+
+@pytest.fixture(scope="module")
+def elongated():
+    # Three full-covariance components of condition number 10 in 3-D.
+    X, _, _, _, _ = make_covariance_mixture(3000, 3, 3, covariance_type="full",
+                                            random_state=2)
+    return X
+
+
+@pytest.fixture(scope="module")
+def search(elongated):
+    return DDPMGaussianMixtureIC(n_components=5, random_state=0).fit(elongated)
+
+
+def test_picks_the_true_model_and_reports_every_candidate(elongated, search):
+    assert (search.n_components_, search.covariance_type_) == (3, "full")
+    results = search.cv_results_
+    assert len(results["bic"]) == 5 * 4
+    best = search.best_index_
+    assert results["rank"][best] == 1 and results["bic"][best] == results["bic"].min()
+    assert results["param_n_components"][best] == 3
+    assert results["param_covariance_type"][best] == "full"
+    assert np.all(np.isnan(results["held_out_score"]))
+    # The chosen candidate is an ordinary fitted DDPMGaussianMixture.
+    assert isinstance(search.best_estimator_, DDPMGaussianMixture)
+    assert search.bic(elongated) == pytest.approx(results["bic"][best])
+    np.testing.assert_array_equal(search.predict(elongated),
+                                  search.best_estimator_.predict(elongated))
+    assert search.sample(7, random_state=0)[0].shape == (7, 3)
+
+
+def test_bic_grid_agrees_with_gaussian_mixtures(elongated, search):
+    # The same criterion over the same grid by hand with GaussianMixture.
+    bics = {(k, t): GaussianMixture(k, covariance_type=t, random_state=0)
+            .fit(elongated).bic(elongated)
+            for k in range(1, 6) for t in ("full", "tied", "diag", "spherical")}
+    assert min(bics, key=bics.get) == (3, "full")
+    ours = dict(zip(zip(search.cv_results_["param_n_components"],
+                        search.cv_results_["param_covariance_type"]),
+                    search.cv_results_["bic"]))
+    # Where both find every component their BICs agree closely.
+    assert ours[(3, "full")] == pytest.approx(bics[(3, "full")], rel=1e-4)
+
+
+def test_held_out_criterion_and_n_jobs(elongated):
+    one = DDPMGaussianMixtureIC(n_components=[2, 3, 4], covariance_type=["full", "diag"],
+                                criterion="held-out", random_state=0).fit(elongated)
+    two = DDPMGaussianMixtureIC(n_components=[2, 3, 4], covariance_type=["full", "diag"],
+                                criterion="held-out", random_state=0, n_jobs=2).fit(elongated)
+    assert one.n_components_ == 3 and one.covariance_type_ == "full"
+    assert np.all(np.isfinite(one.cv_results_["held_out_score"]))
+    np.testing.assert_array_equal(one.cv_results_["held_out_score"],
+                                  two.cv_results_["held_out_score"])
+
+
+def test_in_a_pipeline(elongated):
+    pipe = make_pipeline(StandardScaler(), DDPMGaussianMixtureIC(
+        n_components=4, covariance_type="full", random_state=0)).fit(elongated)
+    assert pipe[-1].n_components_ == 3
+    assert np.isfinite(pipe.score(elongated))
+
+
+def test_candidates_larger_than_the_data_are_skipped():
+    X = np.random.default_rng(0).normal(size=(4, 2))
+    search = DDPMGaussianMixtureIC(n_components=6, covariance_type="spherical",
+                                   random_state=0).fit(X)
+    assert search.cv_results_["param_n_components"].max() == 4
+    with pytest.raises(ValueError, match="exceeds n_samples"):
+        DDPMGaussianMixtureIC(n_components=[5, 6]).fit(X)
+    with pytest.raises(ValueError, match="covariance_type"):
+        DDPMGaussianMixtureIC(covariance_type=["full", "banana"]).fit(X)
