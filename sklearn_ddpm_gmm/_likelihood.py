@@ -180,15 +180,41 @@ def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter
     -------
     LikelihoodResult
     """
+    def step(current):
+        log_prob, resp = posteriors(X, current, covariance_type)
+        stepped = em_step(X, resp, reg_covar, covariance_type, fixed_covariances)
+        return float(np.mean(log_prob)), stepped
+
+    return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
+                   verbose=verbose, verbose_interval=verbose_interval)
+
+
+def iterate(step, params, *, tol, max_iter, lower_bound=-np.inf, verbose=0,
+            verbose_interval=10):
+    """GaussianMixture's loop around ``step``, with the stop of
+    :func:`run_likelihood_phase`.
+
+    Parameters
+    ----------
+    step : callable
+        ``step(params) -> (mean log-likelihood of params, stepped params)``:
+        one pass, wherever the rows are (in memory, or in the blocks of a
+        Dask array, :mod:`._distributed`).
+    params : GaussianParams
+    tol, max_iter, lower_bound, verbose, verbose_interval
+        As in :func:`run_likelihood_phase`.
+
+    Returns
+    -------
+    LikelihoodResult
+    """
     lower_bounds = []
     converged = False
     change = np.inf
     start = previous_time = time()
     for n_iter in range(1, max_iter + 1):
         previous, previous_change = lower_bound, change
-        log_prob, resp = posteriors(X, params, covariance_type)
-        params = em_step(X, resp, reg_covar, covariance_type, fixed_covariances)
-        lower_bound = float(np.mean(log_prob))
+        lower_bound, params = step(params)
         lower_bounds.append(lower_bound)
         change = lower_bound - previous
         if verbose and n_iter % verbose_interval == 0:

@@ -1,0 +1,69 @@
+"""The final phase's passes over a Dask array's blocks (_distributed.py)."""
+
+import numpy as np
+import pytest
+
+from sklearn_ddpm_gmm._distributed import (
+    DaskRows,
+    added,
+    block_sums,
+    is_dask_array,
+    standardisation,
+    step_from_sums,
+)
+from sklearn_ddpm_gmm._ddpm_gmm import _standardise
+from sklearn_ddpm_gmm._likelihood import em_step, gaussian_params, posteriors, run_likelihood_phase
+
+da = pytest.importorskip("dask.array")
+TYPES = ["full", "tied", "diag", "spherical", "identity"]
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    return np.r_[rng.normal(-2, 1, (300, 3)), rng.normal(2, 0.5, (200, 3))] * 4.0 + 7.0
+
+
+def _params(covariance_type, d=3):
+    cov = {"full": np.stack([np.eye(d), 0.5 * np.eye(d)]), "tied": np.eye(d),
+           "diag": np.ones((2, d)), "spherical": np.ones(2),
+           "identity": np.full(2, 0.7)}[covariance_type]
+    return gaussian_params(np.array([0.6, 0.4]), np.array([[-0.5] * d, [0.5] * d]), cov,
+                           covariance_type)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_step_from_block_sums_is_the_em_step_on_all_rows(covariance_type):
+    X = _data()
+    centre, scale = X.mean(axis=0), 4.0
+    Z = (X - centre) / scale
+    params = _params(covariance_type)
+    fixed = np.full(2, 0.7) if covariance_type == "identity" else None
+    sums = added(block_sums(X[:170], centre, scale, params, covariance_type),
+                 block_sums(X[170:], centre, scale, params, covariance_type))
+    stepped = step_from_sums(sums, 1e-6, covariance_type, fixed)
+    log_prob, resp = posteriors(Z, params, covariance_type)
+    expected = em_step(Z, resp, 1e-6, covariance_type, fixed)
+    for got, want in zip(stepped, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    assert sums.log_likelihood == pytest.approx(log_prob.sum(), rel=1e-12)
+    assert sums.n_rows == len(X)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "spherical"])
+def test_phase_over_blocks_equals_the_phase_in_memory(covariance_type):
+    X = _data()
+    X_dask = da.from_array(X, chunks=(128, 3))
+    assert is_dask_array(X_dask) and not is_dask_array(X)
+    centre, scale = standardisation(X_dask)
+    Z, centre_mem, scale_mem, _ = _standardise(X)
+    np.testing.assert_allclose(centre, centre_mem, rtol=1e-12)
+    assert scale == pytest.approx(scale_mem, rel=1e-12)
+    rows = DaskRows(X_dask, centre, scale)
+    np.testing.assert_allclose(rows[np.array([3, 1, 400])], Z[[1, 3, 400]], rtol=1e-12)
+    kwargs = dict(covariance_type=covariance_type, reg_covar=1e-6, tol=1e-6, max_iter=50)
+    blocked = rows.run_phase(_params(covariance_type), **kwargs)
+    in_memory = run_likelihood_phase(Z, _params(covariance_type), **kwargs)
+    assert blocked.n_iter == in_memory.n_iter
+    np.testing.assert_allclose(blocked.lower_bounds, in_memory.lower_bounds, rtol=1e-10)
+    for got, want in zip(blocked.params, in_memory.params):
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
