@@ -30,8 +30,11 @@ from ._covariance import (
     n_covariance_parameters,
 )
 from ._fastops import column_means, column_min_max
+from ._distributed import DaskRows, is_dask_array
+from ._distributed import standardisation as dask_standardisation
 from ._likelihood import (
     GaussianParams,
+    InMemoryRows,
     LikelihoodResult,
     em_step,
     gaussian_params,
@@ -436,6 +439,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         >>> DDPMGaussianMixture(random_state=0).fit(X).means_.shape
         (1, 2)
         """
+        if is_dask_array(X):
+            return self._fit_dask(X)
         return self._fit(X)
 
     def fit_predict(self, X, y=None):
@@ -525,6 +530,48 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         (:mod:`._likelihood`) on all rows; the start with the highest
         ``lower_bound_`` is kept, as in GaussianMixture."""
         Z, centre, scale, _ = _standardise(X)
+        return self._fit_rows(InMemoryRows(Z), centre, scale, given, random_state, X.dtype)
+
+    def _fit_dask(self, X):
+        """fit on a Dask array: the passes of the final phase run on the
+        blocks where they live (:mod:`._distributed`); the subsamples of the
+        initialisation are gathered by row index."""
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2D Dask array, got {X.ndim} dimensions.")
+        if self.noise_level != "integrated" or (self.init_params != "power"
+                                                 and self.means_init is None):
+            raise ValueError(
+                "A Dask array is fitted with noise_level='integrated' and "
+                "init_params='power' (or all of weights_init, means_init and "
+                "precisions_init given)."
+            )
+        if X.numblocks[1] != 1:
+            X = X.rechunk({1: -1})
+        if not np.issubdtype(X.dtype, np.floating):
+            X = X.astype(np.float64)
+        n_samples, n_features = X.shape
+        if n_samples < max(2, self.n_components):
+            raise ValueError(
+                f"Expected n_samples >= max(2, n_components) but got n_components = "
+                f"{self.n_components}, n_samples = {n_samples}"
+            )
+        self.n_features_in_ = n_features
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        given = self._check_initial_parameters(X)
+        if given[1] is not None and any(value is None for value in given):
+            raise ValueError("With a Dask array give all of weights_init, means_init and "
+                             "precisions_init, or none.")
+        random_state = check_random_state(self.random_state)
+        centre, scale = dask_standardisation(X)
+        if not (np.all(np.isfinite(centre)) and np.isfinite(scale)):
+            raise ValueError("Input X contains NaN or infinity.")
+        return self._fit_rows(DaskRows(X, centre, scale), centre, scale, given,
+                              random_state, np.float64)
+
+    def _fit_rows(self, Z, centre, scale, given, random_state, dtype):
+        """The default fit on standardised rows Z (:class:`._likelihood.InMemoryRows`
+        or :class:`._distributed.DaskRows`)."""
         n_samples, n_features = Z.shape
         log_scale = n_features * np.log(scale)
         weights, means, cov = given
@@ -542,9 +589,12 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         elif self.n_init == 1:
             runs = [self._one_likelihood_init(Z, given, centre, scale, fixed, random_state, 0)]
         else:
-            # A seed per start: the same starts whatever n_jobs.
+            # A seed per start: the same starts whatever n_jobs. (On a Dask
+            # array they run one after the other: its passes are already
+            # spread over the cluster.)
             seeds = random_state.randint(np.iinfo(np.int32).max, size=self.n_init)
-            runs = Parallel(n_jobs=self.n_jobs)(
+            jobs = 1 if isinstance(Z, DaskRows) else self.n_jobs
+            runs = Parallel(n_jobs=jobs)(
                 delayed(self._one_likelihood_init)(
                     Z, given, centre, scale, fixed, np.random.RandomState(seed), init
                 )
@@ -562,7 +612,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
-        self._set_gaussian_parameters(result.params, centre, scale, X.dtype)
+        self._set_gaussian_parameters(result.params, centre, scale, dtype)
         self.schedule_ = schedule
         self.loss_curve_ = np.asarray(losses)
         self.n_iter_ = result.n_iter
@@ -601,8 +651,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             return LikelihoodResult(start, [], False), schedule, losses
         if self.verbose:
             print(f"  Phase final on all noise levels (exact) on {Z.shape[0]} rows")
-        result = run_likelihood_phase(
-            Z, start, covariance_type=self.covariance_type,
+        result = Z.run_phase(
+            start, covariance_type=self.covariance_type,
             reg_covar=self._standardised_reg(scale), tol=self._final_tol(Z.shape),
             max_iter=self.max_iter, lower_bound=lower_bound, fixed_covariances=fixed,
             verbose=self.verbose,
@@ -626,14 +676,16 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             return gaussian_params(weights, means, covariances, self.covariance_type)
         if given[1] is not None:
             # Given means: each row to its nearest, as k-means labels would.
-            resp = _one_hot(_nearest(Z, given[1]), self.n_components, Z.dtype)
+            resp = _one_hot(_nearest(Z.array, given[1]), self.n_components, Z.dtype)
         elif self.init_params == "power" and self.n_components > 1:
             start = self._power_start(Z, centre, scale, fixed, random_state, schedule,
                                       losses)
             return _with_given(start, given, self.covariance_type)
         else:
-            resp = _initial_posteriors(Z, self.n_components, self.init_params, random_state)
-        start = em_step(Z, resp, self._standardised_reg(scale), self.covariance_type, fixed)
+            resp = _initial_posteriors(Z.array, self.n_components, self.init_params,
+                                       random_state)
+        start = em_step(Z.array, resp, self._standardised_reg(scale), self.covariance_type,
+                        fixed)
         return _with_given(start, given, self.covariance_type)
 
     def _power_start(self, Z, centre, scale, fixed, random_state, schedule, losses):
@@ -1214,6 +1266,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         >>> bool(abs(gm.score_samples([[0.0]])[0] + 0.92) < 0.05)
         True
         """
+        if is_dask_array(X):  # block by block, a Dask array back
+            return X.map_blocks(self.score_samples, drop_axis=1, dtype=np.float64)
         return self._estimate_log_prob_resp(X)[0]
 
     def score(self, X, y=None):
@@ -1237,6 +1291,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         >>> bool(gm.score(X) < 0)
         True
         """
+        if is_dask_array(X):
+            return float(self.score_samples(X).mean().compute())
         return float(self.score_samples(X).mean())
 
     def predict_proba(self, X):
@@ -1260,6 +1316,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         >>> gm.predict_proba([[0.0]]).round(3).max()
         np.float64(1.0)
         """
+        if is_dask_array(X):
+            return X.map_blocks(self.predict_proba, dtype=np.float64,
+                                chunks=(X.chunks[0], (self.n_components,)))
         return self._estimate_log_prob_resp(X)[1]
 
     def predict(self, X):
@@ -1283,6 +1342,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         >>> int(gm.predict([[0.0]])[0] == gm.predict([[9.0]])[0])
         0
         """
+        if is_dask_array(X):
+            return X.map_blocks(self.predict, drop_axis=1, dtype=np.intp)
         return self.predict_proba(X).argmax(axis=1)
 
     def score_function(self, X, t):

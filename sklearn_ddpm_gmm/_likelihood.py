@@ -258,6 +258,23 @@ def remaining_gain(change, previous_change, lower_bound):
     return np.inf if rate >= 1.0 else change * rate / (1.0 - rate)
 
 
+class InMemoryRows:
+    """Rows held in memory, shape (n_samples, n_features): what the fit reads
+    (:class:`._distributed.DaskRows` is the same for the blocks of a Dask
+    array)."""
+
+    def __init__(self, array):
+        self.array = array
+        self.shape, self.dtype = array.shape, array.dtype
+
+    def __getitem__(self, rows):
+        return self.array[rows]
+
+    def run_phase(self, params, **kwargs):
+        """:func:`run_likelihood_phase` on the rows."""
+        return run_likelihood_phase(self.array, params, **kwargs)
+
+
 def log_likelihood_gradient(X, params, covariance_type):
     """Gradient of the mean log-likelihood: of the integrated DDPM objective's
     negative, exactly (see the module docstring).

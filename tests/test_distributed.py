@@ -67,3 +67,49 @@ def test_phase_over_blocks_equals_the_phase_in_memory(covariance_type):
     np.testing.assert_allclose(blocked.lower_bounds, in_memory.lower_bounds, rtol=1e-10)
     for got, want in zip(blocked.params, in_memory.params):
         np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.slow
+def test_fit_on_a_local_cluster_equals_the_fit_in_memory():
+    distributed = pytest.importorskip("distributed")
+    from sklearn_ddpm_gmm import DDPMGaussianMixture
+    from sklearn_ddpm_gmm.datasets import make_covariance_mixture
+
+    X = make_covariance_mixture(30_000, 4, 3, random_state=1)[0]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        X_dask = da.from_array(X, chunks=(5_000, 4))
+        for covariance_type in ("full", "diag"):
+            in_memory = DDPMGaussianMixture(3, covariance_type=covariance_type,
+                                            random_state=0).fit(X)
+            with distributed.get_task_stream(client) as tasks:
+                on_cluster = DDPMGaussianMixture(3, covariance_type=covariance_type,
+                                                 random_state=0).fit(X_dask)
+            # The passes ran as block tasks on both workers.
+            ran = [t for t in tasks.data if "block_sums" in str(t["key"])]
+            assert len({t["worker"] for t in ran}) == 2
+            assert len(ran) >= 6 * on_cluster.n_iter_
+            for name in ("weights_", "means_", "covariances_"):
+                np.testing.assert_allclose(getattr(on_cluster, name),
+                                           getattr(in_memory, name), rtol=1e-6, atol=1e-9)
+            assert on_cluster.n_iter_ == in_memory.n_iter_
+            # Inference on a Dask array returns Dask arrays, block by block.
+            labels = on_cluster.predict(X_dask)
+            assert is_dask_array(labels)
+            np.testing.assert_array_equal(labels.compute(), in_memory.predict(X))
+            np.testing.assert_allclose(on_cluster.predict_proba(X_dask).compute(),
+                                       in_memory.predict_proba(X), atol=1e-6)
+            np.testing.assert_allclose(on_cluster.score_samples(X_dask).compute(),
+                                       in_memory.score_samples(X), rtol=1e-6)
+
+        # A block that fails on its worker is reported as that error, not a hang.
+        def broken():
+            raise RuntimeError("this block cannot be read")
+
+        from dask import delayed
+
+        bad = da.concatenate([X_dask[:10_000],
+                              da.from_delayed(delayed(broken)(), (5_000, 4), float)])
+        with pytest.raises(RuntimeError, match="cannot be read"):
+            DDPMGaussianMixture(3, random_state=0).fit(bad)
