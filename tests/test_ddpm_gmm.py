@@ -279,18 +279,18 @@ def test_max_iter_zero_returns_the_initialisation(three_blobs):
 
 
 def test_n_init_keeps_the_start_with_the_highest_lower_bound(three_blobs, monkeypatch):
-    from sklearn_ddpm_gmm import _ddpm_gmm
+    from sklearn_ddpm_gmm._likelihood import InMemoryRows
 
     X, _, _ = three_blobs
     finals = []
-    run = _ddpm_gmm.run_likelihood_phase
+    run = InMemoryRows.run_phase
 
-    def spy(*args, **kwargs):
-        result = run(*args, **kwargs)
+    def spy(self, *args, **kwargs):
+        result = run(self, *args, **kwargs)
         finals.append(result.lower_bounds[-1])
         return result
 
-    monkeypatch.setattr(_ddpm_gmm, "run_likelihood_phase", spy)
+    monkeypatch.setattr(InMemoryRows, "run_phase", spy)
     gm = DDPMGaussianMixture(3, init_params="random", n_init=4, max_iter=5,
                              random_state=0)
     with warnings.catch_warnings():
