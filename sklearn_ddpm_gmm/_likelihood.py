@@ -118,7 +118,8 @@ def posteriors(X, params, covariance_type):
     return log_normalise(weighted)
 
 
-def em_step(X, resp, reg_covar, covariance_type, fixed_covariances=None):
+def em_step(X, resp, reg_covar, covariance_type, fixed_covariances=None,
+            sample_weight=None):
     """The preconditioned gradient step of unit length: EM's update.
 
     Parameters
@@ -131,22 +132,31 @@ def em_step(X, resp, reg_covar, covariance_type, fixed_covariances=None):
     covariance_type : str
     fixed_covariances : ndarray of shape (n_components,), default=None
         The covariances of the "identity" model, which do not move.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Weights of the rows (an integer weight counts a row that many times).
 
     Returns
     -------
     params : GaussianParams
     """
+    if sample_weight is not None:
+        resp = resp * sample_weight[:, np.newaxis]
     nk, means, covariances = _estimate_gaussian_parameters(
         X, resp, reg_covar, sklearn_type(covariance_type)
     )
+    if covariance_type == "tied" and sample_weight is not None:
+        # scikit-learn's tied estimate takes X^T X unweighted (the posteriors
+        # of a row sum to one there); with weights each row counts w times.
+        covariances = ((X * sample_weight[:, np.newaxis]).T @ X - (nk * means.T) @ means)
+        covariances = covariances / nk.sum() + reg_covar * np.eye(X.shape[1])
     if covariance_type == "identity":
         covariances = fixed_covariances
     return gaussian_params(nk / nk.sum(), means, covariances, covariance_type)
 
 
 def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter,
-                         lower_bound=-np.inf, fixed_covariances=None, verbose=0,
-                         verbose_interval=10):
+                         lower_bound=-np.inf, fixed_covariances=None, sample_weight=None,
+                         verbose=0, verbose_interval=10):
     """EM-matched steps on the integrated objective until the gain per row
     still to come is below ``tol`` (see :func:`remaining_gain`).
 
@@ -173,6 +183,8 @@ def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter
         Mean log-likelihood of the start, if known (a warm start).
     fixed_covariances : ndarray of shape (n_components,), default=None
         See :func:`em_step`.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Weights of the rows: the lower bound is their weighted mean.
     verbose, verbose_interval : int
         Progress lines in GaussianMixture's format.
 
@@ -182,8 +194,9 @@ def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter
     """
     def step(current):
         log_prob, resp = posteriors(X, current, covariance_type)
-        stepped = em_step(X, resp, reg_covar, covariance_type, fixed_covariances)
-        return float(np.mean(log_prob)), stepped
+        stepped = em_step(X, resp, reg_covar, covariance_type, fixed_covariances,
+                          sample_weight)
+        return float(np.average(log_prob, weights=sample_weight)), stepped
 
     return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
                    verbose=verbose, verbose_interval=verbose_interval)
@@ -263,16 +276,17 @@ class InMemoryRows:
     (:class:`._distributed.DaskRows` is the same for the blocks of a Dask
     array)."""
 
-    def __init__(self, array):
-        self.array = array
+    def __init__(self, array, sample_weight=None):
+        self.array, self.sample_weight = array, sample_weight
         self.shape, self.dtype = array.shape, array.dtype
 
     def __getitem__(self, rows):
         return self.array[rows]
 
     def run_phase(self, params, **kwargs):
-        """:func:`run_likelihood_phase` on the rows."""
-        return run_likelihood_phase(self.array, params, **kwargs)
+        """:func:`run_likelihood_phase` on the rows (with their weights)."""
+        return run_likelihood_phase(self.array, params, sample_weight=self.sample_weight,
+                                    **kwargs)
 
 
 def log_likelihood_gradient(X, params, covariance_type):

@@ -173,3 +173,18 @@ def test_one_component_bic_equals_gaussian_mixture_to_seven_decimals():
     ours = DDPMGaussianMixture(1, random_state=0).fit(X).bic(X)
     theirs = GaussianMixture(1, random_state=0).fit(X).bic(X)
     assert round(ours, 7) == round(theirs, 7)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_integer_weights_are_repeated_rows_and_zero_weights_dropped_rows(covariance_type):
+    X = _misspecified_data()
+    weights = np.random.default_rng(3).integers(0, 4, len(X)).astype(float)
+    kwargs = dict(covariance_type=covariance_type, reg_covar=1e-6, tol=1e-9, max_iter=300)
+    weighted = run_likelihood_phase(X, _params(covariance_type), sample_weight=weights,
+                                    **kwargs)
+    repeated = run_likelihood_phase(np.repeat(X, weights.astype(int), axis=0),
+                                    _params(covariance_type), **kwargs)
+    assert weighted.n_iter == repeated.n_iter
+    np.testing.assert_allclose(weighted.lower_bounds, repeated.lower_bounds, rtol=1e-10)
+    for got, want in zip(weighted.params, repeated.params):
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
