@@ -189,6 +189,17 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         -------
         self : object
             The fitted search.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ddpm_gmm import DDPMGaussianMixtureIC
+        >>> X = np.r_[np.zeros((40, 1)), np.full((40, 1), 9.0)]
+        >>> X += np.random.default_rng(0).normal(size=X.shape)
+        >>> search = DDPMGaussianMixtureIC(3, covariance_type="spherical",
+        ...                                random_state=0).fit(X)
+        >>> search.n_components_
+        2
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         random_state = check_random_state(self.random_state)
@@ -246,6 +257,17 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         Returns
         -------
         labels : ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ddpm_gmm import DDPMGaussianMixtureIC
+        >>> X = np.r_[np.zeros((40, 1)), np.full((40, 1), 9.0)]
+        >>> X += np.random.default_rng(0).normal(size=X.shape)
+        >>> search = DDPMGaussianMixtureIC(3, covariance_type="spherical",
+        ...                                random_state=0).fit(X)
+        >>> int(search.predict([[0.0]])[0] != search.predict([[9.0]])[0])
+        1
         """
         return self._best(X).predict(X)
 
@@ -258,7 +280,18 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
 
         Returns
         -------
-        resp : ndarray of shape (n_samples, n_components_)
+        resp : ndarray of shape (n_samples, `n_components_`)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ddpm_gmm import DDPMGaussianMixtureIC
+        >>> X = np.r_[np.zeros((40, 1)), np.full((40, 1), 9.0)]
+        >>> X += np.random.default_rng(0).normal(size=X.shape)
+        >>> search = DDPMGaussianMixtureIC(3, covariance_type="spherical",
+        ...                                random_state=0).fit(X)
+        >>> search.predict_proba([[0.0]]).shape
+        (1, 2)
         """
         return self._best(X).predict_proba(X)
 
@@ -272,6 +305,17 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         Returns
         -------
         log_prob : ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ddpm_gmm import DDPMGaussianMixtureIC
+        >>> X = np.r_[np.zeros((40, 1)), np.full((40, 1), 9.0)]
+        >>> X += np.random.default_rng(0).normal(size=X.shape)
+        >>> search = DDPMGaussianMixtureIC(3, covariance_type="spherical",
+        ...                                random_state=0).fit(X)
+        >>> search.score_samples([[0.0], [4.5]]).shape
+        (2,)
         """
         return self._best(X).score_samples(X)
 
@@ -286,6 +330,17 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         Returns
         -------
         log_likelihood : float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ddpm_gmm import DDPMGaussianMixtureIC
+        >>> X = np.r_[np.zeros((40, 1)), np.full((40, 1), 9.0)]
+        >>> X += np.random.default_rng(0).normal(size=X.shape)
+        >>> search = DDPMGaussianMixtureIC(3, covariance_type="spherical",
+        ...                                random_state=0).fit(X)
+        >>> bool(search.score(X) < 0)
+        True
         """
         return self._best(X).score(X)
 
@@ -299,6 +354,17 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         Returns
         -------
         bic : float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ddpm_gmm import DDPMGaussianMixtureIC
+        >>> X = np.r_[np.zeros((40, 1)), np.full((40, 1), 9.0)]
+        >>> X += np.random.default_rng(0).normal(size=X.shape)
+        >>> search = DDPMGaussianMixtureIC(3, covariance_type="spherical",
+        ...                                random_state=0).fit(X)
+        >>> bool(search.bic(X) == search.cv_results_["bic"][search.best_index_])
+        True
         """
         return self._best(X).bic(X)
 
@@ -312,6 +378,17 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         Returns
         -------
         aic : float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ddpm_gmm import DDPMGaussianMixtureIC
+        >>> X = np.r_[np.zeros((40, 1)), np.full((40, 1), 9.0)]
+        >>> X += np.random.default_rng(0).normal(size=X.shape)
+        >>> search = DDPMGaussianMixtureIC(3, covariance_type="spherical",
+        ...                                random_state=0).fit(X)
+        >>> bool(search.aic(X) < search.bic(X))
+        True
         """
         return self._best(X).aic(X)
 
@@ -327,6 +404,17 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         -------
         X : ndarray of shape (n_samples, n_features)
         y : ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ddpm_gmm import DDPMGaussianMixtureIC
+        >>> X = np.r_[np.zeros((40, 1)), np.full((40, 1), 9.0)]
+        >>> X += np.random.default_rng(0).normal(size=X.shape)
+        >>> search = DDPMGaussianMixtureIC(3, covariance_type="spherical",
+        ...                                random_state=0).fit(X)
+        >>> search.sample(5, random_state=0)[0].shape
+        (5, 1)
         """
         check_is_fitted(self)
         return self.best_estimator_.sample(n_samples, random_state=random_state)
