@@ -28,12 +28,14 @@ from ._covariance import (
     from_spherical,
     mean_variances,
     n_covariance_parameters,
+    noised,
 )
-from ._fastops import column_means, column_min_max
+from ._fastops import column_min_max, column_sums
 from ._likelihood import (
     GaussianParams,
     LikelihoodResult,
     em_step,
+    far_posteriors,
     gaussian_params,
     posteriors,
     run_likelihood_phase,
@@ -93,7 +95,7 @@ def _one_blas_thread():
     return _threadpool_controller().limit(limits=1, user_api="blas")
 
 
-def _standardise(X, dtype=None):
+def _standardise(X, dtype=None, min_variance=0.0):
     """``Z = (X - centre) / scale`` with one scale for all features, and the
     bounds of Z (:class:`._optim.DataBounds`).
 
@@ -103,10 +105,20 @@ def _standardise(X, dtype=None):
     float64 ones, and the offsets are taken in float64 before rounding, so
     data far from the origin keeps its precision.
 
+    Nothing here squares a number in the data's units, so every scale float64
+    holds is measured; data whose covariances float64 cannot hold are refused
+    (see :func:`_check_spread`).
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
     dtype : numpy dtype, default=None
+    min_variance : float, default=0.0
+        The smallest variance the model gives a component (``reg_covar``; 1
+        for "identity"). The scale is at least ``sqrt(eps * min_variance)``:
+        a spread below it changes no covariance (they round to
+        ``min_variance``), and the standardised model's variances stay
+        below ``1 / eps``.
 
     Returns
     -------
@@ -119,25 +131,62 @@ def _standardise(X, dtype=None):
     n_samples = X.shape[0]
     blocks = [slice(i, i + _STANDARDISATION_ROWS)
               for i in range(0, n_samples, _STANDARDISATION_ROWS)]
-    centre = column_means(X)
     low, high = column_min_max(X)
-    largest = float(max(np.max(np.abs(low - centre)), np.max(np.abs(high - centre))))
+    _check_spread(low, high, X.dtype)
+    # The mean as an offset from the mid-range, which cannot overflow; kept in
+    # [low, high], so that a constant column is centred exactly on its value.
+    middle = low / 2 + high / 2
+    offset = sum(column_sums(X[block] - middle) for block in blocks) / n_samples
+    centre = np.clip(middle + offset, low, high)
+    largest = float(max(np.max(high - centre), np.max(centre - low)))
     # Mean square of the offsets per entry, in units of the largest offset
     # when squaring could overflow or underflow (data near 1e150 or 1e-150).
     unit = 1.0 if 1e-100 < largest < 1e100 else largest
     mean_square = 0.0
-    if np.isfinite(largest) and largest > 0.0:
+    if largest > 0.0:
         for block in blocks:
             offsets = X[block] - centre
             if unit != 1.0:
                 offsets /= unit
             mean_square += float(np.einsum("ij,ij->", offsets, offsets)) / X.size
-    scale = unit * float(np.sqrt(mean_square)) if mean_square > 0.0 else 1.0
+    spread = unit * float(np.sqrt(mean_square))
+    if min_variance == 0.0 and 0.0 < spread < np.sqrt(np.finfo(X.dtype).tiny):
+        raise ValueError(
+            f"The spread of X ({spread:.3g}) is below what {X.dtype.name} covariances "
+            "can hold without regularisation: its variances underflow. Set "
+            "reg_covar > 0 (in the data's units) or rescale X."
+        )
+    scale = max(spread, float(np.sqrt(np.finfo(float).eps * min_variance)))
+    if scale == 0.0:
+        scale = 1.0  # constant data, no regularisation: any unit will do
     Z = _standardised(X, centre, scale, dtype)
-    # Z has mean square one per entry: its features' variances total d.
-    total_variance = float(X.shape[1]) if mean_square > 0.0 else 0.0
+    # Z's features' variances total d (spread / scale)^2.
+    total_variance = X.shape[1] * (spread / scale) ** 2
     bounds = DataBounds((low - centre) / scale, (high - centre) / scale, total_variance)
     return Z, centre, scale, bounds
+
+
+def _check_spread(low, high, dtype):
+    """Refuse data whose squared distances ``dtype`` cannot hold.
+
+    Every component's variance along a feature is at most a quarter of the
+    feature's squared range (Popoviciu), and every squared distance between
+    points of the data at most the squared diagonal of their bounding box:
+    when that is finite, so are the fitted covariances and the training
+    data's log-densities.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        ranges = high - low
+        widest = float(np.max(ranges))
+        diagonal = (widest * float(np.sqrt(np.sum((ranges / widest) ** 2)))
+                    if 0.0 < widest < np.inf else widest)
+    limit = float(np.sqrt(np.finfo(dtype).max))
+    if not diagonal <= limit:
+        raise ValueError(
+            f"The spread of X (range {widest:.3g} along a feature, diagonal "
+            f"{diagonal:.3g}) exceeds what {np.dtype(dtype).name} covariances can "
+            f"hold: squared distances above {limit:.3g}**2 overflow. Rescale X."
+        )
 
 
 def _standardised(X, centre, scale, dtype=None):
@@ -154,7 +203,7 @@ def _params_from_attributes(means, cov, weights, centre, scale, reg_covar,
     """Internal (standardised, unconstrained) parameters from caller-unit ones."""
     return MixtureParams(
         (np.asarray(means, dtype=float) - centre) / scale,
-        coordinates(np.asarray(cov, dtype=float) / scale**2, covariance_type, reg_covar),
+        coordinates(np.asarray(cov, dtype=float) / scale / scale, covariance_type, reg_covar),
         np.log(np.asarray(weights, dtype=float)),
     )
 
@@ -481,7 +530,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         if self.noise_level == "integrated":
             return self._fit_likelihood(X, given, random_state)
-        Z, centre, scale, bounds = _standardise(X, self._pass_dtype(X))
+        Z, centre, scale, bounds = _standardise(X, self._pass_dtype(X),
+                                                min_variance=self._min_variance())
         self._phase_reg = self._standardised_reg(scale)
         # One BLAS thread: a pass is many small products on blocks of rows,
         # (8192, d) x (d, K); on a shared 2-core machine two threads made the
@@ -518,20 +568,21 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     def _standardised_reg(self, scale):
         """reg_covar (given in the data's units) in standardised units."""
-        return 0.0 if self.covariance_type == "identity" else self.reg_covar / scale**2
+        # Divided twice: scale**2 may underflow where reg_covar / scale does not.
+        return 0.0 if self.covariance_type == "identity" else self.reg_covar / scale / scale
 
     def _fit_likelihood(self, X, given, random_state):
         """The default fit: cold start(s), then the exact integrated objective
         (:mod:`._likelihood`) on all rows; the start with the highest
         ``lower_bound_`` is kept, as in GaussianMixture."""
-        Z, centre, scale, _ = _standardise(X)
+        Z, centre, scale, _ = _standardise(X, min_variance=self._min_variance())
         n_samples, n_features = Z.shape
         log_scale = n_features * np.log(scale)
         weights, means, cov = given
         given = (weights,
                  None if means is None else (means - centre) / scale,
-                 None if cov is None else cov / scale**2)
-        fixed = (np.full(self.n_components, 1.0 / scale**2)
+                 None if cov is None else cov / scale / scale)
+        fixed = (np.full(self.n_components, 1.0 / scale / scale)
                  if self.covariance_type == "identity" else None)
         self._phase_reg = max(self._standardised_reg(scale), _COLD_REG_COVAR)
         if self.warm_start and hasattr(self, "converged_"):
@@ -703,7 +754,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     def _standardised_attributes(self, centre, scale):
         """The fitted parameters as GaussianParams in standardised units."""
-        covariances = np.asarray(self.covariances_, dtype=float) / scale**2
+        covariances = np.asarray(self.covariances_, dtype=float) / scale / scale
         return gaussian_params(np.asarray(self.weights_, dtype=float),
                                (np.asarray(self.means_, dtype=float) - centre) / scale,
                                covariances, self.covariance_type)
@@ -716,9 +767,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         if self.covariance_type == "identity":
             self.covariances_ = np.ones(self.n_components, dtype=dtype)
         else:
-            self.covariances_ = (scale**2 * params.covariances).astype(dtype)
+            self.covariances_ = (scale * scale * params.covariances).astype(dtype)
         self.precisions_cholesky_ = (params.precisions_cholesky / scale).astype(dtype)
         self._set_precisions()
+        _check_representable(self.covariances_, self.precisions_, dtype)
 
     def _set_precisions(self):
         if self.covariance_type in ("full", "tied"):
@@ -804,7 +856,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         the likelihood from the current estimate, then a step towards it by
         the chunk's share of all rows seen."""
         Z = _standardised(X, centre, scale)
-        fixed = (np.full(self.n_components, 1.0 / scale**2)
+        fixed = (np.full(self.n_components, 1.0 / scale / scale)
                  if self.covariance_type == "identity" else None)
         current = self._standardised_attributes(centre, scale)
         with _one_blas_thread():
@@ -829,7 +881,12 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     def _reg(self):
         """Regularisation of the DDPM phases in standardised units, set by fit
         (the identity model has none)."""
-        return 0.0 if self.covariance_type == "identity" else self._phase_reg
+        return 0.0 if self._cold_type() == "identity" else self._phase_reg
+
+    def _min_variance(self):
+        """Smallest variance of a component in the data's units: reg_covar, or
+        the identity model's unit variances."""
+        return 1.0 if self.covariance_type == "identity" else float(self.reg_covar)
 
     def _pass_dtype(self, X):
         """Precision of the passes over the data. The spherical types run in
@@ -844,8 +901,14 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         return X.dtype
 
     def _cold_type(self):
-        """Covariance type of the cold start: one variance per component."""
-        return "identity" if self.covariance_type == "identity" else "spherical"
+        """Covariance type of the cold start: one variance per component. The
+        exact final phase fixes identity's covariances itself, so its cold
+        start learns the variance (unit variances in standardised units can be
+        1e-16 or 1e16, which the power phase cannot resolve); the single-level
+        estimator keeps the identity model throughout."""
+        if self.covariance_type == "identity" and self.noise_level != "integrated":
+            return "identity"
+        return "spherical"
 
     def _em_level(self, params, covariance_type=None):
         if self.noise_level in ("auto", "integrated"):
@@ -1009,9 +1072,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         reg = self._reg()
         if covariance_type == "identity":
             # Unit covariances in the caller's units.
-            cov = coordinates(np.full(K, 1.0 / scale**2), "identity", 0.0)
+            cov = coordinates(np.full(K, 1.0 / scale / scale), "identity", 0.0)
         elif self.precisions_init is not None and use_given:
-            given = _invert(self.precisions_init, self.covariance_type) / scale**2
+            given = _invert(self.precisions_init, self.covariance_type) / scale / scale
             if covariance_type != self.covariance_type:  # the spherical cold start
                 given = mean_variances(given, self.covariance_type, K)
             cov = coordinates(given, covariance_type, reg)
@@ -1162,13 +1225,14 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """Fitted attributes from the DDPM phases' MixtureParams."""
         self.weights_ = params.weights().astype(dtype)
         self.means_ = (centre + scale * params.means).astype(dtype)
-        cov = scale**2 * covariances(params.covariance, self.covariance_type, self._reg())
+        cov = scale * scale * covariances(params.covariance, self.covariance_type, self._reg())
         if self.covariance_type == "identity":
             cov = np.ones(self.n_components)  # exact, without rounding from the scale
         self.covariances_ = cov.astype(dtype)
         self.precisions_cholesky_ = _compute_precision_cholesky(
             cov, self._eval_type()).astype(dtype)
         self._set_precisions()
+        _check_representable(self.covariances_, self.precisions_, dtype)
 
     # ---------------------------------------------------------------- inference
     def _eval_type(self):
@@ -1189,9 +1253,19 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             self.means_, self.covariances_, self.weights_, centre, scale, 0.0,
             self._eval_type(),
         )
-        log_prob, resp = log_prob_and_resp(
-            (X - centre) / scale, params, 0.0, 0.0, self._eval_type()
-        )
+        Z = (X - centre) / scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            log_prob, resp = log_prob_and_resp(Z, params, 0.0, 0.0, self._eval_type())
+        # Rows too far for their squared distances: their density is below
+        # float64's (-inf), their posteriors the limit.
+        far = ~np.all(np.isfinite(resp), axis=1)
+        if np.any(far):
+            standardised = gaussian_params(
+                self.weights_, (self.means_ - centre) / scale,
+                self.covariances_ / scale / scale, self._eval_type(),
+            )
+            resp[far] = far_posteriors(Z[far], standardised, self._eval_type())
+            log_prob[far] = -np.inf
         return log_prob - X.shape[1] * np.log(scale), resp
 
     def score_samples(self, X):
@@ -1317,14 +1391,47 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        if not (np.isscalar(t) and np.isfinite(t) and t >= 0):
-            raise ValueError(f"t must be a finite number >= 0; got {t!r}.")
+        t = _check_level(t)
         params = MixtureParams(
             self.means_,
             coordinates(self.covariances_, self._eval_type(), 0.0),
             np.log(self.weights_),
         )
-        return score(X, params, float(t), 0.0, self._eval_type())
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = score(X, params, t, 0.0, self._eval_type())
+        # Rows too far for their squared distances: the posteriors' limit, and
+        # each component's score P_k (a mu_k - x), which is finite.
+        far = ~np.all(np.isfinite(result), axis=1)
+        if np.any(far):
+            result[far] = self._far_score(X[far], t)
+        return result
+
+    def _far_score(self, X, t):
+        """score_function at rows whose squared distances overflow."""
+        a = np.exp(-t)
+        s2 = -np.expm1(-2.0 * t)
+        kind = self._eval_type()
+        cov = noised(np.asarray(self.covariances_, dtype=float), kind, a, s2)
+        means = a * self.means_
+        centre = self.weights_ @ means
+        scale = float(np.sqrt(np.max(mean_variances(cov, kind, self.n_components))))
+        params = gaussian_params(self.weights_, (means - centre) / scale,
+                                 cov / scale / scale, kind)
+        Z = (X - centre) / scale
+        resp = far_posteriors(Z, params, kind)
+        # P_k (mu_k - z) / scale in the data's units, from the precisions' factors.
+        chol = params.precisions_cholesky
+        offsets = params.means[np.newaxis] - Z[:, np.newaxis]  # (n, K, d)
+        if kind == "full":
+            white = np.einsum("kji,nkj->nki", chol, offsets)
+            scores = np.einsum("kij,nkj->nki", chol, white)
+        elif kind == "tied":
+            scores = offsets @ chol @ chol.T
+        elif kind == "diag":
+            scores = offsets * chol**2
+        else:
+            scores = offsets * (chol**2)[:, np.newaxis]
+        return np.einsum("nk,nki->ni", resp, scores) / scale
 
     def sample(self, n_samples=1, *, random_state=None):
         """Draw samples from the fitted mixture.
@@ -1434,6 +1541,28 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """
         n_samples = np.asarray(X).shape[0]
         return -2 * self.score(X) * n_samples + 2 * self._n_parameters()
+
+
+def _check_level(t):
+    """The noise level of score_function as a float: a real number >= 0."""
+    if (isinstance(t, (str, bytes)) or np.ndim(t) != 0
+            or not (np.issubdtype(np.asarray(t).dtype, np.integer)
+                    or np.issubdtype(np.asarray(t).dtype, np.floating))):
+        raise TypeError(f"t must be a real number; got {t!r}.")
+    if not (np.isfinite(t) and t >= 0):
+        raise ValueError(f"t must be a finite number >= 0; got {t!r}.")
+    return float(t)
+
+
+def _check_representable(covariances, precisions, dtype):
+    """Refuse fitted covariances or precisions that ``dtype`` cannot hold (a
+    variance that underflows without reg_covar, or its inverse overflows)."""
+    if not (np.all(np.isfinite(covariances)) and np.all(np.isfinite(precisions))):
+        raise ValueError(
+            f"The fitted covariances or precisions overflow or underflow "
+            f"{np.dtype(dtype).name}: the spread of X is too large or too small for "
+            "this covariance type. Rescale X or increase reg_covar."
+        )
 
 
 def _invert(precisions, covariance_type):

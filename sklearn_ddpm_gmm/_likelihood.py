@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.mixture._gaussian_mixture import (
+    _compute_log_det_cholesky,
     _compute_precision_cholesky,
     _estimate_gaussian_parameters,
     _estimate_log_gaussian_prob,
@@ -274,3 +275,57 @@ def log_likelihood_gradient(X, params, covariance_type):
         grad_cov = per_entry.sum(axis=1) if covariance_type == "spherical" else per_entry
     grad_logits = nk / n_samples - params.weights
     return grad_means, grad_cov, grad_logits
+
+
+def far_posteriors(X, params, covariance_type):
+    """Posteriors of rows so far from the means that their squared distances
+    overflow (the E-step's log-densities are then all -inf, its posteriors NaN).
+
+    With each row written ``x = r v`` (``r`` its largest entry's size), the
+    weighted log-density of component k is, up to a term common to the row,
+    ``r^2 e_k`` with::
+
+        e_k = -v^T (P_k - P_1) v / 2 + v^T P_k mu_k / r + c_k / r^2
+
+    where ``c_k`` gathers the weight, the determinant and ``mu_k^T P_k mu_k``.
+    Nothing in ``e_k`` overflows, the quadratic term vanishes exactly between
+    components of equal precision (where the means' linear term decides),
+    and ``exp(r (r (e_k - max e)))`` is the posteriors' limit when ``r^2``
+    itself overflows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    params : GaussianParams
+    covariance_type : str
+
+    Returns
+    -------
+    resp : ndarray of shape (n_samples, n_components)
+    """
+    means, chol = params.means, params.precisions_cholesky
+    n_components, n_features = means.shape
+    kind = sklearn_type(covariance_type)
+    if kind == "full":
+        precisions = chol @ np.swapaxes(chol, -1, -2)
+    elif kind == "tied":
+        precisions = np.broadcast_to(chol @ chol.T, (n_components, n_features, n_features))
+    else:
+        diagonal = chol**2 if kind == "diag" else np.outer(chol**2, np.ones(n_features))
+        precisions = diagonal[:, :, np.newaxis] * np.eye(n_features)
+    with np.errstate(divide="ignore"):  # a weight of zero is allowed
+        constant = (np.log(params.weights)
+                    + _compute_log_det_cholesky(chol, kind, n_features)
+                    - 0.5 * np.einsum("ki,kij,kj->k", means, precisions, means))
+    size = np.max(np.abs(X), axis=1, keepdims=True)
+    size[size == 0.0] = 1.0
+    V = X / size
+    with np.errstate(over="ignore"):
+        squared_size = size * size  # may overflow: the constant then drops out
+    e = (-0.5 * np.einsum("ni,kij,nj->nk", V, precisions - precisions[0], V)
+         + np.einsum("ni,kij,kj->nk", V, precisions, means) / size
+         + constant / squared_size)
+    e -= e.max(axis=1, keepdims=True)
+    with np.errstate(over="ignore", under="ignore"):
+        resp = np.exp(size * (size * e))
+    return resp / resp.sum(axis=1, keepdims=True)
