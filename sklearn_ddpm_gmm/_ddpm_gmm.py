@@ -1241,7 +1241,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     def _reference(self):
         """Centre and scale for evaluating densities stably, from public attributes."""
-        centre = self.weights_ @ self.means_
+        # Kept within the means: where they are equal, exactly on them (their
+        # weighted sum can round by an ulp, 1e152 at 1e168).
+        centre = np.clip(self.weights_ @ self.means_, self.means_.min(axis=0),
+                         self.means_.max(axis=0))
         spread = mean_variances(self.covariances_, self._eval_type(), self.n_components)
         return centre, float(np.sqrt(np.max(spread)))
 
@@ -1413,7 +1416,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         kind = self._eval_type()
         cov = noised(np.asarray(self.covariances_, dtype=float), kind, a, s2)
         means = a * self.means_
-        centre = self.weights_ @ means
+        centre = np.clip(self.weights_ @ means, means.min(axis=0), means.max(axis=0))
         scale = float(np.sqrt(np.max(mean_variances(cov, kind, self.n_components))))
         params = gaussian_params(self.weights_, (means - centre) / scale,
                                  cov / scale / scale, kind)

@@ -320,11 +320,11 @@ def far_posteriors(X, params, covariance_type):
     size = np.max(np.abs(X), axis=1, keepdims=True)
     size[size == 0.0] = 1.0
     V = X / size
-    with np.errstate(over="ignore"):
-        squared_size = size * size  # may overflow: the constant then drops out
+    # Divided twice: size**2 may overflow (the constant then drops out, and a
+    # weight of zero keeps its -inf).
     e = (-0.5 * np.einsum("ni,kij,nj->nk", V, precisions - precisions[0], V)
          + np.einsum("ni,kij,kj->nk", V, precisions, means) / size
-         + constant / squared_size)
+         + constant / size / size)
     e -= e.max(axis=1, keepdims=True)
     with np.errstate(over="ignore", under="ignore"):
         resp = np.exp(size * (size * e))

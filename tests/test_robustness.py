@@ -82,6 +82,16 @@ def test_far_constant_columns_fit(make):
     assert isinstance(fit_or_refuse(X, n_components=2), DDPMGaussianMixture)
 
 
+@pytest.mark.parametrize("value", [2.297436514476704e290, 5.946343189057535e181,
+                                   7.990148029080683e172])
+def test_constant_data_far_from_the_origin_has_finite_densities(value):
+    # The weighted sum of three equal means rounded by an ulp (1e165 at
+    # 1e181), which put the training rows out of reach of predict_proba.
+    X = np.full((7, 1), value)
+    gm = fit_or_refuse(X, n_components=3, covariance_type="diag")
+    assert isinstance(gm, DDPMGaussianMixture), gm
+
+
 @pytest.mark.parametrize("covariance_type", TYPES)
 @pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-160, 1e-155])
 def test_tiny_spread_fits_with_reg_covar(covariance_type, scale):
