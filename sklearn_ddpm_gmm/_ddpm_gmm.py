@@ -54,7 +54,7 @@ from ._schedule import (
     power_phase,
     power_phase_variance,
 )
-from ._score_model import MixtureParams, log_prob_and_resp, score
+from ._score_model import MixtureParams, score
 
 
 # Fewest noised rows a phase uses (see DDPMGaussianMixture._run).
@@ -770,7 +770,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             self.covariances_ = (scale * scale * params.covariances).astype(dtype)
         self.precisions_cholesky_ = (params.precisions_cholesky / scale).astype(dtype)
         self._set_precisions()
-        _check_representable(self.covariances_, self.precisions_, dtype)
+        _check_representable(self.covariances_, self.precisions_, dtype,
+                             self.covariance_type)
 
     def _set_precisions(self):
         if self.covariance_type in ("full", "tied"):
@@ -1232,7 +1233,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         self.precisions_cholesky_ = _compute_precision_cholesky(
             cov, self._eval_type()).astype(dtype)
         self._set_precisions()
-        _check_representable(self.covariances_, self.precisions_, dtype)
+        _check_representable(self.covariances_, self.precisions_, dtype,
+                             self.covariance_type)
 
     # ---------------------------------------------------------------- inference
     def _eval_type(self):
@@ -1252,22 +1254,23 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         centre, scale = self._reference()
-        params = _params_from_attributes(
-            self.means_, self.covariances_, self.weights_, centre, scale, 0.0,
-            self._eval_type(),
+        # GaussianMixture's E-step (per-component whitening through the
+        # precisions' Cholesky factors, accurate at any condition number), in
+        # a frame centred on the means, so that offsets far from the origin
+        # keep their precision.
+        kind = self._eval_type()
+        params = GaussianParams(
+            self.weights_, (self.means_ - centre) / scale,
+            self.covariances_ / scale / scale, self.precisions_cholesky_ * scale,
         )
         Z = (X - centre) / scale
         with np.errstate(over="ignore", invalid="ignore"):
-            log_prob, resp = log_prob_and_resp(Z, params, 0.0, 0.0, self._eval_type())
+            log_prob, resp = posteriors(Z, params, kind)
         # Rows too far for their squared distances: their density is below
         # float64's (-inf), their posteriors the limit.
         far = ~np.all(np.isfinite(resp), axis=1)
         if np.any(far):
-            standardised = gaussian_params(
-                self.weights_, (self.means_ - centre) / scale,
-                self.covariances_ / scale / scale, self._eval_type(),
-            )
-            resp[far] = far_posteriors(Z[far], standardised, self._eval_type())
+            resp[far] = far_posteriors(Z[far], params, kind)
             log_prob[far] = -np.inf
         return log_prob - X.shape[1] * np.log(scale), resp
 
@@ -1557,15 +1560,28 @@ def _check_level(t):
     return float(t)
 
 
-def _check_representable(covariances, precisions, dtype):
+def _check_representable(covariances, precisions, dtype, covariance_type):
     """Refuse fitted covariances or precisions that ``dtype`` cannot hold (a
-    variance that underflows without reg_covar, or its inverse overflows)."""
+    variance that underflows without reg_covar, or its inverse overflows),
+    and matrices that are positive definite in standardised units only (at
+    condition numbers beyond 1 / eps, where GaussianMixture refuses too)."""
     if not (np.all(np.isfinite(covariances)) and np.all(np.isfinite(precisions))):
         raise ValueError(
             f"The fitted covariances or precisions overflow or underflow "
             f"{np.dtype(dtype).name}: the spread of X is too large or too small for "
             "this covariance type. Rescale X or increase reg_covar."
         )
+    if covariance_type in ("full", "tied"):
+        try:
+            np.linalg.cholesky(covariances)
+        except np.linalg.LinAlgError:
+            raise ValueError(
+                "Fitting the mixture model failed because some components have "
+                "ill-defined empirical covariance (for instance caused by singleton "
+                "or collapsed samples): in the data's units it is not positive "
+                "definite. Try to decrease the number of components, increase "
+                "reg_covar, or scale the input data."
+            ) from None
 
 
 def _invert(precisions, covariance_type):

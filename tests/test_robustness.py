@@ -31,7 +31,7 @@ def assert_finite_fit(gm, X):
     if gm.covariance_type in ("full", "tied"):
         # Positive definite as far as float64 tells: the Cholesky factor exists
         # (eigvalsh can return -1e-7 at condition numbers near 1 / eps).
-        np.linalg.cholesky(cov)
+        np.linalg.cholesky(cov)  # the fit refuses what fails here
     else:
         assert np.all(cov > 0)
 
@@ -89,6 +89,28 @@ def test_constant_data_far_from_the_origin_has_finite_densities(value):
     # 1e181), which put the training rows out of reach of predict_proba.
     X = np.full((7, 1), value)
     gm = fit_or_refuse(X, n_components=3, covariance_type="diag")
+    assert isinstance(gm, DDPMGaussianMixture), gm
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag"])
+@pytest.mark.parametrize("scales", [[1.0, 1e100], [1.0, 1e151], [1e-150, 1.0, 1e150]])
+def test_mixed_column_scales_densities_match_the_fit(covariance_type, scales):
+    # Found by the property test: the densities were evaluated through the
+    # score model's geometry in one standardised frame, and at column scales
+    # 1e100 apart score(X) was 215 nats per row below lower_bound_ (full);
+    # GaussianMixture's E-step in that frame agrees with the fit.
+    X = np.random.default_rng(0).normal(size=(200, len(scales))) * scales
+    gm = DDPMGaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    assert abs(gm.score(X) - gm.lower_bound_) < 1e-3
+    assert_finite_fit(gm, X)
+
+
+def test_variances_1e162_apart_have_finite_densities():
+    # Found by the property test: a component of variance 1e-6 beside one of
+    # 1e156 (a non-converged fit, max_iter=20); in the densities' reference
+    # frame the small variance's square underflowed (divide by zero).
+    X = np.array([[1.25730221e85]] * 4 + [[-1.32104863e85]])
+    gm = fit_or_refuse(X, n_components=3, covariance_type="spherical", max_iter=20)
     assert isinstance(gm, DDPMGaussianMixture), gm
 
 
