@@ -275,7 +275,7 @@ def _check_outcome(X, outcome):
         )), message
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(X=data_sets(), covariance_type=st.sampled_from(TYPES),
        n_components=st.integers(1, 6))
 def test_property_any_scale_fits_or_refuses_by_name(X, covariance_type, n_components):
@@ -296,7 +296,7 @@ def test_property_any_scale_fits_or_refuses_by_name(X, covariance_type, n_compon
         assert "spread of X" in str(outcome)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(n=st.integers(1, 12), d=st.integers(1, 20), seed=st.integers(0, 2**16),
        covariance_type=st.sampled_from(TYPES))
 def test_property_n_components_equal_to_n_samples_and_wide_data(n, d, seed,
@@ -307,7 +307,7 @@ def test_property_n_components_equal_to_n_samples_and_wide_data(n, d, seed,
     assert isinstance(outcome, DDPMGaussianMixture), outcome
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(X=data_sets(n_max=30, d_max=4),
        container=st.sampled_from(["float16", "float32", "int64", "bool", "list",
                                   "dataframe"]))
@@ -331,7 +331,7 @@ def test_property_dtypes_and_containers(X, container):
         assert outcome.means_.dtype in (np.float32, np.float64)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
 @given(X=data_sets(n_max=30, d_max=4), value=st.sampled_from([np.nan, np.inf, -np.inf]),
        where=st.integers(0, 10**6))
 def test_property_nan_and_inf_are_refused_by_name(X, value, where):
@@ -342,7 +342,7 @@ def test_property_nan_and_inf_are_refused_by_name(X, value, where):
 
 
 @pytest.mark.slow
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(X=data_sets(n_max=500, d_max=20), covariance_type=st.sampled_from(TYPES),
        n_components=st.integers(1, 6))
 def test_property_larger_data_fit_or_refuse_by_name(X, covariance_type, n_components):
