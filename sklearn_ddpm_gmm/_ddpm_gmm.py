@@ -693,6 +693,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             start = self._power_start(Z, centre, scale, fixed, random_state, schedule,
                                       losses)
             return _with_given(start, given, self.covariance_type)
+        elif self.init_params == "power":
+            # One component: nothing to separate, every row in it (k-means++
+            # put one row there, whose collapsed covariance could overflow).
+            resp = np.ones((Z.shape[0], 1), dtype=Z.dtype)
         else:
             resp = _initial_posteriors(Z, self.n_components, self.init_params, random_state)
         start = em_step(Z, resp, self._standardised_reg(scale), self.covariance_type, fixed)

@@ -112,9 +112,12 @@ def posteriors(X, params, covariance_type):
     """
     with np.errstate(divide="ignore"):  # a weight of zero is allowed
         log_weights = np.log(params.weights)
-    weighted = _estimate_log_gaussian_prob(
-        X, params.means, params.precisions_cholesky, sklearn_type(covariance_type)
-    ) + log_weights
+    # A squared distance beyond float64 (a point 1e154 standard deviations
+    # from a collapsed component) is a density of zero: its log is -inf.
+    with np.errstate(over="ignore"):
+        weighted = _estimate_log_gaussian_prob(
+            X, params.means, params.precisions_cholesky, sklearn_type(covariance_type)
+        ) + log_weights
     # The project's log-sum-exp: scipy's took a third of a fit's time.
     return log_normalise(weighted)
 

@@ -46,8 +46,6 @@ def fit_or_refuse(X, **params):
         try:
             gm = DDPMGaussianMixture(random_state=0, **params).fit(X)
         except (ValueError, TypeError) as error:
-            # Known: diagonal fits whose features' spreads are 1e150 apart
-            # overflow in the one-scale standardised frame before refusing.
             return error
         numeric = [w for w in caught if issubclass(w.category, RuntimeWarning)]
         assert not numeric, [str(w.message) for w in numeric]
@@ -165,14 +163,16 @@ def test_single_level_identity_at_large_spread_is_a_value_error(scale):
                             random_state=0).fit(X)
 
 
-@pytest.mark.xfail(strict=True, reason="one scale for all features: a diagonal fit "
-                   "whose features' spreads are 1e150 apart overflows in the "
-                   "standardised frame and is refused, where GaussianMixture fits")
-def test_diag_fits_features_1e150_apart():
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_one_component_fits_features_1e150_apart(covariance_type):
+    # Found by the property test: one component's start was one row
+    # (k-means++), whose covariance collapsed to reg_covar; 1e152 away the
+    # other rows' densities underflowed to zero and their posteriors were NaN.
     rng = np.random.default_rng(0)
     X = np.c_[rng.normal(size=(50, 2)), rng.normal(size=50) * 1e152]
-    gm = fit_or_refuse(X, n_components=1, covariance_type="diag")
+    gm = fit_or_refuse(X, n_components=1, covariance_type=covariance_type)
     assert isinstance(gm, DDPMGaussianMixture), gm
+    assert gm.n_iter_ <= 2  # the start is the maximum
 
 
 def test_identity_fits_mixed_column_scales():
