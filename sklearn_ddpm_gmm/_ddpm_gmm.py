@@ -838,6 +838,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             return self.fit(X)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         centre, scale = self._standardisation_
+        # The chunk is taken in the first fit's units: with them, its spread
+        # must be one float64 covariances hold.
+        low, high = column_min_max(X)
+        _check_spread(np.minimum(low, centre), np.maximum(high, centre), X.dtype)
         if self.noise_level == "integrated":
             return self._partial_fit_likelihood(X, centre, scale)
         Z = _standardised(X, centre, scale, self._pass_dtype(X))

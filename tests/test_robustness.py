@@ -213,6 +213,19 @@ def test_far_points_have_finite_posteriors_and_scores(covariance_type):
                                rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "identity"])
+@pytest.mark.parametrize("make", [lambda X: X * 1e200, lambda X: X + 1e300])
+def test_partial_fit_refuses_chunks_beyond_float64(covariance_type, make):
+    # Was scipy's "array must not contain infs or NaNs" (full) or NaN means
+    # (identity).
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    gm = DDPMGaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="spread of X"):
+        gm.partial_fit(make(X))
+    gm.partial_fit(X * 1e100)
+    assert_finite_fit(gm, X * 1e100)
+
+
 def test_score_function_noise_level_types():
     # Finding 6: a string raised numpy's isfinite TypeError; a 0-d array was refused.
     X = np.random.default_rng(0).normal(size=(100, 2))
