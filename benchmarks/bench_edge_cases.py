@@ -4,8 +4,10 @@ compared with GaussianMixture's "spherical").
 
 Each cell is "fit" (finite means, weights, covariances, precisions, and
 finite training log-densities and posteriors), "NaN" (a fit with non-finite
-attributes or training densities), or the exception's type and the start of
-its message.
+attributes or training densities), or the exception's type and the number of
+its message, listed below the table. Where both fit, the cell ends with the
+difference of their mean training log-likelihoods (DDPM minus
+GaussianMixture; not for identity, a different model from spherical).
 
     python benchmarks/bench_edge_cases.py [n_samples] [n_features] [n_components]
 """
@@ -59,7 +61,11 @@ def main(n_samples=200, n_features=3, n_components=2):
                                        random_state=0)
             gm = GaussianMixture(n_components, random_state=0, covariance_type=(
                 "spherical" if covariance_type == "identity" else covariance_type))
-            cells.append(f"{outcome(ddpm, X, messages)} / {outcome(gm, X, messages)}")
+            ours, theirs = outcome(ddpm, X, messages), outcome(gm, X, messages)
+            # (Identity is another model than spherical: no comparison.)
+            gap = (f" ({ddpm.score(X) - gm.score(X):+.3f})"
+                   if ours == theirs == "fit" and covariance_type != "identity" else "")
+            cells.append(f"{ours} / {theirs}{gap}")
         print(f"| {scale:.0e} | " + " | ".join(cells) + " |", flush=True)
     print()
     for number, message in enumerate(messages, 1):
