@@ -192,7 +192,7 @@ def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter
         previous, previous_change = lower_bound, change
         log_prob, resp = posteriors(X, params, covariance_type)
         params = em_step(X, resp, reg_covar, covariance_type, fixed_covariances)
-        lower_bound = float(np.mean(log_prob))
+        lower_bound = _mean(log_prob)
         lower_bounds.append(lower_bound)
         change = lower_bound - previous
         if verbose and n_iter % verbose_interval == 0:
@@ -214,6 +214,16 @@ def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter
             print(f"Initialization {status}. time lapse {time() - start:.5f}s\t lower bound"
                   f" {lower_bound:.5f}.")
     return LikelihoodResult(params, lower_bounds, converged)
+
+
+def _mean(values):
+    """``np.mean(values)``, also where the sum overflows: the identity model's
+    log-densities at spreads near 1e153 are -1e306 each."""
+    with np.errstate(over="ignore"):
+        mean = float(np.mean(values))
+    if np.isinf(mean) and np.all(np.isfinite(values)):
+        mean = float(np.sum(values / len(values)))
+    return mean
 
 
 def remaining_gain(change, previous_change, lower_bound):

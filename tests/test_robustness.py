@@ -175,6 +175,18 @@ def test_one_component_fits_features_1e150_apart(covariance_type):
     assert gm.n_iter_ <= 2  # the start is the maximum
 
 
+def test_identity_converges_near_the_largest_spread():
+    # Its log-densities are -1e306 each: their mean overflowed in the final
+    # phase, which then never converged (with an overflow warning).
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) + 4.0] * 1e153
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gm = DDPMGaussianMixture(2, covariance_type="identity", random_state=0).fit(X)
+    assert gm.converged_ and np.isfinite(gm.lower_bound_)
+    np.testing.assert_allclose(np.sort(gm.means_[:, 0]) / 1e153, [0.0, 4.0], atol=0.3)
+
+
 def test_identity_fits_mixed_column_scales():
     X = np.random.default_rng(0).normal(size=(200, 3)) * [1e-150, 1.0, 1e150]
     gm = fit_or_refuse(X, n_components=2, covariance_type="identity")
