@@ -543,7 +543,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                 f"{np.dtype(self._pass_dtype(X)).name} passes' resolution. Use "
                 "noise_level='integrated' (the default) or rescale X."
             )
-        self._phase_reg = self._standardised_reg(scale)
+        # The passes cannot resolve a variance below their rounding of the
+        # standardised data: a component collapsing further (reg_covar 1e-46
+        # of the variance at spreads of 1e20) overflows them.
+        self._phase_reg = max(self._standardised_reg(scale), resolution)
         # One BLAS thread: a pass is many small products on blocks of rows,
         # (8192, d) x (d, K); on a shared 2-core machine two threads made the
         # pass at n = 1e5, d = 50, K = 16 cost 4x the CPU time of one.

@@ -187,6 +187,18 @@ def test_identity_converges_near_the_largest_spread():
     np.testing.assert_allclose(np.sort(gm.means_[:, 0]) / 1e153, [0.0, 4.0], atol=0.3)
 
 
+@pytest.mark.parametrize("scale", [1e20, 1e150])
+def test_single_level_collapsing_components_fit(scale):
+    # Two distinct points and noise_level="auto": reg_covar (absolute) is
+    # 1e-46 of the variance at 1e20, below the float32 passes' resolution
+    # (SVD did not converge).
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(2, 3))[rng.integers(2, size=60)] * scale
+    gm = fit_or_refuse(X, n_components=2, covariance_type="spherical",
+                       noise_level="auto", max_iter=20)
+    assert isinstance(gm, DDPMGaussianMixture), gm
+
+
 def test_identity_fits_mixed_column_scales():
     X = np.random.default_rng(0).normal(size=(200, 3)) * [1e-150, 1.0, 1e150]
     gm = fit_or_refuse(X, n_components=2, covariance_type="identity")
