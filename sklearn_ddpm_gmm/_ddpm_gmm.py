@@ -276,7 +276,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         Added to the diagonal of every covariance, in the data's units, as in
         GaussianMixture. With 0 on degenerate data the fit raises
         GaussianMixture's ValueError. The initialisation's phases keep at
-        least 1e-6 of the data's variance.
+        least 1e-6 of the data's variance; the single-level estimator's
+        phases at least their passes' resolution (float32 for the spherical
+        types: 1.2e-7 of the data's variance).
     max_iter : int, default=100
         Most steps of the final phase on all rows; 0 returns the
         initialisation (the given ``weights_init``, ``means_init`` and
