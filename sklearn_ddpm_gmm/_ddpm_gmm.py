@@ -535,13 +535,14 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         Z, centre, scale, bounds = _standardise(X, self._pass_dtype(X),
                                                 min_variance=self._min_variance())
         resolution = np.finfo(self._pass_dtype(X)).eps
-        if self.covariance_type == "identity" and 1.0 / scale / scale < resolution:
+        if self.covariance_type == "identity" and 1.0 / scale < resolution:
             # The single-level phases noise standardised data at the unit
-            # variances' level: below the passes' rounding they see no noise.
+            # variances' level: a noise below the passes' rounding of the data
+            # is no noise.
             raise ValueError(
                 f"The spread of X ({scale:.3g}) is too large for the single-level "
-                f"estimator of covariance_type='identity': its unit variances are "
-                f"{1.0 / scale / scale:.3g} of the data's, below the "
+                f"estimator of covariance_type='identity': its unit standard "
+                f"deviations are {1.0 / scale:.3g} of the data's, below the "
                 f"{np.dtype(self._pass_dtype(X)).name} passes' resolution. Use "
                 "noise_level='integrated' (the default) or rescale X."
             )
