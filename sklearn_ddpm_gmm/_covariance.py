@@ -195,7 +195,7 @@ class _SphericalGeometry:
         self.log_det = n_features * np.log(tau)  # (K,)
         self.trace_precision = n_features / tau  # (K,)
         self.mahalanobis = sq_dist / tau  # (n, K)
-        self.sq_norm = sq_dist / tau**2  # (n, K) |u_ni|^2
+        self.sq_norm = sq_dist / tau / tau  # (n, K) |u_ni|^2 (tau**2 can underflow)
 
     def _points_weighted(self, B):
         """``B.T @ X``, shape (K, d), for B of shape (n, K)."""

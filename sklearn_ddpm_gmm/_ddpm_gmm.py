@@ -28,19 +28,20 @@ from ._covariance import (
     from_spherical,
     mean_variances,
     n_covariance_parameters,
+    noised,
 )
-from ._fastops import column_means, column_min_max
 from ._distributed import DaskRows, is_dask_array
 from ._distributed import standardisation as dask_standardisation
+from ._fastops import column_min_max, column_sums
 from ._likelihood import (
     GaussianParams,
     InMemoryRows,
     LikelihoodResult,
     em_step,
+    far_posteriors,
     gaussian_params,
     posteriors,
     run_likelihood_phase,
-    sklearn_type,
     stopping_tol,
 )
 from ._objective import draw_seeds, stein_objective
@@ -55,7 +56,7 @@ from ._schedule import (
     power_phase,
     power_phase_variance,
 )
-from ._score_model import MixtureParams, log_prob_and_resp, score
+from ._score_model import MixtureParams, score
 
 
 # Fewest noised rows a phase uses (see DDPMGaussianMixture._run).
@@ -96,7 +97,7 @@ def _one_blas_thread():
     return _threadpool_controller().limit(limits=1, user_api="blas")
 
 
-def _standardise(X, dtype=None):
+def _standardise(X, dtype=None, min_variance=0.0):
     """``Z = (X - centre) / scale`` with one scale for all features, and the
     bounds of Z (:class:`._optim.DataBounds`).
 
@@ -106,10 +107,20 @@ def _standardise(X, dtype=None):
     float64 ones, and the offsets are taken in float64 before rounding, so
     data far from the origin keeps its precision.
 
+    Nothing here squares a number in the data's units, so every scale float64
+    holds is measured; data whose covariances float64 cannot hold are refused
+    (see :func:`_check_spread`).
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
     dtype : numpy dtype, default=None
+    min_variance : float, default=0.0
+        The smallest variance the model gives a component (``reg_covar``; 1
+        for "identity"). The scale is at least ``sqrt(eps * min_variance)``:
+        a spread below it changes no covariance (they round to
+        ``min_variance``), and the standardised model's variances stay
+        below ``1 / eps``.
 
     Returns
     -------
@@ -122,25 +133,62 @@ def _standardise(X, dtype=None):
     n_samples = X.shape[0]
     blocks = [slice(i, i + _STANDARDISATION_ROWS)
               for i in range(0, n_samples, _STANDARDISATION_ROWS)]
-    centre = column_means(X)
     low, high = column_min_max(X)
-    largest = float(max(np.max(np.abs(low - centre)), np.max(np.abs(high - centre))))
+    _check_spread(low, high, X.dtype)
+    # The mean as an offset from the mid-range, which cannot overflow; kept in
+    # [low, high], so that a constant column is centred exactly on its value.
+    middle = low / 2 + high / 2
+    offset = sum(column_sums(X[block] - middle) for block in blocks) / n_samples
+    centre = np.clip(middle + offset, low, high)
+    largest = float(max(np.max(high - centre), np.max(centre - low)))
     # Mean square of the offsets per entry, in units of the largest offset
     # when squaring could overflow or underflow (data near 1e150 or 1e-150).
     unit = 1.0 if 1e-100 < largest < 1e100 else largest
     mean_square = 0.0
-    if np.isfinite(largest) and largest > 0.0:
+    if largest > 0.0:
         for block in blocks:
             offsets = X[block] - centre
             if unit != 1.0:
                 offsets /= unit
             mean_square += float(np.einsum("ij,ij->", offsets, offsets)) / X.size
-    scale = unit * float(np.sqrt(mean_square)) if mean_square > 0.0 else 1.0
+    spread = unit * float(np.sqrt(mean_square))
+    if min_variance == 0.0 and 0.0 < spread < np.sqrt(np.finfo(X.dtype).tiny):
+        raise ValueError(
+            f"The spread of X ({spread:.3g}) is below what {X.dtype.name} covariances "
+            "can hold without regularisation: its variances underflow. Set "
+            "reg_covar > 0 (in the data's units) or rescale X."
+        )
+    scale = max(spread, float(np.sqrt(np.finfo(float).eps * min_variance)))
+    if scale == 0.0:
+        scale = 1.0  # constant data, no regularisation: any unit will do
     Z = _standardised(X, centre, scale, dtype)
-    # Z has mean square one per entry: its features' variances total d.
-    total_variance = float(X.shape[1]) if mean_square > 0.0 else 0.0
+    # Z's features' variances total d (spread / scale)^2.
+    total_variance = X.shape[1] * (spread / scale) ** 2
     bounds = DataBounds((low - centre) / scale, (high - centre) / scale, total_variance)
     return Z, centre, scale, bounds
+
+
+def _check_spread(low, high, dtype):
+    """Refuse data whose squared distances ``dtype`` cannot hold.
+
+    Every component's variance along a feature is at most a quarter of the
+    feature's squared range (Popoviciu), and every squared distance between
+    points of the data at most the squared diagonal of their bounding box:
+    when that is finite, so are the fitted covariances and the training
+    data's log-densities.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        ranges = high - low
+        widest = float(np.max(ranges))
+        diagonal = (widest * float(np.sqrt(np.sum((ranges / widest) ** 2)))
+                    if 0.0 < widest < np.inf else widest)
+    limit = float(np.sqrt(np.finfo(dtype).max))
+    if not diagonal <= limit:
+        raise ValueError(
+            f"The spread of X (range {widest:.3g} along a feature, diagonal "
+            f"{diagonal:.3g}) exceeds what {np.dtype(dtype).name} covariances can "
+            f"hold: squared distances above {limit:.3g}**2 overflow. Rescale X."
+        )
 
 
 def _standardised(X, centre, scale, dtype=None):
@@ -157,7 +205,7 @@ def _params_from_attributes(means, cov, weights, centre, scale, reg_covar,
     """Internal (standardised, unconstrained) parameters from caller-unit ones."""
     return MixtureParams(
         (np.asarray(means, dtype=float) - centre) / scale,
-        coordinates(np.asarray(cov, dtype=float) / scale**2, covariance_type, reg_covar),
+        coordinates(np.asarray(cov, dtype=float) / scale / scale, covariance_type, reg_covar),
         np.log(np.asarray(weights, dtype=float)),
     )
 
@@ -230,7 +278,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         Added to the diagonal of every covariance, in the data's units, as in
         GaussianMixture. With 0 on degenerate data the fit raises
         GaussianMixture's ValueError. The initialisation's phases keep at
-        least 1e-6 of the data's variance.
+        least 1e-6 of the data's variance; the single-level estimator's
+        phases at least their passes' resolution (float32 for the spherical
+        types: 1.2e-7 of the data's variance).
     max_iter : int, default=100
         Most steps of the final phase on all rows; 0 returns the
         initialisation (the given ``weights_init``, ``means_init`` and
@@ -486,8 +536,24 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         if self.noise_level == "integrated":
             return self._fit_likelihood(X, given, random_state)
-        Z, centre, scale, bounds = _standardise(X, self._pass_dtype(X))
-        self._phase_reg = self._standardised_reg(scale)
+        Z, centre, scale, bounds = _standardise(X, self._pass_dtype(X),
+                                                min_variance=self._min_variance())
+        resolution = np.finfo(self._pass_dtype(X)).eps
+        if self.covariance_type == "identity" and 1.0 / scale < resolution:
+            # The single-level phases noise standardised data at the unit
+            # variances' level: a noise below the passes' rounding of the data
+            # is no noise.
+            raise ValueError(
+                f"The spread of X ({scale:.3g}) is too large for the single-level "
+                f"estimator of covariance_type='identity': its unit standard "
+                f"deviations are {1.0 / scale:.3g} of the data's, below the "
+                f"{np.dtype(self._pass_dtype(X)).name} passes' resolution. Use "
+                "noise_level='integrated' (the default) or rescale X."
+            )
+        # The passes cannot resolve a variance below their rounding of the
+        # standardised data: a component collapsing further (reg_covar 1e-46
+        # of the variance at spreads of 1e20) overflows them.
+        self._phase_reg = max(self._standardised_reg(scale), resolution)
         # One BLAS thread: a pass is many small products on blocks of rows,
         # (8192, d) x (d, K); on a shared 2-core machine two threads made the
         # pass at n = 1e5, d = 50, K = 16 cost 4x the CPU time of one.
@@ -523,13 +589,14 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     def _standardised_reg(self, scale):
         """reg_covar (given in the data's units) in standardised units."""
-        return 0.0 if self.covariance_type == "identity" else self.reg_covar / scale**2
+        # Divided twice: scale**2 may underflow where reg_covar / scale does not.
+        return 0.0 if self.covariance_type == "identity" else self.reg_covar / scale / scale
 
     def _fit_likelihood(self, X, given, random_state):
         """The default fit: cold start(s), then the exact integrated objective
         (:mod:`._likelihood`) on all rows; the start with the highest
         ``lower_bound_`` is kept, as in GaussianMixture."""
-        Z, centre, scale, _ = _standardise(X)
+        Z, centre, scale, _ = _standardise(X, min_variance=self._min_variance())
         return self._fit_rows(InMemoryRows(Z), centre, scale, given, random_state, X.dtype)
 
     def _fit_dask(self, X):
@@ -563,9 +630,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             raise ValueError("With a Dask array give all of weights_init, means_init and "
                              "precisions_init, or none.")
         random_state = check_random_state(self.random_state)
-        centre, scale = dask_standardisation(X)
-        if not (np.all(np.isfinite(centre)) and np.isfinite(scale)):
+        centre, scale, low, high = dask_standardisation(X, self._min_variance())
+        if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
             raise ValueError("Input X contains NaN or infinity.")
+        _check_spread(low, high, np.dtype(np.float64))
         return self._fit_rows(DaskRows(X, centre, scale), centre, scale, given,
                               random_state, np.float64)
 
@@ -577,8 +645,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         weights, means, cov = given
         given = (weights,
                  None if means is None else (means - centre) / scale,
-                 None if cov is None else cov / scale**2)
-        fixed = (np.full(self.n_components, 1.0 / scale**2)
+                 None if cov is None else cov / scale / scale)
+        fixed = (np.full(self.n_components, 1.0 / scale / scale)
                  if self.covariance_type == "identity" else None)
         self._phase_reg = max(self._standardised_reg(scale), _COLD_REG_COVAR)
         if self.warm_start and hasattr(self, "converged_"):
@@ -681,6 +749,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             start = self._power_start(Z, centre, scale, fixed, random_state, schedule,
                                       losses)
             return _with_given(start, given, self.covariance_type)
+        elif self.init_params == "power":
+            # One component: nothing to separate, every row in it (k-means++
+            # put one row there, whose collapsed covariance could overflow).
+            resp = np.ones((Z.shape[0], 1), dtype=Z.dtype)
         else:
             resp = _initial_posteriors(Z.array, self.n_components, self.init_params,
                                        random_state)
@@ -755,7 +827,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     def _standardised_attributes(self, centre, scale):
         """The fitted parameters as GaussianParams in standardised units."""
-        covariances = np.asarray(self.covariances_, dtype=float) / scale**2
+        covariances = np.asarray(self.covariances_, dtype=float) / scale / scale
         return gaussian_params(np.asarray(self.weights_, dtype=float),
                                (np.asarray(self.means_, dtype=float) - centre) / scale,
                                covariances, self.covariance_type)
@@ -768,9 +840,11 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         if self.covariance_type == "identity":
             self.covariances_ = np.ones(self.n_components, dtype=dtype)
         else:
-            self.covariances_ = (scale**2 * params.covariances).astype(dtype)
+            self.covariances_ = (scale * scale * params.covariances).astype(dtype)
         self.precisions_cholesky_ = (params.precisions_cholesky / scale).astype(dtype)
         self._set_precisions()
+        _check_representable(self.covariances_, self.precisions_, dtype,
+                             self.covariance_type)
 
     def _set_precisions(self):
         if self.covariance_type in ("full", "tied"):
@@ -822,6 +896,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             return self.fit(X)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         centre, scale = self._standardisation_
+        # The chunk is taken in the first fit's units: with them, its spread
+        # must be one float64 covariances hold.
+        low, high = column_min_max(X)
+        _check_spread(np.minimum(low, centre), np.maximum(high, centre), X.dtype)
         if self.noise_level == "integrated":
             return self._partial_fit_likelihood(X, centre, scale)
         Z = _standardised(X, centre, scale, self._pass_dtype(X))
@@ -856,7 +934,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         the likelihood from the current estimate, then a step towards it by
         the chunk's share of all rows seen."""
         Z = _standardised(X, centre, scale)
-        fixed = (np.full(self.n_components, 1.0 / scale**2)
+        fixed = (np.full(self.n_components, 1.0 / scale / scale)
                  if self.covariance_type == "identity" else None)
         current = self._standardised_attributes(centre, scale)
         with _one_blas_thread():
@@ -881,7 +959,12 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     def _reg(self):
         """Regularisation of the DDPM phases in standardised units, set by fit
         (the identity model has none)."""
-        return 0.0 if self.covariance_type == "identity" else self._phase_reg
+        return 0.0 if self._cold_type() == "identity" else self._phase_reg
+
+    def _min_variance(self):
+        """Smallest variance of a component in the data's units: reg_covar, or
+        the identity model's unit variances."""
+        return 1.0 if self.covariance_type == "identity" else float(self.reg_covar)
 
     def _pass_dtype(self, X):
         """Precision of the passes over the data. The spherical types run in
@@ -896,8 +979,14 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         return X.dtype
 
     def _cold_type(self):
-        """Covariance type of the cold start: one variance per component."""
-        return "identity" if self.covariance_type == "identity" else "spherical"
+        """Covariance type of the cold start: one variance per component. The
+        exact final phase fixes identity's covariances itself, so its cold
+        start learns the variance (unit variances in standardised units can be
+        1e-16 or 1e16, which the power phase cannot resolve); the single-level
+        estimator keeps the identity model throughout."""
+        if self.covariance_type == "identity" and self.noise_level != "integrated":
+            return "identity"
+        return "spherical"
 
     def _em_level(self, params, covariance_type=None):
         if self.noise_level in ("auto", "integrated"):
@@ -1061,9 +1150,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         reg = self._reg()
         if covariance_type == "identity":
             # Unit covariances in the caller's units.
-            cov = coordinates(np.full(K, 1.0 / scale**2), "identity", 0.0)
+            cov = coordinates(np.full(K, 1.0 / scale / scale), "identity", 0.0)
         elif self.precisions_init is not None and use_given:
-            given = _invert(self.precisions_init, self.covariance_type) / scale**2
+            given = _invert(self.precisions_init, self.covariance_type) / scale / scale
             if covariance_type != self.covariance_type:  # the spherical cold start
                 given = mean_variances(given, self.covariance_type, K)
             cov = coordinates(given, covariance_type, reg)
@@ -1214,13 +1303,15 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """Fitted attributes from the DDPM phases' MixtureParams."""
         self.weights_ = params.weights().astype(dtype)
         self.means_ = (centre + scale * params.means).astype(dtype)
-        cov = scale**2 * covariances(params.covariance, self.covariance_type, self._reg())
+        cov = scale * scale * covariances(params.covariance, self.covariance_type, self._reg())
         if self.covariance_type == "identity":
             cov = np.ones(self.n_components)  # exact, without rounding from the scale
         self.covariances_ = cov.astype(dtype)
         self.precisions_cholesky_ = _compute_precision_cholesky(
             cov, self._eval_type()).astype(dtype)
         self._set_precisions()
+        _check_representable(self.covariances_, self.precisions_, dtype,
+                             self.covariance_type)
 
     # ---------------------------------------------------------------- inference
     def _eval_type(self):
@@ -1229,7 +1320,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     def _reference(self):
         """Centre and scale for evaluating densities stably, from public attributes."""
-        centre = self.weights_ @ self.means_
+        # Kept within the means: where they are equal, exactly on them (their
+        # weighted sum can round by an ulp, 1e152 at 1e168).
+        centre = np.clip(self.weights_ @ self.means_, self.means_.min(axis=0),
+                         self.means_.max(axis=0))
         spread = mean_variances(self.covariances_, self._eval_type(), self.n_components)
         return centre, float(np.sqrt(np.max(spread)))
 
@@ -1237,13 +1331,24 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         centre, scale = self._reference()
-        params = _params_from_attributes(
-            self.means_, self.covariances_, self.weights_, centre, scale, 0.0,
-            self._eval_type(),
+        # GaussianMixture's E-step (per-component whitening through the
+        # precisions' Cholesky factors, accurate at any condition number), in
+        # a frame centred on the means, so that offsets far from the origin
+        # keep their precision.
+        kind = self._eval_type()
+        params = GaussianParams(
+            self.weights_, (self.means_ - centre) / scale,
+            self.covariances_ / scale / scale, self.precisions_cholesky_ * scale,
         )
-        log_prob, resp = log_prob_and_resp(
-            (X - centre) / scale, params, 0.0, 0.0, self._eval_type()
-        )
+        Z = (X - centre) / scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            log_prob, resp = posteriors(Z, params, kind)
+        # Rows too far for their squared distances: their density is below
+        # float64's (-inf), their posteriors the limit.
+        far = ~np.all(np.isfinite(resp), axis=1)
+        if np.any(far):
+            resp[far] = far_posteriors(Z[far], params, kind)
+            log_prob[far] = -np.inf
         return log_prob - X.shape[1] * np.log(scale), resp
 
     def score_samples(self, X):
@@ -1378,14 +1483,47 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        if not (np.isscalar(t) and np.isfinite(t) and t >= 0):
-            raise ValueError(f"t must be a finite number >= 0; got {t!r}.")
+        t = _check_level(t)
         params = MixtureParams(
             self.means_,
             coordinates(self.covariances_, self._eval_type(), 0.0),
             np.log(self.weights_),
         )
-        return score(X, params, float(t), 0.0, self._eval_type())
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = score(X, params, t, 0.0, self._eval_type())
+        # Rows too far for their squared distances: the posteriors' limit, and
+        # each component's score P_k (a mu_k - x), which is finite.
+        far = ~np.all(np.isfinite(result), axis=1)
+        if np.any(far):
+            result[far] = self._far_score(X[far], t)
+        return result
+
+    def _far_score(self, X, t):
+        """score_function at rows whose squared distances overflow."""
+        a = np.exp(-t)
+        s2 = -np.expm1(-2.0 * t)
+        kind = self._eval_type()
+        cov = noised(np.asarray(self.covariances_, dtype=float), kind, a, s2)
+        means = a * self.means_
+        centre = np.clip(self.weights_ @ means, means.min(axis=0), means.max(axis=0))
+        scale = float(np.sqrt(np.max(mean_variances(cov, kind, self.n_components))))
+        params = gaussian_params(self.weights_, (means - centre) / scale,
+                                 cov / scale / scale, kind)
+        Z = (X - centre) / scale
+        resp = far_posteriors(Z, params, kind)
+        # P_k (mu_k - z) / scale in the data's units, from the precisions' factors.
+        chol = params.precisions_cholesky
+        offsets = params.means[np.newaxis] - Z[:, np.newaxis]  # (n, K, d)
+        if kind == "full":
+            white = np.einsum("kji,nkj->nki", chol, offsets)
+            scores = np.einsum("kij,nkj->nki", chol, white)
+        elif kind == "tied":
+            scores = offsets @ chol @ chol.T
+        elif kind == "diag":
+            scores = offsets * chol**2
+        else:
+            scores = offsets * (chol**2)[:, np.newaxis]
+        return np.einsum("nk,nki->ni", resp, scores) / scale
 
     def sample(self, n_samples=1, *, random_state=None):
         """Draw samples from the fitted mixture.
@@ -1495,6 +1633,41 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """
         n_samples = np.asarray(X).shape[0]
         return -2 * self.score(X) * n_samples + 2 * self._n_parameters()
+
+
+def _check_level(t):
+    """The noise level of score_function as a float: a real number >= 0."""
+    if (isinstance(t, (str, bytes)) or np.ndim(t) != 0
+            or not (np.issubdtype(np.asarray(t).dtype, np.integer)
+                    or np.issubdtype(np.asarray(t).dtype, np.floating))):
+        raise TypeError(f"t must be a real number; got {t!r}.")
+    if not (np.isfinite(t) and t >= 0):
+        raise ValueError(f"t must be a finite number >= 0; got {t!r}.")
+    return float(t)
+
+
+def _check_representable(covariances, precisions, dtype, covariance_type):
+    """Refuse fitted covariances or precisions that ``dtype`` cannot hold (a
+    variance that underflows without reg_covar, or its inverse overflows),
+    and matrices that are positive definite in standardised units only (at
+    condition numbers beyond 1 / eps, where GaussianMixture refuses too)."""
+    if not (np.all(np.isfinite(covariances)) and np.all(np.isfinite(precisions))):
+        raise ValueError(
+            f"The fitted covariances or precisions overflow or underflow "
+            f"{np.dtype(dtype).name}: the spread of X is too large or too small for "
+            "this covariance type. Rescale X or increase reg_covar."
+        )
+    if covariance_type in ("full", "tied"):
+        try:
+            np.linalg.cholesky(covariances)
+        except np.linalg.LinAlgError:
+            raise ValueError(
+                "Fitting the mixture model failed because some components have "
+                "ill-defined empirical covariance (for instance caused by singleton "
+                "or collapsed samples): in the data's units it is not positive "
+                "definite. Try to decrease the number of components, increase "
+                "reg_covar, or scale the input data."
+            ) from None
 
 
 def _invert(precisions, covariance_type):

@@ -133,16 +133,20 @@ class DaskRows:
                        verbose=verbose, verbose_interval=verbose_interval)
 
 
-def standardisation(X):
+def standardisation(X, min_variance=0.0):
     """Centre and scale of a Dask array, as the in-memory fit computes them
-    (column means; the root mean square of the offsets, taken in units of
-    the largest offset so that squaring cannot overflow)."""
+    (``_ddpm_gmm._standardise``: the mean, the root mean square of the
+    offsets taken in units of the largest offset so that squaring cannot
+    overflow, at least ``sqrt(eps * min_variance)``), and the columns'
+    smallest and largest values."""
     import dask
 
     centre, low, high = dask.compute(X.mean(axis=0, dtype=np.float64), X.min(axis=0),
                                      X.max(axis=0))
-    largest = float(max(np.max(np.abs(low - centre)), np.max(np.abs(high - centre))))
-    if not np.isfinite(largest) or largest == 0.0:
-        return centre, 1.0
-    mean_square = float((((X - centre) / largest) ** 2).mean().compute())
-    return centre, largest * float(np.sqrt(mean_square))
+    centre = np.clip(centre, low, high)
+    largest = float(max(np.max(high - centre), np.max(centre - low)))
+    spread = 0.0
+    if 0.0 < largest < np.inf:
+        spread = largest * float(np.sqrt((((X - centre) / largest) ** 2).mean().compute()))
+    scale = max(spread, float(np.sqrt(np.finfo(float).eps * min_variance)))
+    return centre, (scale if scale > 0.0 else 1.0), low, high

@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.mixture._gaussian_mixture import (
+    _compute_log_det_cholesky,
     _compute_precision_cholesky,
     _estimate_gaussian_parameters,
     _estimate_log_gaussian_prob,
@@ -111,9 +112,12 @@ def posteriors(X, params, covariance_type):
     """
     with np.errstate(divide="ignore"):  # a weight of zero is allowed
         log_weights = np.log(params.weights)
-    weighted = _estimate_log_gaussian_prob(
-        X, params.means, params.precisions_cholesky, sklearn_type(covariance_type)
-    ) + log_weights
+    # A squared distance beyond float64 (a point 1e154 standard deviations
+    # from a collapsed component) is a density of zero: its log is -inf.
+    with np.errstate(over="ignore"):
+        weighted = _estimate_log_gaussian_prob(
+            X, params.means, params.precisions_cholesky, sklearn_type(covariance_type)
+        ) + log_weights
     # The project's log-sum-exp: scipy's took a third of a fit's time.
     return log_normalise(weighted)
 
@@ -196,7 +200,7 @@ def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter
         log_prob, resp = posteriors(X, current, covariance_type)
         stepped = em_step(X, resp, reg_covar, covariance_type, fixed_covariances,
                           sample_weight)
-        return float(np.average(log_prob, weights=sample_weight)), stepped
+        return _mean(log_prob, sample_weight), stepped
 
     return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
                    verbose=verbose, verbose_interval=verbose_interval)
@@ -249,6 +253,18 @@ def iterate(step, params, *, tol, max_iter, lower_bound=-np.inf, verbose=0,
             print(f"Initialization {status}. time lapse {time() - start:.5f}s\t lower bound"
                   f" {lower_bound:.5f}.")
     return LikelihoodResult(params, lower_bounds, converged)
+
+
+def _mean(values, weights=None):
+    """``np.average(values, weights=weights)``, also where the sum overflows:
+    the identity model's log-densities at spreads near 1e153 are -1e306 each."""
+    with np.errstate(over="ignore"):
+        mean = float(np.average(values, weights=weights))
+    if np.isinf(mean) and np.all(np.isfinite(values)):
+        shares = (np.full(len(values), 1.0 / len(values)) if weights is None
+                  else weights / np.sum(weights))
+        mean = float(np.sum(values * shares))
+    return mean
 
 
 def remaining_gain(change, previous_change, lower_bound):
@@ -331,3 +347,57 @@ def log_likelihood_gradient(X, params, covariance_type):
         grad_cov = per_entry.sum(axis=1) if covariance_type == "spherical" else per_entry
     grad_logits = nk / n_samples - params.weights
     return grad_means, grad_cov, grad_logits
+
+
+def far_posteriors(X, params, covariance_type):
+    """Posteriors of rows so far from the means that their squared distances
+    overflow (the E-step's log-densities are then all -inf, its posteriors NaN).
+
+    With each row written ``x = r v`` (``r`` its largest entry's size), the
+    weighted log-density of component k is, up to a term common to the row,
+    ``r^2 e_k`` with::
+
+        e_k = -v^T (P_k - P_1) v / 2 + v^T P_k mu_k / r + c_k / r^2
+
+    where ``c_k`` gathers the weight, the determinant and ``mu_k^T P_k mu_k``.
+    Nothing in ``e_k`` overflows, the quadratic term vanishes exactly between
+    components of equal precision (where the means' linear term decides),
+    and ``exp(r (r (e_k - max e)))`` is the posteriors' limit when ``r^2``
+    itself overflows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    params : GaussianParams
+    covariance_type : str
+
+    Returns
+    -------
+    resp : ndarray of shape (n_samples, n_components)
+    """
+    means, chol = params.means, params.precisions_cholesky
+    n_components, n_features = means.shape
+    kind = sklearn_type(covariance_type)
+    if kind == "full":
+        precisions = chol @ np.swapaxes(chol, -1, -2)
+    elif kind == "tied":
+        precisions = np.broadcast_to(chol @ chol.T, (n_components, n_features, n_features))
+    else:
+        diagonal = chol**2 if kind == "diag" else np.outer(chol**2, np.ones(n_features))
+        precisions = diagonal[:, :, np.newaxis] * np.eye(n_features)
+    with np.errstate(divide="ignore"):  # a weight of zero is allowed
+        constant = (np.log(params.weights)
+                    + _compute_log_det_cholesky(chol, kind, n_features)
+                    - 0.5 * np.einsum("ki,kij,kj->k", means, precisions, means))
+    size = np.max(np.abs(X), axis=1, keepdims=True)
+    size[size == 0.0] = 1.0
+    V = X / size
+    # Divided twice: size**2 may overflow (the constant then drops out, and a
+    # weight of zero keeps its -inf).
+    e = (-0.5 * np.einsum("ni,kij,nj->nk", V, precisions - precisions[0], V)
+         + np.einsum("ni,kij,kj->nk", V, precisions, means) / size
+         + constant / size / size)
+    e -= e.max(axis=1, keepdims=True)
+    with np.errstate(over="ignore", under="ignore"):
+        resp = np.exp(size * (size * e))
+    return resp / resp.sum(axis=1, keepdims=True)
