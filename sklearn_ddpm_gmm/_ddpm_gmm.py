@@ -18,7 +18,7 @@ from sklearn.mixture._gaussian_mixture import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from threadpoolctl import ThreadpoolController
 
 from ._covariance import (
@@ -466,15 +466,22 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Estimate the mixture's parameters by gradient descent on the DDPM objective.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data.
+            Training data: an array, or a ``dask.array.Array`` chunked by rows
+            (its blocks are passed over where they live).
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows, >= 0 (an integer weight counts a row that
+            many times, a zero drops it): they weight every pass of the final
+            phase, and the initialisation's subsample is drawn from the rows of
+            positive weight and weighted there. Default fit only
+            (``noise_level="integrated"``), in-memory X.
 
         Returns
         -------
@@ -490,8 +497,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         (1, 2)
         """
         if is_dask_array(X):
+            if sample_weight is not None:
+                raise ValueError("sample_weight is not supported with a Dask array.")
             return self._fit_dask(X)
-        return self._fit(X)
+        return self._fit(X, sample_weight)
 
     def fit_predict(self, X, y=None):
         """Fit the model and return the component of each training point.
@@ -520,12 +529,13 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """
         return self.fit(X, y).predict(X)
 
-    def _fit(self, X):
+    def _fit(self, X, sample_weight=None):
         """fit's work (labels are left to predict: a pass fit does not need)."""
         X = validate_data(
             self, X, dtype=[np.float64, np.float32], ensure_min_samples=2,
             reset=not (self.warm_start and hasattr(self, "converged_")),
         )
+        sample_weight = self._checked_weights(sample_weight, X)
         n_samples, _ = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -535,7 +545,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         given = self._check_initial_parameters(X)
         random_state = check_random_state(self.random_state)
         if self.noise_level == "integrated":
-            return self._fit_likelihood(X, given, random_state)
+            return self._fit_likelihood(X, given, random_state, sample_weight)
+        if sample_weight is not None:
+            raise ValueError("sample_weight is supported by the default final phase, "
+                             "noise_level='integrated'.")
         Z, centre, scale, bounds = _standardise(X, self._pass_dtype(X),
                                                 min_variance=self._min_variance())
         resolution = np.finfo(self._pass_dtype(X)).eps
@@ -592,12 +605,21 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         # Divided twice: scale**2 may underflow where reg_covar / scale does not.
         return 0.0 if self.covariance_type == "identity" else self.reg_covar / scale / scale
 
-    def _fit_likelihood(self, X, given, random_state):
+    def _checked_weights(self, sample_weight, X):
+        """Sample weights as float64 (n_samples,), or None: scikit-learn's
+        checks (shape, finite, >= 0, not all zero)."""
+        if sample_weight is None:
+            return None
+        return _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                    ensure_non_negative=True)
+
+    def _fit_likelihood(self, X, given, random_state, sample_weight=None):
         """The default fit: cold start(s), then the exact integrated objective
         (:mod:`._likelihood`) on all rows; the start with the highest
         ``lower_bound_`` is kept, as in GaussianMixture."""
         Z, centre, scale, _ = _standardise(X, min_variance=self._min_variance())
-        return self._fit_rows(InMemoryRows(Z), centre, scale, given, random_state, X.dtype)
+        return self._fit_rows(InMemoryRows(Z, sample_weight), centre, scale, given,
+                              random_state, X.dtype)
 
     def _fit_dask(self, X):
         """fit on a Dask array: the passes of the final phase run on the
@@ -688,6 +710,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         self.lower_bound_ = best - log_scale
         self.lower_bounds_ = [value - log_scale for value in result.lower_bounds]
         self.n_samples_seen_ = n_samples
+        weights = getattr(Z, "sample_weight", None)
+        self._weight_seen_ = float(n_samples if weights is None else weights.sum())
         self._standardisation_ = (centre, scale)
         self._random_state_ = random_state
         return self
@@ -755,9 +779,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             resp = np.ones((Z.shape[0], 1), dtype=Z.dtype)
         else:
             resp = _initial_posteriors(Z.array, self.n_components, self.init_params,
-                                       random_state)
+                                       random_state, Z.sample_weight)
         start = em_step(Z.array, resp, self._standardised_reg(scale), self.covariance_type,
-                        fixed)
+                        fixed, Z.sample_weight)
         return _with_given(start, given, self.covariance_type)
 
     def _power_start(self, Z, centre, scale, fixed, random_state, schedule, losses):
@@ -777,18 +801,21 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         rows, cold = self._power_cold_start(Z, centre, scale, random_state, schedule,
                                             losses)
         Z_start = Z[rows]
+        weights = getattr(Z, "sample_weight", None)
+        weights = None if weights is None else weights[rows]
         reg = self._standardised_reg(scale)
         candidates = {
             "power": posteriors(Z_start, cold, "spherical")[1],
-            "kmeans": _initial_posteriors(Z_start, self.n_components, "kmeans", random_state),
+            "kmeans": _initial_posteriors(Z_start, self.n_components, "kmeans", random_state,
+                                          weights),
         }
         best = None
         for name, resp in candidates.items():
             result = run_likelihood_phase(
-                Z_start, em_step(Z_start, resp, reg, self.covariance_type, fixed),
+                Z_start, em_step(Z_start, resp, reg, self.covariance_type, fixed, weights),
                 covariance_type=self.covariance_type, reg_covar=reg,
                 tol=self._final_tol(Z_start.shape), max_iter=_START_MAX_ITER,
-                fixed_covariances=fixed,
+                fixed_covariances=fixed, sample_weight=weights,
             )
             schedule.append(_likelihood_record(f"start-{name}", result, len(rows)))
             losses += [-value for value in result.lower_bounds]
@@ -811,7 +838,13 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             A spherical mixture in standardised units.
         """
         n_rows = cold_start_rows(Z.shape[0], self.n_components)
-        rows = np.sort(random_state.choice(Z.shape[0], n_rows, replace=False))
+        weights = getattr(Z, "sample_weight", None)
+        if weights is None:
+            rows = np.sort(random_state.choice(Z.shape[0], n_rows, replace=False))
+        else:  # rows of positive weight; the weights enter where they are used
+            positive = np.flatnonzero(weights > 0)
+            rows = np.sort(random_state.choice(positive, min(n_rows, len(positive)),
+                                               replace=False))
         # The cold phases pass over the data in float32 (see _pass_dtype).
         Z_cold = Z[rows].astype(np.float32)
         seed = random_state.randint(np.iinfo(np.int32).max)
@@ -854,7 +887,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             self.precisions_ = self.precisions_cholesky_**2
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X, y=None, sample_weight=None):
         """Update the mixture with one chunk of data (streaming).
 
         The first call on an unfitted estimator fits the chunk as :meth:`fit`
@@ -874,6 +907,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             One chunk of training data.
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the chunk's rows (see :meth:`fit`); the chunk's share
+            is then its total weight over the total weight seen.
 
         Returns
         -------
@@ -893,15 +929,19 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         (2000, array([-4.,  4.]))
         """
         if not hasattr(self, "means_"):
-            return self.fit(X)
+            return self.fit(X, sample_weight=sample_weight)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        sample_weight = self._checked_weights(sample_weight, X)
         centre, scale = self._standardisation_
         # The chunk is taken in the first fit's units: with them, its spread
         # must be one float64 covariances hold.
         low, high = column_min_max(X)
         _check_spread(np.minimum(low, centre), np.maximum(high, centre), X.dtype)
         if self.noise_level == "integrated":
-            return self._partial_fit_likelihood(X, centre, scale)
+            return self._partial_fit_likelihood(X, centre, scale, sample_weight)
+        if sample_weight is not None:
+            raise ValueError("sample_weight is supported by the default final phase, "
+                             "noise_level='integrated'.")
         Z = _standardised(X, centre, scale, self._pass_dtype(X))
         params = _params_from_attributes(
             self.means_, self.covariances_, self.weights_, centre, scale,
@@ -929,7 +969,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         self.n_samples_seen_ += len(Z)
         return self
 
-    def _partial_fit_likelihood(self, X, centre, scale):
+    def _partial_fit_likelihood(self, X, centre, scale, sample_weight=None):
         """partial_fit's update by the exact final phase: the chunk's maximum of
         the likelihood from the current estimate, then a step towards it by
         the chunk's share of all rows seen."""
@@ -941,9 +981,11 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             result = run_likelihood_phase(
                 Z, current, covariance_type=self.covariance_type,
                 reg_covar=self._standardised_reg(scale), tol=self._final_tol(Z.shape),
-                max_iter=self.max_iter, fixed_covariances=fixed,
+                max_iter=self.max_iter, fixed_covariances=fixed, sample_weight=sample_weight,
             )
-        share = len(Z) / (self.n_samples_seen_ + len(Z))
+        weight = float(len(Z) if sample_weight is None else sample_weight.sum())
+        seen = getattr(self, "_weight_seen_", self.n_samples_seen_)
+        share = weight / (seen + weight)
         blended = gaussian_params(
             *((1.0 - share) * old + share * new for old, new in
               zip(current[:3], result.params[:3])),
@@ -954,6 +996,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         self.loss_curve_ = np.append(self.loss_curve_, [-v for v in result.lower_bounds])
         self.n_iter_ += result.n_iter
         self.n_samples_seen_ += len(Z)
+        self._weight_seen_ = seen + weight
         return self
 
     def _reg(self):
@@ -1375,13 +1418,15 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             return X.map_blocks(self.score_samples, drop_axis=1, dtype=np.float64)
         return self._estimate_log_prob_resp(X)[0]
 
-    def score(self, X, y=None):
+    def score(self, X, y=None, sample_weight=None):
         """Mean log density of the samples (higher is better).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows: the weighted mean.
 
         Returns
         -------
@@ -1398,7 +1443,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """
         if is_dask_array(X):
             return float(self.score_samples(X).mean().compute())
-        return float(self.score_samples(X).mean())
+        log_prob = self.score_samples(X)
+        if sample_weight is not None:
+            sample_weight = self._checked_weights(sample_weight, log_prob[:, np.newaxis])
+        return float(np.average(log_prob, weights=sample_weight))
 
     def predict_proba(self, X):
         """Posterior probability of each component for each sample.
@@ -1587,12 +1635,14 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         cov_params = n_covariance_parameters(self.covariance_type, K, n_features)
         return K * n_features + cov_params + K - 1
 
-    def bic(self, X):
+    def bic(self, X, sample_weight=None):
         """Bayesian information criterion for the model on X (lower is better).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows (the number of rows is then their total).
 
         Returns
         -------
@@ -1608,15 +1658,18 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         >>> bool(b1 < b3)
         True
         """
-        n_samples = np.asarray(X).shape[0]
-        return -2 * self.score(X) * n_samples + self._n_parameters() * np.log(n_samples)
+        n_samples = self._weighted_count(X, sample_weight)
+        return (-2 * self.score(X, sample_weight=sample_weight) * n_samples
+                + self._n_parameters() * np.log(n_samples))
 
-    def aic(self, X):
+    def aic(self, X, sample_weight=None):
         """Akaike information criterion for the model on X (lower is better).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows (the number of rows is then their total).
 
         Returns
         -------
@@ -1631,8 +1684,16 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         >>> bool(gm.aic(X) < gm.bic(X))
         True
         """
-        n_samples = np.asarray(X).shape[0]
-        return -2 * self.score(X) * n_samples + 2 * self._n_parameters()
+        n_samples = self._weighted_count(X, sample_weight)
+        return (-2 * self.score(X, sample_weight=sample_weight) * n_samples
+                + 2 * self._n_parameters())
+
+    @staticmethod
+    def _weighted_count(X, sample_weight):
+        """Rows of X, or their total weight."""
+        if sample_weight is None:
+            return X.shape[0] if is_dask_array(X) else np.asarray(X).shape[0]
+        return float(np.sum(sample_weight))
 
 
 def _check_level(t):
@@ -1725,13 +1786,14 @@ def _nearest(X, means):
     return np.argmin(distances, axis=1)
 
 
-def _initial_posteriors(X, n_components, init_params, random_state):
+def _initial_posteriors(X, n_components, init_params, random_state, sample_weight=None):
     """GaussianMixture's initial posteriors for ``init_params`` ("kmeans",
     "k-means++", "random", "random_from_data"), shape (n, n_components); the
     same draws from ``random_state`` as GaussianMixture makes."""
     n_samples = X.shape[0]
     if init_params == "kmeans":
-        labels = KMeans(n_components, n_init=1, random_state=random_state).fit(X).labels_
+        labels = KMeans(n_components, n_init=1, random_state=random_state).fit(
+            X, sample_weight=sample_weight).labels_
         return _one_hot(labels, n_components, X.dtype)
     if init_params == "random":
         resp = random_state.uniform(size=(n_samples, n_components)).astype(X.dtype)
