@@ -61,9 +61,6 @@ from ._score_model import MixtureParams, score
 
 # Fewest noised rows a phase uses (see DDPMGaussianMixture._run).
 _MIN_NOISED_ROWS = 4096
-# Fewest noised rows a pass of the integrated objective uses (see
-# DDPMGaussianMixture._noised_rows).
-_INTEGRATED_MIN_ROWS = 2**18
 # Strides of the systematic subsamples the full-data stage first takes one
 # step on each (see DDPMGaussianMixture._ladder).
 _LADDER_STRIDES = (64, 8)
@@ -1039,9 +1036,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     def _run(self, X, params, phase, random_state, schedule, losses, covariance_type=None):
         """Run one phase with fresh noise; log it in ``schedule`` and ``losses``."""
         if self.verbose:
-            level = "all noise levels" if phase.integrated else f"noise level t = {phase.t:.3g}"
-            print(f"  Phase {phase.name} at {level} on {X.shape[0]} rows")
-        X_noised = self._noised_rows(X, random_state, phase.integrated)
+            print(f"  Phase {phase.name} at noise level t = {phase.t:.3g} on {X.shape[0]} rows")
+        X_noised = self._noised_rows(X)
         phase = phase._replace(bounds=data_bounds(X))
         result = run_phase(
             X_noised, params, phase, draw_seeds(random_state, X_noised.shape[0]),
@@ -1069,37 +1065,22 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """
         n_samples = Z.shape[0]
         phase = final_phase(self._em_level(params), self.max_iter, self.tol)._replace(
-            name=name, bounds=bounds, integrated=self.noise_level == "integrated",
+            name=name, bounds=bounds,
         )
-        if phase.integrated and self.max_iter > 0:
-            # Converged under one fixed draw first: the burn-in rule stops at
-            # the data's precision, and this objective is meant to reach
-            # maximum likelihood itself (on wine, diagonal, 124 rows, two
-            # fresh steps left 0.02 nats per point to gain).
-            fixed = self._run(Z, params, phase._replace(name=name + "-fixed"),
-                              random_state, schedule, losses)
-            params = fixed.params
-            n_fixed = fixed.n_steps
-            phase = phase._replace(max_steps=1)
-        elif name == "final" and self.max_iter > 0:
+        if name == "final" and self.max_iter > 0:
             params = self._ladder(Z, params, phase, random_state, schedule, losses)
         if self.verbose:
-            level = ("all noise levels" if phase.integrated
-                     else f"noise level t = {phase.t:.3g}")
-            print(f"  Phase {name} at {level} on {n_samples} rows, fresh noise each step")
+            print(f"  Phase {name} at noise level t = {phase.t:.3g} on {n_samples} rows, "
+                  "fresh noise each step")
         result = run_fresh_noise(
-            self._noised_rows(Z, random_state, phase.integrated), params, phase,
-            random_state, self._reg(),
+            self._noised_rows(Z), params, phase, random_state, self._reg(),
             self.covariance_type, self.n_noise_draws, self.verbose,
             self.verbose_interval, n_samples=n_samples,
         )
-        if phase.integrated and self.max_iter > 0:
-            result = result._replace(converged=fixed.converged)
         if self.max_iter > 0 and not result.converged:
             warnings.warn(
-                "The final phase of DDPMGaussianMixture did not converge in "
-                f"max_iter={self.max_iter} steps. Try a larger max_iter or tol, "
-                "or check the data.",
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
         if self.verbose:
@@ -1113,10 +1094,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             schedule.append(_phase_record(phase._replace(name="averaging"), n_averaging,
                                           n_samples, result.converged))
         losses += result.losses
-        n_iter = len(result.losses)
-        if phase.integrated and self.max_iter > 0:
-            n_iter += n_fixed
-        return result.params, result.converged, n_iter
+        return result.params, result.converged, len(result.losses)
 
     def _ladder(self, Z, params, phase, random_state, schedule, losses):
         """One fresh-noise step on every ``stride``-th row of Z, for each stride
@@ -1141,29 +1119,13 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             losses += step.losses
         return params
 
-    def _noised_rows(self, X, random_state=None, integrated=False):
+    def _noised_rows(self, X):
         """X, repeated so that a pass noises at least ``_MIN_NOISED_ROWS`` rows
         (several draws per point on small data, so the noise's own sample
         variance cannot drown the signal; with one draw per point, 100 rows in
-        1-D sent the power phase to a collapse).
-
-        For the integrated objective at least ``_INTEGRATED_MIN_ROWS``, in a
-        random order: each point's copies then fall in many of the levels'
-        strata (every N-th row), so one pass integrates over the levels for
-        every point; in the rows' own order a point's copies met a few strata
-        only, and one draw's optimum sat 0.02 nats per point below maximum
-        likelihood (wine, 124 rows); in random order with 2^16 rows, 0.001
-        nats (half the fits then labelled one test point differently from
-        EM); with 2^18 rows, under 0.0005.
-        """
-        target = _INTEGRATED_MIN_ROWS if integrated else _MIN_NOISED_ROWS
-        draws = -(-target // X.shape[0])
-        if draws == 1:
-            return X
-        X = np.tile(X, (draws, 1))
-        if integrated:
-            X = X[random_state.permutation(X.shape[0])]
-        return X
+        1-D sent the power phase to a collapse)."""
+        draws = -(-_MIN_NOISED_ROWS // X.shape[0])
+        return X if draws == 1 else np.tile(X, (draws, 1))
 
     def _initial_params(self, X, centre, scale, random_state, covariance_type,
                         use_given=True):
@@ -1751,7 +1713,7 @@ def _phase_record(phase, n_steps, n_rows, converged):
     """One entry of ``schedule_``."""
     return {
         "name": phase.name,
-        "t": None if phase.integrated else phase.t,
+        "t": phase.t,
         "n_steps": n_steps,
         "learning_rate": phase.learning_rate,
         "n_rows": n_rows,

@@ -9,8 +9,6 @@ from ._covariance import (
     capped,
     covariance_step,
     covariances,
-    eigen_covariance_step,
-    elementwise_covariance_step,
     log_covariance_change,
     mean_variances,
     noised_norms,
@@ -20,7 +18,6 @@ from ._forward import noise_coefficients
 from ._objective import (
     NoiseCache,
     draw_seeds,
-    integrated_objective,
     row_sq_norms,
     stein_objective,
 )
@@ -60,9 +57,6 @@ _REVERSAL_COSINE = -0.5
 # small start on weak signal (d = 50, |mu| = 1) the first steps change the
 # span by only 5e-3, and the change peaks at 0.26 some 15 steps later.
 _POWER_SETTLED = 0.1
-# The integrated objective's phase stops when a step gains less than this
-# share of tol per point (see run_phase).
-_INTEGRATED_GAIN = 0.1
 
 
 class Phase(NamedTuple):
@@ -81,8 +75,6 @@ class Phase(NamedTuple):
     closed_form_weights: bool = True
     bounds: object = None  # DataBounds of the data, or None
     covariance_rate: float = _LR_SCALE["covariance"]  # the covariances' share of the rate
-    # Steps on the objective integrated over all levels (t is then unused).
-    integrated: bool = False
 
 
 class DataBounds(NamedTuple):
@@ -157,46 +149,6 @@ def _preconditioned_step(params, grad, curvature, phase, covariance_type, reg_co
     return MixtureParams(means, cov, logits)
 
 
-def _integrated_step(params, terms, phase, covariance_type, reg_covar):
-    """One Gauss-Newton step on the integrated objective
-    (:func:`._objective.integrated_objective`), whose curvature comes
-    integrated over the levels, in the parameters themselves: a unit step on
-    the means is EM's on separated components. Full and tied covariances
-    step in the eigenbasis of Sigma, where every level's curvature is
-    diagonal. The weights take a Gauss-Newton step too: their closed form
-    holds level by level, not for the integral. Trust regions and bounds as in
-    :func:`_preconditioned_step`.
-    """
-    lr = phase.learning_rate
-    means, cov, logits = params
-    curvature = np.maximum(terms.means_curvature, 1e-300)
-    if curvature.ndim == 1:
-        curvature = curvature[:, np.newaxis]
-    if terms.eigenbasis is None:
-        step = lr * terms.means / curvature
-    else:
-        V = np.broadcast_to(terms.eigenbasis, (len(means),) + terms.eigenbasis.shape[-2:])
-        along = np.einsum("kde,kd->ke", V, terms.means)  # V^T g per component
-        step = lr * np.einsum("kde,ke->kd", V, along / curvature)
-    sigma = covariances(cov, covariance_type, reg_covar)
-    norms = noised_norms(sigma, step, covariance_type)
-    step *= np.minimum(1.0, _MAX_MEAN_STEP / np.maximum(norms, 1e-300))[:, np.newaxis]
-    means = means - step
-    if terms.eigenbasis is not None:
-        cov = eigen_covariance_step(cov, terms.covariance, terms.eigenbasis,
-                                    terms.covariance_curvature,
-                                    phase.covariance_rate * lr, reg_covar, covariance_type)
-    elif covariance_type != "identity":
-        cov = elementwise_covariance_step(cov, terms.covariance, terms.covariance_curvature,
-                                          phase.covariance_rate * lr, reg_covar)
-    logits = logits - np.clip(
-        lr * terms.logits / np.maximum(terms.logits_curvature, 1e-12),
-        -_MAX_LOG_STEP, _MAX_LOG_STEP,
-    )
-    means, cov = _within_bounds(means, cov, phase.bounds, covariance_type, reg_covar)
-    return MixtureParams(means, cov, logits)
-
-
 def _within_bounds(means, cov, bounds, covariance_type, reg_covar):
     """Means and covariance coordinates projected into DataBounds (or as they
     are when there are none)."""
@@ -263,30 +215,18 @@ def _objective_and_step(X, phase, seeds, reg_covar, covariance_type, fixed=False
     take_step : callable
         ``take_step(params, state, learning_rate) -> params``.
     """
-    if phase.integrated:
-        def evaluate(params):
-            # The same levels and noise at every call: one seed for the pass.
-            rng = np.random.default_rng(seeds[0])
-            terms = integrated_objective(X, params, rng, reg_covar, covariance_type)
-            return terms.loss, terms
+    noise_cache = NoiseCache() if fixed else None
 
-        def take_step(params, terms, learning_rate):
-            return _integrated_step(params, terms,
+    def evaluate(params):
+        loss, grad, curvature = stein_objective(X, params, phase.t, seeds, reg_covar,
+                                                covariance_type, noise_cache, dealt,
+                                                sq_norms)
+        return loss, (grad, curvature)
+
+    def take_step(params, state, learning_rate):
+        return _preconditioned_step(params, *state,
                                     phase._replace(learning_rate=learning_rate),
                                     covariance_type, reg_covar)
-    else:
-        noise_cache = NoiseCache() if fixed else None
-
-        def evaluate(params):
-            loss, grad, curvature = stein_objective(X, params, phase.t, seeds, reg_covar,
-                                                    covariance_type, noise_cache, dealt,
-                                                    sq_norms)
-            return loss, (grad, curvature)
-
-        def take_step(params, state, learning_rate):
-            return _preconditioned_step(params, *state,
-                                        phase._replace(learning_rate=learning_rate),
-                                        covariance_type, reg_covar)
     return evaluate, take_step
 
 
@@ -341,12 +281,10 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
         # means from a small start, like a power iteration.
         overshot = new_loss > loss + rise_tol * abs(loss)
         can_halve = learning_rate > _MIN_LEARNING_RATE * phase.learning_rate
-        loss_drop = np.inf
         if phase.stop != "span" and overshot and can_halve:
             learning_rate *= 0.5
             change = np.inf
         else:
-            loss_drop = loss - new_loss
             if phase.stop == "span":
                 change = _span_change(params, new)
                 peak_change = max(peak_change, change)
@@ -370,14 +308,6 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
         # turns and grows, then settles: it has settled once its moves are
         # small and well below the largest it made.
         settled = phase.stop != "span" or change < _POWER_SETTLED * peak_change
-        # The integrated objective is the mean negative log-likelihood up to a
-        # constant: like GaussianMixture, stop once a step gains little per
-        # point (on flat likelihoods, such as two components on one Gaussian,
-        # the parameters drift by 1e-3 a step for hundreds of steps). A tenth
-        # of tol: EM-like steps on overlapping clusters contract slowly (0.84
-        # a step on wine), and stopping at a gain of tol left 0.005 nats.
-        if phase.integrated and abs(loss_drop) < _INTEGRATED_GAIN * phase.tol:
-            change = 0.0
         if change < phase.tol and settled:
             converged = True
             break
@@ -394,14 +324,6 @@ _MC_VARIANCE_FRACTION = 0.08
 # Fewest draws averaged: the spread of fewer iterates says too little about
 # the noise (two degrees of freedom with three).
 _MIN_DRAWS = 3
-# Fewest draws averaged after the integrated objective's fixed-draw phase. Its
-# iterates contract slowly on overlapping clusters (0.84 a step on wine), so
-# the fixed draw's Monte Carlo offset outlives a few fresh steps, and the
-# spread of three iterates does not show it: on wine (diag, 10 seeds) the
-# training log-likelihood stayed 0.0001-0.0004 nats per point below the
-# maximum with 3 draws, 0.00003-0.0001 with 10 (a test point at posterior
-# 0.52/0.48 changed side in 4 and in 2 of the 10 fits).
-_INTEGRATED_MIN_DRAWS = 10
 _MAX_AUTOCORRELATION = 0.8
 # The burn-in of the full-data stage ends once a step moves the means by less
 # than their standard error (squared movement per coordinate, in units of the
@@ -471,7 +393,7 @@ class FreshNoiseResult(NamedTuple):
 
 def _span_sq_norms(X, params, phase, covariance_type):
     """X's row_sq_norms where the phase's passes draw span noise, else None."""
-    if phase.integrated or not uses_span_noise(covariance_type, *params.means.shape):
+    if not uses_span_noise(covariance_type, *params.means.shape):
         return None
     return row_sq_norms(X)
 
@@ -498,8 +420,7 @@ def run_fresh_noise(X, params, phase, random_state, reg_covar, covariance_type,
     steps; near the optimum each preconditioned step contracts like an EM
     step, so iterates that use independent draws carry nearly independent
     noise. The iterates from the last burn-in step on are then averaged,
-    at least ``_MIN_DRAWS`` (``_INTEGRATED_MIN_DRAWS`` for the integrated
-    objective) and at most ``max_draws`` of them, until the
+    at least ``_MIN_DRAWS`` and at most ``max_draws`` of them, until the
     Monte Carlo variance of their average (the spread of the iterates,
     divided by their number and corrected for their autocorrelation) is
     below ``_MC_VARIANCE_FRACTION`` of the means' statistical variance
@@ -529,7 +450,7 @@ def run_fresh_noise(X, params, phase, random_state, reg_covar, covariance_type,
     FreshNoiseResult
     """
     n_samples = X.shape[0] if n_samples is None else n_samples
-    min_draws = min(_INTEGRATED_MIN_DRAWS if phase.integrated else _MIN_DRAWS, max_draws)
+    min_draws = min(_MIN_DRAWS, max_draws)
     losses = []
     learning_rate = phase.learning_rate
     previous_movement = np.inf
@@ -538,7 +459,7 @@ def run_fresh_noise(X, params, phase, random_state, reg_covar, covariance_type,
     tic = time.time()
 
     pool = None
-    if (uses_span_noise(covariance_type, *params.means.shape) and not phase.integrated
+    if (uses_span_noise(covariance_type, *params.means.shape)
             and phase.max_steps > 0 and max(phase.max_steps, max_draws) > 1):
         pool = _span_pool(X, params, random_state)
     sq_norms = _span_sq_norms(X, params, phase, covariance_type) if phase.max_steps > 0 else None
