@@ -10,6 +10,7 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import pairwise_distances_argmin
 from sklearn.mixture._gaussian_mixture import (
     _check_means,
     _check_precisions,
@@ -765,7 +766,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             return gaussian_params(weights, means, covariances, self.covariance_type)
         if given[1] is not None:
             # Given means: each row to its nearest, as k-means labels would.
-            resp = _one_hot(_nearest(Z.array, given[1]), self.n_components, Z.dtype)
+            resp = _one_hot(pairwise_distances_argmin(Z.array, given[1]), self.n_components,
+                            Z.dtype)
         elif self.init_params == "power" and self.n_components > 1:
             start = self._power_start(Z, centre, scale, fixed, random_state, schedule,
                                       losses)
@@ -1740,12 +1742,6 @@ def _one_hot(labels, n_components, dtype):
     resp = np.zeros((len(labels), n_components), dtype=dtype)
     resp[np.arange(len(labels)), labels] = 1.0
     return resp
-
-
-def _nearest(X, means):
-    """Index of the nearest of ``means`` (K, d) for each row of X (n, d)."""
-    distances = (X**2).sum(axis=1)[:, None] - 2.0 * X @ means.T + (means**2).sum(axis=1)
-    return np.argmin(distances, axis=1)
 
 
 def _initial_posteriors(X, n_components, init_params, random_state, sample_weight=None):
