@@ -1,6 +1,7 @@
 """DDPMGaussianMixture: a Gaussian mixture learned by gradient descent on the DDPM objective."""
 
 import functools
+import hashlib
 import inspect
 import warnings
 from numbers import Integral, Real
@@ -847,10 +848,20 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         # The cold phases pass over the data in float32 (see _pass_dtype).
         Z_cold = Z[rows].astype(np.float32)
         seed = random_state.randint(np.iinfo(np.int32).max)
-        params, cold_schedule, cold_losses = self._one_cold_start(
-            Z_cold, centre, scale, seed, None, final_type=self._cold_type()
-        )
-        schedule += cold_schedule
+        # DDPMGaussianMixtureIC lends a cache: the cold start does not depend
+        # on the covariance type, so one run serves every type of a grid.
+        cache = getattr(self, "_cold_start_cache", None)
+        key = (self.n_components, seed, self.tol, self._reg(), self.init_params,
+               hashlib.sha1(Z_cold.tobytes()).hexdigest()) if cache is not None else None
+        if key is not None and key in cache:
+            params, cold_schedule, cold_losses = cache[key]
+        else:
+            params, cold_schedule, cold_losses = self._one_cold_start(
+                Z_cold, centre, scale, seed, None, final_type=self._cold_type()
+            )
+            if key is not None:
+                cache[key] = (params, cold_schedule, cold_losses)
+        schedule += [dict(record) for record in cold_schedule]
         losses += cold_losses
         variances = covariances(params.covariance, "spherical", self._reg())
         return rows, gaussian_params(params.weights().astype(Z.dtype),

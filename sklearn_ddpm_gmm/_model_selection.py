@@ -17,13 +17,24 @@ from ._covariance import COVARIANCE_TYPES
 from ._ddpm_gmm import DDPMGaussianMixture
 
 
-def _fit_candidate(estimator, X_fit, X_eval):
+def _fit_candidates(estimators, X_fit, X_eval):
+    """Fit the candidates of one number of components, sharing their power
+    start (it does not depend on the covariance type)."""
+    cache = {}
+    return [_fit_candidate(estimator, X_fit, X_eval, cache) for estimator in estimators]
+
+
+def _fit_candidate(estimator, X_fit, X_eval, cache):
     """Fit one candidate; its criteria on X_eval (the training rows, or the
     held-out ones). ConvergenceWarning is counted, not raised."""
     tic = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        estimator.fit(X_fit)
+    estimator._cold_start_cache = cache
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            estimator.fit(X_fit)
+    finally:
+        del estimator._cold_start_cache
     return {
         "estimator": estimator,
         "fit_time": time.perf_counter() - tic,
@@ -45,7 +56,9 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
     ``covariance_type`` in the grid (in parallel with ``n_jobs``), keeps the one
     with the lowest BIC (or AIC, or the highest log-likelihood on held-out
     rows), and refits nothing: the kept candidate is ``best_estimator_``, and
-    ``predict``, ``score`` and ``sample`` use it. This is the search R's mclust
+    ``predict``, ``score`` and ``sample`` use it. The candidates of one number
+    of components share their power start, which does not depend on the
+    covariance type. This is the search R's mclust
     runs over models; a search only finds the right model when every
     candidate's start finds its components, which is what the power start of
     DDPMGaussianMixture is for.
@@ -212,11 +225,14 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         grid = self._grid(X_fit.shape[0])
         base = DDPMGaussianMixture(n_init=self.n_init, tol=self.tol, reg_covar=self.reg_covar,
                                    max_iter=self.max_iter, random_state=seed)
-        fits = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_candidate)(
-                clone(base).set_params(n_components=k, covariance_type=t), X_fit, X_eval)
-            for k, t in grid
+        counts = list(dict.fromkeys(k for k, _ in grid))
+        by_count = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_candidates)(
+                [clone(base).set_params(n_components=k, covariance_type=t)
+                 for kk, t in grid if kk == k], X_fit, X_eval)
+            for k in counts
         )
+        fits = [fit for group in by_count for fit in group]
         if self.criterion == "held-out":
             values = -np.array([fit["held_out_score"] for fit in fits])
         else:
