@@ -76,13 +76,14 @@ CLAMP_QUANTILE = 0.005
 # Width, in standard deviations of the data, added on each side of its bounding
 # box before clamping denoised points.
 BOX_MARGIN = 1.0
-# Reference points per chunk of posterior-mean targets: tuned on a ring and two
-# moons (held-out log-likelihood +0.03 to +0.06 nats over Tweedie's labels with
-# 256; 128 kept two thirds of the gain at half the extra time).
-N_REFERENCE = 256
-# Posterior-mean targets are skipped at a level where a probe of pairs gives
-# their own clean point this mean weight (the target is then x0 to within it).
-OWN_WEIGHT_SKIP = 0.99
+# Soft cells at evaluation: the boundary between two neighbouring cells is
+# blended over about BLEND_WIDTH^2 of their distance (not tuned). Hard Voronoi
+# cells make the field jump, and the probability-flow density, whose
+# divergence misses the jumps, then integrated to 1.1-1.5 on rings and moons
+# with 24-48 cells.
+BLEND_WIDTH = 0.5
+# Memberships below this share of a row's largest are dropped.
+BLEND_CUTOFF = 1e-3
 # Rows of the feature matrix built at once when accumulating normal equations.
 _CHUNK_ROWS = 8192
 
@@ -324,6 +325,7 @@ class PolyDenoiser(NamedTuple):
     """
 
     centres: np.ndarray  # (K, d)
+    blend_var: float  # width^2 of the soft cell boundaries (inf with one cell)
     sigmas: np.ndarray  # (L,) increasing
     baseline: MixtureBaseline  # the denoiser the corrections are added to
     mean: np.ndarray  # (d,) data mean
@@ -566,74 +568,8 @@ def fit_level(X0, Y, cells, n_cells, G, degrees, alpha, is_val, groups=None):
     return out
 
 
-def posterior_mean_target(Y, X0, pool, sigma, n_reference, random_state, chunk=2048):
-    """Regression targets: ``E[x0 | y]`` under the law of reference points and x0.
-
-    Tweedie's label ``x0`` has conditional mean ``E[x0 | y]`` but variance
-    ``Var(x0 | y)``, which at large noise is nearly the data's variance, so the
-    fitted corrections are variance-limited there. Averaging the label over the
-    empirical posterior of a reference sample plus the pair's own clean point
-    (weights ``exp(-|y - x_j|^2 / (2 sigma^2))``) keeps the regression function
-    (for the empirical law) and removes most of that variance; at small noise
-    the own point takes all the weight and the target is ``x0`` itself (Xu et
-    al., 2023, "Stable target field"). Each chunk of pairs draws its own
-    reference sample: one sample shared by all pairs would shift every target
-    by the same sampling error, a bias that no number of pairs averages out.
-
-    Parameters
-    ----------
-    Y : ndarray of shape (n_pairs, d)
-        Noised points ``x0 + sigma z``.
-    X0 : ndarray of shape (n_pairs, d)
-        Their clean points.
-    pool : ndarray of shape (n_pool, d)
-        Points the reference samples are drawn from.
-    sigma : float
-    n_reference : int
-        Reference points per chunk.
-    random_state : RandomState
-    chunk : int
-        Pairs per reference sample.
-
-    Returns
-    -------
-    target : ndarray of shape (n_pairs, d)
-    """
-    n_reference = min(n_reference, len(pool))
-    if n_reference == 0:
-        return X0
-
-    def draw():
-        return pool[random_state.choice(len(pool), n_reference, replace=False)]
-
-    # Skip the work where the own point would take (almost) all the weight.
-    probe = slice(0, min(len(Y), 256))
-    if np.mean(_own_weight(Y[probe], X0[probe], draw(), sigma)[0]) > OWN_WEIGHT_SKIP:
-        return X0
-    out = np.empty_like(X0)
-    for start in range(0, len(Y), chunk):
-        sl = slice(start, start + chunk)
-        reference = draw()
-        w_own, w_ref = _own_weight(Y[sl], X0[sl], reference, sigma)
-        out[sl] = w_own[:, np.newaxis] * X0[sl] + w_ref @ reference
-    return out
-
-
-def _own_weight(Y, X0, reference, sigma):
-    """Posterior weights of the own clean point (n,) and of the reference points (n, r)."""
-    scale = -0.5 / (sigma * sigma)
-    logits = scale * np.maximum(np.sum(Y ** 2, axis=1)[:, np.newaxis] - 2.0 * Y @ reference.T
-                                + np.sum(reference ** 2, axis=1), 0.0)
-    own = scale * np.sum((Y - X0) ** 2, axis=1)
-    top = np.maximum(logits.max(axis=1), own)
-    w_ref = np.exp(logits - top[:, np.newaxis])
-    w_own = np.exp(own - top)
-    total = w_own + w_ref.sum(axis=1)
-    return w_own / total, w_ref / total[:, np.newaxis]
-
-
 def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_draws,
-                      random_state, val_fraction=0.2, n_reference=N_REFERENCE):
+                      random_state, val_fraction=0.2):
     """Fit the piecewise polynomial denoiser at every level.
 
     Parameters
@@ -658,9 +594,6 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_dra
     val_fraction : float
         Share of the clean points held out (with all their noised copies) to
         choose the degree.
-    n_reference : int
-        Reference points per chunk of posterior-mean targets (see
-        :func:`posterior_mean_target`); 0 uses Tweedie's labels ``x0``.
 
     Returns
     -------
@@ -683,9 +616,6 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_dra
         val_point[random_state.permutation(n_samples)[:n_val]] = True
     is_val = np.tile(val_point, n_noise_draws)
     groups = np.tile(np.arange(n_samples), n_noise_draws)
-    # The targets' reference points are training points only, so that the
-    # held-out rows' targets do not see each other's clean points.
-    pool = X0[~val_point]
     levels = []
     for sigma in sigmas:
         # Draw 2i + 1 is the mirror image of draw 2i.
@@ -695,10 +625,10 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_dra
         Y = X0_rep + sigma * z.reshape(-1, n_features)
         cells = nearest_centre(Y, centres)
         G = mixture_denoise(baseline, Y, sigma)
-        target = posterior_mean_target(Y, X0_rep, pool, sigma, n_reference, random_state)
-        levels.append(fit_level(target, Y, cells, K, G, degrees, alpha, is_val, groups))
+        levels.append(fit_level(X0_rep, Y, cells, K, G, degrees, alpha, is_val, groups))
     model = PolyDenoiser(
         centres=np.array(centres, dtype=float),
+        blend_var=blend_variance(centres),
         sigmas=np.asarray(sigmas, dtype=float),
         baseline=baseline,
         mean=mean,
@@ -745,35 +675,63 @@ def level_weights(sigmas, sigma):
     return [(lo, 1.0 - w), (hi, w)]
 
 
-def _level_correction(model, level, Y, nearest, divergence):
-    """Corrections R and the diagonal of dR/dy at one level.
+def cell_weights(Y, centres, blend_var):
+    """Soft cell memberships: ``softmax_j(-|y - c_j|^2 / (2 blend_var))``.
+
+    Weights below ``BLEND_CUTOFF`` times the row's largest are set to zero, so
+    each row is evaluated in its nearest cell and those close to a boundary.
+
+    Returns
+    -------
+    weights : ndarray of shape (n, K)
+    """
+    dist = cdist(Y, centres, "sqeuclidean")
+    logits = -(dist - dist.min(axis=1, keepdims=True)) / (2.0 * blend_var)
+    weights = np.exp(logits)
+    weights[weights < BLEND_CUTOFF] = 0.0
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def blend_variance(centres):
+    """``(BLEND_WIDTH * median distance from a centre to its nearest other)^2``; inf for one."""
+    if len(centres) < 2:
+        return np.inf
+    dist = cdist(centres, centres)
+    np.fill_diagonal(dist, np.inf)
+    return float((BLEND_WIDTH * np.median(dist.min(axis=1))) ** 2) or np.inf
+
+
+def _level_correction(model, level, Y, weights, divergence):
+    """Blended corrections ``R = sum_j w_j R_j`` and their derivatives at one level.
 
     Parameters
     ----------
     model : PolyDenoiser
     level : int
     Y : ndarray of shape (n, d)
-    nearest : ndarray of shape (n,)
-        Nearest centre of each row of Y.
+    weights : ndarray of shape (n, K)
+        Soft cell memberships (:func:`cell_weights`).
     divergence : bool
 
     Returns
     -------
     R : ndarray of shape (n, d)
     diag : ndarray of shape (n, d) or None
-        ``dR_i / dy_i`` (clamped inputs contribute nothing).
+        ``sum_j w_j dR_ji / dy_i`` (clamped inputs contribute nothing).
+    RH : ndarray of shape (n, d) or None
+        ``sum_j w_j R_ji h_ji`` with ``h_j = -(y - c_j) / blend_var``, for the
+        derivative of the weights (see :func:`denoise`).
     """
     n, d = Y.shape
     R = np.zeros((n, d))
     diag = np.zeros((n, d)) if divergence else None
-    cells = nearest
-    order = np.argsort(cells, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(cells, minlength=len(model.centres)))])
-    for j in range(len(bounds) - 1):
+    RH = np.zeros((n, d)) if divergence else None
+    for j in range(len(model.centres)):
         p = model.degrees[level, j]
-        if bounds[j + 1] == bounds[j] or p < 0:
+        rows = np.flatnonzero(weights[:, j])
+        if len(rows) == 0 or p < 0:
             continue
-        rows = order[bounds[j]:bounds[j + 1]]
+        w = weights[rows, j][:, np.newaxis]
         m = n_poly_features(d, p)
         W = model.whiten[level, j]
         U = (Y[rows] - model.origin[level, j]) @ W.T
@@ -781,16 +739,20 @@ def _level_correction(model, level, Y, nearest, divergence):
         Uc = np.clip(U, U_low, U_high)
         F = polynomial_features(Uc, p)
         B = model.coef[level, j, :m]
-        R[rows] = F @ B
-        if divergence and p > 0:
+        R_j = F @ B
+        R[rows] += w * R_j
+        if not divergence:
+            continue
+        RH[rows] -= w * R_j * (Y[rows] - model.centres[j]) / model.blend_var
+        if p > 0:
             inside = (U >= U_low) & (U <= U_high)
             cell_diag = np.zeros((len(rows), d))
             for k in range(d):
                 dF = polynomial_feature_derivative(F, k, d, p)
                 # dR_i/dy_i gets dR_i/du_k * du_k/dy_i = (dF B)_i W_ki.
                 cell_diag += inside[:, k:k + 1] * (dF @ (B * W[k]))
-            diag[rows] = cell_diag
-    return R, diag
+            diag[rows] += w * cell_diag
+    return R, diag, RH
 
 
 def denoise(model, Y, sigma, divergence=False):
@@ -814,16 +776,18 @@ def denoise(model, Y, sigma, divergence=False):
         Only when ``divergence``; exact for the fitted (clamped) function.
     """
     n, d = Y.shape
-    nearest = nearest_centre(Y, model.centres)
+    weights = cell_weights(Y, model.centres, model.blend_var)
     if divergence:
         D, diag = mixture_denoise(model.baseline, Y, sigma, divergence=True)
+        # d w_j / dy_i = w_j (h_ji - hbar_i): hbar, the weights' mean of h.
+        hbar = -(Y - weights @ model.centres) / model.blend_var
     else:
         D = mixture_denoise(model.baseline, Y, sigma)
     for level, weight in level_weights(model.sigmas, sigma):
-        R, dR = _level_correction(model, level, Y, nearest, divergence)
+        R, dR, RH = _level_correction(model, level, Y, weights, divergence)
         D += weight * R
         if divergence:
-            diag += weight * dR
+            diag += weight * (dR + RH - R * hbar)
     inside = (D >= model.box_low) & (D <= model.box_high)
     np.clip(D, model.box_low, model.box_high, out=D)
     if not divergence:

@@ -24,7 +24,6 @@ from sklearn_ddpm_gmm._poly_score import (
     n_poly_features,
     polynomial_feature_derivative,
     polynomial_features,
-    posterior_mean_target,
     ridge_solve,
 )
 from sklearn_ddpm_gmm._reverse import (
@@ -215,32 +214,6 @@ def test_degree_choice_finds_the_degree_of_a_polynomial_target():
                       1e-6, is_val)
     assert level["degree"] == 3
     assert level["heldout"][4] < 0.5 * level["heldout"][3]
-
-
-def test_posterior_mean_target_is_the_posterior_mean_of_the_reference_law():
-    # Reference points on three atoms: the target of a pair is E[x0 | y] under
-    # that discrete law (with the own point's weight), so its mean over pairs
-    # with the same y equals the exact posterior mean.
-    rng = np.random.RandomState(8)
-    atoms = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
-    pool = atoms[rng.randint(3, size=3000)]
-    sigma = 1.5
-    y = np.array([[1.0, 1.0]])
-    X0 = atoms[rng.randint(3, size=4000)]
-    Y = np.repeat(y, 4000, axis=0)
-    # One reference sample per 64 pairs: the mean over pairs averages them.
-    target = posterior_mean_target(Y, X0, pool, sigma, 512, rng, chunk=64)
-    share = np.array([np.sum(np.all(pool == a, axis=1)) for a in atoms])
-    logw = np.log(share) - np.sum((y - atoms) ** 2, axis=1) / (2 * sigma**2)
-    w = np.exp(logw - logw.max())
-    exact = (w / w.sum()) @ atoms
-    np.testing.assert_allclose(target.mean(axis=0), exact, atol=0.02)
-    # Far less spread than Tweedie's label x0 itself.
-    assert target.var(axis=0).sum() < 0.05 * X0.var(axis=0).sum()
-    # At small noise the own point takes all the weight: the target is x0.
-    Y_small = X0 + 1e-3 * rng.normal(size=X0.shape)
-    np.testing.assert_allclose(posterior_mean_target(Y_small, X0, pool, 1e-3, 512, rng), X0,
-                               atol=1e-12)
 
 
 # ------------------------------------------------------------------ denoisers
