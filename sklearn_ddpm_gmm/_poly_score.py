@@ -10,7 +10,7 @@ model and convert at the estimator's boundary.
 The model of the posterior mean ``D(y, sigma) = E[x0 | y]`` (the denoiser) at
 one trained level is
 
-    D(y) = clip_box(G_sigma(y) + R_j(y)),   j = the cell of y at that level,
+    D(y) = clip_box(G_sigma(y) + sum_j w_j(y) R_j(y)),
 
 - ``G_sigma``: the exact posterior mean under a Gaussian mixture with full
   covariances (the warm-start mixture, refreshed on all the data by one M-step;
@@ -27,6 +27,10 @@ one trained level is
   of the polynomials. At evaluation each ``u`` coordinate is clamped to the
   range seen in training for that cell and level (its central 99%, see
   ``CLAMP_QUANTILE``).
+- ``w_j(y)``: soft memberships of the cells, ``softmax_j(-|y - c_j|^2 /
+  (2 tau^2))`` with ``tau`` a fraction (``BLEND_WIDTH``) of the distance
+  between neighbouring centres: the corrections are fitted in hard Voronoi
+  cells, and blended across their boundaries so that the field is continuous.
 - ``clip_box``: the clamp to the training data's bounding box widened by
   ``BOX_MARGIN`` standard deviations on each side. The posterior mean of the
   sample lies in its convex hull; the margin leaves room for the tails of the
@@ -39,8 +43,9 @@ itself, so a point has the same nearest centre (Voronoi cell) at every level.
 Between trained levels the corrections R are interpolated linearly in
 ``log sigma`` while ``G_sigma`` is exact at every sigma. The divergence of D
 in y is exact for this piecewise function (the clamps contribute zero
-derivative where active); the jumps of D across cell boundaries are not in it,
-which is why the density the probability-flow ODE implies is normalised only
+derivative where active) and includes the derivative of the memberships. The
+field is still not an exact gradient, and the probability-flow ODE is
+integrated numerically, so the density it implies is normalised only
 approximately.
 """
 
@@ -85,8 +90,6 @@ BOX_MARGIN = 1.0
 BLEND_WIDTH = 0.25
 # Memberships below this share of a row's largest are dropped.
 BLEND_CUTOFF = 1e-3
-# Rows of the feature matrix built at once when accumulating normal equations.
-_CHUNK_ROWS = 8192
 
 
 def n_poly_features(n_features, degree):

@@ -296,6 +296,27 @@ def test_denoiser_is_continuous_in_sigma_between_levels(ring_fit):
                                    denoise(fitted, Y, sigma), atol=1e-6)
 
 
+def test_denoiser_is_continuous_across_cell_boundaries(ring_fit):
+    # The cells are blended: along a segment through the boundary of two
+    # neighbouring cells the denoiser changes little between close points,
+    # where hard cells (the same fit with a vanishing blend) jump.
+    _, model = ring_fit
+    fitted = model.score_model_
+    assert len(fitted.centres) > 4
+    c = fitted.centres
+    dist = np.linalg.norm(c[1:] - c[0], axis=1)
+    j = 1 + int(np.argmin(dist))
+    mid, along = 0.5 * (c[0] + c[j]), (c[j] - c[0]) / dist[j - 1]
+    Y = mid + np.linspace(-0.05, 0.05, 2001)[:, None] * along
+    sigma = fitted.sigmas[6]
+
+    def largest_step(model_):
+        return np.max(np.linalg.norm(np.diff(denoise(model_, Y, sigma), axis=0), axis=1))
+
+    hard = fitted._replace(blend_var=1e-12)
+    assert largest_step(fitted) < 0.1 * largest_step(hard)
+
+
 # ---------------------------------------------------------------- integrators
 def test_sigma_and_t_convert_both_ways():
     t = np.array([1e-4, 0.3, 5.0])
