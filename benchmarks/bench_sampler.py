@@ -1,25 +1,38 @@
-"""DiffusionMixtureSampler against GaussianMixture and KernelDensity on blurred manifolds.
+"""DiffusionMixtureSampler against a tuned KernelDensity and GaussianMixture on blurred curves.
 
-Data: a ring and two moons in 2-D, three segments in 5-D, each blurred by
-N(0, 0.05^2 I) (sklearn_ddpm_gmm.datasets). For each data set, number of
-components K and seed: 8 000 training points, 10 000 held-out points and
-5 000 fresh points from the generator. Printed per row:
+Data: points on a curve (uniform in its parameter) blurred by isotropic
+Gaussian noise. Each set is a fine quadrature of its curve (4 000 nodes), so
+the exact posterior mean ``E[x0 | x0 + sigma z]`` is known at every noise
+level. Two groups:
 
-- energy distance (V-statistic, x 1e-4) between 5 000 samples and the held-out
-  points, for DiffusionMixtureSampler's SDE and ODE samplers (one fit),
-  GaussianMixture(covariance_type="full", K) and KernelDensity with its
-  bandwidth chosen by 3-fold GridSearchCV; "fresh" is the same distance for
-  5 000 new draws from the generator: the metric's floor at this sample size;
-- held-out mean log-likelihood (2 000 of the held-out points) of the three;
-- for 2-D data, the mass of DiffusionMixtureSampler's density on a grid over
-  the data (it is normalised only approximately, see its docstring).
+- tuning sets, on which the sampler's settings were chosen: a thin ring
+  (radius 3, noise 0.12), two moons (noise 0.05), and a closed curve of three
+  random harmonics in 10-D (noise 0.05);
+- validation sets, never used to choose any setting: an open spiral in 2-D, a
+  trefoil knot in 3-D, a (2, 3) torus knot mapped into 12-D by a random
+  orthonormal map, and three segments in 5-D.
 
-Then mean +- sd over seeds, and fit / sample / score times at 10 000 points.
+For each set and seed: 8 000 training rows, 5 000 samples of each model and
+5 000 fresh rows of the law (the metric's floor), energy distance
+(V-statistic) to 5 000 held-out rows, held-out mean log-likelihood on 2 000
+other rows, and fit times: DiffusionMixtureSampler (default settings),
+GaussianMixture(covariance_type="full") with the same K, KernelDensity with its
+bandwidth chosen by 3-fold GridSearchCV over 8 values (the whole search is
+timed); on 2-D sets at the first seed, the integral of the sampler's density
+over a grid (it is normalised only approximately). Then mean +- sd over seeds
+and the bar of issue 18.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_sampler.py [--seeds 5] [--quick]
+``--diagnose`` prints, for the tuning sets at seed 0, what limits accuracy:
+at each trained level, the held-out squared denoising error of the exact
+posterior mean (the floor), and the excess over it of the sampler's denoiser
+and of its mixture baseline; and the energy distance of samples drawn with the
+exact denoiser above a cut-off level and the learned one below it (same
+starting noise and random numbers, so the differences are paired).
 
-Single-threaded on purpose (a shared 2-core machine); --quick runs one seed,
-one K per data set and 4 000 training points.
+    OMP_NUM_THREADS=1 python benchmarks/bench_sampler.py [--seeds 5] [--sets ring,moons]
+    OMP_NUM_THREADS=1 python benchmarks/bench_sampler.py --diagnose
+
+Single-threaded on purpose (a shared 2-core machine).
 """
 
 import argparse
@@ -28,34 +41,114 @@ import warnings
 
 import numpy as np
 from scipy.spatial.distance import cdist
+from scipy.stats import ortho_group
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KernelDensity
 
 from sklearn_ddpm_gmm import DiffusionMixtureSampler
-from sklearn_ddpm_gmm.datasets import (
-    make_blurred_moons,
-    make_blurred_ring,
-    make_blurred_segments,
-    make_segments,
-)
+from sklearn_ddpm_gmm._poly_score import denoise, mixture_denoise
+from sklearn_ddpm_gmm._reverse import ancestral_sample, sigma_from_t, t_from_sigma
+from sklearn_ddpm_gmm.datasets import make_segments
 
-# (name, K values): the first K is the number of components a mixture of
-# curves would use, the second one GaussianMixture needs to follow the curves.
-CASES = [("ring", (4, 8)), ("moons", (4, 8)), ("segments", (3, 8))]
-N_TRAIN, N_HELD_OUT, N_SAMPLES, N_LIKELIHOOD = 8000, 10_000, 5000, 2000
-BANDWIDTHS = np.geomspace(0.005, 0.3, 13)
+N_TRAIN, N_HELD_OUT, N_SAMPLES, N_LIKELIHOOD = 8000, 5000, 5000, 2000
+N_NODES = 4000
+# KDE bandwidths, relative to the data's overall scale (RMS of the feature sds).
+BANDWIDTHS = np.geomspace(0.01, 0.3, 8)
 
 
-def make_data(name, n, seed, geometry_seed):
-    """n points of data set ``name``; segments share the geometry of ``geometry_seed``."""
-    if name == "ring":
-        return make_blurred_ring(n, random_state=seed)
-    if name == "moons":
-        return make_blurred_moons(n, random_state=seed)[0]
-    segments = make_segments(random_state=geometry_seed)
-    return make_blurred_segments(n, segments, random_state=seed)[0]
+class BlurredCurve:
+    """Uniform law on quadrature nodes of a curve, blurred by ``N(0, noise^2 I)``."""
+
+    def __init__(self, nodes, noise):
+        self.nodes, self.noise = np.asarray(nodes, dtype=float), float(noise)
+
+    def draw(self, n, seed):
+        rng = np.random.RandomState(seed)
+        X = self.nodes[rng.randint(len(self.nodes), size=n)]
+        return X + self.noise * rng.standard_normal(X.shape)
+
+    def denoise(self, Y, sigma, chunk=1000):
+        """Exact ``E[x0 | y]`` for ``y = x0 + sigma z``, shape (n, d)."""
+        v = self.noise ** 2 + sigma ** 2
+        out = np.empty_like(Y)
+        for start in range(0, len(Y), chunk):
+            y = Y[start:start + chunk]
+            logw = -cdist(y, self.nodes, "sqeuclidean") / (2 * v)
+            w = np.exp(logw - logw.max(axis=1, keepdims=True))
+            w /= w.sum(axis=1, keepdims=True)
+            shrink = self.noise ** 2 / v
+            out[start:start + chunk] = (1 - shrink) * (w @ self.nodes) + shrink * y
+        return out
+
+
+def _angles(n, closed=True, stop=2 * np.pi):
+    return np.linspace(0.0, stop, n, endpoint=not closed)
+
+
+def ring():
+    th = _angles(N_NODES)
+    return BlurredCurve(3.0 * np.c_[np.cos(th), np.sin(th)], 0.12)
+
+
+def moons():
+    th = np.linspace(0.0, np.pi, N_NODES // 2)
+    return BlurredCurve(np.r_[np.c_[np.cos(th), np.sin(th)],
+                              np.c_[1 - np.cos(th), 0.5 - np.sin(th)]], 0.05)
+
+
+def fourier_curve(n_features=10, harmonics=3, noise=0.05, seed=0):
+    """Closed curve ``sum_k A_k cos(k th) + B_k sin(k th)``, random A, B in R^d."""
+    rng = np.random.RandomState(seed)
+    th = _angles(N_NODES)
+    coef = rng.standard_normal((harmonics, 2, n_features)) / np.arange(1, harmonics + 1)[:, None, None]
+    nodes = sum(np.outer(np.cos((k + 1) * th), coef[k, 0])
+                + np.outer(np.sin((k + 1) * th), coef[k, 1]) for k in range(harmonics))
+    return BlurredCurve(nodes, noise)
+
+
+def spiral():
+    th = np.linspace(np.pi / 2, 4 * np.pi, N_NODES)
+    # Uniform in arc length, not in angle: resample the nodes by cumulative length.
+    raw = 0.35 * th[:, None] * np.c_[np.cos(th), np.sin(th)]
+    length = np.r_[0, np.cumsum(np.linalg.norm(np.diff(raw, axis=0), axis=1))]
+    s = np.linspace(0, length[-1], N_NODES)
+    nodes = np.c_[np.interp(s, length, raw[:, 0]), np.interp(s, length, raw[:, 1])]
+    return BlurredCurve(nodes, 0.08)
+
+
+def trefoil():
+    th = _angles(N_NODES)
+    nodes = np.c_[np.sin(th) + 2 * np.sin(2 * th), np.cos(th) - 2 * np.cos(2 * th),
+                  -np.sin(3 * th)]
+    return BlurredCurve(nodes, 0.1)
+
+
+def torus_knot_12d():
+    th = _angles(N_NODES)
+    r = 2 + np.cos(3 * th)
+    knot = np.c_[r * np.cos(2 * th), r * np.sin(2 * th), -np.sin(3 * th)]
+    Q = ortho_group.rvs(12, random_state=7)[:3]
+    return BlurredCurve(knot @ Q, 0.06)
+
+
+def segments_5d():
+    ends = make_segments(random_state=100)
+    u = np.linspace(0, 1, N_NODES // 3)[:, None]
+    return BlurredCurve(np.concatenate([(1 - u) * a + u * b for a, b in ends]), 0.05)
+
+
+# (name, generator, K, group)
+SETS = [
+    ("ring", ring, 4, "tuning"),
+    ("moons", moons, 4, "tuning"),
+    ("curve10", fourier_curve, 4, "tuning"),
+    ("spiral", spiral, 4, "validation"),
+    ("trefoil3", trefoil, 4, "validation"),
+    ("knot12", torus_knot_12d, 4, "validation"),
+    ("segments5", segments_5d, 3, "validation"),
+]
 
 
 def _mean_distance(A, B, chunk=2000):
@@ -78,146 +171,178 @@ class HeldOutEnergy:
                 - self.self_term)
 
 
-def cross_validated_kde(X):
-    search = GridSearchCV(KernelDensity(), {"bandwidth": BANDWIDTHS}, cv=3)
-    return search.fit(X).best_estimator_
+def _timed(fn):
+    tic = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - tic
 
 
-def grid_mass(model, X, n_grid=160):
-    """Integral of exp(score_samples) over a grid covering the 2-D data."""
+def grid_mass(model, X, n_grid=150):
+    """Integral of exp(score_samples) over a grid covering the 2-D data (1 if normalised)."""
     low, high = X.min(axis=0) - 0.3, X.max(axis=0) + 0.3
     xs, ys = np.linspace(low[0], high[0], n_grid), np.linspace(low[1], high[1], n_grid)
     grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
     return float(np.exp(model.score_samples(grid)).sum() * (xs[1] - xs[0]) * (ys[1] - ys[0]))
 
 
-def run_case(name, K, seed, n_train, kde_cache):
-    X = make_data(name, n_train, seed, 100 + seed)
-    held_out = make_data(name, N_HELD_OUT, 1000 + seed, 100 + seed)
-    fresh = make_data(name, N_SAMPLES, 2000 + seed, 100 + seed)
+def run_case(curve, K, seed):
+    X = curve.draw(N_TRAIN, seed)
+    held_out = curve.draw(N_HELD_OUT, 1000 + seed)
+    X_ll = curve.draw(N_LIKELIHOOD, 2000 + seed)
+    fresh = curve.draw(N_SAMPLES, 3000 + seed)
     energy = HeldOutEnergy(held_out)
-    X_ll = held_out[:N_LIKELIHOOD]
+    scale = np.sqrt(X.var(axis=0).mean())
 
-    model = DiffusionMixtureSampler(K, random_state=seed).fit(X)
-    gm = GaussianMixture(K, covariance_type="full", random_state=seed).fit(X)
-    key = (name, seed)
-    if key not in kde_cache:  # the bandwidth does not depend on K
-        kde_cache[key] = cross_validated_kde(X)
-    kde = kde_cache[key]
-    row = {
-        "ed_sde": energy(model.sample(N_SAMPLES, random_state=seed)[0]),
-        "ed_ode": energy(model.sample(N_SAMPLES, random_state=seed, method="ode")[0]),
+    model, t_dms = _timed(lambda: DiffusionMixtureSampler(K, random_state=seed).fit(X))
+    gm, t_gm = _timed(lambda: GaussianMixture(K, covariance_type="full",
+                                              random_state=seed).fit(X))
+    search, t_kde = _timed(lambda: GridSearchCV(
+        KernelDensity(), {"bandwidth": scale * BANDWIDTHS}, cv=3).fit(X))
+    kde = search.best_estimator_
+    edge = search.best_index_ in (0, len(BANDWIDTHS) - 1)
+    return {
+        "ed_dms": energy(model.sample(N_SAMPLES, random_state=seed)[0]),
         "ed_gm": energy(gm.sample(N_SAMPLES)[0]),
         "ed_kde": energy(kde.sample(N_SAMPLES, random_state=seed)),
         "ed_fresh": energy(fresh),
         "ll_dms": model.score(X_ll),
         "ll_gm": gm.score(X_ll),
         "ll_kde": kde.score(X_ll) / len(X_ll),
-        "mass": grid_mass(model, X) if X.shape[1] == 2 else np.nan,
-        "bandwidth": kde.bandwidth,
+        "t_dms": t_dms, "t_gm": t_gm, "t_kde": t_kde,
+        "bandwidth": kde.bandwidth / scale, "edge": edge,
+        # The sampler's density is normalised only approximately: check it
+        # where a grid is cheap (2-D, first seed).
+        "mass": grid_mass(model, X) if X.shape[1] == 2 and seed == 0 else np.nan,
     }
-    return row
 
 
-ED_KEYS = ("ed_sde", "ed_ode", "ed_gm", "ed_kde", "ed_fresh")
-LL_KEYS = ("ll_dms", "ll_gm", "ll_kde")
+KEYS = ("ed_dms", "ed_kde", "ed_gm", "ed_fresh", "ll_dms", "ll_kde", "ll_gm",
+        "t_dms", "t_kde", "t_gm")
+
+
+def _format(key, value):
+    if key.startswith("ed"):
+        return f"{1e4 * value:7.2f}"
+    if key.startswith("ll"):
+        return f"{value:8.4f}"
+    return f"{value:6.2f}"
+
+
+def print_header():
+    print(f"{'set / seed':<22} | energy distance x 1e-4: {'DMS':>5} {'KDE':>7} {'GM':>7} "
+          f"{'fresh':>7} | held-out ll: {'DMS':>5} {'KDE':>8} {'GM':>8} | fit s: DMS "
+          f"KDE-search GM | KDE bw/scale | DMS mass")
 
 
 def print_row(label, row):
-    eds = " ".join(f"{1e4 * row[k]:7.2f}" for k in ED_KEYS)
-    lls = " ".join(f"{row[k]:8.4f}" for k in LL_KEYS)
-    print(f"{label:<22} | {eds} | {lls} | {row['mass']:6.3f} {row['bandwidth']:6.3f}",
-          flush=True)
+    cells = [" ".join(_format(k, row[k]) for k in KEYS[:4]),
+             " ".join(_format(k, row[k]) for k in KEYS[4:7]),
+             " ".join(_format(k, row[k]) for k in KEYS[7:])]
+    flag = " (grid edge)" if row["edge"] else ""
+    mass = f" | {row['mass']:.4f}" if np.isfinite(row["mass"]) else ""
+    print(f"{label:<22} | {cells[0]} | {cells[1]} | {cells[2]} | {row['bandwidth']:.3f}{flag}"
+          f"{mass}", flush=True)
 
 
-def print_summary(rows_by_case):
-    print("\nMean +- sd over seeds (energy distance x 1e-4; log-likelihood in nats)")
-    header = (f"{'case':<14} | {'DMS-SDE':>13} {'DMS-ODE':>13} {'GM full':>13} "
-              f"{'KDE (CV)':>13} {'fresh':>13} | {'ll DMS':>15} {'ll GM':>15} "
-              f"{'ll KDE':>15} | {'mass':>5}")
-    print(header)
-    print("-" * len(header))
-    for (name, K), rows in rows_by_case.items():
-        def stat(key, scale=1.0, fmt="7.2f"):
-            values = scale * np.array([r[key] for r in rows])
-            return f"{values.mean():{fmt}}+-{values.std():<5.2f}" if fmt == "7.2f" else (
-                f"{values.mean():8.4f}+-{values.std():.4f}")
-        eds = " ".join(stat(k, 1e4) for k in ED_KEYS)
-        lls = " ".join(stat(k, fmt="ll") for k in LL_KEYS)
-        masses = [r["mass"] for r in rows if np.isfinite(r["mass"])]
-        mass = f"{np.mean(masses):5.3f}" if masses else "    -"
-        print(f"{name + ' K=' + str(K):<14} | {eds} | {lls} | {mass}")
+def print_summary(rows_by_set):
+    print("\nMean +- sd over seeds (energy distance x 1e-4; log-likelihood in nats; "
+          "fit times in seconds)")
+    print(f"{'set':<10} {'group':<10} | {'ED DMS':>12} {'ED KDE':>12} {'ED GM':>12} "
+          f"{'ED fresh':>12} | {'DMS/KDE':>7} | {'ll DMS':>16} {'ll KDE':>16} "
+          f"{'ll GM':>16} | {'fit DMS':>7} {'KDE srch':>8} {'GM':>6} | bar")
+    for (name, group), rows in rows_by_set.items():
+        v = {k: np.array([r[k] for r in rows]) for k in KEYS}
+        ed = " ".join(f"{1e4 * v[k].mean():6.2f}+-{1e4 * v[k].std():<4.2f}"
+                      for k in KEYS[:4])
+        ll = " ".join(f"{v[k].mean():8.4f}+-{v[k].std():.4f}" for k in KEYS[4:7])
+        times = " ".join(f"{v[k].mean():7.2f}" for k in KEYS[7:])
+        ratio = v["ed_dms"].mean() / v["ed_kde"].mean()
+        checks = {
+            "ED<=0.8KDE|fresh": (ratio <= 0.8
+                                 or v["ed_dms"].mean() <= v["ed_fresh"].mean()),
+            "ll>=KDE": v["ll_dms"].mean() >= v["ll_kde"].mean(),
+            "ED<GM": v["ed_dms"].mean() < v["ed_gm"].mean(),
+            "time<=KDE": v["t_dms"].mean() <= v["t_kde"].mean(),
+        }
+        bar = " ".join(f"{k}:{'ok' if ok else 'NO'}" for k, ok in checks.items())
+        print(f"{name:<10} {group:<10} | {ed} | {ratio:7.2f} | {ll} | {times} | {bar}",
+              flush=True)
 
 
-def timings(name, K):
-    """Fit, sample and score times (seconds) at 10 000 points, one thread."""
-    X = make_data(name, 10_000, 0, 100)
-    X_score = make_data(name, 10_000, 1, 100)
-    out = {}
-    tic = time.perf_counter()
-    model = DiffusionMixtureSampler(K, random_state=0).fit(X)
-    out["DMS fit"] = time.perf_counter() - tic
-    for method in ("sde", "ode"):
-        tic = time.perf_counter()
-        model.sample(10_000, random_state=0, method=method)
-        out[f"DMS sample {method}"] = time.perf_counter() - tic
-    tic = time.perf_counter()
-    model.score_samples(X_score)
-    out["DMS score"] = time.perf_counter() - tic
-    tic = time.perf_counter()
-    gm = GaussianMixture(K, covariance_type="full", random_state=0).fit(X)
-    out["GM fit"] = time.perf_counter() - tic
-    tic = time.perf_counter()
-    gm.sample(10_000)
-    out["GM sample"] = time.perf_counter() - tic
-    tic = time.perf_counter()
-    gm.score_samples(X_score)
-    out["GM score"] = time.perf_counter() - tic
-    tic = time.perf_counter()
-    kde = cross_validated_kde(X)
-    out["KDE CV+fit"] = time.perf_counter() - tic
-    tic = time.perf_counter()
-    KernelDensity(bandwidth=kde.bandwidth).fit(X)
-    out["KDE fit"] = time.perf_counter() - tic
-    tic = time.perf_counter()
-    kde.sample(10_000, random_state=0)
-    out["KDE sample"] = time.perf_counter() - tic
-    tic = time.perf_counter()
-    kde.score_samples(X_score)
-    out["KDE score"] = time.perf_counter() - tic
-    return out
+# ------------------------------------------------------------------ diagnose
+def _caller_denoiser(model, baseline_only=False):
+    """The fitted denoiser in the caller's VE coordinates: ``(Y, sigma) -> D``."""
+    mean, scale = model.data_mean_, model.data_scale_[0]
+
+    def D(Y, sigma, divergence=False):
+        Z = (Y - mean) / scale
+        if baseline_only:
+            return mean + scale * mixture_denoise(model.score_model_.baseline, Z, sigma / scale)
+        return mean + scale * denoise(model.score_model_, Z, sigma / scale)
+
+    return D
+
+
+def diagnose(name, curve, K, n_points=3000, n_samples=3000):
+    X = curve.draw(N_TRAIN, 0)
+    model, t_fit = _timed(lambda: DiffusionMixtureSampler(K, random_state=0).fit(X))
+    scale = model.data_scale_[0]
+    print(f"\n{name} (K={K}), fit {t_fit:.2f} s; degree per level (smallest first): "
+          f"{model.degrees_.tolist()}")
+    learned, baseline = _caller_denoiser(model), _caller_denoiser(model, True)
+    rng = np.random.RandomState(5)
+    X0 = curve.draw(n_points, 4)
+    print(f"{'t':>9} {'sigma':>8} | {'exact loss':>10} | excess: {'learned':>9} "
+          f"{'(ratio)':>8} {'baseline':>9} {'(ratio)':>8}")
+    sigmas = scale * sigma_from_t(model.levels_)
+    for sigma in sigmas[::max(1, len(sigmas) // 12)]:
+        Y = X0 + sigma * rng.standard_normal(X0.shape)
+        E = curve.denoise(Y, sigma)
+        floor = np.mean(np.sum((X0 - E) ** 2, axis=1))
+        ex_l = np.mean(np.sum((learned(Y, sigma) - E) ** 2, axis=1))
+        ex_b = np.mean(np.sum((baseline(Y, sigma) - E) ** 2, axis=1))
+        print(f"{float(t_from_sigma(sigma)):9.2e} {sigma:8.4f} | {floor:10.3e} | "
+              f"{ex_l:17.3e} {ex_l / floor:8.4f} {ex_b:9.3e} {ex_b / floor:8.4f}")
+    held_out = HeldOutEnergy(curve.draw(N_HELD_OUT, 1000))
+    steps = scale * model._sample_sigmas()
+    start = X.mean(axis=0) + np.sqrt(X.var(axis=0).mean() + steps[0] ** 2) * \
+        rng.standard_normal((n_samples, X.shape[1]))
+    print(f"fresh data: energy distance x 1e-4 {1e4 * held_out(curve.draw(n_samples, 9)):.2f}")
+    for cut in (np.inf, 3.0, 1.0, 0.3, 0.1, 0.0):
+        def hybrid(Y, sigma, divergence=False, cut=cut):
+            return curve.denoise(Y, sigma) if sigma > cut else learned(Y, sigma)
+        S = ancestral_sample(hybrid, start, np.append(steps, 0.0), np.random.RandomState(7))
+        print(f"exact denoiser above sigma = {cut:>4}: energy distance x 1e-4 "
+              f"{1e4 * held_out(S):.2f}", flush=True)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--quick", action="store_true",
-                        help="one seed, one K per data set, 4 000 training points")
+    parser.add_argument("--sets", default=",".join(name for name, *_ in SETS))
+    parser.add_argument("--diagnose", action="store_true")
     args = parser.parse_args()
-    seeds = 1 if args.quick else args.seeds
-    n_train = 4000 if args.quick else N_TRAIN
     warnings.simplefilter("ignore", ConvergenceWarning)
-    print(f"{N_TRAIN if not args.quick else n_train} training points, {N_SAMPLES} samples, "
-          f"{N_HELD_OUT} held-out points for the energy distance, {N_LIKELIHOOD} for the "
-          "log-likelihood")
-    print(f"{'case / seed':<22} | {'energy distance x 1e-4: SDE ODE GM KDE fresh':>39} | "
-          f"{'held-out ll: DMS GM KDE':>26} | mass  bw")
-    rows_by_case, kde_cache = {}, {}
-    for name, Ks in CASES:
-        for K in Ks[:1] if args.quick else Ks:
-            rows = []
-            for seed in range(seeds):
-                row = run_case(name, K, seed, n_train, kde_cache)
-                print_row(f"{name} K={K} seed={seed}", row)
-                rows.append(row)
-            rows_by_case[(name, K)] = rows
-    print_summary(rows_by_case)
-    print("\nTimes at 10 000 points (seconds, one thread): fit, sample 10 000, "
-          "score_samples of 10 000")
-    for name, Ks in CASES:
-        t = timings(name, Ks[0])
-        print(f"{name} K={Ks[0]}: " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()),
-              flush=True)
+    chosen = [s for s in SETS if s[0] in args.sets.split(",")]
+    if args.diagnose:
+        for name, make, K, group in chosen:
+            if group == "tuning":
+                diagnose(name, make(), K)
+        return
+    print(f"{N_TRAIN} training rows, {N_SAMPLES} samples, energy distance to "
+          f"{N_HELD_OUT} held-out rows, log-likelihood of {N_LIKELIHOOD} others; "
+          f"seeds 0..{args.seeds - 1}")
+    print_header()
+    rows_by_set = {}
+    for name, make, K, group in chosen:
+        curve = make()
+        rows = []
+        for seed in range(args.seeds):
+            row = run_case(curve, K, seed)
+            print_row(f"{name} K={K} seed={seed}", row)
+            rows.append(row)
+        rows_by_set[(name, group)] = rows
+    print_summary(rows_by_set)
 
 
 if __name__ == "__main__":

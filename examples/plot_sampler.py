@@ -3,8 +3,8 @@ Diffusion sampling on a ring and two moons
 ==========================================
 
 :class:`~sklearn_ddpm_gmm.DiffusionMixtureSampler` learns the score of the
-data at 40 noise levels by polynomial regression in the Voronoi cells of a few
-centres, then samples by running the reverse diffusion (Gatmiry, Kelner & Lee,
+data at 16 noise levels by polynomial regression in soft Voronoi cells (finer
+than the mixture's components where the data allow), then samples by running the reverse diffusion (Gatmiry, Kelner & Lee,
 2024). It is meant for clusters that are not Gaussian, such as blurred curves.
 
 Here, on a ring and on two moons (4 000 training points each, blurred by
@@ -84,10 +84,11 @@ for name, make in generators.items():
 # The learned score
 # -----------------
 # ``score_function(X, t)`` returns the learned score of the data noised to
-# level ``t`` (standardised units; ``t = 0.05`` here): the direction in which
-# the reverse diffusion pushes a point. Arrows show its direction, colour its
+# level ``t`` by the forward process ``a x + s z`` in the data's own units (as
+# for DDPMGaussianMixture; ``t = 0.01`` here): the direction in which the
+# reverse diffusion pushes a point. Arrows show its direction, colour its
 # length (log scale).
-t = 0.05
+t = 0.01
 fig, axes = plt.subplots(2, 4, figsize=(16, 8))
 for row, (name, (X, sampler, draws)) in zip(axes, results.items()):
     low, high = X.min(axis=0) - 0.3, X.max(axis=0) + 0.3

@@ -7,7 +7,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 from scipy.special import log_softmax
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
-from sklearn.cluster import kmeans_plusplus
+from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
@@ -49,24 +49,62 @@ _WARM_START_ROWS_PER_COMPONENT = 100
 # the data (its one M-step from the DDPM posteriors gave a poor baseline: held-out
 # log-likelihood 3.83 against 4.04 after EM on 5-D segments, K = 8).
 _EM_STEPS = 20
+# Noised pairs per monomial of the top degree in an average regression cell:
+# tuned on a ring, two moons and a closed curve in 10-D (4 -> 24 cells in 10-D:
+# energy distance to held-out data 5x lower).
+_CELL_PAIRS_PER_TERM = 20
+# Lloyd iterations for the regression cells (they only partition the space).
+_KMEANS_ITER = 20
+# Floor of the pooled variance in predict_proba (standardised units, where the
+# data's variance is 1 unless it is constant).
+_MIN_ASSIGNMENT_VARIANCE = 1e-12
+# Heun steps of the likelihood ODE (at least one per trained level): on two
+# moons 16 steps overstated the held-out log-likelihood by 0.035 nats, 64 by 0.003
+# (against 128).
+_LIKELIHOOD_STEPS = 64
 # Rows per chunk in score_samples (memory only; each row's value is its own).
 _LIKELIHOOD_CHUNK = 2048
 
 
 def _standardisation(X):
-    """Per-feature mean and scale of X, shape (n_samples, n_features).
+    """Mean and one overall scale of X, shape (n_samples, n_features).
 
-    Scales are standard deviations, computed after dividing by the largest
-    offset so data near 1e-150 or 1e150 neither under- nor overflows; constant
-    features get scale 1.
+    The scale is the root mean square of the per-feature standard deviations,
+    the same for every feature: the forward process adds isotropic noise, and
+    only a scalar scale (with a shift) maps isotropic noise in the caller's
+    units to isotropic noise inside, so that ``score_function`` can be exact in
+    the caller's units. It is computed after dividing by the largest offset, so
+    data near 1e-150 or 1e150 neither under- nor overflows; constant data get
+    scale 1.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_features,)
+    scale : ndarray of shape (n_features,)
+        One value repeated.
     """
     mean = X.mean(axis=0)
     offsets = X - mean
-    largest = np.max(np.abs(offsets), axis=0)
-    safe = np.where(largest > 0, largest, 1.0)
-    scale = safe * np.sqrt(np.mean((offsets / safe) ** 2, axis=0))
-    scale[~(np.isfinite(scale) & (scale > 0))] = 1.0
-    return mean, scale
+    largest = float(np.max(np.abs(offsets)))
+    safe = largest if largest > 0 else 1.0
+    scale = safe * np.sqrt(np.mean((offsets / safe) ** 2))
+    if not (np.isfinite(scale) and scale > 0):
+        scale = 1.0
+    return mean, np.full(X.shape[1], scale)
+
+
+def _distances(Z, centres):
+    """Euclidean distances, shape (n, K), finite for rows far beyond 1e154.
+
+    Rows whose squared distances overflow are divided by their largest entry
+    first (the distance scales back linearly).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        dist = cdist(Z, centres)
+    for i in np.flatnonzero(~np.all(np.isfinite(dist), axis=1)):
+        r = np.max(np.abs(Z[i]))
+        dist[i] = r * np.linalg.norm(Z[i] / r - centres / r, axis=1)
+    return dist
 
 
 def auto_max_degree(n_features):
@@ -146,19 +184,51 @@ def _em_refresh(Z, baseline, max_iter):
                            eigvecs)
 
 
+def _regression_cells(Z, centres, n_pairs, n_terms, random_state):
+    """Centres of the regression cells: the mixture's, or finer k-means ones.
+
+    A cell is worth splitting while the halves still have enough pairs to fit
+    the top degree: the cells number ``n_pairs / (CELL_PAIRS_PER_TERM *
+    n_terms)``, at least the mixture's components (whose means are then the
+    centres) and at most a tenth of the rows. Finer cells follow a curve
+    whose bends a low degree cannot (the cap on the degree falls with the
+    dimension).
+
+    Returns
+    -------
+    cells : ndarray of shape (n_cells, d)
+    """
+    n_cells = min(int(n_pairs / (_CELL_PAIRS_PER_TERM * n_terms)), len(Z) // 10)
+    if n_cells <= len(centres):
+        return centres
+    kmeans = KMeans(n_cells, n_init=1, max_iter=_KMEANS_ITER,
+                    random_state=random_state.randint(np.iinfo(np.int32).max))
+    return kmeans.fit(Z).cluster_centers_
+
+
 class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
     """Density model learned by piecewise polynomial score regression and reverse diffusion.
 
     Implements Gatmiry, Kelner & Lee (2024) for data that a Gaussian mixture
     describes badly: mixtures whose components are blurred curves, segments,
-    rings or small manifolds. The data are standardised per feature; then
+    rings or small manifolds. The data are shifted to mean zero and divided by
+    one overall scale (the root mean square of the features' standard
+    deviations: one scale for all features keeps the forward process's noise
+    isotropic, so the model is the same in the caller's units); then
 
     1. **centres**: a :class:`DDPMGaussianMixture` with ``n_components``
        components (power-iteration-then-EM schedule, on a subsample) is
-       refreshed on all the data by full-covariance EM steps; its means are the
-       centres of the Voronoi cells. The paper's centre ``a mu`` at level t is
-       ``mu`` in the variance-exploding coordinates used inside, so a point's
-       cell is the same at every level;
+       refreshed on all the data by full-covariance EM steps; its means are
+       ``means_``, and its exact denoiser is the baseline of the regression.
+       With ``degree="auto"`` the regression's Voronoi cells are finer where
+       the data allow: as many k-means centres as keep about 20 noised pairs
+       per monomial of the top degree in a cell (at least ``n_components``),
+       so that cells follow a curve's bends that the low degrees allowed in
+       many dimensions cannot; with a given degree the cells are the
+       components'.
+       The paper's centre ``a mu`` at level t is ``mu`` in the
+       variance-exploding coordinates used inside, so a point's cell is the
+       same at every level;
     2. **score regression**: at each of ``n_levels`` noise levels, geometric in
        t from ``t_min`` to ``t_max``, every training point is noised
        ``n_noise_draws`` times (antithetic pairs). In each cell the denoising
@@ -180,7 +250,8 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
 
     ``score_samples`` is the log-density of the data smoothed by the forward
     process at ``t_min`` (a Gaussian blur of standard deviation
-    ``sqrt(exp(2 t_min) - 1)``, 0.014 at the default, in standardised units).
+    ``sqrt(exp(2 t_min) - 1)`` times ``data_scale_``: 0.0045 of the data's
+    scale at the default).
     The fitted field is piecewise (it jumps across cell boundaries), so it is
     not an exact gradient and the density it implies is normalised only
     approximately: on 2-D rings and moons it integrated to 0.99-1.01.
@@ -188,26 +259,26 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
     Parameters
     ----------
     n_components : int, default=1
-        Number of mixture components, hence of cells (centres).
+        Number of mixture components (the regression may use more cells).
     degree : "auto" or int, default="auto"
         Polynomial degree of the per-cell regressions. ``"auto"`` chooses it at
         each level from the held-out denoising loss (20% of the points held out,
         then refitted on all): the degree is raised from -1 (no correction)
-        while the loss keeps falling by at least 0.1%, up to 10 in 1-D and
+        and a higher one kept when it lowers the loss by more than two
+        standard errors of the paired difference, up to 10 in 1-D and
         2-D, 7 in 3-D, 4 in 5-D, 2 in 10-D and 1 from 15-D on (at most 128
         monomials). A cell uses a lower degree when it has fewer than 10 noised
         pairs per monomial.
-    n_levels : int, default=40
+    n_levels : int, default=16
         Number of trained noise levels, geometric in t.
-    t_min : float, default=1e-4
-        Smallest noise level (standardised units).
+    t_min : float, default=1e-5
+        Smallest noise level (standardised units: the VE noise there is
+        ``data_scale_ * sqrt(exp(2 t_min) - 1)`` in the data's units).
     t_max : float, default=5.0
-        Largest noise level, where the noised data is ``N(0, I)`` to within
+        Largest noise level (standardised units), where the noised data is ``N(0, I)`` to within
         ``exp(-2 t_max)``. Must exceed ``t_min``.
-    n_noise_draws : int, default=16
-        Noised copies of each training point per level. The regression is
-        variance-limited: 4 draws gave held-out log-likelihoods 0.02-0.06 nats
-        lower than 16 on blurred curves.
+    n_noise_draws : int, default=4
+        Noised copies of each training point per level.
     alpha : float, default=1e-3
         Ridge penalty per pair on the polynomial coefficients (the features are
         whitened per cell, so it is scale-free).
@@ -229,15 +300,15 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
     Attributes
     ----------
     means_ : ndarray of shape (n_components, n_features)
-        Cell centres, in the data's units.
+        Means of the refreshed mixture's components, in the data's units.
     weights_ : ndarray of shape (n_components,)
-        Share of the training points in each cell.
+        Share of the training points nearest to each of ``means_``.
     levels_ : ndarray of shape (n_levels,)
         Trained noise levels t (standardised units).
     degrees_ : ndarray of shape (n_levels,)
         Degree used at each level (before per-cell fallbacks); -1: no
         correction, the mixture's denoiser alone.
-    cell_degrees_ : ndarray of shape (n_levels, n_components)
+    cell_degrees_ : ndarray of shape (n_levels, n_cells)
         Degree fitted in each cell at each level; -1 means the mixture's
         denoiser alone (a cell with fewer than two pairs).
     heldout_loss_ : ndarray of shape (n_levels, top_degree + 2) or None
@@ -247,7 +318,7 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
     data_mean_ : ndarray of shape (n_features,)
         Per-feature mean used to standardise.
     data_scale_ : ndarray of shape (n_features,)
-        Per-feature scale used to standardise.
+        The overall scale used to standardise (one value, repeated per feature).
     score_model_ : PolyDenoiser
         The fitted piecewise polynomial denoiser (standardised, VE coordinates).
     n_features_in_ : int
@@ -300,10 +371,10 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         n_components=1,
         *,
         degree="auto",
-        n_levels=40,
-        t_min=1e-4,
+        n_levels=16,
+        t_min=1e-5,
         t_max=5.0,
-        n_noise_draws=16,
+        n_noise_draws=4,
         alpha=1e-3,
         method="sde",
         n_sample_steps=200,
@@ -362,7 +433,9 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         self.data_mean_, self.data_scale_ = _standardisation(X)
         Z = (X - self.data_mean_) / self.data_scale_
-        resp, self._assignment_variance = _warm_start(Z, self.n_components, random_state)
+        resp, variance = _warm_start(Z, self.n_components, random_state)
+        # Constant data have zero variance; predict_proba's logits would be 0/0.
+        self._assignment_variance = max(variance, _MIN_ASSIGNMENT_VARIANCE)
         # Refresh on all the data: one M-step with full covariances gives the
         # baseline mixture, whose means are the centres of the cells.
         baseline = fit_mixture_baseline(Z, resp)
@@ -374,8 +447,15 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
             degrees = range(-1, auto_max_degree(n_features) + 1)
         else:
             degrees = int(self.degree)
+        # Finer cells only where the held-out choice guards the degree: a given
+        # high degree in small cells swings between neighbours (two moons,
+        # degree 8 in 12 cells: a density of mass 48).
+        cells = centres
+        if self.degree == "auto":
+            cells = _regression_cells(Z, centres, n_samples * self.n_noise_draws,
+                                      n_poly_features(n_features, max(degrees)), random_state)
         model, level_degrees, heldout = fit_poly_denoiser(
-            Z, centres, baseline, sigma_from_t(self.levels_), degrees,
+            Z, cells, baseline, sigma_from_t(self.levels_), degrees,
             float(self.alpha), self.n_noise_draws, random_state,
         )
         self.score_model_ = model
@@ -408,9 +488,10 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
     def score_samples(self, X):
         """Log density of each sample (the data's law smoothed at ``t_min``).
 
-        Computed through the probability-flow ODE, one Heun step per interval
-        between trained levels, with the exact divergence of the polynomial
-        denoiser: deterministic, and each row's value depends on that row only.
+        Computed through the probability-flow ODE, by Heun steps geometric in
+        t from ``t_min`` to ``t_max`` (64, or one per trained level if more),
+        with the exact divergence of the polynomial denoiser: deterministic,
+        and each row's value depends on that row only.
 
         Parameters
         ----------
@@ -431,7 +512,8 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         array([-0.9, -1.4])
         """
         Z = self._standardise(X)
-        sigmas = sigma_from_t(self.levels_)
+        sigmas = sigma_from_t(np.geomspace(self.t_min, self.t_max,
+                                           max(self.n_levels, _LIKELIHOOD_STEPS)))
         log_prior = self._log_prior(sigmas[-1])
         out = np.empty(len(Z))
         for start in range(0, len(Z), _LIKELIHOOD_CHUNK):
@@ -464,12 +546,12 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         return float(np.mean(self.score_samples(X)))
 
     def predict_proba(self, X):
-        """Soft assignment of each sample to the cells.
+        """Soft assignment of each sample to the components (centres ``means_``).
 
         ``softmax_j(-|z - c_j|^2 / (2 v))`` in standardised units, with ``v`` the
         warm-start mixture's pooled variance: the posterior of an equal-weight,
-        equal-variance mixture on the centres, so its argmax is the Voronoi
-        cell that ``predict`` returns.
+        equal-variance mixture on the centres, so its argmax is the nearest
+        centre that ``predict`` returns.
 
         Parameters
         ----------
@@ -492,11 +574,16 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         """
         Z = self._standardise(X)
         centres = (self.means_ - self.data_mean_) / self.data_scale_
-        logits = -cdist(Z, centres, "sqeuclidean") / (2.0 * self._assignment_variance)
+        # Squared distances less the nearest one, as a product of finite
+        # factors: far queries would give inf - inf with squared distances.
+        dist = _distances(Z, centres)
+        nearest = dist.min(axis=1, keepdims=True)
+        with np.errstate(over="ignore"):
+            logits = -((dist - nearest) * (dist + nearest)) / (2.0 * self._assignment_variance)
         return np.exp(log_softmax(logits, axis=1))
 
     def predict(self, X):
-        """Cell (nearest centre, in standardised units) of each sample.
+        """Component (nearest of ``means_``) of each sample.
 
         Parameters
         ----------
@@ -521,21 +608,24 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         return nearest_centre(Z, (self.means_ - self.data_mean_) / self.data_scale_)
 
     def score_function(self, X, t):
-        """Learned score of the data noised to level ``t``.
+        """Learned score of the data noised to level ``t``, in the data's units.
 
-        The forward process acts on the standardised data ``z = (x - data_mean_)
-        / data_scale_``: ``z_t = a z + s eps`` with ``a = exp(-t)`` and
-        ``s^2 = 1 - exp(-2 t)``. The learned score there is
-        ``(a D(z_t, t) - z_t) / s^2``; this returns it in the data's units,
-        ``grad_x log q_t(x)`` for ``x = data_mean_ + data_scale_ * z_t``.
-        Outside ``[t_min, t_max]`` the denoiser of the nearest trained level
-        is used.
+        As for :meth:`DDPMGaussianMixture.score_function`, the forward process
+        maps a clean point to ``a x + s z`` with ``a = exp(-t)``,
+        ``s^2 = 1 - exp(-2 t)`` and ``z ~ N(0, I)`` in the data's own units,
+        and this returns ``grad_x log q_t(x)`` of the noised law:
+        ``(a E[x | x_t] - x_t) / s^2`` with the fitted denoiser. Inside, the
+        data are shifted and divided by one overall scale, which keeps the
+        noise isotropic, so this is the same model at the level that matches
+        (VE noise ``sigma / data_scale_``). Below the smallest trained level
+        or above the largest, the denoiser of the end level is used.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Points at which to evaluate the score.
         t : float
-            Noise level, ``t > 0``.
+            Noise level in the data's units, ``t > 0``.
 
         Returns
         -------
@@ -551,12 +641,15 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         >>> score.shape, bool(abs(score[0, 0] + 2.0) < 0.2)  # its score is -x
         ((1, 1), True)
         """
-        Z = self._standardise(X)
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
         if not (np.isscalar(t) and np.isfinite(t) and t > 0):
             raise ValueError(f"t must be a finite number > 0; got {t!r}.")
         a, s2 = noise_coefficients(float(t))
-        D = self._denoiser(Z / a, float(sigma_from_t(t)))
-        return (a * D - Z) / s2 / self.data_scale_
+        scale = self.data_scale_[0]
+        Y = (X / a - self.data_mean_) / scale
+        D = self.data_mean_ + scale * self._denoiser(Y, float(sigma_from_t(t)) / scale)
+        return (a * D - X) / s2
 
     def _sample_sigmas(self):
         """Decreasing VE levels the samplers step through (ending at t_min)."""
@@ -583,7 +676,7 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         X : ndarray of shape (n_samples, n_features)
             Samples, in the data's units.
         y : ndarray of shape (n_samples,)
-            Cell of each sample's final position.
+            Component (nearest of ``means_``) of each sample's final position.
 
         Examples
         --------
@@ -614,5 +707,5 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
             Z = ancestral_sample(self._denoiser, Y, sigmas, rng)
         else:
             Z = ode_sample(self._denoiser, Y, sigmas)
-        labels = nearest_centre(Z, model.centres)
+        labels = nearest_centre(Z, (self.means_ - self.data_mean_) / self.data_scale_)
         return self.data_mean_ + self.data_scale_ * Z, labels
