@@ -709,7 +709,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         self.lower_bound_ = best - log_scale
         self.lower_bounds_ = [value - log_scale for value in result.lower_bounds]
         self.n_samples_seen_ = n_samples
-        weights = getattr(Z, "sample_weight", None)
+        weights = Z.sample_weight
         self._weight_seen_ = float(n_samples if weights is None else weights.sum())
         self._standardisation_ = (centre, scale)
         self._random_state_ = random_state
@@ -801,7 +801,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         rows, cold = self._power_cold_start(Z, centre, scale, random_state, schedule,
                                             losses)
         Z_start = Z[rows]
-        weights = getattr(Z, "sample_weight", None)
+        weights = Z.sample_weight
         weights = None if weights is None else weights[rows]
         reg = self._standardised_reg(scale)
         candidates = {
@@ -838,7 +838,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             A spherical mixture in standardised units.
         """
         n_rows = cold_start_rows(Z.shape[0], self.n_components)
-        weights = getattr(Z, "sample_weight", None)
+        weights = Z.sample_weight
         if weights is None:
             rows = np.sort(random_state.choice(Z.shape[0], n_rows, replace=False))
         else:  # rows of positive weight; the weights enter where they are used

@@ -100,6 +100,7 @@ class DaskRows:
 
     def __init__(self, X, centre, scale):
         self.X, self.centre, self.scale = X, centre, scale
+        self.sample_weight = None  # weighted Dask fits are refused
         self.shape = X.shape
         self.dtype = np.dtype(np.float64)
 
