@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._likelihood import gaussian_params, iterate, posteriors, sklearn_type
+from ._standardise import check_spread
 
 # Added to each component's mass before dividing by it, as scikit-learn's M-step does.
 _MASS_FLOOR = 10 * np.finfo(np.float64).eps
@@ -134,9 +135,37 @@ class DaskRows:
                        verbose=verbose, verbose_interval=verbose_interval)
 
 
+def dask_rows(X, n_components, min_variance):
+    """The standardised rows of a Dask array X chunked by rows.
+
+    Returns
+    -------
+    rows : DaskRows
+    centre : ndarray of shape (n_features,)
+    scale : float
+    """
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2D Dask array, got {X.ndim} dimensions.")
+    if X.numblocks[1] != 1:
+        X = X.rechunk({1: -1})
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)
+    n_samples = X.shape[0]
+    if n_samples < max(2, n_components):
+        raise ValueError(
+            f"Expected n_samples >= max(2, n_components) but got n_components = "
+            f"{n_components}, n_samples = {n_samples}"
+        )
+    centre, scale, low, high = standardisation(X, min_variance)
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+        raise ValueError("Input X contains NaN or infinity.")
+    check_spread(low, high, np.dtype(np.float64))
+    return DaskRows(X, centre, scale), centre, scale
+
+
 def standardisation(X, min_variance=0.0):
     """Centre and scale of a Dask array, as the in-memory fit computes them
-    (``_ddpm_gmm._standardise``: the mean, the root mean square of the
+    (``_standardise.standardise``: the mean, the root mean square of the
     offsets taken in units of the largest offset so that squaring cannot
     overflow, at least ``sqrt(eps * min_variance)``), and the columns'
     smallest and largest values."""

@@ -11,7 +11,7 @@ from sklearn_ddpm_gmm._distributed import (
     standardisation,
     step_from_sums,
 )
-from sklearn_ddpm_gmm._ddpm_gmm import _standardise
+from sklearn_ddpm_gmm._standardise import standardise as _standardise
 from sklearn_ddpm_gmm._likelihood import em_step, gaussian_params, posteriors, run_likelihood_phase
 
 da = pytest.importorskip("dask.array")

@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
-from sklearn_ddpm_gmm._ddpm_gmm import _standardise
+from sklearn_ddpm_gmm._standardise import standardise as _standardise
 from sklearn_ddpm_gmm._objective import draw_seeds
 from sklearn_ddpm_gmm._optim import run_phase
 from sklearn_ddpm_gmm._schedule import power_phase

@@ -1,0 +1,336 @@
+"""The default fit: a start, then the exact integrated objective (maximum likelihood).
+
+:func:`fit_likelihood` is the pipeline the estimator calls, on standardised
+rows held in memory (:class:`._likelihood.InMemoryRows`) or in the blocks of a
+Dask array (:class:`._distributed.DaskRows`):
+
+1. a start per initialisation (:func:`_start`): the user's values, GaussianMixture's
+   initial posteriors, or for ``init_params="power"`` the paper's cold start on
+   a subsample and GaussianMixture's k-means start on the same rows, each
+   converged there, the one of higher likelihood kept (:func:`_power_start`);
+2. the final phase on all rows (:func:`_final_phase`);
+3. of ``n_init`` such runs, the one with the highest ``lower_bound_``.
+
+Each step maps (rows, parameters, spec) to (parameters, History).
+"""
+
+import hashlib
+from typing import NamedTuple
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.metrics import pairwise_distances_argmin
+
+from ._covariance import covariances
+from ._distributed import DaskRows
+from ._history import History, phase_history
+from ._initialisation import cold_start, initial_posteriors, one_hot
+from ._likelihood import LikelihoodResult, em_step, gaussian_params, posteriors, \
+    run_likelihood_phase, stopping_tol
+from ._schedule import cold_start_rows
+from ._threads import one_blas_thread
+
+# Regularisation of the cold start's phases, relative to the data's variance
+# (reg_covar's default in standardised units): they only have to find the
+# components, and must not collapse one onto a point whatever reg_covar the
+# final phase uses.
+_COLD_REG_COVAR = 1e-6
+# Most steps that converge each candidate start on the subsample
+# (GaussianMixture's default max_iter).
+_START_MAX_ITER = 100
+
+
+class FitResult(NamedTuple):
+    """Outcome of :func:`fit_likelihood` and :func:`partial_fit_likelihood`."""
+
+    params: object  # GaussianParams, standardised units
+    history: History
+    lower_bound: float  # mean log-likelihood per row, the data's units
+    lower_bounds: list  # at each step of the final phase, the data's units
+    converged: bool
+    n_iter: int
+
+
+class _Context(NamedTuple):
+    """What every step of one fit shares."""
+
+    spec: object  # FitSpec
+    scale: float
+    reg: float  # reg_covar, standardised units
+    cold_reg: float  # regularisation of the cold start's DDPM phases
+    fixed: object  # the identity model's covariances, or None
+
+
+def fit_likelihood(rows, spec, random_state, *, centre, scale, given, warm=None,
+                   cold_start_cache=None):
+    """The default fit of standardised rows.
+
+    Parameters
+    ----------
+    rows : InMemoryRows or DaskRows
+        Standardised rows, shape (n_samples, n_features).
+    spec : FitSpec
+    random_state : RandomState
+    centre : ndarray of shape (n_features,)
+    scale : float
+        The standardisation of the rows.
+    given : tuple of (weights, means, covariances)
+        The user's starting values in the data's units, None where not given.
+    warm : tuple of (GaussianParams, float), default=None
+        The previous fit (standardised) and its ``lower_bound_``: the final
+        phase starts there (warm_start).
+    cold_start_cache : dict, default=None
+        Lent by DDPMGaussianMixtureIC: the cold start does not depend on the
+        covariance type, so one run serves every type of a grid.
+
+    Returns
+    -------
+    FitResult
+    """
+    n_samples, n_features = rows.shape
+    log_scale = n_features * np.log(scale)
+    weights, means, cov = given
+    given = (weights,
+             None if means is None else (means - centre) / scale,
+             None if cov is None else cov / scale / scale)
+    reg = spec.model.standardised_reg(scale)
+    context = _Context(spec, scale, reg, max(reg, _COLD_REG_COVAR),
+                       spec.model.fixed_covariances(spec.n_components, scale))
+    if warm is not None:
+        start, lower_bound = warm
+        with one_blas_thread():
+            runs = [_final_phase(rows, start, context, History(), lower_bound + log_scale)]
+    elif spec.n_init == 1:
+        runs = [_one_init(rows, given, context, random_state, 0, cold_start_cache)]
+    else:
+        # A seed per start: the same starts whatever n_jobs. (On a Dask array
+        # they run one after the other: its passes are already spread over
+        # the cluster.)
+        seeds = random_state.randint(np.iinfo(np.int32).max, size=spec.n_init)
+        jobs = 1 if isinstance(rows, DaskRows) else spec.n_jobs
+        runs = Parallel(n_jobs=jobs)(
+            delayed(_one_init)(rows, given, context, np.random.RandomState(seed), init,
+                               cold_start_cache)
+            for init, seed in enumerate(seeds)
+        )
+    best = -np.inf
+    for result, history in runs:
+        lower_bound = result.lower_bounds[-1] if result.lower_bounds else -np.inf
+        if spec.max_iter == 0 or lower_bound > best or best == -np.inf:
+            best, (kept, kept_history) = lower_bound, (result, history)
+    return FitResult(kept.params, kept_history, best - log_scale,
+                     [value - log_scale for value in kept.lower_bounds], kept.converged,
+                     kept.n_iter)
+
+
+def partial_fit_likelihood(Z, current, spec, *, scale, sample_weight, share):
+    """One chunk's update: the chunk's maximum of the likelihood from the
+    current estimate, then a step towards it by the chunk's ``share`` of all
+    the weight seen.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_features)
+        The chunk, standardised by the first fit.
+    current : GaussianParams
+        The current estimate, standardised.
+    spec : FitSpec
+    scale : float
+    sample_weight : ndarray of shape (n_samples,) or None
+    share : float
+
+    Returns
+    -------
+    params : GaussianParams
+    result : LikelihoodResult
+        The chunk's phase.
+    """
+    model = spec.model
+    with one_blas_thread():
+        result = run_likelihood_phase(
+            Z, current, covariance_type=model.covariance_type,
+            reg_covar=model.standardised_reg(scale),
+            tol=stopping_tol(spec.tol, spec.n_components, *Z.shape),
+            max_iter=spec.max_iter, fixed_covariances=model.fixed_covariances(
+                spec.n_components, scale),
+            sample_weight=sample_weight,
+        )
+    blended = gaussian_params(
+        *((1.0 - share) * old + share * new for old, new in
+          zip(current[:3], result.params[:3])),
+        model.covariance_type,
+    )
+    return blended, result
+
+
+def likelihood_history(name, result, n_rows):
+    """The History of a phase of the exact integrated objective (its loss:
+    the negative mean log-likelihood, the integrated objective up to a
+    constant)."""
+    return phase_history(name, None, result.n_iter, 1.0, n_rows, result.converged,
+                         [-value for value in result.lower_bounds])
+
+
+def _one_init(rows, given, context, random_state, init, cold_start_cache):
+    """One start (:func:`_start`) and the final phase from it.
+
+    Returns
+    -------
+    result : LikelihoodResult
+    history : History
+    """
+    if context.spec.verbose:
+        print(f"Initialization {init}")
+    with one_blas_thread():
+        start, history = _start(rows, given, context, random_state, cold_start_cache)
+        return _final_phase(rows, start, context, history)
+
+
+def _final_phase(rows, start, context, history, lower_bound=-np.inf):
+    """The final phase on all rows from ``start``."""
+    spec = context.spec
+    if spec.max_iter == 0:
+        return LikelihoodResult(start, [], False), history
+    if spec.verbose:
+        print(f"  Phase final on all noise levels (exact) on {rows.shape[0]} rows")
+    result = rows.run_phase(
+        start, covariance_type=spec.model.covariance_type, reg_covar=context.reg,
+        tol=stopping_tol(spec.tol, spec.n_components, *rows.shape),
+        max_iter=spec.max_iter, lower_bound=lower_bound, fixed_covariances=context.fixed,
+        verbose=spec.verbose, verbose_interval=spec.verbose_interval,
+    )
+    return result, history.then(likelihood_history("final", result, rows.shape[0]))
+
+
+def _start(rows, given, context, random_state, cold_start_cache):
+    """Starting parameters of the final phase, on standardised rows.
+
+    Posteriors on all rows from ``init_params`` (GaussianMixture's methods),
+    one EM-matched step from them in the requested type, then the given
+    initial values in place of the computed ones, as in GaussianMixture. For
+    ``"power"`` see :func:`_power_start`.
+
+    Returns
+    -------
+    params : GaussianParams
+    history : History
+    """
+    spec = context.spec
+    covariance_type = spec.model.covariance_type
+    if all(value is not None for value in given):
+        return gaussian_params(*given, covariance_type), History()
+    if given[1] is not None:
+        # Given means: each row to its nearest, as k-means labels would.
+        resp = one_hot(pairwise_distances_argmin(rows.array, given[1]), spec.n_components,
+                       rows.dtype)
+    elif spec.init_params == "power" and spec.n_components > 1:
+        start, history = _power_start(rows, context, random_state, cold_start_cache)
+        return _with_given(start, given, covariance_type), history
+    elif spec.init_params == "power":
+        # One component: nothing to separate, every row in it (k-means++ put
+        # one row there, whose collapsed covariance could overflow).
+        resp = np.ones((rows.shape[0], 1), dtype=rows.dtype)
+    else:
+        resp = initial_posteriors(rows.array, spec.n_components, spec.init_params,
+                                  random_state, rows.sample_weight)
+    start = em_step(rows.array, resp, context.reg, covariance_type, context.fixed,
+                    rows.sample_weight)
+    return _with_given(start, given, covariance_type), History()
+
+
+def _power_start(rows, context, random_state, cold_start_cache):
+    """The start of ``init_params="power"``, on a subsample of the rows.
+
+    The paper's cold start (power and intermediate levels, one variance per
+    component, :func:`_power_cold_start`) gives posteriors; so does
+    GaussianMixture's k-means start on the same rows. Each is converged there
+    by the exact final phase in the requested type, and the one with the
+    higher likelihood is kept. Neither start finds the components every time,
+    and each fails where the other does not: the power start when the weights
+    or variances differ much, k-means on separated components in many
+    dimensions (see the user guide); the likelihood tells which one did.
+    """
+    spec = context.spec
+    covariance_type = spec.model.covariance_type
+    subsample, cold, history = _power_cold_start(rows, context, random_state,
+                                                 cold_start_cache)
+    Z_start = rows[subsample]
+    weights = rows.sample_weight
+    weights = None if weights is None else weights[subsample]
+    candidates = {
+        "power": posteriors(Z_start, cold, "spherical")[1],
+        "kmeans": initial_posteriors(Z_start, spec.n_components, "kmeans", random_state,
+                                     weights),
+    }
+    best = None
+    for name, resp in candidates.items():
+        result = run_likelihood_phase(
+            Z_start, em_step(Z_start, resp, context.reg, covariance_type, context.fixed,
+                             weights),
+            covariance_type=covariance_type, reg_covar=context.reg,
+            tol=stopping_tol(spec.tol, spec.n_components, *Z_start.shape),
+            max_iter=_START_MAX_ITER, fixed_covariances=context.fixed,
+            sample_weight=weights,
+        )
+        history = history.then(likelihood_history(f"start-{name}", result, len(subsample)))
+        if best is None or result.lower_bounds[-1] > best.lower_bounds[-1]:
+            best = result
+    return best.params, history
+
+
+def _power_cold_start(rows, context, random_state, cold_start_cache):
+    """The paper's cold start (power and intermediate levels, one variance per
+    component) on a subsample of the rows. The exact final phase takes over
+    from there: a single-level phase at the EM level in between could
+    collapse a component onto a point (1-D, 200 rows, 6 seeds: once), a
+    singular maximum of the likelihood that EM does not leave.
+
+    Returns
+    -------
+    subsample : ndarray of shape (n_rows,)
+        The subsample's rows.
+    GaussianParams
+        A spherical mixture in standardised units.
+    history : History
+    """
+    spec = context.spec
+    n_rows = cold_start_rows(rows.shape[0], spec.n_components)
+    weights = rows.sample_weight
+    if weights is None:
+        subsample = np.sort(random_state.choice(rows.shape[0], n_rows, replace=False))
+    else:  # rows of positive weight; the weights enter where they are used
+        positive = np.flatnonzero(weights > 0)
+        subsample = np.sort(random_state.choice(positive, min(n_rows, len(positive)),
+                                                replace=False))
+    # The cold phases pass over the data in float32 (a pass costs 0.6-0.7x).
+    Z_cold = rows[subsample].astype(np.float32)
+    seed = random_state.randint(np.iinfo(np.int32).max)
+    key = None
+    if cold_start_cache is not None:
+        key = (spec.n_components, seed, spec.tol, context.cold_reg, spec.init_params,
+               hashlib.sha1(Z_cold.tobytes()).hexdigest())
+    if key is not None and key in cold_start_cache:
+        params, history = cold_start_cache[key]
+    else:
+        params, history, _ = cold_start(Z_cold, spec, seed, scale=context.scale,
+                                        reg=context.cold_reg, cold_type="spherical")
+        if key is not None:
+            cold_start_cache[key] = (params, history)
+    variances = covariances(params.covariance, "spherical", context.cold_reg)
+    return subsample, gaussian_params(params.weights().astype(rows.dtype),
+                                      params.means.astype(rows.dtype),
+                                      variances.astype(rows.dtype), "spherical"), history
+
+
+def _with_given(params, given, covariance_type):
+    """GaussianParams with the user's initial values (standardised; None where
+    not given) in place of the computed ones."""
+    weights, means, cov = given
+    if weights is None and means is None and cov is None:
+        return params
+    return gaussian_params(
+        params.weights if weights is None else weights.astype(params.weights.dtype),
+        params.means if means is None else means.astype(params.means.dtype),
+        params.covariances if cov is None else cov.astype(params.covariances.dtype),
+        covariance_type,
+    )

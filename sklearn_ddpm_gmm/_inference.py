@@ -1,0 +1,126 @@
+"""A fitted mixture at new points, in the caller's units: log-densities and
+posteriors, the noised model's score, and samples.
+
+Each function takes the fitted attributes (:class:`FittedMixture`) and the
+covariance model, so the estimator's methods only validate their input.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._covariance import coordinates, noised
+from ._likelihood import GaussianParams, far_posteriors, gaussian_params, posteriors
+from ._score_model import MixtureParams, score
+
+
+class FittedMixture(NamedTuple):
+    """A fitted estimator's parameters, in the data's units and
+    GaussianMixture's shapes."""
+
+    weights: np.ndarray  # (K,)
+    means: np.ndarray  # (K, d)
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+
+def _reference(mixture, model):
+    """Centre and scale for evaluating densities stably."""
+    # Kept within the means: where they are equal, exactly on them (their
+    # weighted sum can round by an ulp, 1e152 at 1e168).
+    centre = np.clip(mixture.weights @ mixture.means, mixture.means.min(axis=0),
+                     mixture.means.max(axis=0))
+    spread = model.mean_variances(mixture.covariances, len(mixture.weights))
+    return centre, float(np.sqrt(np.max(spread)))
+
+
+def log_prob_resp(X, mixture, model):
+    """Log-density of each row and posteriors.
+
+    GaussianMixture's E-step (per-component whitening through the precisions'
+    Cholesky factors, accurate at any condition number), in a frame centred on
+    the means, so that offsets far from the origin keep their precision.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    mixture : FittedMixture
+    model : CovarianceModel
+
+    Returns
+    -------
+    log_prob : ndarray of shape (n_samples,)
+    resp : ndarray of shape (n_samples, n_components)
+    """
+    centre, scale = _reference(mixture, model)
+    kind = model.sklearn_type
+    params = GaussianParams(
+        mixture.weights, (mixture.means - centre) / scale,
+        mixture.covariances / scale / scale, mixture.precisions_cholesky * scale,
+    )
+    Z = (X - centre) / scale
+    with np.errstate(over="ignore", invalid="ignore"):
+        log_prob, resp = posteriors(Z, params, kind)
+    # Rows too far for their squared distances: their density is below
+    # float64's (-inf), their posteriors the limit.
+    far = ~np.all(np.isfinite(resp), axis=1)
+    if np.any(far):
+        resp[far] = far_posteriors(Z[far], params, kind)
+        log_prob[far] = -np.inf
+    return log_prob - X.shape[1] * np.log(scale), resp
+
+
+def noised_score(X, t, mixture, model):
+    """Score of the mixture noised to level ``t``, ``grad_x log q_t(x)``,
+    shape (n_samples, n_features) (see ``DDPMGaussianMixture.score_function``)."""
+    kind = model.sklearn_type
+    params = MixtureParams(mixture.means, coordinates(mixture.covariances, kind, 0.0),
+                           np.log(mixture.weights))
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = score(X, params, t, 0.0, kind)
+    # Rows too far for their squared distances: the posteriors' limit, and
+    # each component's score P_k (a mu_k - x), which is finite.
+    far = ~np.all(np.isfinite(result), axis=1)
+    if np.any(far):
+        result[far] = far_score(X[far], t, mixture, model)
+    return result
+
+
+def far_score(X, t, mixture, model):
+    """The noised score at rows whose squared distances overflow: the
+    posteriors' limit times each component's score, in a frame centred on
+    the noised means."""
+    a = np.exp(-t)
+    s2 = -np.expm1(-2.0 * t)
+    kind = model.sklearn_type
+    n_components = len(mixture.weights)
+    cov = noised(np.asarray(mixture.covariances, dtype=float), kind, a, s2)
+    means = a * mixture.means
+    centre = np.clip(mixture.weights @ means, means.min(axis=0), means.max(axis=0))
+    scale = float(np.sqrt(np.max(model.mean_variances(cov, n_components))))
+    params = gaussian_params(mixture.weights, (means - centre) / scale,
+                             cov / scale / scale, kind)
+    Z = (X - centre) / scale
+    resp = far_posteriors(Z, params, kind)
+    # P_k (mu_k - z) / scale in the data's units, from the precisions' factors.
+    offsets = params.means[np.newaxis] - Z[:, np.newaxis]  # (n, K, d)
+    scores = model.precision_products(params.precisions_cholesky, offsets)
+    return np.einsum("nk,nki->ni", resp, scores) / scale
+
+
+def sample(n_samples, random_state, mixture, model):
+    """Draws from the mixture, grouped by component as in GaussianMixture.sample.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    """
+    n_components, n_features = mixture.means.shape
+    counts = random_state.multinomial(n_samples, mixture.weights)
+    factors = model.sampling_factors(mixture.covariances, n_components, n_features)
+    X = np.vstack([
+        mean + random_state.standard_normal((count, n_features)) @ factor.T
+        for mean, factor, count in zip(mixture.means, factors, counts)
+    ])
+    return X, np.repeat(np.arange(n_components), counts)

@@ -1,0 +1,118 @@
+"""Data in standardised units: ``Z = (X - centre) / scale``, one scale for all features.
+
+Every fit works on Z: its mean square is one per entry, so the phases'
+constants are in the data's units, and the fitted parameters are mapped back
+at the end. Nothing here squares a number in the data's units.
+"""
+
+import numpy as np
+
+from ._fastops import column_min_max, column_sums
+from ._optim import DataBounds
+
+# Rows per block when computing the standardisation (the block's offsets
+# stay in cache between their uses).
+_STANDARDISATION_ROWS = 16384
+
+
+def standardise(X, dtype=None, min_variance=0.0):
+    """``Z = (X - centre) / scale`` with one scale for all features, and the
+    bounds of Z (:class:`._optim.DataBounds`).
+
+    One scale keeps the spherical model spherical; Z has mean square one per
+    entry. X is read in blocks of rows, so the only array the size of the
+    data is Z, in ``dtype`` (X's own if None): float32 passes cost 0.6-0.7x
+    float64 ones, and the offsets are taken in float64 before rounding, so
+    data far from the origin keeps its precision.
+
+    Nothing here squares a number in the data's units, so every scale float64
+    holds is measured; data whose covariances float64 cannot hold are refused
+    (see :func:`check_spread`).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    dtype : numpy dtype, default=None
+    min_variance : float, default=0.0
+        The smallest variance the model gives a component (``reg_covar``; 1
+        for "identity"). The scale is at least ``sqrt(eps * min_variance)``:
+        a spread below it changes no covariance (they round to
+        ``min_variance``), and the standardised model's variances stay
+        below ``1 / eps``.
+
+    Returns
+    -------
+    Z : ndarray of shape (n_samples, n_features)
+    centre : ndarray of shape (n_features,)
+    scale : float
+    bounds : DataBounds
+        Z's bounding box and the total of its features' variances.
+    """
+    n_samples = X.shape[0]
+    blocks = [slice(i, i + _STANDARDISATION_ROWS)
+              for i in range(0, n_samples, _STANDARDISATION_ROWS)]
+    low, high = column_min_max(X)
+    check_spread(low, high, X.dtype)
+    # The mean as an offset from the mid-range, which cannot overflow; kept in
+    # [low, high], so that a constant column is centred exactly on its value.
+    middle = low / 2 + high / 2
+    offset = sum(column_sums(X[block] - middle) for block in blocks) / n_samples
+    centre = np.clip(middle + offset, low, high)
+    largest = float(max(np.max(high - centre), np.max(centre - low)))
+    # Mean square of the offsets per entry, in units of the largest offset
+    # when squaring could overflow or underflow (data near 1e150 or 1e-150).
+    unit = 1.0 if 1e-100 < largest < 1e100 else largest
+    mean_square = 0.0
+    if largest > 0.0:
+        for block in blocks:
+            offsets = X[block] - centre
+            if unit != 1.0:
+                offsets /= unit
+            mean_square += float(np.einsum("ij,ij->", offsets, offsets)) / X.size
+    spread = unit * float(np.sqrt(mean_square))
+    if min_variance == 0.0 and 0.0 < spread < np.sqrt(np.finfo(X.dtype).tiny):
+        raise ValueError(
+            f"The spread of X ({spread:.3g}) is below what {X.dtype.name} covariances "
+            "can hold without regularisation: its variances underflow. Set "
+            "reg_covar > 0 (in the data's units) or rescale X."
+        )
+    scale = max(spread, float(np.sqrt(np.finfo(float).eps * min_variance)))
+    if scale == 0.0:
+        scale = 1.0  # constant data, no regularisation: any unit will do
+    Z = standardised(X, centre, scale, dtype)
+    # Z's features' variances total d (spread / scale)^2.
+    total_variance = X.shape[1] * (spread / scale) ** 2
+    bounds = DataBounds((low - centre) / scale, (high - centre) / scale, total_variance)
+    return Z, centre, scale, bounds
+
+
+def check_spread(low, high, dtype):
+    """Refuse data whose squared distances ``dtype`` cannot hold.
+
+    Every component's variance along a feature is at most a quarter of the
+    feature's squared range (Popoviciu), and every squared distance between
+    points of the data at most the squared diagonal of their bounding box:
+    when that is finite, so are the fitted covariances and the training
+    data's log-densities.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        ranges = high - low
+        widest = float(np.max(ranges))
+        diagonal = (widest * float(np.sqrt(np.sum((ranges / widest) ** 2)))
+                    if 0.0 < widest < np.inf else widest)
+    limit = float(np.sqrt(np.finfo(dtype).max))
+    if not diagonal <= limit:
+        raise ValueError(
+            f"The spread of X (range {widest:.3g} along a feature, diagonal "
+            f"{diagonal:.3g}) exceeds what {np.dtype(dtype).name} covariances can "
+            f"hold: squared distances above {limit:.3g}**2 overflow. Rescale X."
+        )
+
+
+def standardised(X, centre, scale, dtype=None):
+    """``(X - centre) / scale`` in ``dtype`` (X's if None), one copy of X."""
+    Z = np.empty(X.shape, dtype=X.dtype if dtype is None else dtype)
+    for start in range(0, X.shape[0], _STANDARDISATION_ROWS):
+        block = slice(start, start + _STANDARDISATION_ROWS)
+        np.multiply(X[block] - centre, 1.0 / scale, out=Z[block], casting="same_kind")
+    return Z
