@@ -15,27 +15,22 @@ setting; only the means move):
   a gradient step on the Stein form of the DDPM loss at level ``t`` (one fixed
   antithetic noise draw), scaled by the Gauss-Newton curvature, learning rate 1.
 
-It uses private helpers of the package, the same calls the estimator makes.
+The DDPM step is :func:`sklearn_ddpm_gmm.objective.ddpm_step`, the step the
+estimator's phases take.
 """
 
 import matplotlib.pyplot as plt
 import numpy as np
 from scipy.special import softmax
 
-from sklearn_ddpm_gmm._covariance import coordinates
-from sklearn_ddpm_gmm._forward import noise_antithetic
-from sklearn_ddpm_gmm._optim import Phase, _preconditioned_step
-from sklearn_ddpm_gmm._score_model import MixtureParams, stein_loss_grad
 from sklearn_ddpm_gmm.datasets import make_separated_mixture
 from sklearn_ddpm_gmm.metrics import matched_mean_error
+from sklearn_ddpm_gmm.objective import ddpm_step
 
 n_components, n_features = 4, 10
 X, _, true_means = make_separated_mixture(20_000, n_features, n_components,
                                           separation=2.0, random_state=0)
-rng = np.random.RandomState(0)
-noise = rng.standard_normal(X.shape)
-unit_variances = coordinates(np.ones(n_components), "identity", 0.0)
-equal_logits = np.zeros(n_components)
+equal_weights = np.full(n_components, 1.0 / n_components)
 
 
 def em_step(means):
@@ -44,12 +39,10 @@ def em_step(means):
     return resp.T @ X / resp.sum(axis=0)[:, np.newaxis]
 
 
-def ddpm_step(means, t):
-    Xt = noise_antithetic(X, noise, t)
-    params = MixtureParams(means, unit_variances, equal_logits)
-    _, grad, curvature = stein_loss_grad(Xt, params, t, 0.0, "identity")
-    phase = Phase("final", t, 1, 1.0, ("means",), "params", 0.0)
-    return _preconditioned_step(params, grad, curvature, phase, "identity", 0.0).means
+def ddpm_mean_step(means, t):
+    # One fixed noise draw (the same seed at every step), only the means move.
+    return ddpm_step(X, equal_weights, means, None, t, covariance_type="identity",
+                     learn=("means",), random_state=0)[1]
 
 
 def perturbed_start(distance, seed):
@@ -71,7 +64,7 @@ for distance in distances:
     start = perturbed_start(distance, seed=1)
     em = em_step(start)
     relative[distance] = [
-        np.linalg.norm(ddpm_step(start, t) - em) / np.linalg.norm(em - start)
+        np.linalg.norm(ddpm_mean_step(start, t) - em) / np.linalg.norm(em - start)
         for t in levels
     ]
     print(f"start {distance} from the truth: |DDPM - EM| / |EM step| at t = "
@@ -109,7 +102,7 @@ paths = {"EM": [start], "DDPM": [start]}
 n_iterations = 80  # the last iterate stands in for the limit
 for _ in range(n_iterations):
     paths["EM"].append(em_step(paths["EM"][-1]))
-    paths["DDPM"].append(ddpm_step(paths["DDPM"][-1], t))
+    paths["DDPM"].append(ddpm_mean_step(paths["DDPM"][-1], t))
 n_show = 20
 fig, (ax_fixed, ax_true) = plt.subplots(1, 2, figsize=(10, 4))
 for (name, path), color in zip(paths.items(), ("C1", "C0")):

@@ -9,39 +9,43 @@ mean turns towards the top eigenvector, which for the symmetric mixture
 ``0.5 N(mu, I) + 0.5 N(-mu, I)`` points along ``mu``.
 
 This example runs the power phase of :class:`~sklearn_ddpm_gmm.DDPMGaussianMixture`
-one step at a time (private helpers of the package, the same calls the
-estimator makes) and records the cosine between the current mean and the true
-direction. Next to it, the power method on the data's second moment from the
-same start. Three random starts; the data are standardised as in the estimator.
+one step at a time, with :func:`sklearn_ddpm_gmm.objective.ddpm_step` (the
+step the estimator's phases take) at the level and rate the estimator's
+``schedule_`` reports, and records the cosine between the current mean and
+the true direction. Next to it, the power method on the data's second moment
+from the same start. Three random starts; the data are standardised as in the
+estimator (centred, one scale for all features).
 """
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
-from sklearn_ddpm_gmm._covariance import coordinates
-from sklearn_ddpm_gmm._ddpm_gmm import _standardise
-from sklearn_ddpm_gmm._objective import draw_seeds
-from sklearn_ddpm_gmm._optim import run_phase
-from sklearn_ddpm_gmm._schedule import power_phase, power_phase_variance
-from sklearn_ddpm_gmm._score_model import MixtureParams
 from sklearn_ddpm_gmm.datasets import make_symmetric_mixture
+from sklearn_ddpm_gmm.objective import ddpm_step
 
 n_samples, n_features, mean_norm, n_steps = 5000, 50, 1.0, 50
 X, _, true_means = make_symmetric_mixture(n_samples, n_features, mean_norm,
                                           random_state=0)
 direction = true_means[0] / np.linalg.norm(true_means[0])
-Z, _, scale, _ = _standardise(X)
+offsets = X - X.mean(axis=0)
+scale = np.sqrt(np.mean(offsets**2))
+Z = offsets / scale
 
-# The phase the estimator would run on these data: its level t, its fixed
-# component variance and 50 steps at learning rate 1.
-phase = power_phase(Z)
-variance = power_phase_variance(Z, 2)
-one_step = phase._replace(max_steps=1, tol=0.0)
+# The power phase the estimator runs on these data, as its schedule_ reports
+# it: its level t and rate; the means move, centred, and the component
+# variance is held at the bulk (median) eigenvalue of the data's covariance
+# (the within-component variance when the means span few of the d > 2K
+# directions).
+fit = DDPMGaussianMixture(2, covariance_type="spherical", random_state=0).fit(X)
+power = fit.schedule_[0]
+t, rate = power["t"], power["learning_rate"]
+variance = float(np.median(np.linalg.eigvalsh(np.cov(Z, rowvar=False))))
 second_moment = Z.T @ Z / n_samples
 top = np.linalg.eigh(second_moment)[1][:, -1]
-print(f"power phase: t = {phase.t:.2f}, a = exp(-t) = {np.exp(-phase.t):.2f}, "
-      f"model variance {variance:.3f} (standardised units)")
+print(f"{power['name']} phase: t = {t:.2f}, a = exp(-t) = {np.exp(-t):.2f}, rate {rate}, "
+      f"model variance {variance:.3f} (standardised units), {power['n_steps']} steps "
+      "in the fit")
 print(f"cosine of the top eigenvector of the second moment: {abs(top @ direction):.3f}")
 
 
@@ -55,14 +59,15 @@ for seed in range(3):
     # The estimator's start: small random means, centred.
     start = 0.1 / np.sqrt(n_features) * rng.standard_normal((2, n_features))
     start -= start.mean(axis=0)
-    params = MixtureParams(start, coordinates(np.full(2, variance), "spherical", 1e-6),
-                           np.log([0.5, 0.5]))
-    seeds = draw_seeds(rng, Z.shape[0])  # one noise draw, fixed for the phase
+    means = start
     ddpm_cos, ddpm_norm = [cosine(start[0])], [np.linalg.norm(start[0])]
     for _ in range(n_steps):
-        params = run_phase(Z, params, one_step, seeds, 1e-6, "spherical").params
-        ddpm_cos.append(cosine(params.means[0]))
-        ddpm_norm.append(np.linalg.norm(params.means[0]))
+        # One noise draw, fixed for the phase (the same seed at every step).
+        _, means, _ = ddpm_step(Z, [0.5, 0.5], means, np.full(2, variance), t,
+                                covariance_type="spherical", learn=("means",),
+                                learning_rate=rate, centred=True, random_state=100 + seed)
+        ddpm_cos.append(cosine(means[0]))
+        ddpm_norm.append(np.linalg.norm(means[0]))
     v = start[0].copy()
     power_cos = [cosine(v)]
     for _ in range(n_steps):
