@@ -118,7 +118,7 @@ class CovarianceModel(NamedTuple):
     def from_precisions(self, precisions):
         """Covariances from precisions in GaussianMixture's shapes."""
         precisions = np.asarray(precisions, dtype=float)
-        if self.covariance_type in ("spherical", "diag"):
+        if self.sklearn_type in ("spherical", "diag"):
             return 1.0 / precisions
         return np.linalg.inv(precisions)
 

@@ -1,0 +1,152 @@
+"""CovarianceModel (every branch on the covariance type), History, and the
+default pipeline's choice between its two candidate starts."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
+
+from sklearn_ddpm_gmm import DDPMGaussianMixture, _fit
+from sklearn_ddpm_gmm._covariance_model import CovarianceModel
+from sklearn_ddpm_gmm._history import History, phase_history
+from sklearn_ddpm_gmm._likelihood import InMemoryRows, gaussian_params
+from sklearn_ddpm_gmm.datasets import make_covariance_mixture
+
+TYPES = ("full", "tied", "diag", "spherical", "identity")
+
+
+def _random_covariances(covariance_type, K, d, rng):
+    A = rng.standard_normal((K, d, d))
+    full = A @ np.swapaxes(A, 1, 2) + d * np.eye(d)
+    return {"full": full, "tied": full[0], "diag": np.abs(rng.standard_normal((K, d))) + 0.5,
+            "spherical": np.abs(rng.standard_normal(K)) + 0.5,
+            "identity": np.ones(K)}[covariance_type]
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_attributes_round_trip_through_standardised_units(covariance_type):
+    rng = np.random.RandomState(0)
+    K, d = 3, 4
+    model = CovarianceModel(covariance_type, 1e-6)
+    weights = np.array([0.2, 0.3, 0.5])
+    means = rng.standard_normal((K, d))
+    cov = _random_covariances(covariance_type, K, d, rng)
+    centre, scale = rng.standard_normal(d), 3.0
+    standard = model.standardised(weights, means, cov, centre, scale)
+    attributes = model.attributes(standard, centre, scale, np.float64)
+    np.testing.assert_allclose(attributes["weights_"], weights)
+    np.testing.assert_allclose(attributes["means_"], means)
+    np.testing.assert_allclose(attributes["covariances_"], cov, rtol=1e-12)
+    # Precisions are the inverses, in GaussianMixture's shapes.
+    assert attributes["precisions_"].shape == np.shape(cov)
+    if model.sklearn_type in ("full", "tied"):
+        np.testing.assert_allclose(attributes["precisions_"] @ cov,
+                                   np.broadcast_to(np.eye(d), np.shape(cov)), atol=1e-10)
+    else:
+        np.testing.assert_allclose(attributes["precisions_"] * cov, 1.0)
+    # float32 attributes for float32 data.
+    single = model.attributes(standard, centre, scale, np.float32)
+    assert all(value.dtype == np.float32 for value in single.values())
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_sampling_factors_and_precision_products(covariance_type):
+    rng = np.random.RandomState(1)
+    K, d = 2, 3
+    model = CovarianceModel(covariance_type, 0.0)
+    cov = _random_covariances(covariance_type, K, d, rng)
+    dense = {"full": cov, "tied": np.stack([cov] * K),
+             "diag": np.stack([np.diag(v) for v in cov]) if cov.ndim == 2 else None,
+             "spherical": None, "identity": None}[covariance_type]
+    if dense is None:
+        dense = np.stack([v * np.eye(d) for v in cov])
+    for factor, matrix in zip(model.sampling_factors(cov, K, d), dense):
+        np.testing.assert_allclose(factor @ factor.T, matrix, rtol=1e-12)
+    params = gaussian_params(np.full(K, 0.5), np.zeros((K, d)), cov, covariance_type)
+    offsets = rng.standard_normal((5, K, d))
+    expected = np.einsum("kij,nkj->nki", np.linalg.inv(dense), offsets)
+    np.testing.assert_allclose(model.precision_products(params.precisions_cholesky, offsets),
+                               expected, rtol=1e-10)
+    np.testing.assert_allclose(model.from_precisions(model.precisions(
+        params.precisions_cholesky)), cov, rtol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", ("full", "tied", "diag", "spherical"))
+def test_parameter_count_is_gaussian_mixtures(covariance_type):
+    X = np.random.RandomState(0).standard_normal((100, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = GaussianMixture(3, covariance_type=covariance_type, max_iter=1).fit(X)
+    assert CovarianceModel(covariance_type, 1e-6).n_parameters(3, 4) == gm._n_parameters()
+    # The identity model learns no covariances.
+    assert (CovarianceModel("identity", 1e-6).n_parameters(3, 4)
+            == CovarianceModel("spherical", 1e-6).n_parameters(3, 4) - 3)
+
+
+def test_the_identity_model_is_fixed_and_the_spherical_types_pass_in_float32():
+    identity = CovarianceModel("identity", 1e-3)
+    assert identity.is_fixed and identity.min_variance == 1.0
+    assert identity.standardised_reg(2.0) == 0.0
+    np.testing.assert_array_equal(identity.fixed_covariances(3, 2.0), np.full(3, 0.25))
+    assert identity.cold_type(single_level=True) == "identity"
+    assert identity.cold_type(single_level=False) == "spherical"
+    full = CovarianceModel("full", 1e-3)
+    assert full.fixed_covariances(3, 2.0) is None and full.min_variance == 1e-3
+    assert full.standardised_reg(2.0) == pytest.approx(2.5e-4)
+    assert full.pass_dtype(np.float64) == np.float64
+    assert CovarianceModel("spherical", 0.0).pass_dtype(np.float64) == np.float32
+
+
+def test_initial_values_use_gaussian_mixtures_checks():
+    model = CovarianceModel("diag", 1e-6)
+    with pytest.raises(ValueError, match="weights"):
+        model.initial_values([0.5, 0.6], None, None, 2, 3)
+    with pytest.raises(ValueError, match="means"):
+        model.initial_values(None, np.zeros((3, 3)), None, 2, 3)
+    with pytest.raises(ValueError, match="positive"):
+        model.initial_values(None, None, -np.ones((2, 3)), 2, 3)
+    weights, means, cov = model.initial_values(None, None, np.full((2, 3), 4.0), 2, 3)
+    assert weights is None and means is None
+    np.testing.assert_array_equal(cov, np.full((2, 3), 0.25))  # covariances from precisions
+    assert CovarianceModel("identity", 1e-6).initial_values(None, None, np.ones(2), 2, 3)[2] \
+        is None
+
+
+def test_history_joins_phases_and_hands_out_copies():
+    first = phase_history("power", 0.7, 2, 2.0, 100, True, [3.0, 2.0])
+    second = phase_history("final", None, 1, 1.0, 100, False, [1.0])
+    history = History().then(first).then(second)
+    assert [record["name"] for record in history.schedule] == ["power", "final"]
+    np.testing.assert_array_equal(history.loss_curve, [3.0, 2.0, 1.0])
+    schedule = history.schedule
+    schedule[0]["name"] = "changed"
+    assert history.records[0]["name"] == "power"  # the records stay unchanged
+    assert History().loss_curve.shape == (0,)
+
+
+def test_power_start_keeps_the_candidate_of_higher_likelihood(monkeypatch):
+    X = make_covariance_mixture(1500, 3, 4, random_state=3)[0]
+    candidates, starts = [], []
+    run_candidate, run_final = _fit.run_likelihood_phase, InMemoryRows.run_phase
+
+    def spy_candidate(*args, **kwargs):
+        result = run_candidate(*args, **kwargs)
+        candidates.append(result)
+        return result
+
+    def spy_final(self, start, **kwargs):
+        starts.append(start)
+        return run_final(self, start, **kwargs)
+
+    monkeypatch.setattr(_fit, "run_likelihood_phase", spy_candidate)
+    monkeypatch.setattr(InMemoryRows, "run_phase", spy_final)
+    for seed in range(3):
+        candidates.clear()
+        starts.clear()
+        DDPMGaussianMixture(4, random_state=seed).fit(X)
+        assert len(candidates) == 2 and len(starts) == 1
+        kept = max(candidates, key=lambda result: result.lower_bounds[-1])
+        for got, expected in zip(starts[0], kept.params):
+            np.testing.assert_array_equal(got, expected)
