@@ -22,6 +22,7 @@ from ._covariance_model import CovarianceModel
 from ._distributed import dask_rows, is_dask_array
 from ._fastops import column_min_max
 from ._fit import fit_likelihood, likelihood_history, partial_fit_likelihood
+from ._history import PhaseKind
 from ._inference import FittedMixture, log_prob_resp, noised_score, sample
 from ._likelihood import InMemoryRows
 from ._single_level import fit_single_level, partial_fit_single_level
@@ -520,7 +521,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                 sample_weight=sample_weight, share=weight / (seen + weight),
             )
             self._set_attributes(spec.model.attributes(params, centre, scale, X.dtype))
-            history = likelihood_history("partial_fit", result, len(X))
+            history = likelihood_history(PhaseKind.PARTIAL_FIT, result, len(X))
             n_iter = result.n_iter
             self._weight_seen_ = seen + weight
         else:

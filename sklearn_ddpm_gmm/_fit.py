@@ -23,7 +23,7 @@ from sklearn.metrics import pairwise_distances_argmin
 
 from ._covariance import covariances
 from ._distributed import DaskRows
-from ._history import History, phase_history
+from ._history import History, PhaseKind, phase_history
 from ._initialisation import cold_start, initial_posteriors, one_hot
 from ._likelihood import LikelihoodResult, em_step, gaussian_params, posteriors, \
     run_likelihood_phase, stopping_tol
@@ -163,11 +163,11 @@ def partial_fit_likelihood(Z, current, spec, *, scale, sample_weight, share):
     return blended, result
 
 
-def likelihood_history(name, result, n_rows):
+def likelihood_history(kind, result, n_rows):
     """The History of a phase of the exact integrated objective (its loss:
     the negative mean log-likelihood, the integrated objective up to a
     constant)."""
-    return phase_history(name, None, result.n_iter, 1.0, n_rows, result.converged,
+    return phase_history(kind, None, result.n_iter, 1.0, n_rows, result.converged,
                          [-value for value in result.lower_bounds])
 
 
@@ -199,7 +199,7 @@ def _final_phase(rows, start, context, history, lower_bound=-np.inf):
         max_iter=spec.max_iter, lower_bound=lower_bound, fixed_covariances=context.fixed,
         verbose=spec.verbose, verbose_interval=spec.verbose_interval,
     )
-    return result, history.then(likelihood_history("final", result, rows.shape[0]))
+    return result, history.then(likelihood_history(PhaseKind.FINAL, result, rows.shape[0]))
 
 
 def _start(rows, given, context, random_state, cold_start_cache):
@@ -258,12 +258,12 @@ def _power_start(rows, context, random_state, cold_start_cache):
     weights = rows.sample_weight
     weights = None if weights is None else weights[subsample]
     candidates = {
-        "power": posteriors(Z_start, cold, "spherical")[1],
-        "kmeans": initial_posteriors(Z_start, spec.n_components, "kmeans", random_state,
+        PhaseKind.START_POWER: posteriors(Z_start, cold, "spherical")[1],
+        PhaseKind.START_KMEANS: initial_posteriors(Z_start, spec.n_components, "kmeans", random_state,
                                      weights),
     }
     best = None
-    for name, resp in candidates.items():
+    for kind, resp in candidates.items():
         result = run_likelihood_phase(
             Z_start, em_step(Z_start, resp, context.reg, covariance_type, context.fixed,
                              weights),
@@ -272,7 +272,7 @@ def _power_start(rows, context, random_state, cold_start_cache):
             max_iter=_START_MAX_ITER, fixed_covariances=context.fixed,
             sample_weight=weights,
         )
-        history = history.then(likelihood_history(f"start-{name}", result, len(subsample)))
+        history = history.then(likelihood_history(kind, result, len(subsample)))
         if best is None or result.lower_bounds[-1] > best.lower_bounds[-1]:
             best = result
     return best.params, history

@@ -82,12 +82,12 @@ def run_ddpm_phase(X, params, phase, random_state, *, reg, covariance_type, verb
     history : History
     """
     if verbose:
-        print(f"  Phase {phase.name} at noise level t = {phase.t:.3g} on {X.shape[0]} rows")
+        print(f"  Phase {phase.kind.value} at noise level t = {phase.t:.3g} on {X.shape[0]} rows")
     X_noised = noised_rows(X)
     phase = phase._replace(bounds=data_bounds(X))
     result = run_phase(X_noised, params, phase, draw_seeds(random_state, X_noised.shape[0]),
                        reg, covariance_type, verbose, verbose_interval)
-    history = phase_history(phase.name, phase.t, result.n_steps, result.learning_rate,
+    history = phase_history(phase.kind, phase.t, result.n_steps, result.learning_rate,
                             X.shape[0], result.converged, result.losses)
     return result.params, history
 

@@ -1,6 +1,7 @@
 """Preconditioned gradient descent on the DDPM objective, one noise level at a time."""
 
 import time
+from enum import Enum
 from typing import NamedTuple
 
 import numpy as np
@@ -15,6 +16,7 @@ from ._covariance import (
     noised_square_times,
 )
 from ._forward import noise_coefficients
+from ._history import PhaseKind
 from ._objective import (
     NoiseCache,
     draw_seeds,
@@ -52,22 +54,29 @@ _MIN_LEARNING_RATE = 1.0 / 64
 # means swung back and forth by 0.005 standard deviations a step (cosine
 # -0.99) for 100 steps while the loss stayed flat to 1e-8; the rate is halved.
 _REVERSAL_COSINE = -0.5
-# The power phase (stop "span") has settled once its change is below this
+# The power phase (StopRule.SPAN) has settled once its change is below this
 # fraction of the largest change it made (and below its tolerance): from a
 # small start on weak signal (d = 50, |mu| = 1) the first steps change the
 # span by only 5e-3, and the change peaks at 0.26 some 15 steps later.
 _POWER_SETTLED = 0.1
 
 
+class StopRule(str, Enum):
+    """When a phase has converged."""
+
+    SPAN = "span"  # the power phase: the means' span has settled
+    PARAMS = "params"  # every parameter moves by less than the phase's tol
+
+
 class Phase(NamedTuple):
     """One phase of the schedule: gradient descent at a fixed noise level."""
 
-    name: str
+    kind: PhaseKind
     t: float
     max_steps: int
     learning_rate: float
     learn: tuple  # which of "means", "covariance", "weight_logits" move
-    stop: str  # "span" (phase 1) or "params" (the other phases)
+    stop: StopRule
     tol: float
     centred: bool = False  # keep the means' average at the data's mean (zero)
     # Weights by their fixed-point equation pi_j = E[w_j(x_t)] instead of a
@@ -281,11 +290,11 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
         # means from a small start, like a power iteration.
         overshot = new_loss > loss + rise_tol * abs(loss)
         can_halve = learning_rate > _MIN_LEARNING_RATE * phase.learning_rate
-        if phase.stop != "span" and overshot and can_halve:
+        if phase.stop is not StopRule.SPAN and overshot and can_halve:
             learning_rate *= 0.5
             change = np.inf
         else:
-            if phase.stop == "span":
+            if phase.stop is StopRule.SPAN:
                 change = _span_change(params, new)
                 peak_change = max(peak_change, change)
             else:
@@ -307,7 +316,7 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
         # The power iteration first crawls (a small start moves little), then
         # turns and grows, then settles: it has settled once its moves are
         # small and well below the largest it made.
-        settled = phase.stop != "span" or change < _POWER_SETTLED * peak_change
+        settled = phase.stop is not StopRule.SPAN or change < _POWER_SETTLED * peak_change
         if change < phase.tol and settled:
             converged = True
             break

@@ -11,7 +11,8 @@ constants are the ones a prototype measured to work (see DESIGN.md 1.1b, 1.1c).
 import numpy as np
 
 from ._covariance import covariances, mean_variances, smallest_variances
-from ._optim import Phase
+from ._history import PhaseKind
+from ._optim import Phase, StopRule
 
 ALL_PARAMS = ("means", "covariance", "weight_logits")
 
@@ -174,8 +175,8 @@ def em_level(params, reg_covar, covariance_type):
 
 def power_phase(X_cold):
     """Phase 1: means only, kept centred; variances and weights stay fixed."""
-    return Phase("power", power_phase_level(X_cold), _POWER_STEPS, _POWER_RATE, ("means",),
-                 "span", _POWER_TOL, centred=True)
+    return Phase(PhaseKind.POWER, power_phase_level(X_cold), _POWER_STEPS, _POWER_RATE,
+                 ("means",), StopRule.SPAN, _POWER_TOL, centred=True)
 
 
 def n_intermediate_phases(n_components):
@@ -197,19 +198,20 @@ def intermediate_phase(stage, params, reg_covar, tol, covariance_type, n_rows):
         * _typical_variance(params, reg_covar, covariance_type),
         _MAX_INTERMEDIATE_LEVEL,
     )
-    return Phase("intermediate", level, _INTERMEDIATE_STEPS, 1.0, _INTERMEDIATE_LEARN,
-                 "params", _cold_tol(tol, n_rows, params))
+    return Phase(PhaseKind.INTERMEDIATE, level, _INTERMEDIATE_STEPS, 1.0,
+                 _INTERMEDIATE_LEARN, StopRule.PARAMS, _cold_tol(tol, n_rows, params))
 
 
 def cold_final_phase(level, tol, n_rows, params):
     """Last phase of the cold start: the EM level, on the subsample of
     ``n_rows`` rows, from ``params``."""
-    return Phase("cold-final", level, _COLD_FINAL_STEPS, 1.0, ALL_PARAMS, "params",
+    return Phase(PhaseKind.COLD_FINAL, level, _COLD_FINAL_STEPS, 1.0, ALL_PARAMS,
+                 StopRule.PARAMS,
                  _cold_tol(tol, n_rows, params))
 
 
 def final_phase(level, max_iter, tol):
     """The full-data stage at the EM level (:func:`._optim.run_fresh_noise`):
     unit rate with full covariance steps, as EM moves near the optimum."""
-    return Phase("final", level, max_iter, 1.0, ALL_PARAMS, "params", tol,
+    return Phase(PhaseKind.FINAL, level, max_iter, 1.0, ALL_PARAMS, StopRule.PARAMS, tol,
                  covariance_rate=1.0)

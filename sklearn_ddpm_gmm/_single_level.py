@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from joblib import Parallel, delayed
 
-from ._history import History, phase_history
+from ._history import History, PhaseKind, phase_history
 from ._initialisation import initial_params, noised_rows, run_ddpm_phase
 from ._initialisation import cold_start as power_cold_start
 from ._objective import draw_seeds, stein_objective
@@ -138,10 +138,10 @@ def partial_fit_single_level(X, current, spec, random_state, *, centre, scale, r
     share = len(Z) / (n_samples_seen + len(Z))
     with one_blas_thread():
         settled, history = settle(Z, params, spec, random_state, reg=reg,
-                                  name="partial_fit-settle")
+                                  kind=PhaseKind.PARTIAL_FIT_SETTLE)
         chunk_params, final, converged, n_iter = final_stage(
             Z, settled, spec, random_state, reg=reg, bounds=data_bounds(Z),
-            name="partial_fit",
+            kind=PhaseKind.PARTIAL_FIT,
         )
     history = history.then(final)
     attributes = model.attributes_from_ddpm(blend(params, chunk_params, share), centre,
@@ -215,7 +215,7 @@ def _one_cold_start(Z_cold, spec, seed, init, *, scale, reg, given):
     return params, history.then(settled)
 
 
-def settle(Z_cold, params, spec, random_state, *, reg, name="cold-final"):
+def settle(Z_cold, params, spec, random_state, *, reg, kind=PhaseKind.COLD_FINAL):
     """The cold start's last phase: the EM level on the subsample, with one
     fixed noise draw and a line search, so that the full-data stage starts
     close. The level follows the variance estimate; when the converged
@@ -232,7 +232,7 @@ def settle(Z_cold, params, spec, random_state, *, reg, name="cold-final"):
                    verbose=spec.verbose, verbose_interval=spec.verbose_interval)
     for _ in range(_MAX_SETTLE_PHASES):
         level = _em_level(params, spec, reg)
-        phase = cold_final_phase(level, spec.tol, len(Z_cold), params)._replace(name=name)
+        phase = cold_final_phase(level, spec.tol, len(Z_cold), params)._replace(kind=kind)
         params, record = run_ddpm_phase(Z_cold, params, phase, random_state, **options)
         history = history.then(record)
         if _em_level(params, spec, reg) >= 0.5 * level:
@@ -240,12 +240,13 @@ def settle(Z_cold, params, spec, random_state, *, reg, name="cold-final"):
     return params, history
 
 
-def final_stage(Z, params, spec, random_state, *, reg, bounds, ladder=False, name="final"):
+def final_stage(Z, params, spec, random_state, *, reg, bounds, ladder=False,
+                kind=PhaseKind.FINAL):
     """The full-data stage at the EM level (:func:`._optim.run_fresh_noise`):
     steps with fresh noise until the means move by less than their standard
     error, then averaged steps; first, with ``ladder``, one step on each of
-    a few systematic subsamples (:func:`_ladder`). ``name`` labels the
-    burn-in in ``schedule_``, ``"averaging"`` the rest; ``bounds`` are Z's
+    a few systematic subsamples (:func:`_ladder`). ``kind`` labels the
+    burn-in in ``schedule_``, ``PhaseKind.AVERAGING`` the rest; ``bounds`` are Z's
     (:class:`._optim.DataBounds`).
 
     Returns
@@ -259,13 +260,13 @@ def final_stage(Z, params, spec, random_state, *, reg, bounds, ladder=False, nam
     n_samples = Z.shape[0]
     covariance_type = spec.model.covariance_type
     phase = final_phase(_em_level(params, spec, reg), spec.max_iter, spec.tol)._replace(
-        name=name, bounds=bounds,
+        kind=kind, bounds=bounds,
     )
     history = History()
     if ladder and spec.max_iter > 0:
         params, history = _ladder(Z, params, phase, spec, random_state, reg=reg)
     if spec.verbose:
-        print(f"  Phase {name} at noise level t = {phase.t:.3g} on {n_samples} rows, "
+        print(f"  Phase {kind.value} at noise level t = {phase.t:.3g} on {n_samples} rows, "
               "fresh noise each step")
     result = run_fresh_noise(
         noised_rows(Z), params, phase, random_state, reg, covariance_type,
@@ -276,12 +277,12 @@ def final_stage(Z, params, spec, random_state, *, reg, bounds, ladder=False, nam
         print(f"Final phase {status} after {result.n_burn_in} steps; "
               f"{result.n_averaged} iterates averaged.")
     burn_in = result.losses[:result.n_burn_in]
-    history = history.then(phase_history(name, phase.t, result.n_burn_in,
+    history = history.then(phase_history(kind, phase.t, result.n_burn_in,
                                          result.learning_rate, n_samples, result.converged,
                                          burn_in))
     averaging = result.losses[result.n_burn_in:]
     if spec.max_iter > 0 and spec.n_noise_draws > 1:
-        history = history.then(phase_history("averaging", phase.t, len(averaging),
+        history = history.then(phase_history(PhaseKind.AVERAGING, phase.t, len(averaging),
                                              result.learning_rate, n_samples,
                                              result.converged, averaging))
     else:
@@ -308,7 +309,7 @@ def _ladder(Z, params, phase, spec, random_state, *, reg):
         step = run_fresh_noise(rows, params, phase._replace(max_steps=1), random_state,
                                reg, spec.model.covariance_type, 1)
         params = step.params
-        history = history.then(phase_history("final-subsample", phase.t, 1,
+        history = history.then(phase_history(PhaseKind.FINAL_SUBSAMPLE, phase.t, 1,
                                              phase.learning_rate, rows.shape[0],
                                              step.converged, step.losses))
     return params, history

@@ -22,8 +22,9 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ._covariance import COVARIANCE_TYPES, coordinates, covariances as _covariances
+from ._history import PhaseKind
 from ._objective import draw_seeds, stein_objective
-from ._optim import Phase, _objective_and_step
+from ._optim import Phase, StopRule, _objective_and_step
 from ._score_model import MixtureParams
 
 _LEARNABLE = {"means": "means", "covariances": "covariance", "weights": "weight_logits"}
@@ -172,8 +173,8 @@ def ddpm_step(X, weights, means, covariances, t, *, covariance_type="full",
         raise ValueError(f"learn must hold some of {sorted(_LEARNABLE)}; got {sorted(unknown)}.")
     X = check_array(X, dtype=np.float64)
     params = _mixture_params(X, weights, means, covariances, covariance_type)
-    phase = Phase("step", float(t), 1, float(learning_rate),
-                  tuple(_LEARNABLE[name] for name in learn), "params", 0.0,
+    phase = Phase(PhaseKind.STEP, float(t), 1, float(learning_rate),
+                  tuple(_LEARNABLE[name] for name in learn), StopRule.PARAMS, 0.0,
                   centred=bool(centred))
     seeds = draw_seeds(check_random_state(random_state), X.shape[0])
     evaluate, take_step = _objective_and_step(X, phase, seeds, 0.0, covariance_type)

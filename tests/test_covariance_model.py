@@ -10,7 +10,7 @@ from sklearn.mixture import GaussianMixture
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture, _fit
 from sklearn_ddpm_gmm._covariance_model import CovarianceModel
-from sklearn_ddpm_gmm._history import History, phase_history
+from sklearn_ddpm_gmm._history import History, PhaseKind, phase_history
 from sklearn_ddpm_gmm._likelihood import InMemoryRows, gaussian_params
 from sklearn_ddpm_gmm.datasets import make_covariance_mixture
 
@@ -115,8 +115,8 @@ def test_initial_values_use_gaussian_mixtures_checks():
 
 
 def test_history_joins_phases_and_hands_out_copies():
-    first = phase_history("power", 0.7, 2, 2.0, 100, True, [3.0, 2.0])
-    second = phase_history("final", None, 1, 1.0, 100, False, [1.0])
+    first = phase_history(PhaseKind.POWER, 0.7, 2, 2.0, 100, True, [3.0, 2.0])
+    second = phase_history(PhaseKind.FINAL, None, 1, 1.0, 100, False, [1.0])
     history = History().then(first).then(second)
     assert [record["name"] for record in history.schedule] == ["power", "final"]
     np.testing.assert_array_equal(history.loss_curve, [3.0, 2.0, 1.0])
@@ -124,6 +124,8 @@ def test_history_joins_phases_and_hands_out_copies():
     schedule[0]["name"] = "changed"
     assert history.records[0]["name"] == "power"  # the records stay unchanged
     assert History().loss_curve.shape == (0,)
+    # schedule_ names are plain strings, the kinds' values.
+    assert type(history.schedule[1]["name"]) is str
 
 
 def test_power_start_keeps_the_candidate_of_higher_likelihood(monkeypatch):

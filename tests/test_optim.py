@@ -3,7 +3,8 @@
 import numpy as np
 
 from sklearn_ddpm_gmm._objective import draw_seeds, stein_objective
-from sklearn_ddpm_gmm._optim import Phase, run_phase
+from sklearn_ddpm_gmm._history import PhaseKind
+from sklearn_ddpm_gmm._optim import Phase, StopRule, run_phase
 from sklearn_ddpm_gmm._score_model import MixtureParams
 from sklearn_ddpm_gmm._schedule import ALL_PARAMS
 
@@ -17,7 +18,7 @@ def _overlapping_data(seed=0, n=40_000):
 
 
 def _fit(X, closed_form_weights, t=0.1):
-    phase = Phase("em", t, 2000, 1.0, ALL_PARAMS, "params", 1e-9,
+    phase = Phase(PhaseKind.FINAL, t, 2000, 1.0, ALL_PARAMS, StopRule.PARAMS, 1e-9,
                   closed_form_weights=closed_form_weights)
     start = MixtureParams(np.array([[-0.5, 0.0], [0.5, 0.0]]), np.log([0.5, 0.5]),
                             np.zeros(2))
