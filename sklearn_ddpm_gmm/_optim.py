@@ -290,11 +290,11 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
         # means from a small start, like a power iteration.
         overshot = new_loss > loss + rise_tol * abs(loss)
         can_halve = learning_rate > _MIN_LEARNING_RATE * phase.learning_rate
-        if phase.stop is not StopRule.SPAN and overshot and can_halve:
+        if phase.stop != StopRule.SPAN and overshot and can_halve:
             learning_rate *= 0.5
             change = np.inf
         else:
-            if phase.stop is StopRule.SPAN:
+            if phase.stop == StopRule.SPAN:
                 change = _span_change(params, new)
                 peak_change = max(peak_change, change)
             else:
@@ -316,7 +316,7 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
         # The power iteration first crawls (a small start moves little), then
         # turns and grows, then settles: it has settled once its moves are
         # small and well below the largest it made.
-        settled = phase.stop is not StopRule.SPAN or change < _POWER_SETTLED * peak_change
+        settled = phase.stop != StopRule.SPAN or change < _POWER_SETTLED * peak_change
         if change < phase.tol and settled:
             converged = True
             break
