@@ -1,7 +1,10 @@
 """DDPMGaussianMixtureIC: choosing n_components and covariance_type."""
 
+import warnings
+
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -80,3 +83,28 @@ def test_candidates_larger_than_the_data_are_skipped():
         DDPMGaussianMixtureIC(n_components=[5, 6]).fit(X)
     with pytest.raises(ValueError, match="covariance_type"):
         DDPMGaussianMixtureIC(covariance_type=["full", "banana"]).fit(X)
+
+
+def test_a_number_of_components_whose_starts_missed_is_restarted_from_the_next():
+    # Seed 9: every type's fit with 4 components missed them (their starts are
+    # shared), and the search picked 5 spherical components, one true
+    # component split in two; the restart from the 5-component fit less its
+    # cheapest component finds the 4.
+    X = make_covariance_mixture(3000, 5, 4, covariance_type="spherical", random_state=9)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = DDPMGaussianMixtureIC(6, random_state=9).fit(X)
+    assert (search.n_components_, search.covariance_type_) == (4, "spherical")
+
+
+def test_the_cheapest_component_to_drop_is_half_of_a_split_one():
+    from sklearn_ddpm_gmm._model_selection import _cheapest_to_drop
+
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(0, 1, (900, 2)), rng.normal(8, 1, (100, 2))]
+    # Two halves of the big component and the small one.
+    gm = DDPMGaussianMixture(3, covariance_type="spherical", max_iter=0,
+                             weights_init=[0.45, 0.45, 0.1],
+                             means_init=[[-0.3, 0.0], [0.3, 0.0], [8.0, 8.0]],
+                             precisions_init=[1.0, 1.0, 1.0]).fit(X)
+    assert _cheapest_to_drop(gm, X) in (0, 1)
