@@ -8,6 +8,10 @@ of them, so they decide its time (``benchmarks/bench_scaling.py passes``).
 
 import numpy as np
 
+# Smallest positive value put under a log or a division: far above float64's
+# smallest normal number (2.2e-308), far below any quantity a fit computes.
+TINY = 1e-300
+
 
 def row_sums(A):
     """``A.sum(axis=1)`` for A of shape (n, m), as a matrix-vector product."""

@@ -14,6 +14,7 @@ from ._covariance import (
     noised_norms,
     noised_square_times,
 )
+from ._fastops import TINY
 from ._forward import noise_coefficients
 from ._objective import (
     NoiseCache,
@@ -27,7 +28,7 @@ from ._span_noise import SpanNoisePool, span_basis, uses_span_noise
 # Trust region on one step, in standardised units: logits move by at most this
 # much (covariances: see _covariance), and a mean by at most this many noised
 # standard deviations.
-_MAX_LOG_STEP = 0.5
+_MAX_LOGIT_STEP = 0.5
 _MAX_MEAN_STEP = 3.0
 # Responsibility mass below which a component is treated as nearly empty when
 # scaling its step (the EM-matched step divides by it).
@@ -124,7 +125,7 @@ def _preconditioned_step(params, grad, curvature, phase, covariance_type, reg_co
         step /= (2.0 * a * a * mass)[:, np.newaxis]
         # Trust region: no mean moves by more than a few noised standard deviations.
         norms = noised_norms(T, step, covariance_type)
-        step *= np.minimum(1.0, _MAX_MEAN_STEP / np.maximum(norms, 1e-300))[:, None]
+        step *= np.minimum(1.0, _MAX_MEAN_STEP / np.maximum(norms, TINY))[:, None]
         means = means - step
         if phase.centred:
             means = means - means.mean(axis=0)
@@ -141,11 +142,11 @@ def _preconditioned_step(params, grad, curvature, phase, covariance_type, reg_co
         # population DDPM loss is stationary in the logits where the weights
         # equal the noised posteriors' mean, which is what this sets them to:
         # the same fixed point, well conditioned (tests/test_optim.py).
-        logits = np.log(np.maximum(curvature.mean_resp, 1e-300))
+        logits = np.log(np.maximum(curvature.mean_resp, TINY))
     elif "weight_logits" in phase.learn:
         step = (_LR_SCALE["weight_logits"] * lr * grad.weight_logits
                 / np.maximum(curvature.weight_logits, 1e-12))
-        logits = logits - np.clip(step, -_MAX_LOG_STEP, _MAX_LOG_STEP)
+        logits = logits - np.clip(step, -_MAX_LOGIT_STEP, _MAX_LOGIT_STEP)
     return MixtureParams(means, cov, logits)
 
 
@@ -197,7 +198,7 @@ def _span_change(old, new):
                             compute_uv=False)
     angle = 1.0 - float(np.min(cosines)) ** 2
     old_norm, new_norm = np.linalg.norm(old.means), np.linalg.norm(new.means)
-    return max(angle, abs(new_norm - old_norm) / max(new_norm, 1e-300))
+    return max(angle, abs(new_norm - old_norm) / max(new_norm, TINY))
 
 
 def _objective_and_step(X, phase, seeds, reg_covar, covariance_type, fixed=False,
@@ -524,5 +525,5 @@ def blend(params, target, share):
     return MixtureParams(
         (1.0 - share) * params.means + share * target.means,
         (1.0 - share) * params.covariance + share * target.covariance,
-        np.log(np.maximum(weights, 1e-300)),
+        np.log(np.maximum(weights, TINY)),
     )

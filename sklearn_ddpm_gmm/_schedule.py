@@ -67,6 +67,9 @@ _COLD_FINAL_STEPS = 50
 # Intermediate phases drifted at ~2e-3 a step for all their 50 steps on
 # 5 000 rows, where the standard error is 0.03.
 _COLD_TOL_TO_STANDARD_ERROR = 0.25
+# Nor finer than this on any subsample: the full-data stage refines the cold
+# start's estimate anyway, so a large subsample need not converge further.
+_COLD_MIN_TOL = 1e-3
 # Rows used by the cold start: enough for the span and the basins, cheap at any n.
 # At d = 50, K = 16 (24 seeds) the cold start found every component in 22
 # seeds with 300 rows a component, 24 with 500 and 23 with 1000, in half the
@@ -186,7 +189,7 @@ def n_intermediate_phases(n_components):
 def _cold_tol(tol, n_rows, params):
     """Stopping tolerance of a cold phase on ``n_rows`` rows (see above)."""
     standard_error = 1.0 / np.sqrt(n_rows * params.weights().max())
-    return max(tol, 1e-3, _COLD_TOL_TO_STANDARD_ERROR * standard_error)
+    return max(tol, _COLD_MIN_TOL, _COLD_TOL_TO_STANDARD_ERROR * standard_error)
 
 
 def intermediate_phase(stage, params, reg_covar, tol, covariance_type, n_rows):
