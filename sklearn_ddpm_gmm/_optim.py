@@ -124,9 +124,8 @@ def _preconditioned_step(params, grad, curvature, phase, covariance_type, reg_co
         step = lr * noised_square_times(T, grad.means, covariance_type)
         step /= (2.0 * a * a * mass)[:, np.newaxis]
         # Trust region: no mean moves by more than a few noised standard deviations.
-        norms = noised_norms(T, step, covariance_type)
-        step *= np.minimum(1.0, _MAX_MEAN_STEP / np.maximum(norms, TINY))[:, None]
-        means = means - step
+        means = means - _trust_region(step, noised_norms(T, step, covariance_type),
+                                      _MAX_MEAN_STEP)
         if phase.centred:
             means = means - means.mean(axis=0)
     if "covariance" in phase.learn:
@@ -146,8 +145,17 @@ def _preconditioned_step(params, grad, curvature, phase, covariance_type, reg_co
     elif "weight_logits" in phase.learn:
         step = (_LR_SCALE["weight_logits"] * lr * grad.weight_logits
                 / np.maximum(curvature.weight_logits, 1e-12))
-        logits = logits - np.clip(step, -_MAX_LOGIT_STEP, _MAX_LOGIT_STEP)
+        logits = logits - _trust_region(step, np.abs(step), _MAX_LOGIT_STEP)
     return MixtureParams(means, cov, logits)
+
+
+def _trust_region(step, sizes, bound):
+    """``step`` shrunk so that no size exceeds ``bound``: each entry of
+    ``sizes`` (shape ``step.shape[:sizes.ndim]``, e.g. one norm per row of the
+    means' step, or ``abs(step)`` for a step clipped entry by entry) scales
+    its part of the step by ``min(1, bound / size)``."""
+    scale = np.minimum(1.0, bound / np.maximum(sizes, TINY))
+    return step * scale.reshape(scale.shape + (1,) * (step.ndim - scale.ndim))
 
 
 def _within_bounds(means, cov, bounds, covariance_type, reg_covar):
