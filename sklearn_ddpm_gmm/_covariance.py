@@ -238,7 +238,9 @@ class _SphericalGeometry:
         return ScoreStatistics(sq_norm, inner, None, resp_sum)
 
     def covariance_gradient(self, alpha, beta, gamma, V, V_inner, zeta):
-        """The derivative in tau of ``sum_n`` (see :func:`covariance_gradient_form`)."""
+        """The bracket of ``dL/dT_i`` in the :mod:`._score_model` module
+        docstring (without its 2/n) for ``T_i = tau_i I``, as a derivative in
+        tau_i: shape (K,)."""
         d = self.X.shape[1]
         usq = self.sq_norm
         return (

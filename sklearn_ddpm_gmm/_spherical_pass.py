@@ -5,9 +5,10 @@ one set of formulas on (n, K) arrays. For one variance per component the same
 formulas reduce to products of the points with the means and element-wise
 work on (n, K) arrays, and that element-wise work decides a pass's time. With
 the components along the rows, (K, n), an operation that broadcasts a
-per-point or per-component vector runs along the long axis: on blocks of
-16 384 rows it costs 3-5x less than in (n, K) order at K = 4 (numpy's inner
-loops would run over K). The three weighted sums of the points the gradient
+per-point or per-component vector runs along the long axis: on a block's
+16 384 noised rows (``_objective.BLOCK_ROWS`` = 8 192 clean rows, in
+antithetic pairs) it costs 3-5x less than in (n, K) order at K = 4 (numpy's
+inner loops would run over K). The three weighted sums of the points the gradient
 needs are also folded into one product. ``tests/test_score_model.py`` checks
 this pass against the general one to rounding.
 """
