@@ -29,12 +29,10 @@ from ._span_noise import SpanPoints
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "identity")
 _ELEMENTWISE = ("spherical", "diag", "identity")
-# The part of a covariance below reg_covar is floored at this fraction of it:
-# smaller values are invisible next to reg_covar, and a collapsing component's
-# factor would otherwise head for zero and overflow the matrix steps.
+# Floor of a covariance's part beyond reg_covar, as a share of reg_covar (smaller is
+# invisible next to it, and a collapsing factor would overflow the matrix steps).
 _FLOOR_OF_REG = 1e-8
-# Trust region of one covariance step: no eigenvalue of Sigma - reg moves by
-# more than this in log terms (a factor exp(0.5) = 1.65).
+# Trust region of one covariance step: an eigenvalue of Sigma - reg moves by at most this in log.
 _MAX_LOG_VARIANCE_STEP = 0.5
 
 
