@@ -24,20 +24,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._fastops import column_sums, row_dots, row_sums
+from ._fastops import TINY, column_sums, row_dots, row_sums
 from ._span_noise import SpanPoints
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "identity")
 _ELEMENTWISE = ("spherical", "diag", "identity")
-# Smallest covariance entry kept when mapping back to log coordinates.
-_TINY = 1e-300
-# The part of a covariance below reg_covar is floored at this fraction of it:
-# smaller values are invisible next to reg_covar, and a collapsing component's
-# factor would otherwise head for zero and overflow the matrix steps.
+# Floor of a covariance's part beyond reg_covar, as a share of reg_covar (smaller is
+# invisible next to it, and a collapsing factor would overflow the matrix steps).
 _FLOOR_OF_REG = 1e-8
-# Trust region of one covariance step: no eigenvalue of Sigma - reg moves by
-# more than this factor in log terms.
-_MAX_LOG_STEP = 0.5
+# Trust region of one covariance step: an eigenvalue of Sigma - reg moves by at most this in log.
+_MAX_LOG_VARIANCE_STEP = 0.5
 
 
 # ----------------------------------------------------------- parametrisation
@@ -54,7 +50,7 @@ def _cholesky_coordinates(L):
     """Inverse of :func:`_cholesky_factor`, shape (..., d, d)."""
     c = np.tril(L, -1)
     idx = np.arange(L.shape[-1])
-    c[..., idx, idx] = np.log(np.maximum(np.diagonal(L, axis1=-2, axis2=-1), _TINY))
+    c[..., idx, idx] = np.log(np.maximum(np.diagonal(L, axis1=-2, axis2=-1), TINY))
     return c
 
 
@@ -72,7 +68,7 @@ def coordinates(cov, covariance_type, reg_covar):
     Covariances below ``reg_covar`` (in any direction) are floored just above it.
     """
     cov = np.asarray(cov, dtype=float)
-    floor = max(_FLOOR_OF_REG * reg_covar, _TINY)
+    floor = max(_FLOOR_OF_REG * reg_covar, TINY)
     if covariance_type in _ELEMENTWISE:
         return np.log(np.maximum(cov - reg_covar, floor))
     return _cholesky_coordinates(
@@ -80,13 +76,13 @@ def coordinates(cov, covariance_type, reg_covar):
     )
 
 
-def _floored_cholesky(M, floor=_TINY):
+def _floored_cholesky(M, floor=TINY):
     """Cholesky factor of symmetric M, shape (..., d, d), with its eigenvalues
     floored at ``floor`` and at 1e-12 of the largest, so that rounding cannot
     make it indefinite."""
     eigvals, eigvecs = np.linalg.eigh(0.5 * (M + np.swapaxes(M, -1, -2)))
     floor = np.maximum(
-        1e-12 * np.max(np.abs(eigvals), axis=-1, keepdims=True), max(floor, _TINY)
+        1e-12 * np.max(np.abs(eigvals), axis=-1, keepdims=True), max(floor, TINY)
     )
     root = eigvecs * np.sqrt(np.maximum(eigvals, floor))[..., np.newaxis, :]
     # The factor of root root^T by QR of root^T: R^T is lower triangular with
@@ -240,7 +236,9 @@ class _SphericalGeometry:
         return ScoreStatistics(sq_norm, inner, None, resp_sum)
 
     def covariance_gradient(self, alpha, beta, gamma, V, V_inner, zeta):
-        """The derivative in tau of ``sum_n`` (see :func:`covariance_gradient_form`)."""
+        """The bracket of ``dL/dT_i`` in the :mod:`._score_model` module
+        docstring (without its 2/n) for ``T_i = tau_i I``, as a derivative in
+        tau_i: shape (K,)."""
         d = self.X.shape[1]
         usq = self.sq_norm
         return (
@@ -421,10 +419,10 @@ def elementwise_curvatures(T, mean_resp, a, covariance_type, n_features):
 def elementwise_covariance_step(c, grad_sigma, curvature, scale, reg_covar):
     """Gauss-Newton step on log-variance coordinates c from the gradient and
     curvature in the variances themselves; each log-variance moves by at most
-    ``_MAX_LOG_STEP`` and stays above the floor of ``reg_covar``."""
-    floor = max(_FLOOR_OF_REG * reg_covar, _TINY)
-    delta = grad_sigma / np.maximum(curvature, _TINY)
-    step = np.clip(scale * delta / np.exp(c), -_MAX_LOG_STEP, _MAX_LOG_STEP)
+    ``_MAX_LOG_VARIANCE_STEP`` and stays above the floor of ``reg_covar``."""
+    floor = max(_FLOOR_OF_REG * reg_covar, TINY)
+    delta = grad_sigma / np.maximum(curvature, TINY)
+    step = np.clip(scale * delta / np.exp(c), -_MAX_LOG_VARIANCE_STEP, _MAX_LOG_VARIANCE_STEP)
     return np.maximum(c - step, np.log(floor))
 
 
@@ -478,13 +476,13 @@ def covariance_step(c, grad_T, T, mean_resp, a, scale, covariance_type, n_featur
 def _multiplicative_step(c, delta_sigma, floor):
     """Cholesky coordinates of ``Sigma0^{1/2} exp(-X) Sigma0^{1/2}``, with
     ``X = Sigma0^{-1/2} delta_sigma Sigma0^{-1/2}`` (eigenvalues clipped to
-    ``_MAX_LOG_STEP``): the step ``Sigma0 - delta_sigma`` to first order,
+    ``_MAX_LOG_VARIANCE_STEP``): the step ``Sigma0 - delta_sigma`` to first order,
     positive definite whatever its size."""
     L = _cholesky_factor(c)
     L_inv = np.linalg.inv(L)
     X = L_inv @ delta_sigma @ L_inv.T
     mu, W = np.linalg.eigh(0.5 * (X + X.T))
-    mu = np.clip(mu, -_MAX_LOG_STEP, _MAX_LOG_STEP)
+    mu = np.clip(mu, -_MAX_LOG_VARIANCE_STEP, _MAX_LOG_VARIANCE_STEP)
     LW = L @ W
     return _cholesky_coordinates(_floored_cholesky((LW * np.exp(-mu)) @ LW.T, floor))
 
@@ -528,13 +526,13 @@ def eigen_covariance_step(c, grad_sigma, eigvecs, curvature, scale, reg_covar,
     in Sigma and a curvature that is diagonal in Sigma's eigenbasis
     (:func:`eigen_curvatures`, possibly summed over levels); applied
     multiplicatively, so the result stays positive definite."""
-    floor = max(_FLOOR_OF_REG * reg_covar, _TINY)
+    floor = max(_FLOOR_OF_REG * reg_covar, TINY)
     if covariance_type == "tied":
         c, grad_sigma, eigvecs, curvature = (c[None], grad_sigma[None], eigvecs[None],
                                              curvature[None])
     steps = []
     for c_i, g_i, V, h in zip(c, grad_sigma, eigvecs, curvature):
-        delta = V @ ((V.T @ g_i @ V) / np.maximum(h, _TINY)) @ V.T
+        delta = V @ ((V.T @ g_i @ V) / np.maximum(h, TINY)) @ V.T
         steps.append(_multiplicative_step(c_i, scale * delta, floor))
     return steps[0] if covariance_type == "tied" else np.asarray(steps)
 

@@ -4,9 +4,17 @@ numpy's axis reductions over a short axis (``A.sum(axis=1)`` with K = 4) and
 scipy's ``logsumexp`` (array-API dispatch, NaN handling) cost 5-40x a matrix
 product with a vector of ones on the same (n, K) array; a pass makes a dozen
 of them, so they decide its time (``benchmarks/bench_scaling.py passes``).
+
+The project's log-sum-exp lives here: :func:`log_normalise` for (n, K)
+log-probabilities, its in-place (K, n) variant :func:`posteriors_in_place`,
+and :func:`log_softmax` for the (K,) weight logits.
 """
 
 import numpy as np
+
+# Smallest positive value put under a log or a division: far above float64's
+# smallest normal number (2.2e-308), far below any quantity a fit computes.
+TINY = 1e-300
 
 
 def row_sums(A):
@@ -61,6 +69,36 @@ def log_normalise(log_prob):
     resp /= total[:, np.newaxis]
     with np.errstate(divide="ignore"):
         return top + np.log(total), resp
+
+
+def posteriors_in_place(log_prob):
+    """:func:`log_normalise`'s posteriors for log-probabilities laid out
+    (K, n), computed in log_prob's memory, which is returned.
+
+    A variant, not a call: the spherical pass reuses its (K, n) arrays to
+    bound its memory, and multiplies by reciprocals (a division costs twice a
+    product there), so it rounds differently from :func:`log_normalise`.
+    """
+    top = log_prob.max(axis=0)
+    top[~np.isfinite(top)] = 0.0  # a row no component explains stays finite
+    log_prob -= top
+    np.exp(log_prob, out=log_prob)
+    log_prob *= 1.0 / log_prob.sum(axis=0)
+    return log_prob
+
+
+def log_softmax(logits):
+    """``logits - logsumexp(logits)`` for a short vector, shape (K,): the log
+    weights of a mixture, rounded as scipy's ``logsumexp`` rounds them (the
+    largest terms are summed apart, ``log1p`` of the rest), without its
+    array-API dispatch (~0.5 ms a call, once per block of a pass)."""
+    top = logits.max()
+    is_top = logits == top
+    n_top = logits.dtype.type(np.count_nonzero(is_top))
+    rest = np.exp(np.where(is_top, -np.inf, logits) - top).sum()
+    if rest != 0:
+        rest = rest / n_top
+    return logits - (np.log1p(rest) + np.log(n_top) + top)
 
 
 # Rows folded into one when reducing over rows (see _column_reduce).

@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
 from ._covariance import coordinates, from_spherical, mean_variances
+from ._fastops import TINY
 from ._history import History, phase_history
 from ._objective import draw_seeds
 from ._optim import data_bounds, run_phase
@@ -125,7 +126,7 @@ def initial_params(X, spec, random_state, *, scale, reg, covariance_type, given=
         means -= means.mean(axis=0)
     else:
         resp = initial_posteriors(X, K, spec.init_params, random_state)
-        means = (resp.T @ X) / np.maximum(resp.sum(axis=0), np.finfo(float).tiny)[:, np.newaxis]
+        means = (resp.T @ X) / np.maximum(resp.sum(axis=0), TINY)[:, np.newaxis]
     weights = np.full(K, 1.0 / K) if weights_init is None else weights_init
     if covariance_type == "identity":
         cov = coordinates(np.full(K, 1.0 / scale / scale), "identity", 0.0)

@@ -24,9 +24,7 @@ from ._score_model import Curvature, MixtureParams, stein_loss_grad
 from ._span_noise import span_basis, span_draws, span_noised, uses_span_noise
 from ._spherical_pass import spherical_stein_loss_grad
 
-# Rows per block: ~ 8k rows keep a block's temporaries (a few (2 x rows, K)
-# and (2 x rows, d) arrays) within a few MB; benchmarks/bench_scaling.py
-# ("passes") measures the pass against its matrix-product floor.
+# Clean rows per block: keeps a block's temporaries within a few MB (docs/design.rst).
 BLOCK_ROWS = 8192
 
 
@@ -162,20 +160,15 @@ def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
 
 
 # ------------------------------------------------- all levels, likelihood weighted
-# Levels of the integrated objective lie in [T_MIN, T_MAX]; below T_MIN the
-# integrand is its t = 0 value (a share of 1e-4 of the integral's range),
-# above T_MAX it has decayed like exp(-4 t).
+# Lowest level of the integrated objective: below it the integrand is its t = 0 value.
 INTEGRATED_T_MIN = 1e-4
+# Highest level: above it the integrand has decayed like exp(-4 t) (to ~4e-11).
 INTEGRATED_T_MAX = 6.0
 # Strata a pass is split into: every N_STRATA-th row, each its own level.
 N_STRATA = 64
-# The law the levels are drawn from: this share log-uniform (it resolves the
-# small levels, where components with small variances change), the rest
-# exponential with rate EXPONENTIAL_RATE (the integrand decays like
-# exp(-2 t) once the noise dominates). On wine (diagonal, at maximum
-# likelihood, 2^14 rows a pass) the gradient's variance was 0.56x that of the
-# log-uniform law alone (all exponential: 0.64x).
+# Log-uniform share of the levels' law (the rest exponential); tuned on wine (docs/design.rst).
 LOG_UNIFORM_SHARE = 0.5
+# Rate of the exponential part: the integrand decays like exp(-2 t) once the noise dominates.
 EXPONENTIAL_RATE = 2.0
 
 

@@ -15,6 +15,7 @@ from ._covariance import (
     noised_norms,
     noised_square_times,
 )
+from ._fastops import TINY
 from ._forward import noise_coefficients
 from ._history import PhaseKind
 from ._objective import (
@@ -26,38 +27,21 @@ from ._objective import (
 from ._score_model import MixtureParams
 from ._span_noise import SpanNoisePool, span_basis, uses_span_noise
 
-# Trust region on one step, in standardised units: logits move by at most this
-# much (covariances: see _covariance), and a mean by at most this many noised
-# standard deviations.
-_MAX_LOG_STEP = 0.5
+# Trust region of one step: a logit moves by at most this (covariances: _covariance).
+_MAX_LOGIT_STEP = 0.5
+# Trust region of one step: a mean moves by at most this many noised standard deviations.
 _MAX_MEAN_STEP = 3.0
-# Responsibility mass below which a component is treated as nearly empty when
-# scaling its step (the EM-matched step divides by it).
+# Floor of a component's responsibility mass, which its EM-matched step divides by.
 _MIN_MEAN_RESP = 1e-3
-# The blocks are coupled (a mean's length trades against its variance), and a
-# diagonal preconditioner with full steps on every block at once overshoots like
-# a Jacobi iteration: on d = 50 two-component data the cold phases diverged at
-# 1.0 and converged (change 1e-8 in 50 steps) with these block scales. Near
-# the optimum (the full-data stage) the coupling is weak and the covariances
-# take full steps (Phase.covariance_rate): at half steps they contracted by
-# only 0.6 a step, where EM takes one.
+# Block shares of the rate; tuned on d = 50 two-component data (docs/design.rst).
 _LR_SCALE = {"covariance": 0.5, "weight_logits": 0.5}
-# Line search of run_phase: a step is rejected when the loss rises by more than
-# this (relative) amount, and the rate is halved down to this fraction. The
-# closed-form weights sit at the population fixed point, which can raise one
-# Monte Carlo version of the loss by ~1e-11 relative near convergence;
-# overshooting steps raised it by ~1e-4 per step.
+# Relative loss rise that rejects a step: between MC rounding and overshoots (docs/design.rst).
 _LOSS_RISE_TOL = 1e-7
+# Smallest rate any halving of the rate reaches, as a share of the phase's rate.
 _MIN_LEARNING_RATE = 1.0 / 64
-# A step that reverses the previous one (cosine below this) shows an
-# oscillation the loss test can miss: on separated d = 10, K = 4 data the
-# means swung back and forth by 0.005 standard deviations a step (cosine
-# -0.99) for 100 steps while the loss stayed flat to 1e-8; the rate is halved.
+# Cosine below which a step reverses the previous one; set on d = 10, K = 4 (docs/design.rst).
 _REVERSAL_COSINE = -0.5
-# The power phase (StopRule.SPAN) has settled once its change is below this
-# fraction of the largest change it made (and below its tolerance): from a
-# small start on weak signal (d = 50, |mu| = 1) the first steps change the
-# span by only 5e-3, and the change peaks at 0.26 some 15 steps later.
+# Power phase settles below this share of its peak change; set on d = 50 (docs/design.rst).
 _POWER_SETTLED = 0.1
 
 
@@ -132,9 +116,8 @@ def _preconditioned_step(params, grad, curvature, phase, covariance_type, reg_co
         step = lr * noised_square_times(T, grad.means, covariance_type)
         step /= (2.0 * a * a * mass)[:, np.newaxis]
         # Trust region: no mean moves by more than a few noised standard deviations.
-        norms = noised_norms(T, step, covariance_type)
-        step *= np.minimum(1.0, _MAX_MEAN_STEP / np.maximum(norms, 1e-300))[:, None]
-        means = means - step
+        means = means - _trust_region(step, noised_norms(T, step, covariance_type),
+                                      _MAX_MEAN_STEP)
         if phase.centred:
             means = means - means.mean(axis=0)
     if "covariance" in phase.learn:
@@ -150,12 +133,21 @@ def _preconditioned_step(params, grad, curvature, phase, covariance_type, reg_co
         # population DDPM loss is stationary in the logits where the weights
         # equal the noised posteriors' mean, which is what this sets them to:
         # the same fixed point, well conditioned (tests/test_optim.py).
-        logits = np.log(np.maximum(curvature.mean_resp, 1e-300))
+        logits = np.log(np.maximum(curvature.mean_resp, TINY))
     elif "weight_logits" in phase.learn:
         step = (_LR_SCALE["weight_logits"] * lr * grad.weight_logits
                 / np.maximum(curvature.weight_logits, 1e-12))
-        logits = logits - np.clip(step, -_MAX_LOG_STEP, _MAX_LOG_STEP)
+        logits = logits - _trust_region(step, np.abs(step), _MAX_LOGIT_STEP)
     return MixtureParams(means, cov, logits)
+
+
+def _trust_region(step, sizes, bound):
+    """``step`` shrunk so that no size exceeds ``bound``: each entry of
+    ``sizes`` (shape ``step.shape[:sizes.ndim]``, e.g. one norm per row of the
+    means' step, or ``abs(step)`` for a step clipped entry by entry) scales
+    its part of the step by ``min(1, bound / size)``."""
+    scale = np.minimum(1.0, bound / np.maximum(sizes, TINY))
+    return step * scale.reshape(scale.shape + (1,) * (step.ndim - scale.ndim))
 
 
 def _within_bounds(means, cov, bounds, covariance_type, reg_covar):
@@ -206,7 +198,7 @@ def _span_change(old, new):
                             compute_uv=False)
     angle = 1.0 - float(np.min(cosines)) ** 2
     old_norm, new_norm = np.linalg.norm(old.means), np.linalg.norm(new.means)
-    return max(angle, abs(new_norm - old_norm) / max(new_norm, 1e-300))
+    return max(angle, abs(new_norm - old_norm) / max(new_norm, TINY))
 
 
 def _objective_and_step(X, phase, seeds, reg_covar, covariance_type, fixed=False,
@@ -323,25 +315,15 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
     return PhaseResult(params, losses, n_step, converged, learning_rate)
 
 
-# Averaging stops once the Monte Carlo variance of the averaged means is below
-# this fraction of their statistical variance, which aims at an error within
-# sqrt(1 + 0.08) = 1.04x of what infinitely many draws give. On separated data
-# (n = 1e5, d = 10, K = 4, 5 seeds) 1, 4 and 16 draws gave 1.07, 1.02 and
-# 1.006x a converged EM's error; 0.04 instead of 0.08 gave 1.020x against
-# 1.028x at 1.5x the passes.
+# Averaging stops at this MC / statistical variance ratio; tuned on d = 10, K = 4 (docs/design.rst).
 _MC_VARIANCE_FRACTION = 0.08
-# Fewest draws averaged: the spread of fewer iterates says too little about
-# the noise (two degrees of freedom with three).
+# Fewest iterates averaged: the spread of fewer says too little about the noise.
 _MIN_DRAWS = 3
+# Cap on the iterates' lag-one autocorrelation: (1 + r) / (1 - r) is at most 9.
 _MAX_AUTOCORRELATION = 0.8
-# The burn-in of the full-data stage ends once a step moves the means by less
-# than their standard error (squared movement per coordinate, in units of the
-# sampling variance Sigma_j / (n pi_j), averaged over components): what is
-# left of the start's offset is then a fraction of the statistical error, and
-# the averaged steps that follow shrink it further.
+# Burn-in ends below one standard error of movement (standardised_movement; docs/design.rst).
 _BURN_IN_MOVEMENT = 1.0
-# A burn-in step that moves the means this much further than the one before is
-# an overshoot (the steps should shrink geometrically): the rate is halved.
+# A burn-in step moving the means this much more than the one before overshot: rate halved.
 _OVERSHOOT_GROWTH = 1.5
 
 
@@ -533,5 +515,5 @@ def blend(params, target, share):
     return MixtureParams(
         (1.0 - share) * params.means + share * target.means,
         (1.0 - share) * params.covariance + share * target.covariance,
-        np.log(np.maximum(weights, 1e-300)),
+        np.log(np.maximum(weights, TINY)),
     )

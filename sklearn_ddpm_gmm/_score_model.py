@@ -33,7 +33,7 @@ against finite differences.
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import logsumexp, softmax
+from scipy.special import softmax
 
 from ._covariance import (
     coordinate_gradient,
@@ -42,7 +42,7 @@ from ._covariance import (
     noised,
     reduce_tied,
 )
-from ._fastops import column_sums, log_normalise, row_dots
+from ._fastops import column_sums, log_normalise, log_softmax, row_dots
 from ._forward import noise_coefficients, noise_points
 
 
@@ -73,7 +73,7 @@ def _noised_terms(X, params, t, reg_covar, covariance_type):
     T = noised(covariances(params.covariance, covariance_type, reg_covar),
                covariance_type, a, s2)
     geo = geometry(X, params.means, T, a, covariance_type)
-    log_weights = params.weight_logits - logsumexp(params.weight_logits)
+    log_weights = log_softmax(params.weight_logits)
     log_prob = (
         log_weights
         - 0.5 * (n_features * np.log(2.0 * np.pi) + geo.log_det)

@@ -1,0 +1,201 @@
+"""Each covariance type's parametrisation and step (_covariance.py), unit by unit."""
+
+import numpy as np
+import pytest
+
+from sklearn_ddpm_gmm._covariance import (
+    _MAX_LOG_VARIANCE_STEP,
+    COVARIANCE_TYPES,
+    capped,
+    coordinates,
+    covariance_step,
+    covariances,
+    log_covariance_change,
+    noised,
+)
+from sklearn_ddpm_gmm._forward import noise_coefficients
+from sklearn_ddpm_gmm._objective import draw_seeds, stein_objective
+from sklearn_ddpm_gmm._score_model import MixtureParams
+
+LEARNED = ("full", "tied", "diag", "spherical")
+K, D, REG = 3, 4, 1e-6
+
+
+def _random_spd(rng, n_features):
+    A = rng.standard_normal((n_features, n_features))
+    return A @ A.T / n_features + 0.3 * np.eye(n_features)
+
+
+def _random_covariances(kind, rng):
+    """Covariances of K components in d = D, in GaussianMixture's shapes."""
+    if kind in ("spherical", "identity"):
+        return rng.uniform(0.2, 3.0, K)
+    if kind == "diag":
+        return rng.uniform(0.2, 3.0, (K, D))
+    if kind == "tied":
+        return _random_spd(rng, D)
+    return np.array([_random_spd(rng, D) for _ in range(K)])
+
+
+def _random_symmetric(kind, shape, rng):
+    G = rng.standard_normal(shape)
+    return 0.5 * (G + np.swapaxes(G, -1, -2)) if kind in ("full", "tied") else G
+
+
+@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
+def test_coordinates_and_covariances_round_trip(kind):
+    rng = np.random.default_rng(0)
+    cov = _random_covariances(kind, rng)
+    c = coordinates(cov, kind, REG)
+    np.testing.assert_allclose(covariances(c, kind, REG), cov, rtol=1e-10)
+    np.testing.assert_allclose(coordinates(covariances(c, kind, REG), kind, REG), c,
+                               rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
+def test_coordinates_floor_covariances_below_reg_covar(kind):
+    cov = 0.5 * REG * (np.eye(D) if kind in ("full", "tied") else np.ones(1))
+    if kind == "full":
+        cov = cov[np.newaxis]
+    back = covariances(coordinates(cov, kind, REG), kind, REG)
+    eigvals = np.linalg.eigvalsh(back) if kind in ("full", "tied") else back
+    assert np.all(eigvals > REG) and np.all(eigvals < REG * (1 + 1e-6))
+
+
+def _step(kind, c, grad_T, scale=1.0, t=0.1):
+    a, s2 = noise_coefficients(t)
+    T = noised(covariances(c, kind, REG), kind, a, s2)
+    return covariance_step(c, grad_T, T, np.full(K, 0.3), a, scale, kind, D, REG)
+
+
+@pytest.mark.parametrize("kind", LEARNED)
+@pytest.mark.parametrize("size", [1e-3, 1e6])
+def test_covariance_step_stays_positive_definite_within_its_bound(kind, size):
+    rng = np.random.default_rng(1)
+    c = coordinates(_random_covariances(kind, rng), kind, REG)
+    for _ in range(5):
+        grad_T = size * _random_symmetric(kind, c.shape, rng)
+        new = _step(kind, c, grad_T)
+        old_sigma, new_sigma = covariances(c, kind, 0.0), covariances(new, kind, 0.0)
+        if kind in ("full", "tied"):
+            np.linalg.cholesky(covariances(new, kind, REG))  # raises if indefinite
+            assert np.all(np.linalg.eigvalsh(new_sigma) > 0)
+        else:
+            assert np.all(new_sigma > 0)
+        # No eigenvalue of Sigma - reg moves by more than the bound in log
+        # terms, and a huge gradient takes the whole of it.
+        change = log_covariance_change(old_sigma, new_sigma, kind)
+        assert change <= _MAX_LOG_VARIANCE_STEP * (1 + 1e-9)
+        if size > 1:
+            assert change == pytest.approx(_MAX_LOG_VARIANCE_STEP, rel=1e-6)
+        else:
+            assert change < 0.1 * _MAX_LOG_VARIANCE_STEP
+        c = new
+
+
+@pytest.mark.parametrize("kind", LEARNED)
+def test_covariance_step_follows_the_gradient_to_first_order(kind):
+    # A small step decreases the loss's linearisation: <grad_Sigma, dSigma> < 0.
+    rng = np.random.default_rng(2)
+    c = coordinates(_random_covariances(kind, rng), kind, REG)
+    for _ in range(5):
+        grad_T = 1e-4 * _random_symmetric(kind, c.shape, rng)
+        delta = covariances(_step(kind, c, grad_T), kind, REG) - covariances(c, kind, REG)
+        assert np.sum(grad_T * delta) < 0
+
+
+@pytest.mark.parametrize("kind", LEARNED)
+@pytest.mark.parametrize("t", [0.05, 0.8])
+def test_small_covariance_step_is_the_gauss_newton_step(kind, t):
+    # covariance_step's docstring: Delta Sigma = H^{-1} grad_T / a^2 with the
+    # curvature H in T, 2 d m / T^3 for one variance (d m -> m per diag entry)
+    # and m (tau_k + tau_l) / (tau_k^2 tau_l^2) in T's eigenbasis (tied: the
+    # total mass).
+    rng = np.random.default_rng(4)
+    c = coordinates(_random_covariances(kind, rng), kind, REG)
+    a, s2 = noise_coefficients(t)
+    T = noised(covariances(c, kind, REG), kind, a, s2)
+    mass = np.full(K, 0.3)
+    grad_T = 1e-7 * _random_symmetric(kind, c.shape, rng)
+    new = covariance_step(c, grad_T, T, mass, a, 0.7, kind, D, REG)
+    delta = covariances(c, kind, REG) - covariances(new, kind, REG)
+    if kind == "spherical":
+        expected = grad_T * T**3 / (2 * D * mass)
+    elif kind == "diag":
+        expected = grad_T * T**3 / (2 * mass[:, np.newaxis])
+    else:
+        tau, V = np.linalg.eigh(T)
+        m = mass.sum() if kind == "tied" else mass[:, None, None]
+        pair = tau[..., :, None] + tau[..., None, :]
+        H = m * pair / (tau[..., :, None] ** 2 * tau[..., None, :] ** 2)
+        Vt = np.swapaxes(V, -1, -2)
+        expected = V @ ((Vt @ grad_T @ V) / H) @ Vt
+    np.testing.assert_allclose(delta, 0.7 * expected / a**2, rtol=1e-4,
+                               atol=1e-4 * np.max(np.abs(expected / a**2)))
+
+
+def test_identity_covariances_do_not_move():
+    c = coordinates(np.ones(K), "identity", REG)
+    np.testing.assert_array_equal(_step("identity", c, 1e3 * np.ones(K)), c)
+
+
+def _two_clusters(seed=0, n=4000):
+    """Two far-apart Gaussian clusters, their sample means and covariances."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[-6.0, 0.0, 0.0, 0.0], [6.0, 0.0, 0.0, 0.0]])
+    X = np.concatenate([rng.multivariate_normal(centre, _random_spd(rng, D), size=n // 2)
+                        for centre in centres])
+    halves = (X[: n // 2], X[n // 2:])
+    means = np.array([h.mean(axis=0) for h in halves])
+    covs = np.array([np.cov(h, rowvar=False, bias=True) for h in halves])
+    return X, means, covs
+
+
+def _em_update(kind, covs):
+    """EM's covariances at the clusters' means, with (near-hard) posteriors."""
+    return {"full": covs, "tied": covs.mean(axis=0),
+            "diag": np.diagonal(covs, axis1=1, axis2=2),
+            "spherical": np.trace(covs, axis1=1, axis2=2) / D}[kind]
+
+
+def _turned(kind, target):
+    """target with its eigenvalues (variances) scaled by exp(+-0.3)."""
+    if kind in ("full", "tied"):
+        root = np.linalg.cholesky(target)
+        return root @ np.diag(np.exp([0.3, -0.3, 0.2, 0.0])) @ np.swapaxes(root, -1, -2)
+    return target * np.exp(0.3 * np.resize([1.0, -1.0, 1.0], target.shape))
+
+
+@pytest.mark.parametrize("kind", LEARNED)
+@pytest.mark.parametrize("t, contraction", [(0.01, 0.2), (0.5, 0.9)])
+def test_unit_step_moves_towards_the_em_update(kind, t, contraction):
+    # From a start within the trust region, the EM-matched step at unit rate
+    # moves most of the way to EM's update at small noise (to first order: the
+    # step is taken multiplicatively, ~0.16 of the distance is left), and
+    # part of the way at large noise, where the noise dominates T.
+    X, means, covs = _two_clusters()
+    target = _em_update(kind, covs)
+    params = MixtureParams(means, coordinates(_turned(kind, target), kind, REG), np.zeros(2))
+    seeds = draw_seeds(np.random.RandomState(0), len(X))
+    _, _, curvature = stein_objective(X, params, t, seeds, REG, kind)
+    np.testing.assert_allclose(curvature.mean_resp, 0.5, atol=1e-3)  # separated
+    a, _ = noise_coefficients(t)
+    new = covariance_step(params.covariance, curvature.noised_gradient,
+                          curvature.noised_covariances, curvature.mean_resp, a, 1.0, kind, D,
+                          REG)
+    before = log_covariance_change(target, covariances(params.covariance, kind, REG), kind)
+    after = log_covariance_change(target, covariances(new, kind, REG), kind)
+    assert before == pytest.approx(0.3, rel=1e-6)
+    assert after < contraction * before
+
+
+@pytest.mark.parametrize("kind", LEARNED)
+def test_capped_bounds_every_variance_and_leaves_the_rest(kind):
+    rng = np.random.default_rng(3)
+    c = coordinates(_random_covariances(kind, rng), kind, REG)
+    # Within the bound: the same coordinates, not a recomputed copy.
+    assert capped(c, kind, REG, 1e3) is c
+    cov = covariances(capped(c, kind, REG, 1.0), kind, REG)
+    eigvals = np.linalg.eigvalsh(cov) if kind in ("full", "tied") else cov
+    assert np.all(eigvals <= 1.0 + REG + 1e-9)
+    assert np.max(eigvals) == pytest.approx(1.0 + REG, rel=1e-9)
