@@ -26,8 +26,8 @@ import numpy as np
 
 from ._fastops import TINY, column_sums, row_dots, row_sums
 from ._span_noise import SpanPoints
+from ._types import ONE_VARIANCE
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "identity")
 _ELEMENTWISE = ("spherical", "diag", "identity")
 # Floor of a covariance's part beyond reg_covar, as a share of reg_covar (smaller is
 # invisible next to it, and a collapsing factor would overflow the matrix steps).
@@ -95,7 +95,7 @@ def _floored_cholesky(M, floor=TINY):
 
 def from_spherical(variances, weights, covariance_type, n_features, reg_covar):
     """Coordinates of ``v_i I`` (tied: the weighted mean variance) for the given type."""
-    if covariance_type in ("spherical", "identity"):
+    if covariance_type in ONE_VARIANCE:
         cov = variances
     elif covariance_type == "diag":
         cov = np.repeat(variances[:, np.newaxis], n_features, axis=1)
@@ -108,7 +108,7 @@ def from_spherical(variances, weights, covariance_type, n_features, reg_covar):
 
 def smallest_variances(cov, covariance_type, n_components):
     """Smallest eigenvalue of each component's covariance, shape (K,)."""
-    if covariance_type in ("spherical", "identity"):
+    if covariance_type in ONE_VARIANCE:
         return cov
     if covariance_type == "diag":
         return cov.min(axis=1)
@@ -118,7 +118,7 @@ def smallest_variances(cov, covariance_type, n_components):
 
 def mean_variances(cov, covariance_type, n_components):
     """Mean eigenvalue of each component's covariance, shape (K,)."""
-    if covariance_type in ("spherical", "identity"):
+    if covariance_type in ONE_VARIANCE:
         return cov
     if covariance_type == "diag":
         return cov.mean(axis=1)
@@ -355,7 +355,7 @@ class _FullGeometry(_FieldScoreStatistics):
 def geometry(X, means, T, a, covariance_type):
     """The geometry object for the noised covariances T of the given type
     (X may be :class:`._span_noise.SpanPoints` for the spherical types)."""
-    if covariance_type in ("spherical", "identity"):
+    if covariance_type in ONE_VARIANCE:
         return _SphericalGeometry(X, means, T, a)
     if isinstance(X, SpanPoints):
         raise ValueError("span noise stands in for the points only in spherical geometry")
@@ -374,7 +374,7 @@ def reduce_tied(grad_T, covariance_type):
 # ------------------------------------------------------- preconditioned steps
 def noised_square_times(T, M, covariance_type):
     """``T_i^2 M_i``, shape (K, d): the means' Gauss-Newton step up to a scalar."""
-    if covariance_type in ("spherical", "identity"):
+    if covariance_type in ONE_VARIANCE:
         return M * (T**2)[:, np.newaxis]
     if covariance_type == "diag":
         return M * T**2
@@ -385,7 +385,7 @@ def noised_square_times(T, M, covariance_type):
 
 def noised_norms(T, M, covariance_type):
     """``sqrt(M_i^T T_i^{-1} M_i)``, shape (K,): a step in noised standard deviations."""
-    if covariance_type in ("spherical", "identity"):
+    if covariance_type in ONE_VARIANCE:
         return np.linalg.norm(M, axis=1) / np.sqrt(T)
     if covariance_type == "diag":
         return np.sqrt(np.sum(M**2 / T, axis=1))

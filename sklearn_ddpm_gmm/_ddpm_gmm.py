@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._covariance import COVARIANCE_TYPES
+from ._types import COVARIANCE_TYPES
 from ._covariance_model import CovarianceModel
 from ._distributed import dask_rows, is_dask_array
 from ._fastops import column_min_max

@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._covariance import COVARIANCE_TYPES
+from ._types import COVARIANCE_TYPES
 from ._ddpm_gmm import DDPMGaussianMixture
 
 

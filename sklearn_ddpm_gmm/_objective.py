@@ -23,6 +23,7 @@ from ._forward import noise_antithetic, noise_coefficients
 from ._score_model import Curvature, MixtureParams, stein_loss_grad
 from ._span_noise import span_basis, span_draws, span_noised, uses_span_noise
 from ._spherical_pass import spherical_stein_loss_grad
+from ._types import ONE_VARIANCE
 
 # Clean rows per block: keeps a block's temporaries within a few MB (docs/design.rst).
 BLOCK_ROWS = 8192
@@ -113,7 +114,7 @@ def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
     """
     n_samples, n_features = X.shape
     span = uses_span_noise(covariance_type, len(params.means), n_features)
-    spherical = covariance_type in ("spherical", "identity")
+    spherical = covariance_type in ONE_VARIANCE
     loss_grad = spherical_stein_loss_grad if spherical else stein_loss_grad
     if noise_cache is None:
         noise_cache = NoiseCache(max_numbers=0)

@@ -31,6 +31,7 @@ import numpy as np
 
 from ._fastops import row_dots
 from ._forward import noise_coefficients
+from ._types import ONE_VARIANCE
 
 
 # Rows whitened at a time when a pool is drawn.
@@ -42,7 +43,7 @@ _NORMALS_BLOCK = 2**16
 def uses_span_noise(covariance_type, n_components, n_features):
     """Whether a pass draws span noise: spherical types with fewer means than
     dimensions (otherwise the span is everything and nothing is saved)."""
-    return covariance_type in ("spherical", "identity") and n_components < n_features
+    return covariance_type in ONE_VARIANCE and n_components < n_features
 
 
 class SpanPoints:

@@ -21,11 +21,12 @@ import numpy as np
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from ._covariance import COVARIANCE_TYPES, coordinates, covariances as _covariances
+from ._covariance import coordinates, covariances as _covariances
 from ._history import PhaseKind
 from ._objective import draw_seeds, stein_objective
 from ._optim import Phase, StopRule, _objective_and_step
 from ._score_model import MixtureParams
+from ._types import COVARIANCE_TYPES
 
 _LEARNABLE = {"means": "means", "covariances": "covariance", "weights": "weight_logits"}
 

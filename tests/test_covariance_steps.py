@@ -5,7 +5,6 @@ import pytest
 
 from sklearn_ddpm_gmm._covariance import (
     _MAX_LOG_VARIANCE_STEP,
-    COVARIANCE_TYPES,
     capped,
     coordinates,
     covariance_step,
@@ -13,6 +12,7 @@ from sklearn_ddpm_gmm._covariance import (
     log_covariance_change,
     noised,
 )
+from sklearn_ddpm_gmm._types import COVARIANCE_TYPES
 from sklearn_ddpm_gmm._forward import noise_coefficients
 from sklearn_ddpm_gmm._objective import draw_seeds, stein_objective
 from sklearn_ddpm_gmm._score_model import MixtureParams

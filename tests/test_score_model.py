@@ -5,7 +5,8 @@ import pytest
 from scipy.special import logsumexp
 
 from sklearn_ddpm_gmm import _objective, _span_noise
-from sklearn_ddpm_gmm._covariance import COVARIANCE_TYPES, coordinate_gradient, coordinates
+from sklearn_ddpm_gmm._covariance import coordinate_gradient, coordinates
+from sklearn_ddpm_gmm._types import COVARIANCE_TYPES
 from sklearn_ddpm_gmm._forward import noise_antithetic, noise_coefficients
 from sklearn_ddpm_gmm._spherical_pass import spherical_stein_loss_grad
 from sklearn_ddpm_gmm._score_model import (
