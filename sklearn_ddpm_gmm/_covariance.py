@@ -1,4 +1,10 @@
-"""Everything that depends on ``covariance_type``.
+"""Each covariance type's coordinates, noised geometry and preconditioned steps.
+
+Which of these a fit uses is the covariance model's business
+(:class:`._covariance_model.CovarianceModel`). The functions here take a value
+and then its ``covariance_type`` (and ``reg_covar``): the type says what the
+value is; elsewhere in the package a noise level ``t`` comes first, then
+``reg_covar``, then ``covariance_type``.
 
 Each type is learned in unconstrained coordinates ``c`` that keep every covariance
 positive definite, plus ``reg_covar`` on the diagonal:

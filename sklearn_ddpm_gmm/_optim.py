@@ -99,7 +99,7 @@ class PhaseResult(NamedTuple):
     learning_rate: float  # after any halving (see run_phase)
 
 
-def _preconditioned_step(params, grad, curvature, phase, covariance_type, reg_covar):
+def _preconditioned_step(params, grad, curvature, phase, reg_covar, covariance_type):
     """One gradient step scaled by the Gauss-Newton curvature.
 
     With this scaling a unit learning rate at small noise moves each mean like
@@ -125,7 +125,7 @@ def _preconditioned_step(params, grad, curvature, phase, covariance_type, reg_co
             cov, curvature.noised_gradient, T, mass, a,
             phase.covariance_rate * lr, covariance_type, means.shape[1], reg_covar,
         )
-    means, cov = _within_bounds(means, cov, phase.bounds, covariance_type, reg_covar)
+    means, cov = _within_bounds(means, cov, phase.bounds, reg_covar, covariance_type)
     if "weight_logits" in phase.learn and phase.closed_form_weights:
         # At small noise the score of well-separated components hardly depends
         # on the weights, so the loss is nearly flat in the logits and gradient
@@ -150,7 +150,7 @@ def _trust_region(step, sizes, bound):
     return step * scale.reshape(scale.shape + (1,) * (step.ndim - scale.ndim))
 
 
-def _within_bounds(means, cov, bounds, covariance_type, reg_covar):
+def _within_bounds(means, cov, bounds, reg_covar, covariance_type):
     """Means and covariance coordinates projected into DataBounds (or as they
     are when there are none)."""
     if bounds is None:
@@ -227,7 +227,7 @@ def _objective_and_step(X, phase, seeds, reg_covar, covariance_type, fixed=False
     def take_step(params, state, learning_rate):
         return _preconditioned_step(params, *state,
                                     phase._replace(learning_rate=learning_rate),
-                                    covariance_type, reg_covar)
+                                    reg_covar, covariance_type)
     return evaluate, take_step
 
 

@@ -83,7 +83,7 @@ def _noised_terms(X, params, t, reg_covar, covariance_type):
     return _NoisedTerms(log_norm, resp, geo, T)
 
 
-def log_prob_and_resp(X, params, reg_covar, t=0.0, covariance_type="spherical"):
+def log_prob_and_resp(X, params, t, reg_covar, covariance_type="spherical"):
     """Log density and posteriors of X under the (noised) mixture.
 
     Returns

@@ -154,7 +154,7 @@ def test_score_is_the_gradient_of_the_noised_log_density(t):
 def test_posteriors_are_finite_far_from_every_component():
     params = MixtureParams(np.array([[0.0], [1.0]]), np.log([1e-4, 1e-4]), np.zeros(2))
     X = np.array([[1e6], [-1e6], [0.5]])
-    log_prob, resp = log_prob_and_resp(X, params, 0.0)
+    log_prob, resp = log_prob_and_resp(X, params, 0.0, 0.0)
     assert np.all(np.isfinite(resp)) and np.allclose(resp.sum(axis=1), 1.0)
     assert np.isfinite(log_prob[2])
     np.testing.assert_allclose(resp[:2], [[0, 1], [1, 0]], atol=1e-12)
