@@ -34,9 +34,9 @@ Z = offsets / scale
 
 # The power phase the estimator runs on these data, as its schedule_ reports
 # it: its level t and rate; the means move, centred, and the component
-# variance is held at the bulk (median) eigenvalue of the data's covariance
-# (the within-component variance when the means span few of the d > 2K
-# directions).
+# variance is held at the bulk (median) eigenvalue of the data's covariance,
+# the estimator's rule when d > 2K (the means span few of the directions, so
+# the bulk is the within-component variance; here d = 50, K = 2).
 fit = DDPMGaussianMixture(2, covariance_type="spherical", random_state=0).fit(X)
 power = fit.schedule_[0]
 t, rate = power["t"], power["learning_rate"]

@@ -29,7 +29,7 @@ from ._covariance import (
     mean_variances,
     n_covariance_parameters,
 )
-from ._likelihood import gaussian_params
+from ._likelihood import gaussian_params, sklearn_type
 from ._score_model import MixtureParams
 
 
@@ -43,7 +43,7 @@ class CovarianceModel(NamedTuple):
     @property
     def sklearn_type(self):
         """scikit-learn's name of the type ("identity" is spherical)."""
-        return "spherical" if self.covariance_type == "identity" else self.covariance_type
+        return sklearn_type(self.covariance_type)
 
     @property
     def is_fixed(self):
@@ -114,6 +114,21 @@ class CovarianceModel(NamedTuple):
                                    n_components, n_features)
             cov = self.from_precisions(precisions)
         return weights, means, cov
+
+    def standardised_initial(self, given, centre, scale):
+        """The user's starting values (:meth:`initial_values`) in standardised
+        units; None where not given."""
+        weights, means, cov = given
+        return (weights,
+                None if means is None else (means - centre) / scale,
+                None if cov is None else cov / scale / scale)
+
+    def attribute_shape(self, n_components, n_features):
+        """Shape of ``covariances_`` (and ``precisions_init``), as in GaussianMixture."""
+        return {"full": (n_components, n_features, n_features),
+                "tied": (n_features, n_features),
+                "diag": (n_components, n_features)}.get(self.covariance_type,
+                                                        (n_components,))
 
     def from_precisions(self, precisions):
         """Covariances from precisions in GaussianMixture's shapes."""

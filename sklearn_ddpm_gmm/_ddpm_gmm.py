@@ -17,18 +17,19 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._types import COVARIANCE_TYPES
 from ._covariance_model import CovarianceModel
 from ._distributed import dask_rows, is_dask_array
 from ._fastops import column_min_max
-from ._fit import fit_likelihood, likelihood_history, partial_fit_likelihood
-from ._history import PhaseKind
+from ._fit import fit_likelihood, partial_fit_likelihood
 from ._inference import FittedMixture, log_prob_resp, noised_score, sample
 from ._likelihood import InMemoryRows
 from ._single_level import fit_single_level, partial_fit_single_level
 from ._spec import FitSpec
-from ._standardise import check_spread, standardise, standardised
+from ._standardise import check_spread, standardise
+from ._types import COVARIANCE_TYPES
 
+_WEIGHTS_NEED_INTEGRATED = ("sample_weight is supported by the default final phase, "
+                            "noise_level='integrated'.")
 _NOT_CONVERGED = (
     "Best performing initialization did not converge. Try different init "
     "parameters, or increase max_iter, tol, or check for degenerate data."
@@ -179,9 +180,12 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         ``lower_bound_`` at each step of the final phase.
     schedule_ : list of dict
         The phases that ran for the kept start, in order: ``name`` ("power",
-        "intermediate", "final"; for the single-level estimator also
-        "cold-final", "final-subsample" and "averaging"; "partial_fit" for
-        later ``partial_fit`` calls), noise level ``t`` (None for the
+        "intermediate", then for the default fit "start-power" and
+        "start-kmeans", the two candidate starts converged on the subsample,
+        and "final"; for the single-level estimator "cold-final",
+        "final-subsample", "final" and "averaging"; "partial_fit" (and
+        "partial_fit-settle") for later ``partial_fit`` calls), noise level
+        ``t`` (None for the
         integrated objective), ``n_steps``, ``learning_rate``, ``n_rows`` and
         ``converged``.
     loss_curve_ : ndarray of shape (total steps,)
@@ -345,9 +349,11 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     def _spec(self):
         """The parameters as the pipelines read them."""
         return FitSpec(
-            self.n_components, CovarianceModel(self.covariance_type, self.reg_covar),
-            self.tol, self.max_iter, self.n_init, self.init_params, self.noise_level,
-            self.n_noise_draws, self.n_jobs, self.verbose, self.verbose_interval,
+            n_components=self.n_components,
+            model=CovarianceModel(self.covariance_type, self.reg_covar), tol=self.tol,
+            max_iter=self.max_iter, n_init=self.n_init, init_params=self.init_params,
+            noise_level=self.noise_level, n_noise_draws=self.n_noise_draws,
+            n_jobs=self.n_jobs, verbose=self.verbose, verbose_interval=self.verbose_interval,
         )
 
     def _fit(self, X, sample_weight=None):
@@ -369,8 +375,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         if spec.single_level:
             if sample_weight is not None:
-                raise ValueError("sample_weight is supported by the default final phase, "
-                                 "noise_level='integrated'.")
+                raise ValueError(_WEIGHTS_NEED_INTEGRATED)
             return self._fit_single_level(X, spec, given, random_state, warm)
         Z, centre, scale, _ = standardise(X, min_variance=spec.model.min_variance)
         return self._fit_rows(InMemoryRows(Z, sample_weight), spec, given, random_state,
@@ -380,24 +385,26 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """fit on a Dask array: the passes of the final phase run on the blocks
         where they live (:mod:`._distributed`); the subsamples of the
         initialisation are gathered by row index."""
-        if self.noise_level != "integrated" or (self.init_params != "power"
-                                                 and self.means_init is None):
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2D Dask array, got {X.ndim} dimensions.")
+        spec = self._spec()
+        if spec.single_level or (self.init_params != "power" and self.means_init is None):
             raise ValueError(
                 "A Dask array is fitted with noise_level='integrated' and "
                 "init_params='power' (or all of weights_init, means_init and "
                 "precisions_init given)."
             )
-        spec = self._spec()
+        # The initial values are checked before the pass that standardises.
+        given = spec.model.initial_values(self.weights_init, self.means_init,
+                                          self.precisions_init, self.n_components,
+                                          X.shape[1])
+        if given[1] is not None and any(value is None for value in given):
+            raise ValueError("With a Dask array give all of weights_init, means_init and "
+                             "precisions_init, or none.")
         rows, centre, scale = dask_rows(X, self.n_components, spec.model.min_variance)
         self.n_features_in_ = rows.shape[1]
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        given = spec.model.initial_values(self.weights_init, self.means_init,
-                                          self.precisions_init, self.n_components,
-                                          rows.shape[1])
-        if given[1] is not None and any(value is None for value in given):
-            raise ValueError("With a Dask array give all of weights_init, means_init and "
-                             "precisions_init, or none.")
         random_state = check_random_state(self.random_state)
         return self._fit_rows(rows, spec, given, random_state, centre=centre, scale=scale,
                               dtype=np.float64,
@@ -405,19 +412,11 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     def _fit_rows(self, rows, spec, given, random_state, *, centre, scale, dtype, warm):
         """The default fit of standardised rows, and its attributes."""
-        if warm:
-            warm = (spec.model.standardised(self.weights_, self.means_, self.covariances_,
-                                            centre, scale), self.lower_bound_)
+        warm = (self.weights_, self.means_, self.covariances_, self.lower_bound_) if warm else None
         result = fit_likelihood(rows, spec, random_state, centre=centre, scale=scale,
-                                given=given, warm=warm or None,
+                                dtype=dtype, given=given, warm=warm,
                                 cold_start_cache=getattr(self, "_cold_start_cache", None))
-        if not result.converged and self.max_iter > 0:
-            warnings.warn(_NOT_CONVERGED, ConvergenceWarning)
-        self._set_attributes(spec.model.attributes(result.params, centre, scale, dtype))
-        self.schedule_ = result.history.schedule
-        self.loss_curve_ = result.history.loss_curve
-        self.n_iter_ = result.n_iter
-        self.converged_ = result.converged
+        self._store(result)
         self.lower_bound_ = result.lower_bound
         self.lower_bounds_ = result.lower_bounds
         self.n_samples_seen_ = rows.shape[0]
@@ -432,20 +431,29 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """The paper's single-level estimator (``noise_level="auto"`` or a float)."""
         warm = (self.weights_, self.means_, self.covariances_) if warm else None
         result = fit_single_level(X, spec, random_state, given=given, warm=warm)
-        if not result.converged and self.max_iter > 0:
-            warnings.warn(_NOT_CONVERGED, ConvergenceWarning)
+        self._store(result)
+        self.lower_bound_ = self.score(X)
+        self.lower_bounds_ = [self.lower_bound_]
+        self.n_samples_seen_ = X.shape[0]
+        self._standardisation_ = (result.centre, result.scale)
+        self._random_state_ = random_state
+        return self
+
+    def _store(self, result):
+        """A pipeline's result as the fitted attributes; ConvergenceWarning as
+        GaussianMixture warns."""
+        self._warn_unless_converged(result)
         self._set_attributes(result.attributes)
         self.schedule_ = result.history.schedule
         self.loss_curve_ = result.history.loss_curve
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
-        self.lower_bound_ = self.score(X)
-        self.lower_bounds_ = [self.lower_bound_]
-        self.n_samples_seen_ = X.shape[0]
-        self._standardisation_ = (result.centre, result.scale)
-        self._phase_reg_ = result.reg
-        self._random_state_ = random_state
-        return self
+        # The DDPM phases' regularisation (single-level partial_fit reuses it).
+        self._phase_reg_ = result.phase_reg
+
+    def _warn_unless_converged(self, result):
+        if not result.converged and self.max_iter > 0:
+            warnings.warn(_NOT_CONVERGED, ConvergenceWarning)
 
     def _set_attributes(self, attributes):
         for name, value in attributes.items():
@@ -511,35 +519,26 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         low, high = column_min_max(X)
         check_spread(np.minimum(low, centre), np.maximum(high, centre), X.dtype)
         spec = self._spec()
+        current = (self.weights_, self.means_, self.covariances_)
         if not spec.single_level:
             weight = float(len(X) if sample_weight is None else sample_weight.sum())
             seen = getattr(self, "_weight_seen_", self.n_samples_seen_)
-            current = spec.model.standardised(self.weights_, self.means_, self.covariances_,
-                                              centre, scale)
-            params, result = partial_fit_likelihood(
-                standardised(X, centre, scale), current, spec, scale=scale,
-                sample_weight=sample_weight, share=weight / (seen + weight),
-            )
-            self._set_attributes(spec.model.attributes(params, centre, scale, X.dtype))
-            history = likelihood_history(PhaseKind.PARTIAL_FIT, result, len(X))
-            n_iter = result.n_iter
+            result = partial_fit_likelihood(X, current, spec, centre=centre, scale=scale,
+                                            sample_weight=sample_weight,
+                                            share=weight / (seen + weight))
             self._weight_seen_ = seen + weight
         else:
             if sample_weight is not None:
-                raise ValueError("sample_weight is supported by the default final phase, "
-                                 "noise_level='integrated'.")
+                raise ValueError(_WEIGHTS_NEED_INTEGRATED)
             result = partial_fit_single_level(
-                X, (self.weights_, self.means_, self.covariances_), spec,
-                self._random_state_, centre=centre, scale=scale, reg=self._phase_reg_,
-                n_samples_seen=self.n_samples_seen_,
+                X, current, spec, self._random_state_, centre=centre, scale=scale,
+                reg=self._phase_reg_, n_samples_seen=self.n_samples_seen_,
             )
-            if not result.converged and self.max_iter > 0:
-                warnings.warn(_NOT_CONVERGED, ConvergenceWarning)
-            self._set_attributes(result.attributes)
-            history, n_iter = result.history, result.n_iter
-        self.schedule_ = self.schedule_ + history.schedule
-        self.loss_curve_ = np.append(self.loss_curve_, history.losses)
-        self.n_iter_ += n_iter
+        self._warn_unless_converged(result)
+        self._set_attributes(result.attributes)
+        self.schedule_ = self.schedule_ + result.history.schedule
+        self.loss_curve_ = np.append(self.loss_curve_, result.history.losses)
+        self.n_iter_ += result.n_iter
         self.n_samples_seen_ += len(X)
         return self
 

@@ -25,9 +25,16 @@ from ._covariance import covariances
 from ._distributed import DaskRows
 from ._history import History, PhaseKind, phase_history
 from ._initialisation import cold_start, initial_posteriors, one_hot
-from ._likelihood import LikelihoodResult, em_step, gaussian_params, posteriors, \
-    run_likelihood_phase, stopping_tol
+from ._likelihood import (
+    LikelihoodResult,
+    em_step,
+    gaussian_params,
+    posteriors,
+    run_likelihood_phase,
+    stopping_tol,
+)
 from ._schedule import cold_start_rows
+from ._standardise import standardised
 from ._threads import one_blas_thread
 
 # Regularisation of the cold start's phases, relative to the data's variance
@@ -43,12 +50,13 @@ _START_MAX_ITER = 100
 class FitResult(NamedTuple):
     """Outcome of :func:`fit_likelihood` and :func:`partial_fit_likelihood`."""
 
-    params: object  # GaussianParams, standardised units
+    attributes: dict  # the fitted attributes, in the data's units and dtype
     history: History
     lower_bound: float  # mean log-likelihood per row, the data's units
     lower_bounds: list  # at each step of the final phase, the data's units
     converged: bool
     n_iter: int
+    phase_reg: float  # the cold start's regularisation, standardised units
 
 
 class _Context(NamedTuple):
@@ -61,7 +69,7 @@ class _Context(NamedTuple):
     fixed: object  # the identity model's covariances, or None
 
 
-def fit_likelihood(rows, spec, random_state, *, centre, scale, given, warm=None,
+def fit_likelihood(rows, spec, random_state, *, centre, scale, dtype, given, warm=None,
                    cold_start_cache=None):
     """The default fit of standardised rows.
 
@@ -74,11 +82,13 @@ def fit_likelihood(rows, spec, random_state, *, centre, scale, given, warm=None,
     centre : ndarray of shape (n_features,)
     scale : float
         The standardisation of the rows.
+    dtype : numpy dtype
+        Of the fitted attributes.
     given : tuple of (weights, means, covariances)
         The user's starting values in the data's units, None where not given.
-    warm : tuple of (GaussianParams, float), default=None
-        The previous fit (standardised) and its ``lower_bound_``: the final
-        phase starts there (warm_start).
+    warm : tuple of (weights, means, covariances, lower_bound), default=None
+        The previous fit's attributes and ``lower_bound_``: the final phase
+        starts there (warm_start).
     cold_start_cache : dict, default=None
         Lent by DDPMGaussianMixtureIC: the cold start does not depend on the
         covariance type, so one run serves every type of a grid.
@@ -89,15 +99,14 @@ def fit_likelihood(rows, spec, random_state, *, centre, scale, given, warm=None,
     """
     n_samples, n_features = rows.shape
     log_scale = n_features * np.log(scale)
-    weights, means, cov = given
-    given = (weights,
-             None if means is None else (means - centre) / scale,
-             None if cov is None else cov / scale / scale)
-    reg = spec.model.standardised_reg(scale)
-    context = _Context(spec, scale, reg, max(reg, _COLD_REG_COVAR),
-                       spec.model.fixed_covariances(spec.n_components, scale))
+    model = spec.model
+    given = model.standardised_initial(given, centre, scale)
+    reg = model.standardised_reg(scale)
+    context = _Context(spec=spec, scale=scale, reg=reg, cold_reg=max(reg, _COLD_REG_COVAR),
+                       fixed=model.fixed_covariances(spec.n_components, scale))
     if warm is not None:
-        start, lower_bound = warm
+        *attributes, lower_bound = warm
+        start = model.standardised(*attributes, centre, scale)
         with one_blas_thread():
             runs = [_final_phase(rows, start, context, History(), lower_bound + log_scale)]
     elif spec.n_init == 1:
@@ -118,34 +127,39 @@ def fit_likelihood(rows, spec, random_state, *, centre, scale, given, warm=None,
         lower_bound = result.lower_bounds[-1] if result.lower_bounds else -np.inf
         if spec.max_iter == 0 or lower_bound > best or best == -np.inf:
             best, (kept, kept_history) = lower_bound, (result, history)
-    return FitResult(kept.params, kept_history, best - log_scale,
-                     [value - log_scale for value in kept.lower_bounds], kept.converged,
-                     kept.n_iter)
+    return FitResult(
+        attributes=model.attributes(kept.params, centre, scale, dtype), history=kept_history,
+        lower_bound=best - log_scale,
+        lower_bounds=[value - log_scale for value in kept.lower_bounds],
+        converged=kept.converged, n_iter=kept.n_iter, phase_reg=context.cold_reg,
+    )
 
 
-def partial_fit_likelihood(Z, current, spec, *, scale, sample_weight, share):
+def partial_fit_likelihood(X, current, spec, *, centre, scale, sample_weight, share):
     """One chunk's update: the chunk's maximum of the likelihood from the
     current estimate, then a step towards it by the chunk's ``share`` of all
     the weight seen.
 
     Parameters
     ----------
-    Z : ndarray of shape (n_samples, n_features)
-        The chunk, standardised by the first fit.
-    current : GaussianParams
-        The current estimate, standardised.
+    X : ndarray of shape (n_samples, n_features)
+        The chunk, in the data's units.
+    current : tuple of (weights, means, covariances)
+        The fitted attributes.
     spec : FitSpec
-    scale : float
+    centre, scale : the first fit's standardisation
     sample_weight : ndarray of shape (n_samples,) or None
     share : float
 
     Returns
     -------
-    params : GaussianParams
-    result : LikelihoodResult
-        The chunk's phase.
+    FitResult
+        The blended attributes and the chunk's phase (its lower bounds are
+        the chunk's, in the data's units).
     """
     model = spec.model
+    Z = standardised(X, centre, scale)
+    current = model.standardised(*current, centre, scale)
     with one_blas_thread():
         result = run_likelihood_phase(
             Z, current, covariance_type=model.covariance_type,
@@ -160,15 +174,24 @@ def partial_fit_likelihood(Z, current, spec, *, scale, sample_weight, share):
           zip(current[:3], result.params[:3])),
         model.covariance_type,
     )
-    return blended, result
+    log_scale = X.shape[1] * np.log(scale)
+    lower_bounds = [value - log_scale for value in result.lower_bounds]
+    return FitResult(
+        attributes=model.attributes(blended, centre, scale, X.dtype),
+        history=likelihood_history(PhaseKind.PARTIAL_FIT, result, len(X)),
+        lower_bound=lower_bounds[-1] if lower_bounds else -np.inf,
+        lower_bounds=lower_bounds, converged=result.converged, n_iter=result.n_iter,
+        phase_reg=np.nan,
+    )
 
 
 def likelihood_history(kind, result, n_rows):
     """The History of a phase of the exact integrated objective (its loss:
     the negative mean log-likelihood, the integrated objective up to a
     constant)."""
-    return phase_history(kind, None, result.n_iter, 1.0, n_rows, result.converged,
-                         [-value for value in result.lower_bounds])
+    return phase_history(kind, t=None, n_steps=result.n_iter, learning_rate=1.0,
+                         n_rows=n_rows, converged=result.converged,
+                         losses=[-value for value in result.lower_bounds])
 
 
 def _one_init(rows, given, context, random_state, init, cold_start_cache):
@@ -258,9 +281,9 @@ def _power_start(rows, context, random_state, cold_start_cache):
     weights = rows.sample_weight
     weights = None if weights is None else weights[subsample]
     candidates = {
-        PhaseKind.START_POWER: posteriors(Z_start, cold, "spherical")[1],
-        PhaseKind.START_KMEANS: initial_posteriors(Z_start, spec.n_components, "kmeans", random_state,
-                                     weights),
+        PhaseKind.START_POWER: posteriors(Z_start, cold, spec.model.cold_type(False))[1],
+        PhaseKind.START_KMEANS: initial_posteriors(Z_start, spec.n_components, "kmeans",
+                                                   random_state, weights),
     }
     best = None
     for kind, resp in candidates.items():
@@ -290,10 +313,12 @@ def _power_cold_start(rows, context, random_state, cold_start_cache):
     subsample : ndarray of shape (n_rows,)
         The subsample's rows.
     GaussianParams
-        A spherical mixture in standardised units.
+        A mixture of the cold start's type (one variance per component) in
+        standardised units.
     history : History
     """
     spec = context.spec
+    cold_type = spec.model.cold_type(single_level=False)
     n_rows = cold_start_rows(rows.shape[0], spec.n_components)
     weights = rows.sample_weight
     if weights is None:
@@ -313,13 +338,13 @@ def _power_cold_start(rows, context, random_state, cold_start_cache):
         params, history = cold_start_cache[key]
     else:
         params, history, _ = cold_start(Z_cold, spec, seed, scale=context.scale,
-                                        reg=context.cold_reg, cold_type="spherical")
+                                        reg=context.cold_reg, cold_type=cold_type)
         if key is not None:
             cold_start_cache[key] = (params, history)
-    variances = covariances(params.covariance, "spherical", context.cold_reg)
+    variances = covariances(params.covariance, cold_type, context.cold_reg)
     return subsample, gaussian_params(params.weights().astype(rows.dtype),
                                       params.means.astype(rows.dtype),
-                                      variances.astype(rows.dtype), "spherical"), history
+                                      variances.astype(rows.dtype), cold_type), history
 
 
 def _with_given(params, given, covariance_type):

@@ -44,7 +44,7 @@ class History(NamedTuple):
         return np.asarray(self.losses)
 
 
-def phase_history(kind, t, n_steps, learning_rate, n_rows, converged, losses):
+def phase_history(kind, *, t, n_steps, learning_rate, n_rows, converged, losses):
     """The History of one phase of PhaseKind ``kind``."""
     record = {"name": kind.value, "t": t, "n_steps": n_steps, "learning_rate": learning_rate,
               "n_rows": n_rows, "converged": converged}

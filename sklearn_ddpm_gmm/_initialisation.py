@@ -12,13 +12,14 @@ phase, and returns parameters and the phases' :class:`._history.History`.
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
-from ._covariance import coordinates, from_spherical, mean_variances
+from ._covariance import coordinates, from_spherical
 from ._fastops import TINY
 from ._history import History, phase_history
 from ._objective import draw_seeds
-from ._optim import data_bounds, run_phase
+from ._optim import run_phase
 from ._schedule import intermediate_phase, n_intermediate_phases, power_phase, power_phase_variance
 from ._score_model import MixtureParams
+from ._standardise import data_bounds
 from ._threads import one_blas_thread
 
 # Fewest noised rows a phase uses: on small data each point is noised
@@ -88,8 +89,9 @@ def run_ddpm_phase(X, params, phase, random_state, *, reg, covariance_type, verb
     phase = phase._replace(bounds=data_bounds(X))
     result = run_phase(X_noised, params, phase, draw_seeds(random_state, X_noised.shape[0]),
                        reg, covariance_type, verbose, verbose_interval)
-    history = phase_history(phase.kind, phase.t, result.n_steps, result.learning_rate,
-                            X.shape[0], result.converged, result.losses)
+    history = phase_history(phase.kind, t=phase.t, n_steps=result.n_steps,
+                            learning_rate=result.learning_rate, n_rows=X.shape[0],
+                            converged=result.converged, losses=result.losses)
     return result.params, history
 
 
@@ -132,7 +134,7 @@ def initial_params(X, spec, random_state, *, scale, reg, covariance_type, given=
         cov = coordinates(np.full(K, 1.0 / scale / scale), "identity", 0.0)
     elif cov_init is not None:
         if covariance_type != spec.model.covariance_type:  # the spherical cold start
-            cov_init = mean_variances(cov_init, spec.model.covariance_type, K)
+            cov_init = spec.model.mean_variances(cov_init, K)
         cov = coordinates(cov_init, covariance_type, reg)
     else:
         if K > 1 and spec.init_params == "power" and means_init is None:

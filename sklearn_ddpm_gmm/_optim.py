@@ -70,27 +70,6 @@ class Phase(NamedTuple):
     covariance_rate: float = _LR_SCALE["covariance"]  # the covariances' share of the rate
 
 
-class DataBounds(NamedTuple):
-    """Where maximum likelihood keeps a mixture: means inside the data's
-    bounding box, no variance above the data's total variance. Steps are
-    projected back into it (see _preconditioned_step)."""
-
-    low: np.ndarray  # (d,)
-    high: np.ndarray  # (d,)
-    max_variance: float
-
-
-def data_bounds(X):
-    """DataBounds of X, shape (n_samples, n_features): O(n d) work and no
-    temporary the size of X (``X.var`` would make one; partial_fit's memory is
-    counted in chunks)."""
-    n_samples = X.shape[0]
-    mean = X.mean(axis=0)
-    variances = np.einsum("ij,ij->j", X, X) / n_samples - mean**2
-    return DataBounds(X.min(axis=0), X.max(axis=0),
-                      float(np.maximum(variances, 0.0).sum()))
-
-
 class PhaseResult(NamedTuple):
     params: MixtureParams
     losses: list

@@ -15,12 +15,11 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from ._history import History, PhaseKind, phase_history
-from ._initialisation import initial_params, noised_rows, run_ddpm_phase
-from ._initialisation import cold_start as power_cold_start
+from ._initialisation import cold_start, initial_params, noised_rows, run_ddpm_phase
 from ._objective import draw_seeds, stein_objective
-from ._optim import blend, data_bounds, run_fresh_noise
+from ._optim import blend, run_fresh_noise
 from ._schedule import cold_final_phase, cold_start_rows, em_level, final_phase
-from ._standardise import standardise, standardised
+from ._standardise import data_bounds, standardise, standardised
 from ._threads import one_blas_thread
 
 # Strides of the systematic subsamples the final stage first takes one step
@@ -38,16 +37,16 @@ class SingleLevelResult(NamedTuple):
     history: History
     converged: bool
     n_iter: int
+    phase_reg: float  # regularisation of the phases, standardised units
     centre: np.ndarray  # (n_features,) the standardisation
     scale: float
-    reg: float  # regularisation of the phases, standardised units
 
 
 def phase_reg(spec, scale, dtype):
     """Regularisation of the phases in standardised units: reg_covar, and at
     least the passes' resolution, below which a component collapsing further
-    (reg_covar 1e-46 of the variance at spreads of 1e20) overflows them. None
-    for the identity model."""
+    (reg_covar 1e-46 of the variance at spreads of 1e20) overflows them (the
+    identity model's phases use none)."""
     resolution = np.finfo(spec.model.pass_dtype(dtype)).eps
     return max(spec.model.standardised_reg(scale), resolution)
 
@@ -90,17 +89,14 @@ def fit_single_level(X, spec, random_state, *, given, warm=None):
             params = model.ddpm_params(*warm, centre, scale, reg)
             history = History()
         else:
-            weights, means, cov = given
-            given = (weights,
-                     None if means is None else (means - centre) / scale,
-                     None if cov is None else cov / scale / scale)
+            given = model.standardised_initial(given, centre, scale)
             params, history = _cold_start(Z, spec, random_state, scale=scale, reg=reg,
                                           given=given)
         params, final, converged, n_iter = final_stage(Z, params, spec, random_state,
                                                        reg=reg, bounds=bounds, ladder=True)
     attributes = model.attributes_from_ddpm(params, centre, scale, reg, X.dtype)
-    return SingleLevelResult(attributes, history.then(final), converged, n_iter, centre,
-                             scale, stored_reg)
+    return SingleLevelResult(attributes, history.then(final), converged, n_iter,
+                             stored_reg, centre, scale)
 
 
 def partial_fit_single_level(X, current, spec, random_state, *, centre, scale, reg,
@@ -146,14 +142,14 @@ def partial_fit_single_level(X, current, spec, random_state, *, centre, scale, r
     history = history.then(final)
     attributes = model.attributes_from_ddpm(blend(params, chunk_params, share), centre,
                                             scale, reg)
-    return SingleLevelResult(attributes, history, converged, len(history.losses), centre,
-                             scale, reg)
+    return SingleLevelResult(attributes, history, converged, len(history.losses), reg,
+                             centre, scale)
 
 
-def _em_level(params, spec, reg, covariance_type=None):
+def _em_level(params, spec, reg):
     """The final stage's noise level: set from the estimate ("auto"), or given."""
     if spec.noise_level == "auto":
-        return em_level(params, reg, covariance_type or spec.model.covariance_type)
+        return em_level(params, reg, spec.model.covariance_type)
     return float(spec.noise_level)
 
 
@@ -208,7 +204,7 @@ def _one_cold_start(Z_cold, spec, seed, init, *, scale, reg, given):
         print(f"Initialization {init}")
     cold_type = spec.model.cold_type(single_level=True)
     with one_blas_thread():  # also in joblib's workers
-        params, history, random_state = power_cold_start(
+        params, history, random_state = cold_start(
             Z_cold, spec, seed, scale=scale, reg=reg, cold_type=cold_type, given=given)
         params = spec.model.from_cold_type(params, cold_type, reg)
         params, settled = settle(Z_cold, params, spec, random_state, reg=reg)
@@ -247,7 +243,7 @@ def final_stage(Z, params, spec, random_state, *, reg, bounds, ladder=False,
     error, then averaged steps; first, with ``ladder``, one step on each of
     a few systematic subsamples (:func:`_ladder`). ``kind`` labels the
     burn-in in ``schedule_``, ``PhaseKind.AVERAGING`` the rest; ``bounds`` are Z's
-    (:class:`._optim.DataBounds`).
+    (:class:`._standardise.DataBounds`).
 
     Returns
     -------
@@ -277,14 +273,14 @@ def final_stage(Z, params, spec, random_state, *, reg, bounds, ladder=False,
         print(f"Final phase {status} after {result.n_burn_in} steps; "
               f"{result.n_averaged} iterates averaged.")
     burn_in = result.losses[:result.n_burn_in]
-    history = history.then(phase_history(kind, phase.t, result.n_burn_in,
-                                         result.learning_rate, n_samples, result.converged,
-                                         burn_in))
+    record = dict(t=phase.t, learning_rate=result.learning_rate, n_rows=n_samples,
+                  converged=result.converged)
+    history = history.then(phase_history(kind, n_steps=result.n_burn_in, losses=burn_in,
+                                         **record))
     averaging = result.losses[result.n_burn_in:]
     if spec.max_iter > 0 and spec.n_noise_draws > 1:
-        history = history.then(phase_history(PhaseKind.AVERAGING, phase.t, len(averaging),
-                                             result.learning_rate, n_samples,
-                                             result.converged, averaging))
+        history = history.then(phase_history(PhaseKind.AVERAGING, n_steps=len(averaging),
+                                             losses=averaging, **record))
     else:
         history = History(history.records, history.losses + tuple(averaging))
     return result.params, history, result.converged, len(result.losses)
@@ -309,7 +305,7 @@ def _ladder(Z, params, phase, spec, random_state, *, reg):
         step = run_fresh_noise(rows, params, phase._replace(max_steps=1), random_state,
                                reg, spec.model.covariance_type, 1)
         params = step.params
-        history = history.then(phase_history(PhaseKind.FINAL_SUBSAMPLE, phase.t, 1,
-                                             phase.learning_rate, rows.shape[0],
-                                             step.converged, step.losses))
+        history = history.then(phase_history(
+            PhaseKind.FINAL_SUBSAMPLE, t=phase.t, n_steps=1, learning_rate=phase.learning_rate,
+            n_rows=rows.shape[0], converged=step.converged, losses=step.losses))
     return params, history

@@ -5,10 +5,11 @@ constants are in the data's units, and the fitted parameters are mapped back
 at the end. Nothing here squares a number in the data's units.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ._fastops import column_min_max, column_sums
-from ._optim import DataBounds
 
 # Rows per block when computing the standardisation (the block's offsets
 # stay in cache between their uses).
@@ -17,7 +18,7 @@ _STANDARDISATION_ROWS = 16384
 
 def standardise(X, dtype=None, min_variance=0.0):
     """``Z = (X - centre) / scale`` with one scale for all features, and the
-    bounds of Z (:class:`._optim.DataBounds`).
+    bounds of Z (:class:`DataBounds`).
 
     One scale keeps the spherical model spherical; Z has mean square one per
     entry. X is read in blocks of rows, so the only array the size of the
@@ -116,3 +117,24 @@ def standardised(X, centre, scale, dtype=None):
         block = slice(start, start + _STANDARDISATION_ROWS)
         np.multiply(X[block] - centre, 1.0 / scale, out=Z[block], casting="same_kind")
     return Z
+
+
+class DataBounds(NamedTuple):
+    """Where maximum likelihood keeps a mixture: means inside the data's
+    bounding box, no variance above the data's total variance. Steps are
+    projected back into it (see _preconditioned_step)."""
+
+    low: np.ndarray  # (d,)
+    high: np.ndarray  # (d,)
+    max_variance: float
+
+
+def data_bounds(X):
+    """DataBounds of X, shape (n_samples, n_features): O(n d) work and no
+    temporary the size of X (``X.var`` would make one; partial_fit's memory is
+    counted in chunks)."""
+    n_samples = X.shape[0]
+    mean = X.mean(axis=0)
+    variances = np.einsum("ij,ij->j", X, X) / n_samples - mean**2
+    return DataBounds(X.min(axis=0), X.max(axis=0),
+                      float(np.maximum(variances, 0.0).sum()))

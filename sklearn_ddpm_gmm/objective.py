@@ -22,7 +22,9 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ._covariance import coordinates, covariances as _covariances
+from ._covariance_model import CovarianceModel
 from ._history import PhaseKind
+from ._likelihood import gaussian_params
 from ._objective import draw_seeds, stein_objective
 from ._optim import Phase, StopRule, _objective_and_step
 from ._score_model import MixtureParams
@@ -32,24 +34,30 @@ _LEARNABLE = {"means": "means", "covariances": "covariance", "weights": "weight_
 
 
 def _mixture_params(X, weights, means, covariances, covariance_type):
-    """Validated MixtureParams from GaussianMixture-shaped parameters."""
-    means = check_array(means, dtype=np.float64)
+    """Validated MixtureParams from GaussianMixture-shaped parameters (copies)."""
+    model = CovarianceModel(covariance_type, 0.0)
+    means = check_array(means, dtype=np.float64, copy=True)
     n_components, n_features = means.shape
     if n_features != X.shape[1]:
         raise ValueError(f"means has {n_features} features, X has {X.shape[1]}.")
     weights = check_array(weights, dtype=np.float64, ensure_2d=False)
     if weights.shape != (n_components,) or np.any(weights <= 0):
         raise ValueError(f"weights must be {n_components} positive numbers; got {weights}.")
-    if covariance_type == "identity":
+    if model.is_fixed:
         covariances = np.ones(n_components)
+    elif covariances is None:
+        raise ValueError(f"covariances are required for covariance_type={covariance_type!r}.")
     covariances = check_array(covariances, dtype=np.float64, ensure_2d=False,
                               allow_nd=True)
-    shape = {"full": (n_components, n_features, n_features),
-             "tied": (n_features, n_features), "diag": (n_components, n_features),
-             "spherical": (n_components,), "identity": (n_components,)}[covariance_type]
+    shape = model.attribute_shape(n_components, n_features)
     if covariances.shape != shape:
         raise ValueError(f"covariances for covariance_type={covariance_type!r} must have "
                          f"shape {shape}; got {covariances.shape}.")
+    try:
+        gaussian_params(weights, means, covariances, covariance_type)
+    except ValueError:
+        raise ValueError("covariances must be positive (definite for 'full' and 'tied')."
+                         ) from None
     return MixtureParams(means, coordinates(covariances, covariance_type, 0.0),
                          np.log(weights / weights.sum()))
 
@@ -75,10 +83,12 @@ def ddpm_loss(X, weights, means, covariances, t, *, covariance_type="full",
     X : array-like of shape (n_samples, n_features)
         Clean data.
     weights : array-like of shape (n_components,)
+        Mixing weights, positive (normalised to sum to one).
     means : array-like of shape (n_components, n_features)
+        Component means.
     covariances : array-like or None
-        In GaussianMixture's shape for ``covariance_type`` (ignored, and may
-        be None, for "identity").
+        In GaussianMixture's shape for ``covariance_type``, positive
+        (definite); ignored, and may be None, for "identity".
     t : float
         Noise level, > 0.
     covariance_type : {"full", "tied", "diag", "spherical", "identity"}, default="full"
@@ -120,8 +130,10 @@ def ddpm_step(X, weights, means, covariances, t, *, covariance_type="full",
               random_state=None):
     """One preconditioned gradient step on the DDPM loss at noise level ``t``.
 
-    The step DDPMGaussianMixture's DDPM phases take: the gradient of
-    :func:`ddpm_loss` under one noise draw, scaled by the Gauss-Newton
+    The step DDPMGaussianMixture's DDPM phases take (without their projection
+    onto the data's bounding box, and without repeating small data so that at
+    least 4096 rows are noised): the gradient of :func:`ddpm_loss` under one
+    noise draw, scaled by the Gauss-Newton
     curvature (for the means ``T_j^2 grad / (2 a^2 E[w_j])``, with ``T_j``
     the noised covariance), so that a unit step at small noise moves each
     mean nearly as an EM step does, and at large noise is a step of the
@@ -134,17 +146,21 @@ def ddpm_step(X, weights, means, covariances, t, *, covariance_type="full",
     X : array-like of shape (n_samples, n_features)
         Clean data.
     weights : array-like of shape (n_components,)
+        Mixing weights, positive (normalised to sum to one).
     means : array-like of shape (n_components, n_features)
+        Component means.
     covariances : array-like or None
-        In GaussianMixture's shape for ``covariance_type`` (ignored, and may
-        be None, for "identity").
+        In GaussianMixture's shape for ``covariance_type``, positive
+        (definite); ignored, and may be None, for "identity".
     t : float
         Noise level, > 0.
     covariance_type : {"full", "tied", "diag", "spherical", "identity"}, default="full"
     learn : tuple of {"means", "covariances", "weights"}, \
             default=("means", "covariances", "weights")
-        Which parameters move.
+        Which parameters move ("covariances" is ignored for "identity").
     learning_rate : float, default=1.0
+        Multiplies the preconditioned step (1 moves the means as EM does at
+        small noise; the power phase uses 2).
     centred : bool, default=False
         Keep the means' average where it was (the power phase centres the
         means on the data's mean, zero for standardised data).

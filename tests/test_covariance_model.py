@@ -115,8 +115,10 @@ def test_initial_values_use_gaussian_mixtures_checks():
 
 
 def test_history_joins_phases_and_hands_out_copies():
-    first = phase_history(PhaseKind.POWER, 0.7, 2, 2.0, 100, True, [3.0, 2.0])
-    second = phase_history(PhaseKind.FINAL, None, 1, 1.0, 100, False, [1.0])
+    first = phase_history(PhaseKind.POWER, t=0.7, n_steps=2, learning_rate=2.0, n_rows=100,
+                          converged=True, losses=[3.0, 2.0])
+    second = phase_history(PhaseKind.FINAL, t=None, n_steps=1, learning_rate=1.0, n_rows=100,
+                           converged=False, losses=[1.0])
     history = History().then(first).then(second)
     assert [record["name"] for record in history.schedule] == ["power", "final"]
     np.testing.assert_array_equal(history.loss_curve, [3.0, 2.0, 1.0])

@@ -474,3 +474,16 @@ def test_float32_data_fits_like_float64_with_float32_attributes(covariance_type)
     np.testing.assert_allclose(m32.covariances_, m64.covariances_, rtol=0.02, atol=1e-3)
     np.testing.assert_allclose(m32.weights_, m64.weights_, atol=0.005)
     assert abs(m32.score(X) - m64.score(X)) < 1e-3
+
+
+def test_single_level_partial_fit_after_a_default_fit(three_blobs):
+    # The default fit sets the DDPM phases' regularisation that a later
+    # single-level partial_fit reuses (it raised AttributeError once).
+    X, _, _ = three_blobs
+    gm = DDPMGaussianMixture(3, covariance_type="spherical", random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm.set_params(noise_level=0.05).partial_fit(X[:300])
+    assert gm.n_samples_seen_ == len(X) + 300
+    assert np.all(np.isfinite(gm.means_))
+    assert gm.schedule_[-1]["name"] == "averaging"

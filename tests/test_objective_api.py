@@ -32,16 +32,19 @@ def test_large_noise_steps_are_a_power_iteration():
     Z = (X - X.mean(axis=0)) / np.sqrt(np.mean((X - X.mean(axis=0)) ** 2))
     direction = true_means[0] / np.linalg.norm(true_means[0])
     variance = float(np.median(np.linalg.eigvalsh(np.cov(Z, rowvar=False))))
+    # A start orthogonal to the means' direction but for a small part of it.
     rng = np.random.RandomState(3)
-    means = 0.01 * rng.standard_normal((2, 20))
-    means -= means.mean(axis=0)
+    start = rng.standard_normal(20)
+    start -= (start @ direction) * direction
+    start = 0.01 * (start / np.linalg.norm(start) + 0.05 * direction)
+    means = np.array([start, -start])
     first = abs(means[0] @ direction) / np.linalg.norm(means[0])
     for _ in range(30):
         _, means, _ = ddpm_step(Z, [0.5, 0.5], means, np.full(2, variance), 0.75,
                                 covariance_type="spherical", learn=("means",),
                                 learning_rate=2.0, centred=True, random_state=0)
     cosine = abs(means[0] @ direction) / np.linalg.norm(means[0])
-    assert first < 0.5 < 0.95 < cosine
+    assert first < 0.1 and cosine > 0.95
     np.testing.assert_allclose(means.mean(axis=0), 0.0, atol=1e-12)  # centred
 
 
@@ -78,3 +81,14 @@ def test_inputs_are_not_modified_and_bad_inputs_raise():
                   learn=("mean",))
     with pytest.raises(ValueError):
         ddpm_loss(X, weights, means, cov, 0.0, covariance_type="spherical")
+    with pytest.raises(ValueError, match="positive"):
+        ddpm_loss(X, weights, means, np.array([-1.0, 1.0]), 0.1, covariance_type="spherical")
+    with pytest.raises(ValueError, match="positive"):
+        ddpm_loss(X, weights, means, np.stack([np.eye(2), -np.eye(2)]), 0.1)
+    with pytest.raises(ValueError, match="required"):
+        ddpm_loss(X, weights, means, None, 0.1, covariance_type="diag")
+    # Parameters that do not move are returned as copies.
+    _, same_means, _ = ddpm_step(X, weights, means, cov, 0.1, covariance_type="spherical",
+                                 learn=("covariances",), random_state=0)
+    assert same_means is not means
+    np.testing.assert_array_equal(same_means, means)

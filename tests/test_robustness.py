@@ -60,7 +60,7 @@ def fit_or_refuse(X, **params):
 # ------------------------------------------------- regressions of issue 17
 @pytest.mark.parametrize("covariance_type", TYPES)
 def test_spread_beyond_float64_covariances_is_a_value_error(covariance_type):
-    # Finding 1: OverflowError in _set_parameters (variances of 1e310).
+    # Finding 1: OverflowError setting the fitted attributes (variances of 1e310).
     X = np.random.default_rng(0).normal(size=(100, 2)) * 1e155
     with pytest.raises(ValueError, match="exceeds what float64 covariances can hold"):
         DDPMGaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
