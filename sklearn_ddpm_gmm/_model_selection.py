@@ -51,9 +51,9 @@ def _fit_candidate(estimator, X_fit, X_eval, cache):
 
 
 def _restart_from_larger(by_count, X_fit, X_eval, n_jobs):
-    """Restart the candidates of each number of components K from the fit of
-    lowest BIC with K + 1 components, less its lightest component; keep a
-    restart where its likelihood is higher.
+    """Where the best fit with K + 1 components has a lower BIC than every fit
+    with K, restart the candidates with K components from it, less its
+    cheapest component; keep a restart where its likelihood is higher.
 
     The candidates of one K share their starts (the power start does not
     depend on the type, nor k-means' labels), so when those miss the
@@ -66,9 +66,12 @@ def _restart_from_larger(by_count, X_fit, X_eval, n_jobs):
     """
     groups = [list(group) for group in by_count]
     for index in range(len(groups) - 1):
-        larger = min(groups[index + 1], key=lambda fit: fit["bic"])["estimator"]
+        best_larger = min(groups[index + 1], key=lambda fit: fit["bic"])
+        larger = best_larger["estimator"]
         if larger.n_components != groups[index][0]["estimator"].n_components + 1:
             continue
+        if best_larger["bic"] >= min(fit["bic"] for fit in groups[index]):
+            continue  # K already explains the data better than K + 1: no sign of a miss
         keep = np.delete(np.arange(larger.n_components), _cheapest_to_drop(larger, X_fit))
         weights = larger.weights_[keep] / larger.weights_[keep].sum()
         restarts = Parallel(n_jobs=n_jobs)(
@@ -108,10 +111,10 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
     ``predict``, ``score`` and ``sample`` use it. The candidates of one number
     of components share their power start, which does not depend on the
     covariance type; so that a start which missed the components does not
-    fail every type of that number together, each candidate with K components
-    is also restarted from the lowest-BIC fit with K + 1 components less the
-    component whose removal costs the least likelihood, and the restart is
-    kept where its likelihood is higher. This is the search R's mclust
+    fail every type of that number together: where the lowest-BIC fit with
+    K + 1 components beats every fit with K, each candidate with K components
+    is also restarted from it, less the component whose removal costs the
+    least likelihood, and the restart is kept where its likelihood is higher. This is the search R's mclust
     runs over models; a search only finds the right model when every
     candidate's start finds its components, which is what the power start of
     DDPMGaussianMixture is for.
