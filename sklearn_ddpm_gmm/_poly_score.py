@@ -13,8 +13,9 @@ one trained level is
     D(y) = clip_box(G_sigma(y) + sum_j w_j(y) R_j(y)),
 
 - ``G_sigma``: the exact posterior mean under a Gaussian mixture with full
-  covariances (the warm-start mixture, refreshed on all the data by one M-step;
-  with one component, the best linear denoiser). It is the baseline that the
+  covariances (the warm-start mixture refreshed by EM on all the data, or,
+  with cells finer than the components, one Gaussian per cell refreshed the
+  same way; with one component, the best linear denoiser). It is the baseline that the
   ridge penalty shrinks towards and the whole model in cells too small to fit
   anything; at large noise, where the mixture's weights decide which cluster a
   reverse trajectory joins, it carries the data's cluster masses exactly.

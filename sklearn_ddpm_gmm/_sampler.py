@@ -17,6 +17,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from ._ddpm_gmm import DDPMGaussianMixture
 from ._forward import noise_coefficients
 from ._poly_score import (
+    SIGNIFICANCE,
     MixtureBaseline,
     denoise,
     fit_mixture_baseline,
@@ -198,6 +199,18 @@ def _em_refresh(Z, baseline, max_iter):
                            eigvecs)
 
 
+def _component_log_density(Z, baseline):
+    """``log pi_k + log N(z; mu_k, C_k)`` for each row and component, shape (n, K)."""
+    log_prob = np.empty((len(Z), len(baseline.weights)))
+    with np.errstate(divide="ignore"):
+        log_w = np.log(baseline.weights)
+    for k, (mu, lam, V) in enumerate(zip(baseline.means, baseline.eigvals, baseline.eigvecs)):
+        P = (Z - mu) @ V
+        log_prob[:, k] = log_w[k] - 0.5 * (np.sum(P * P / lam, axis=1)
+                                          + np.sum(np.log(2.0 * np.pi * lam)))
+    return log_prob
+
+
 def _weighted_em(Z, sample_weight, baseline, max_iter, tol=1e-4, reg=1e-6):
     """Full-covariance EM with frequency weights, from the baseline mixture.
 
@@ -211,14 +224,7 @@ def _weighted_em(Z, sample_weight, baseline, max_iter, tol=1e-4, reg=1e-6):
     w = sample_weight
     previous = -np.inf
     for _ in range(max_iter):
-        log_prob = np.empty((len(Z), len(baseline.weights)))
-        with np.errstate(divide="ignore"):
-            log_w = np.log(baseline.weights)
-        for k, (mu, lam, V) in enumerate(zip(baseline.means, baseline.eigvals,
-                                             baseline.eigvecs)):
-            P = (Z - mu) @ V
-            log_prob[:, k] = log_w[k] - 0.5 * (np.sum(P * P / lam, axis=1)
-                                              + np.sum(np.log(2.0 * np.pi * lam)))
+        log_prob = _component_log_density(Z, baseline)
         log_norm = logsumexp(log_prob, axis=1)
         resp = np.exp(log_prob - log_norm[:, np.newaxis])
         baseline = fit_mixture_baseline(Z, resp * w[:, np.newaxis], reg=reg)
@@ -227,6 +233,56 @@ def _weighted_em(Z, sample_weight, baseline, max_iter, tol=1e-4, reg=1e-6):
             break
         previous = current
     return baseline
+
+
+def _cell_mixture(Z, cells, sample_weight=None):
+    """A mixture of finer cells: one full-covariance Gaussian per cell.
+
+    Started from the cells' own points (one M-step from the hard Voronoi
+    assignment) and refreshed by ``_EM_STEPS`` (weighted) EM iterations on
+    Z. Its exact denoiser follows a curve's bends at every noise level,
+    where the components' few Gaussians cannot: on bench_sampler's sets
+    (8 000 rows, seeds 0-1) it raised the held-out log-likelihood by
+    0.01-0.17 nats in 2-D, 3-D and 5-D, 0.1 in 12-D and 0.5 on the 10-D curve
+    against the components' mixture; energy distances moved within their
+    noise.
+
+    Returns
+    -------
+    baseline : MixtureBaseline
+    """
+    w = np.ones(len(Z)) if sample_weight is None else sample_weight
+    resp = np.eye(len(cells))[nearest_centre(Z, cells)]
+    baseline = fit_mixture_baseline(Z, resp * w[:, np.newaxis])
+    return _weighted_em(Z, w, baseline, _EM_STEPS)
+
+
+def _cells_beat_components(Z, cells, components, sample_weight, random_state):
+    """Whether the cells' mixture has a higher held-out log-likelihood.
+
+    Both mixtures are refitted on 80% of the rows (the components' from
+    ``components``, by the same EM steps) and compared on the other 20%: the
+    cells' is kept only if its mean log-density is higher by more than
+    ``SIGNIFICANCE`` standard errors of the per-row difference. On data that
+    are a Gaussian mixture, a mixture of more cells only adds estimation
+    error (on two Gaussians, 9 cells put the learned score 0.26 away from the
+    exact one at small noise in relative RMS, against 0.05).
+    """
+    w = np.ones(len(Z)) if sample_weight is None else sample_weight
+    val = np.zeros(len(Z), dtype=bool)
+    val[random_state.permutation(len(Z))[:max(2, len(Z) // 5)]] = True
+    if val.all() or np.sum(~val) <= len(cells):
+        return False
+    train = ~val
+    ours = _cell_mixture(Z[train], cells, w[train])
+    theirs = _weighted_em(Z[train], w[train], components, _EM_STEPS)
+    diff = (logsumexp(_component_log_density(Z[val], ours), axis=1)
+            - logsumexp(_component_log_density(Z[val], theirs), axis=1))
+    wv = w[val] / w[val].sum()
+    mean = float(wv @ diff)
+    spread = float(np.sqrt(wv @ (diff - mean) ** 2))
+    n_eff = 1.0 / float(wv @ wv)
+    return bool(np.isfinite(mean) and mean > SIGNIFICANCE * spread / np.sqrt(n_eff))
 
 
 def _regression_cells(Z, centres, n_pairs, n_terms, random_state, sample_weight=None):
@@ -271,8 +327,9 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
        the data allow: as many k-means centres as keep about 20 noised pairs
        per monomial of the top degree in a cell (at least ``n_components``),
        so that cells follow a curve's bends that the low degrees allowed in
-       many dimensions cannot; with a given degree the cells are the
-       components'.
+       many dimensions cannot; the baseline is then the cells' own mixture
+       (one full-covariance Gaussian per cell, refreshed by EM on all the
+       data). With a given degree the cells are the components'.
        The paper's centre ``a mu`` at level t is ``mu`` in the
        variance-exploding coordinates used inside, so a point's cell is the
        same at every level;
@@ -528,6 +585,9 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
             cells = _regression_cells(Z, centres, n_rows * self.n_noise_draws,
                                       n_poly_features(n_features, max(degrees)), random_state,
                                       w)
+            if len(cells) > len(centres) and _cells_beat_components(
+                    Z, cells, baseline, w, random_state):
+                baseline = _cell_mixture(Z, cells, w)
         model, level_degrees, heldout = fit_poly_denoiser(
             Z, cells, baseline, sigma_from_t(self.levels_), degrees,
             float(self.alpha), self.n_noise_draws, random_state, sample_weight=w,
