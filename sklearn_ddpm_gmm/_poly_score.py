@@ -15,7 +15,8 @@ one trained level is
 - ``G_sigma``: the exact posterior mean under a Gaussian mixture with full
   covariances (the warm-start mixture refreshed by EM on all the data, or,
   with cells finer than the components, one Gaussian per cell refreshed the
-  same way; with one component, the best linear denoiser). It is the baseline that the
+  same way when held-out rows prefer it; with one component, the best linear
+  denoiser). It is the baseline that the
   ridge penalty shrinks towards and the whole model in cells too small to fit
   anything; at large noise, where the mixture's weights decide which cluster a
   reverse trajectory joins, it carries the data's cluster masses exactly.
