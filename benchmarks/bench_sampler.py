@@ -325,8 +325,10 @@ def main():
     warnings.simplefilter("ignore", ConvergenceWarning)
     chosen = [s for s in SETS if s[0] in args.sets.split(",")]
     if args.diagnose:
+        # Without --sets, the tuning sets only (diagnosing a set is looking at it).
+        explicit = parser.get_default("sets") != args.sets
         for name, make, K, group in chosen:
-            if group == "tuning":
+            if explicit or group == "tuning":
                 diagnose(name, make(), K)
         return
     print(f"{N_TRAIN} training rows, {N_SAMPLES} samples, energy distance to "

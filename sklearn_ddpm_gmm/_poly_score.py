@@ -13,8 +13,10 @@ one trained level is
     D(y) = clip_box(G_sigma(y) + sum_j w_j(y) R_j(y)),
 
 - ``G_sigma``: the exact posterior mean under a Gaussian mixture with full
-  covariances (the warm-start mixture, refreshed on all the data by one M-step;
-  with one component, the best linear denoiser). It is the baseline that the
+  covariances (the warm-start mixture refreshed by EM on all the data, or,
+  with cells finer than the components, one Gaussian per cell refreshed the
+  same way when held-out rows prefer it; with one component, the best linear
+  denoiser). It is the baseline that the
   ridge penalty shrinks towards and the whole model in cells too small to fit
   anything; at large noise, where the mixture's weights decide which cluster a
   reverse trajectory joins, it carries the data's cluster masses exactly.
@@ -401,17 +403,27 @@ class _CellRegression:
     fit on all rows.
     """
 
-    def __init__(self, U, T, is_val, group, cap):
+    def __init__(self, U, T, is_val, group, cap, weight=None):
         order = np.argsort(is_val, kind="stable")
         self.U, self.T, self.cap = U[order], T[order], cap
         self.n_train = int(np.sum(~is_val))
         self.group_val = group[order][self.n_train:]
+        # Row weights (None: all 1); the normal sums and the held-out errors
+        # are weighted, the ridge penalty scales with the weights' sum.
+        self.w = None if weight is None else weight[order]
         # Column-major: each degree's new columns are contiguous.
         self.F = np.empty((len(U), n_poly_features(U.shape[1], cap)), order="F")
         self.F[:, 0] = 1.0
         self.degree = 0
-        self.gram = [np.array([[float(len(part))]]) for part in self._parts(self.T)]
-        self.cross = [part.sum(axis=0, keepdims=True) for part in self._parts(self.T)]
+        if self.w is None:
+            self.gram = [np.array([[float(len(part))]]) for part in self._parts(self.T)]
+            self.cross = [part.sum(axis=0, keepdims=True) for part in self._parts(self.T)]
+            self.mass = [float(len(part)) for part in self._parts(self.T)]
+        else:
+            self.gram = [np.array([[float(w.sum())]]) for w in self._parts(self.w)]
+            self.cross = [(w @ T)[np.newaxis] for w, T in zip(self._parts(self.w),
+                                                               self._parts(self.T))]
+            self.mass = [float(w.sum()) for w in self._parts(self.w)]
 
     def _parts(self, A):
         return A[:self.n_train], A[self.n_train:]
@@ -428,6 +440,8 @@ class _CellRegression:
             gram = np.empty((m, m))
             gram[:m_old, :m_old] = self.gram[part]
             new = F[:, m_old:]
+            if self.w is not None:
+                new = new * self._parts(self.w)[part][:, np.newaxis]
             block = F.T @ new  # (m, m - m_old)
             gram[:, m_old:] = block
             gram[m_old:, :m_old] = block[:m_old].T
@@ -441,18 +455,21 @@ class _CellRegression:
         """Squared error of each held-out row, fitted on the train rows at ``min(degree, cap)``."""
         T_val = self.T[self.n_train:]
         if degree < 0 or self.n_train < 2:
-            return np.sum(T_val ** 2, axis=1)
-        self.grow(degree)
-        m = n_poly_features(self.U.shape[1], min(degree, self.cap))
-        B = ridge_solve(self.gram[0][:m, :m], self.cross[0][:m], alpha, self.n_train)
-        return np.sum((T_val - self.F[self.n_train:, :m] @ B) ** 2, axis=1)
+            errors = np.sum(T_val ** 2, axis=1)
+        else:
+            self.grow(degree)
+            m = n_poly_features(self.U.shape[1], min(degree, self.cap))
+            B = ridge_solve(self.gram[0][:m, :m], self.cross[0][:m], alpha, self.mass[0])
+            errors = np.sum((T_val - self.F[self.n_train:, :m] @ B) ** 2, axis=1)
+        return errors if self.w is None else errors * self.w[self.n_train:]
 
     def solve(self, degree, alpha):
         """Ridge coefficients on all rows at ``min(degree, cap)``, shape (m, d)."""
         self.grow(degree)
         m = n_poly_features(self.U.shape[1], min(degree, self.cap))
         return ridge_solve(self.gram[0][:m, :m] + self.gram[1][:m, :m],
-                           self.cross[0][:m] + self.cross[1][:m], alpha, len(self.U))
+                           self.cross[0][:m] + self.cross[1][:m], alpha,
+                           self.mass[0] + self.mass[1])
 
 
 def _significant_gain(errors_best, errors_new, groups, n_groups):
@@ -470,7 +487,8 @@ def _significant_gain(errors_best, errors_new, groups, n_groups):
     return bool(diff.mean() > SIGNIFICANCE * spread / np.sqrt(len(diff)))
 
 
-def fit_level(X0, Y, cells, n_cells, G, degrees, alpha, is_val, groups=None):
+def fit_level(X0, Y, cells, n_cells, G, degrees, alpha, is_val, groups=None,
+              weights=None):
     """Fit the cells' corrections at one noise level.
 
     Parameters
@@ -500,6 +518,10 @@ def fit_level(X0, Y, cells, n_cells, G, degrees, alpha, is_val, groups=None):
     groups : ndarray of shape (n_pairs,) of int or None
         Clean point of each row (rows of one point are not independent); None:
         every row its own.
+    weights : ndarray of shape (n_pairs,) or None
+        Positive weight of each row (frequency weights: a row of weight 2
+        counts as two rows in the sums, the held-out errors and the pairs a
+        degree needs); None: all 1.
 
     Returns
     -------
@@ -530,7 +552,9 @@ def fit_level(X0, Y, cells, n_cells, G, degrees, alpha, is_val, groups=None):
     fits, lone = {}, []
     for j in range(n_cells):
         rows = order[bounds[j]:bounds[j + 1]]
-        cap = _cell_degree_cap(len(rows), n_features, top)
+        # A weighted cell needs the pairs by weight and by distinct rows.
+        n_eff = len(rows) if weights is None else min(len(rows), weights[rows].sum())
+        cap = _cell_degree_cap(n_eff, n_features, top)
         val = is_val[rows] if select else np.zeros(len(rows), dtype=bool)
         if cap < 0:
             # Too few pairs: the baseline alone, whose held-out error is |T|^2.
@@ -541,7 +565,8 @@ def fit_level(X0, Y, cells, n_cells, G, degrees, alpha, is_val, groups=None):
         out["origin"][j], out["whiten"][j] = origin, W
         out["u_low"][j] = np.quantile(U, CLAMP_QUANTILE, axis=0)
         out["u_high"][j] = np.quantile(U, 1.0 - CLAMP_QUANTILE, axis=0)
-        fits[j] = _CellRegression(U, T[rows], val, groups[rows], cap)
+        fits[j] = _CellRegression(U, T[rows], val, groups[rows], cap,
+                                  None if weights is None else weights[rows])
     # heldout[p + 1]: the loss at degree p; p = -1 is the baseline alone.
     heldout = np.full(top + 2, np.nan)
     degree = top
@@ -549,6 +574,8 @@ def fit_level(X0, Y, cells, n_cells, G, degrees, alpha, is_val, groups=None):
         lone = np.concatenate(lone + [np.zeros(0, dtype=np.intp)])
         val_groups = np.concatenate([groups[lone]] + [f.group_val for f in fits.values()])
         lone_errors = np.sum(T[lone] ** 2, axis=1)
+        if weights is not None:
+            lone_errors *= weights[lone]
         n_groups = int(groups.max()) + 1
         best, best_errors = None, None
         for p in degrees:
@@ -574,7 +601,7 @@ def fit_level(X0, Y, cells, n_cells, G, degrees, alpha, is_val, groups=None):
 
 
 def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_draws,
-                      random_state, val_fraction=0.2):
+                      random_state, val_fraction=0.2, sample_weight=None):
     """Fit the piecewise polynomial denoiser at every level.
 
     Parameters
@@ -599,6 +626,10 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_dra
     val_fraction : float
         Share of the clean points held out (with all their noised copies) to
         choose the degree.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Positive frequency weight of each clean point, given to each of its
+        noised copies (see :func:`fit_level`), and used in the data's mean,
+        covariance and spread; None: all 1.
 
     Returns
     -------
@@ -610,8 +641,15 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_dra
     """
     n_samples, n_features = X0.shape
     K = len(centres)
-    mean = X0.mean(axis=0)
-    cov = np.atleast_2d(np.cov(X0, rowvar=False, bias=True))
+    w = sample_weight
+    if w is None:
+        mean = X0.mean(axis=0)
+        cov = np.atleast_2d(np.cov(X0, rowvar=False, bias=True))
+        spread = X0.std(axis=0)
+    else:
+        mean = np.average(X0, axis=0, weights=w)
+        cov = np.atleast_2d(np.cov(X0, rowvar=False, bias=True, aweights=w))
+        spread = np.sqrt(np.average((X0 - mean) ** 2, axis=0, weights=w))
     eigvals, eigvecs = np.linalg.eigh(cov)
     eigvals = np.maximum(eigvals, 0.0)
     X0_rep = np.tile(X0, (n_noise_draws, 1))
@@ -621,6 +659,7 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_dra
         val_point[random_state.permutation(n_samples)[:n_val]] = True
     is_val = np.tile(val_point, n_noise_draws)
     groups = np.tile(np.arange(n_samples), n_noise_draws)
+    row_weights = None if w is None else np.tile(w, n_noise_draws)
     levels = []
     for sigma in sigmas:
         # Draw 2i + 1 is the mirror image of draw 2i.
@@ -630,7 +669,8 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_dra
         Y = X0_rep + sigma * z.reshape(-1, n_features)
         cells = nearest_centre(Y, centres)
         G = mixture_denoise(baseline, Y, sigma)
-        levels.append(fit_level(X0_rep, Y, cells, K, G, degrees, alpha, is_val, groups))
+        levels.append(fit_level(X0_rep, Y, cells, K, G, degrees, alpha, is_val, groups,
+                                row_weights))
     model = PolyDenoiser(
         centres=np.array(centres, dtype=float),
         blend_var=blend_variance(centres),
@@ -639,8 +679,8 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_dra
         mean=mean,
         eigvals=eigvals,
         eigvecs=eigvecs,
-        box_low=X0.min(axis=0) - BOX_MARGIN * X0.std(axis=0),
-        box_high=X0.max(axis=0) + BOX_MARGIN * X0.std(axis=0),
+        box_low=X0.min(axis=0) - BOX_MARGIN * spread,
+        box_high=X0.max(axis=0) + BOX_MARGIN * spread,
         degrees=np.stack([lev["degrees"] for lev in levels]),
         origin=np.stack([lev["origin"] for lev in levels]),
         whiten=np.stack([lev["whiten"] for lev in levels]),
@@ -648,7 +688,10 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_dra
         u_high=np.stack([lev["u_high"] for lev in levels]),
         coef=np.stack([lev["coef"] for lev in levels]),
     )
-    n_val_pairs = max(int(is_val.sum()), 1)
+    if w is None:
+        n_val_pairs = max(int(is_val.sum()), 1)
+    else:
+        n_val_pairs = float(row_weights[is_val].sum()) or 1.0
     heldout = np.stack([lev["heldout"] for lev in levels]) / n_val_pairs
     return model, np.array([lev["degree"] for lev in levels]), heldout
 

@@ -5,18 +5,19 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.spatial.distance import cdist
-from scipy.special import log_softmax
+from scipy.special import log_softmax, logsumexp
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._ddpm_gmm import DDPMGaussianMixture
 from ._forward import noise_coefficients
 from ._poly_score import (
+    SIGNIFICANCE,
     MixtureBaseline,
     denoise,
     fit_mixture_baseline,
@@ -66,7 +67,7 @@ _LIKELIHOOD_STEPS = 64
 _LIKELIHOOD_CHUNK = 2048
 
 
-def _standardisation(X):
+def _standardisation(X, sample_weight=None):
     """Mean and one overall scale of X, shape (n_samples, n_features).
 
     The scale is the root mean square of the per-feature standard deviations,
@@ -75,7 +76,7 @@ def _standardisation(X):
     units to isotropic noise inside, so that ``score_function`` can be exact in
     the caller's units. It is computed after dividing by the largest offset, so
     data near 1e-150 or 1e150 neither under- nor overflows; constant data get
-    scale 1.
+    scale 1. With ``sample_weight``, both are weighted.
 
     Returns
     -------
@@ -83,11 +84,18 @@ def _standardisation(X):
     scale : ndarray of shape (n_features,)
         One value repeated.
     """
-    mean = X.mean(axis=0)
+    if sample_weight is None:
+        mean = X.mean(axis=0)
+    else:
+        mean = np.average(X, axis=0, weights=sample_weight)
     offsets = X - mean
     largest = float(np.max(np.abs(offsets)))
     safe = largest if largest > 0 else 1.0
-    scale = safe * np.sqrt(np.mean((offsets / safe) ** 2))
+    if sample_weight is None:
+        scale = safe * np.sqrt(np.mean((offsets / safe) ** 2))
+    else:
+        scale = safe * np.sqrt(np.average(np.mean((offsets / safe) ** 2, axis=1),
+                                          weights=sample_weight))
     if not (np.isfinite(scale) and scale > 0):
         scale = 1.0
     return mean, np.full(X.shape[1], scale)
@@ -123,14 +131,15 @@ def auto_max_degree(n_features):
     return top
 
 
-def _warm_start(Z, n_components, random_state):
+def _warm_start(Z, n_components, random_state, sample_weight=None):
     """Posteriors of a DDPMGaussianMixture, and its pooled variance.
 
     The mixture (power-iteration-then-EM schedule) is fitted on a subsample of
     the standardised data Z, shape (n_samples, d), and its posteriors computed
     on all of Z. Its ConvergenceWarning is silenced: it is a warm start. Should
     it return non-finite parameters (degenerate data), k-means++ seeds and
-    hard assignments take over.
+    hard assignments take over. ``sample_weight`` (positive, or None) goes
+    to the mixture's fit on the subsample, and to the k-means++ seeding.
 
     Returns
     -------
@@ -139,8 +148,13 @@ def _warm_start(Z, n_components, random_state):
         Weighted mean of the components' (spherical) variances.
     """
     n_samples = Z.shape[0]
+    w = sample_weight
     if n_components == 1:
-        return np.ones((n_samples, 1)), float(np.mean(Z.var(axis=0)))
+        if w is None:
+            return np.ones((n_samples, 1)), float(np.mean(Z.var(axis=0)))
+        mean = np.average(Z, axis=0, weights=w)
+        return np.ones((n_samples, 1)), float(np.average(np.mean((Z - mean) ** 2, axis=1),
+                                                          weights=w))
     n_rows = min(n_samples, _WARM_START_ROWS + _WARM_START_ROWS_PER_COMPONENT * n_components)
     rows = np.sort(random_state.choice(n_samples, n_rows, replace=False))
     seed = random_state.randint(np.iinfo(np.int32).max)
@@ -150,12 +164,13 @@ def _warm_start(Z, n_components, random_state):
                                   random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        mixture.fit(Z[rows])
+        mixture.fit(Z[rows], sample_weight=None if w is None else w[rows])
         resp = mixture.predict_proba(Z)
     variance = float(mixture.weights_ @ mixture.covariances_)
     if np.all(np.isfinite(resp)) and np.isfinite(variance) and variance > 0:
         return resp, variance
-    centres, _ = kmeans_plusplus(Z[rows], n_components, random_state=random_state)
+    centres, _ = kmeans_plusplus(Z[rows], n_components, random_state=random_state,
+                                 sample_weight=None if w is None else w[rows])
     resp = np.eye(n_components)[nearest_centre(Z, centres)]
     return resp, float(np.mean(Z.var(axis=0))) / n_components or 1.0
 
@@ -184,13 +199,100 @@ def _em_refresh(Z, baseline, max_iter):
                            eigvecs)
 
 
-def _regression_cells(Z, centres, n_pairs, n_terms, random_state):
+def _component_log_density(Z, baseline):
+    """``log pi_k + log N(z; mu_k, C_k)`` for each row and component, shape (n, K)."""
+    log_prob = np.empty((len(Z), len(baseline.weights)))
+    with np.errstate(divide="ignore"):
+        log_w = np.log(baseline.weights)
+    for k, (mu, lam, V) in enumerate(zip(baseline.means, baseline.eigvals, baseline.eigvecs)):
+        P = (Z - mu) @ V
+        log_prob[:, k] = log_w[k] - 0.5 * (np.sum(P * P / lam, axis=1)
+                                          + np.sum(np.log(2.0 * np.pi * lam)))
+    return log_prob
+
+
+def _weighted_em(Z, sample_weight, baseline, max_iter, tol=1e-4, reg=1e-6):
+    """Full-covariance EM with frequency weights, from the baseline mixture.
+
+    The weighted counterpart of :func:`_em_refresh` (scikit-learn's
+    GaussianMixture takes no weights): the same E-step, an M-step whose
+    sufficient statistics are weighted (:func:`fit_mixture_baseline` with
+    ``resp * w``), ``reg`` added to the covariances' eigenvalues (as
+    ``reg_covar``), and the same stopping rule (change of the weighted mean
+    log-likelihood below ``tol``).
+    """
+    w = sample_weight
+    previous = -np.inf
+    for _ in range(max_iter):
+        log_prob = _component_log_density(Z, baseline)
+        log_norm = logsumexp(log_prob, axis=1)
+        resp = np.exp(log_prob - log_norm[:, np.newaxis])
+        baseline = fit_mixture_baseline(Z, resp * w[:, np.newaxis], reg=reg)
+        current = float(np.average(log_norm, weights=w))
+        if abs(current - previous) < tol:
+            break
+        previous = current
+    return baseline
+
+
+def _cell_mixture(Z, cells, sample_weight=None):
+    """A mixture of finer cells: one full-covariance Gaussian per cell.
+
+    Started from the cells' own points (one M-step from the hard Voronoi
+    assignment) and refreshed by ``_EM_STEPS`` (weighted) EM iterations on
+    Z. Its exact denoiser follows a curve's bends at every noise level,
+    where the components' few Gaussians cannot: on bench_sampler's sets
+    (8 000 rows, seeds 0-1) it raised the held-out log-likelihood by
+    0.01-0.17 nats in 2-D, 3-D and 5-D, 0.1 in 12-D and 0.5 on the 10-D curve
+    against the components' mixture; energy distances moved within their
+    noise.
+
+    Returns
+    -------
+    baseline : MixtureBaseline
+    """
+    w = np.ones(len(Z)) if sample_weight is None else sample_weight
+    resp = np.eye(len(cells))[nearest_centre(Z, cells)]
+    baseline = fit_mixture_baseline(Z, resp * w[:, np.newaxis])
+    return _weighted_em(Z, w, baseline, _EM_STEPS)
+
+
+def _cells_beat_components(Z, cells, components, sample_weight, random_state):
+    """Whether the cells' mixture has a higher held-out log-likelihood.
+
+    Both mixtures are refitted on 80% of the rows (the components' from
+    ``components``, by the same EM steps) and compared on the other 20%: the
+    cells' is kept only if its mean log-density is higher by more than
+    ``SIGNIFICANCE`` standard errors of the per-row difference. On data that
+    are a Gaussian mixture, a mixture of more cells only adds estimation
+    error (on two Gaussians, 9 cells put the learned score 0.26 away from the
+    exact one at small noise in relative RMS, against 0.05).
+    """
+    w = np.ones(len(Z)) if sample_weight is None else sample_weight
+    val = np.zeros(len(Z), dtype=bool)
+    val[random_state.permutation(len(Z))[:max(2, len(Z) // 5)]] = True
+    if val.all() or np.sum(~val) <= len(cells):
+        return False
+    train = ~val
+    ours = _cell_mixture(Z[train], cells, w[train])
+    theirs = _weighted_em(Z[train], w[train], components, _EM_STEPS)
+    diff = (logsumexp(_component_log_density(Z[val], ours), axis=1)
+            - logsumexp(_component_log_density(Z[val], theirs), axis=1))
+    wv = w[val] / w[val].sum()
+    mean = float(wv @ diff)
+    spread = float(np.sqrt(wv @ (diff - mean) ** 2))
+    n_eff = 1.0 / float(wv @ wv)
+    return bool(np.isfinite(mean) and mean > SIGNIFICANCE * spread / np.sqrt(n_eff))
+
+
+def _regression_cells(Z, centres, n_pairs, n_terms, random_state, sample_weight=None):
     """Centres of the regression cells: the mixture's, or finer k-means ones.
 
     A cell is worth splitting while the halves still have enough pairs to fit
     the top degree: the cells number ``n_pairs / (CELL_PAIRS_PER_TERM *
     n_terms)``, at least the mixture's components (whose means are then the
-    centres) and at most a tenth of the rows. Finer cells follow a curve
+    centres) and at most a tenth of the rows (of the weights' sum, and of the
+    distinct rows, with ``sample_weight``). Finer cells follow a curve
     whose bends a low degree cannot (the cap on the degree falls with the
     dimension).
 
@@ -198,12 +300,13 @@ def _regression_cells(Z, centres, n_pairs, n_terms, random_state):
     -------
     cells : ndarray of shape (n_cells, d)
     """
-    n_cells = min(int(n_pairs / (_CELL_PAIRS_PER_TERM * n_terms)), len(Z) // 10)
+    n_rows = len(Z) if sample_weight is None else min(len(Z), sample_weight.sum())
+    n_cells = min(int(n_pairs / (_CELL_PAIRS_PER_TERM * n_terms)), int(n_rows) // 10)
     if n_cells <= len(centres):
         return centres
     kmeans = KMeans(n_cells, n_init=1, max_iter=_KMEANS_ITER,
                     random_state=random_state.randint(np.iinfo(np.int32).max))
-    return kmeans.fit(Z).cluster_centers_
+    return kmeans.fit(Z, sample_weight=sample_weight).cluster_centers_
 
 
 class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
@@ -224,8 +327,11 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
        the data allow: as many k-means centres as keep about 20 noised pairs
        per monomial of the top degree in a cell (at least ``n_components``),
        so that cells follow a curve's bends that the low degrees allowed in
-       many dimensions cannot; with a given degree the cells are the
-       components'.
+       many dimensions cannot; the baseline is then the cells' own mixture
+       (one full-covariance Gaussian per cell, refreshed by EM on all the
+       data) if its held-out log-likelihood (20% of the rows, both mixtures
+       refitted on the rest) beats the components' by two standard errors.
+       With a given degree the cells are the components'.
        The paper's centre ``a mu`` at level t is ``mu`` in the
        variance-exploding coordinates used inside, so a point's cell is the
        same at every level;
@@ -302,7 +408,7 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
     means_ : ndarray of shape (n_components, n_features)
         Means of the refreshed mixture's components, in the data's units.
     weights_ : ndarray of shape (n_components,)
-        Share of the training points nearest to each of ``means_``.
+        Share of the training points (by weight) nearest to each of ``means_``.
     levels_ : ndarray of shape (n_levels,)
         Trained noise levels t (standardised units).
     degrees_ : ndarray of shape (n_levels,)
@@ -393,15 +499,25 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the centres and the denoiser at every noise level.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data; at least two rows and ``n_components`` rows.
+            Training data; at least two rows and ``n_components`` rows (of
+            positive weight).
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative, finite frequency weights: a row of weight 2 counts
+            as two rows (in the standardisation, the warm start, the EM
+            refresh, the regression cells, the regression sums and the
+            held-out losses, and in the counts of pairs that decide the cells
+            and degrees; its noised copies are drawn once, not twice, so
+            integer weights match repeated rows only in distribution). Rows of
+            weight 0 are dropped first, exactly; all-ones weights are the
+            unweighted fit. None: all 1.
 
         Returns
         -------
@@ -419,6 +535,18 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         X = np.asarray(X, dtype=np.float64)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
+            keep = sample_weight > 0
+            if not np.all(keep):
+                X, sample_weight = X[keep], sample_weight[keep]
+                if len(X) < 2:
+                    raise ValueError(
+                        f"Expected at least 2 rows of positive weight; got {len(X)}.")
+            if np.all(sample_weight == 1.0):
+                sample_weight = None
+        w = sample_weight
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -431,16 +559,19 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
                 f"t_max={self.t_max!r}."
             )
         random_state = check_random_state(self.random_state)
-        self.data_mean_, self.data_scale_ = _standardisation(X)
+        self.data_mean_, self.data_scale_ = _standardisation(X, w)
         Z = (X - self.data_mean_) / self.data_scale_
-        resp, variance = _warm_start(Z, self.n_components, random_state)
+        resp, variance = _warm_start(Z, self.n_components, random_state, w)
         # Constant data have zero variance; predict_proba's logits would be 0/0.
         self._assignment_variance = max(variance, _MIN_ASSIGNMENT_VARIANCE)
         # Refresh on all the data: one M-step with full covariances gives the
         # baseline mixture, whose means are the centres of the cells.
-        baseline = fit_mixture_baseline(Z, resp)
+        baseline = fit_mixture_baseline(Z, resp if w is None else resp * w[:, np.newaxis])
         if self.n_components > 1:
-            baseline = _em_refresh(Z, baseline, _EM_STEPS)
+            if w is None:
+                baseline = _em_refresh(Z, baseline, _EM_STEPS)
+            else:
+                baseline = _weighted_em(Z, w, baseline, _EM_STEPS)
         centres = baseline.means
         self.levels_ = np.geomspace(self.t_min, self.t_max, self.n_levels)
         if self.degree == "auto":
@@ -452,11 +583,16 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         # degree 8 in 12 cells: a density of mass 48).
         cells = centres
         if self.degree == "auto":
-            cells = _regression_cells(Z, centres, n_samples * self.n_noise_draws,
-                                      n_poly_features(n_features, max(degrees)), random_state)
+            n_rows = n_samples if w is None else w.sum()
+            cells = _regression_cells(Z, centres, n_rows * self.n_noise_draws,
+                                      n_poly_features(n_features, max(degrees)), random_state,
+                                      w)
+            if len(cells) > len(centres) and _cells_beat_components(
+                    Z, cells, baseline, w, random_state):
+                baseline = _cell_mixture(Z, cells, w)
         model, level_degrees, heldout = fit_poly_denoiser(
             Z, cells, baseline, sigma_from_t(self.levels_), degrees,
-            float(self.alpha), self.n_noise_draws, random_state,
+            float(self.alpha), self.n_noise_draws, random_state, sample_weight=w,
         )
         self.score_model_ = model
         self.degrees_ = level_degrees
@@ -464,7 +600,8 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         self.heldout_loss_ = heldout if self.degree == "auto" else None
         self.means_ = self.data_mean_ + self.data_scale_ * centres
         cells = nearest_centre(Z, centres)
-        self.weights_ = np.bincount(cells, minlength=self.n_components) / n_samples
+        counts = np.bincount(cells, weights=w, minlength=self.n_components)
+        self.weights_ = counts / counts.sum()
         return self
 
     # ---------------------------------------------------------------- inference

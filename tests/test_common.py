@@ -6,7 +6,7 @@ from sklearn_ddpm_gmm import DDPMGaussianMixture, DDPMGaussianMixtureIC, Diffusi
 
 
 def _expected_failed_checks(estimator):
-    """The one check expected to fail, and why."""
+    """The checks expected to fail, and why."""
     if isinstance(estimator, DDPMGaussianMixture) and estimator.n_components > 1:
         return {"check_sample_weight_equivalence_on_dense_data": (
             "the power start draws its subsample and its noise from the rows it "
@@ -16,6 +16,14 @@ def _expected_failed_checks(estimator):
             "and in whole fits of clustered data (tests/test_sample_weight.py); "
             "scikit-learn expects the same check to fail for KMeans, whose random "
             "start has the same property")}
+    if isinstance(estimator, DiffusionMixtureSampler) and estimator.n_components > 1:
+        return {"check_sample_weight_equivalence_on_dense_data": (
+            "the warm start (a DDPMGaussianMixture on a subsample) and the "
+            "noised copies are drawn from the rows given, so repeated rows change "
+            "the draws; on 15 random points in 30 dimensions the two fits split "
+            "the points differently (one outlying point each, in swapped order); "
+            "the weighted EM refresh matches scikit-learn's EM on repeated rows "
+            "(to 1e-6), and whole fits match in distribution (tests/test_sampler.py)")}
     return {}
 
 
