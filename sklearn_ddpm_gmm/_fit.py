@@ -256,8 +256,8 @@ def _start(rows, given, context, random_state, cold_start_cache):
     else:
         resp = initial_posteriors(rows.array, spec.n_components, spec.init_params,
                                   random_state, rows.sample_weight)
-    start = em_step(rows.array, resp, context.reg, covariance_type, context.fixed,
-                    rows.sample_weight)
+    start = em_step(rows.array, resp, context.reg, covariance_type,
+                    fixed_covariances=context.fixed, sample_weight=rows.sample_weight)
     return _with_given(start, given, covariance_type), History()
 
 
@@ -288,8 +288,8 @@ def _power_start(rows, context, random_state, cold_start_cache):
     best = None
     for kind, resp in candidates.items():
         result = run_likelihood_phase(
-            Z_start, em_step(Z_start, resp, context.reg, covariance_type, context.fixed,
-                             weights),
+            Z_start, em_step(Z_start, resp, context.reg, covariance_type,
+                             fixed_covariances=context.fixed, sample_weight=weights),
             covariance_type=covariance_type, reg_covar=context.reg,
             tol=stopping_tol(spec.tol, spec.n_components, *Z_start.shape),
             max_iter=_START_MAX_ITER, fixed_covariances=context.fixed,

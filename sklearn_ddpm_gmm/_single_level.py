@@ -266,7 +266,8 @@ def final_stage(Z, params, spec, random_state, *, reg, bounds, ladder=False,
               "fresh noise each step")
     result = run_fresh_noise(
         noised_rows(Z), params, phase, random_state, reg, covariance_type,
-        spec.n_noise_draws, spec.verbose, spec.verbose_interval, n_samples=n_samples,
+        max_draws=spec.n_noise_draws, verbose=spec.verbose,
+        verbose_interval=spec.verbose_interval, n_samples=n_samples,
     )
     if spec.verbose:
         status = "converged" if result.converged else "did not converge"
@@ -303,7 +304,7 @@ def _ladder(Z, params, phase, spec, random_state, *, reg):
             continue
         rows = Z[random_state.randint(stride)::stride]
         step = run_fresh_noise(rows, params, phase._replace(max_steps=1), random_state,
-                               reg, spec.model.covariance_type, 1)
+                               reg, spec.model.covariance_type, max_draws=1)
         params = step.params
         history = history.then(phase_history(
             PhaseKind.FINAL_SUBSAMPLE, t=phase.t, n_steps=1, learning_rate=phase.learning_rate,
