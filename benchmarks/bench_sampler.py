@@ -19,8 +19,10 @@ other rows, and fit times: DiffusionMixtureSampler (default settings),
 GaussianMixture(covariance_type="full") with the same K, KernelDensity with its
 bandwidth chosen by 3-fold GridSearchCV over 8 values (the whole search is
 timed); on 2-D sets at the first seed, the integral of the sampler's density
-over a grid (it is normalised only approximately). Then mean +- sd over seeds
-and the bar of issue 18.
+over a grid (it is normalised only approximately). Then mean +- sd over seeds,
+the paired difference ED(sampler) - ED(KDE) (same rows and seed) averaged over
+seeds with its standard error (a gap within about two of them is noise), and
+the bar of issue 18.
 
 ``--diagnose`` prints, for the tuning sets at seed 0, what limits accuracy:
 at each trained level, the held-out squared denoising error of the exact
@@ -246,10 +248,11 @@ def print_row(label, row):
 
 def print_summary(rows_by_set):
     print("\nMean +- sd over seeds (energy distance x 1e-4; log-likelihood in nats; "
-          "fit times in seconds)")
+          "fit times in seconds); DMS-KDE: mean over seeds of the paired ED difference "
+          "+- its standard error")
     print(f"{'set':<10} {'group':<10} | {'ED DMS':>12} {'ED KDE':>12} {'ED GM':>12} "
           f"{'ED fresh':>12} | {'DMS/KDE':>7} | {'ll DMS':>16} {'ll KDE':>16} "
-          f"{'ll GM':>16} | {'fit DMS':>7} {'KDE srch':>8} {'GM':>6} | bar")
+          f"{'ll GM':>16} | {'fit DMS':>7} {'KDE srch':>8} {'GM':>6} | {'DMS-KDE':>12} | bar")
     for (name, group), rows in rows_by_set.items():
         v = {k: np.array([r[k] for r in rows]) for k in KEYS}
         ed = " ".join(f"{1e4 * v[k].mean():6.2f}+-{1e4 * v[k].std():<4.2f}"
@@ -257,6 +260,11 @@ def print_summary(rows_by_set):
         ll = " ".join(f"{v[k].mean():8.4f}+-{v[k].std():.4f}" for k in KEYS[4:7])
         times = " ".join(f"{v[k].mean():7.2f}" for k in KEYS[7:])
         ratio = v["ed_dms"].mean() / v["ed_kde"].mean()
+        # Paired by seed (same training rows, held-out rows and sampling seed):
+        # mean of ED_DMS - ED_KDE and its standard error, sd / sqrt(n_seeds).
+        diff = 1e4 * (v["ed_dms"] - v["ed_kde"])
+        se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.nan
+        paired = f"{diff.mean():+6.2f}+-{se:<4.2f}"
         checks = {
             "ED<=0.8KDE|fresh": (ratio <= 0.8
                                  or v["ed_dms"].mean() <= v["ed_fresh"].mean()),
@@ -265,8 +273,8 @@ def print_summary(rows_by_set):
             "time<=KDE": v["t_dms"].mean() <= v["t_kde"].mean(),
         }
         bar = " ".join(f"{k}:{'ok' if ok else 'NO'}" for k, ok in checks.items())
-        print(f"{name:<10} {group:<10} | {ed} | {ratio:7.2f} | {ll} | {times} | {bar}",
-              flush=True)
+        print(f"{name:<10} {group:<10} | {ed} | {ratio:7.2f} | {ll} | {times} | "
+              f"{paired:>12} | {bar}", flush=True)
 
 
 # ------------------------------------------------------------------ diagnose

