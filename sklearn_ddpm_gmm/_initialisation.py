@@ -20,7 +20,6 @@ from ._optim import run_phase
 from ._schedule import intermediate_phase, n_intermediate_phases, power_phase, power_phase_variance
 from ._score_model import MixtureParams
 from ._standardise import data_bounds
-from ._threads import one_blas_thread
 
 # Fewest noised rows a phase uses: on small data each point is noised
 # several times, so the noise's own sample variance cannot drown the signal
@@ -147,7 +146,8 @@ def initial_params(X, spec, random_state, *, scale, reg, covariance_type, given=
 
 
 def cold_start(X_cold, spec, seed, *, scale, reg, cold_type, given=None):
-    """The power and intermediate phases on the subsample X_cold, from
+    """The power and intermediate phases on the subsample X_cold (run under
+    the callers' one BLAS thread), from
     :func:`initial_params` (its own RandomState from ``seed``, so a start is
     the same whatever runs beside it).
 
@@ -162,17 +162,16 @@ def cold_start(X_cold, spec, seed, *, scale, reg, cold_type, given=None):
     random_state = np.random.RandomState(seed)
     options = dict(reg=reg, covariance_type=cold_type, verbose=spec.verbose,
                    verbose_interval=spec.verbose_interval)
-    with one_blas_thread():
-        params = initial_params(X_cold, spec, random_state, scale=scale, reg=reg,
-                                covariance_type=cold_type, given=given)
-        history = History()
-        if spec.n_components > 1 and spec.init_params == "power":
-            params, record = run_ddpm_phase(X_cold, params, power_phase(X_cold), random_state,
-                                            **options)
-            history = history.then(record)
-        # Each level is chosen from where the previous phase ended.
-        for stage in range(n_intermediate_phases(spec.n_components)):
-            phase = intermediate_phase(stage, params, reg, spec.tol, cold_type, len(X_cold))
-            params, record = run_ddpm_phase(X_cold, params, phase, random_state, **options)
-            history = history.then(record)
+    params = initial_params(X_cold, spec, random_state, scale=scale, reg=reg,
+                            covariance_type=cold_type, given=given)
+    history = History()
+    if spec.n_components > 1 and spec.init_params == "power":
+        params, record = run_ddpm_phase(X_cold, params, power_phase(X_cold), random_state,
+                                        **options)
+        history = history.then(record)
+    # Each level is chosen from where the previous phase ended.
+    for stage in range(n_intermediate_phases(spec.n_components)):
+        phase = intermediate_phase(stage, params, reg, spec.tol, cold_type, len(X_cold))
+        params, record = run_ddpm_phase(X_cold, params, phase, random_state, **options)
+        history = history.then(record)
     return params, history, random_state

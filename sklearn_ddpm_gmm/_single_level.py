@@ -172,8 +172,7 @@ def _cold_start(Z, spec, random_state, *, scale, reg, given):
         # caught by the line search at little cost.
         params = initial_params(Z_cold, spec, random_state, scale=scale, reg=reg,
                                 covariance_type=spec.model.covariance_type, given=given)
-        with one_blas_thread():
-            return settle(Z_cold, params, spec, random_state, reg=reg)
+        return settle(Z_cold, params, spec, random_state, reg=reg)
     # Common noise to compare the starts on one version of the objective.
     compare_seeds = draw_seeds(random_state, n_rows)
     # A seed per start: the same starts whatever n_jobs.
