@@ -260,6 +260,76 @@ def fit_mixture_baseline(X, resp, reg=1e-6):
     return MixtureBaseline(mass / mass.sum(), means, eigvals, eigvecs)
 
 
+def _noised_posteriors(baseline, Y, sigma):
+    """Offsets in each component's eigenbasis and posteriors of the noised mixture.
+
+    Returns
+    -------
+    P : ndarray of shape (n, K d)
+        ``P[:, k d: (k + 1) d] = (y - mu_k) V_k``.
+    var : ndarray of shape (K, d)
+        Eigenvalues of the noised components' covariances, ``lam_k + sigma^2``.
+    w : ndarray of shape (n, K)
+        Posterior of each component of ``N(mu_k, C_k + sigma^2 I)`` at each row.
+    """
+    d = Y.shape[1]
+    K = len(baseline.weights)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(baseline.weights)
+    var = baseline.eigvals + sigma * sigma  # (K, d)
+    V_all = np.concatenate(list(baseline.eigvecs), axis=1)  # (d, K d)
+    shift = np.einsum("kd,kdj->kj", baseline.means, baseline.eigvecs).ravel()
+    P = Y @ V_all - shift  # (n, K d)
+    block = np.kron(np.eye(K), np.ones((d, 1)))  # (K d, K): sums each component's d
+    log_prob = log_w - 0.5 * ((P * P) @ (block / var.ravel()[:, np.newaxis])
+                              + np.sum(np.log(var), axis=1))
+    log_prob -= log_prob.max(axis=1, keepdims=True)
+    w = np.exp(log_prob)
+    w /= w.sum(axis=1, keepdims=True)
+    return P, var, w
+
+
+def _posterior_mean(baseline, P, var, w):
+    """``D = sum_k w_k m_k`` from :func:`_noised_posteriors`' output, shape (n, d)."""
+    d = baseline.means.shape[1]
+    V_stack = np.concatenate([V.T for V in baseline.eigvecs], axis=0)  # (K d, d)
+    shrink = (baseline.eigvals / var).ravel()
+    return w @ baseline.means + (P * shrink * np.repeat(w, d, axis=1)) @ V_stack
+
+
+def mixture_posterior_deviation(baseline, Y, sigma, random_state):
+    """A draw of x0 from the mixture's posterior given ``y``, less its posterior mean.
+
+    With ``y = x0 + sigma z`` and the prior ``sum_k pi_k N(mu_k, C_k)``, the
+    posterior is the mixture of ``N(m_k(y), sigma^2 A_k)`` weighted by ``w(y)``
+    (see :func:`mixture_denoise`): a component is drawn from ``w``, then a
+    point from it.
+
+    Parameters
+    ----------
+    baseline : MixtureBaseline
+    Y : ndarray of shape (n_samples, d)
+    sigma : float
+    random_state : RandomState
+
+    Returns
+    -------
+    deviation : ndarray of shape (n_samples, d)
+        Mean zero given ``y``, covariance ``Cov[x0 | y]`` under the mixture.
+    """
+    n, d = Y.shape
+    P, var, w = _noised_posteriors(baseline, Y, sigma)
+    cumulative = np.cumsum(w, axis=1)
+    u = random_state.random_sample((n, 1)) * cumulative[:, -1:]
+    k = np.minimum(np.sum(cumulative < u, axis=1), len(w[0]) - 1)
+    rows = np.arange(n)
+    offsets = P.reshape(n, -1, d)[rows, k]  # (n, d): (y - mu_k) V_k
+    shrink = baseline.eigvals[k] / var[k]  # (n, d)
+    coords = offsets * shrink + sigma * np.sqrt(shrink) * random_state.standard_normal((n, d))
+    draw = baseline.means[k] + np.einsum("nij,nj->ni", baseline.eigvecs[k], coords)
+    return draw - _posterior_mean(baseline, P, var, w)
+
+
 def mixture_denoise(baseline, Y, sigma, divergence=False):
     """Posterior mean of x0 under a Gaussian mixture prior, at VE level sigma.
 
@@ -285,28 +355,14 @@ def mixture_denoise(baseline, Y, sigma, divergence=False):
         density of noised component k and ``gbar`` its posterior mean (the
         posterior weights move as ``dw_k = w_k (g_k - gbar)``).
     """
-    n, d = Y.shape
+    d = Y.shape[1]
     K = len(baseline.weights)
-    with np.errstate(divide="ignore"):
-        log_w = np.log(baseline.weights)
-    var = baseline.eigvals + sigma * sigma  # (K, d)
-    # All components at once: P[:, k d: (k + 1) d] = (y - mu_k) V_k, the offsets
-    # in each component's eigenbasis.
-    V_all = np.concatenate(list(baseline.eigvecs), axis=1)  # (d, K d)
-    shift = np.einsum("kd,kdj->kj", baseline.means, baseline.eigvecs).ravel()
-    P = Y @ V_all - shift  # (n, K d)
-    block = np.kron(np.eye(K), np.ones((d, 1)))  # (K d, K): sums each component's d
-    log_prob = log_w - 0.5 * ((P * P) @ (block / var.ravel()[:, np.newaxis])
-                              + np.sum(np.log(var), axis=1))
-    log_prob -= log_prob.max(axis=1, keepdims=True)
-    w = np.exp(log_prob)
-    w /= w.sum(axis=1, keepdims=True)
-    w_rep = w @ block.T  # (n, K d): each component's weight, repeated d times
-    V_stack = np.concatenate([V.T for V in baseline.eigvecs], axis=0)  # (K d, d)
-    shrink = (baseline.eigvals / var).ravel()
-    D = w @ baseline.means + (P * shrink * w_rep) @ V_stack
+    P, var, w = _noised_posteriors(baseline, Y, sigma)
+    D = _posterior_mean(baseline, P, var, w)
     if not divergence:
         return D
+    w_rep = np.repeat(w, d, axis=1)  # (n, K d): each component's weight, repeated d times
+    V_stack = np.concatenate([V.T for V in baseline.eigvecs], axis=0)  # (K d, d)
     # (A_k)_ii = sum_j V_ij^2 lam_j / (lam_j + sigma^2), shape (K, d).
     A_diag = np.einsum("kij,kj->ki", baseline.eigvecs**2, baseline.eigvals / var)
     diag = w @ A_diag

@@ -33,14 +33,19 @@ def t_from_sigma(sigma):
     return 0.5 * np.log1p(np.asarray(sigma, dtype=float) ** 2)
 
 
-def ancestral_sample(denoiser, Y, sigmas, random_state):
-    """Reverse SDE by exact Gaussian (ancestral / DDPM) steps down ``sigmas``.
+def ancestral_sample(denoiser, Y, sigmas, random_state, posterior_deviation=None):
+    """Reverse SDE by Gaussian (ancestral / DDPM) steps down ``sigmas``.
 
     Each step from ``sigma`` to ``sigma' < sigma`` draws from the posterior of
-    the forward process given ``y`` and the denoised ``D`` (the DDPM step,
-    exact when the denoiser is constant over the step):
-    ``y' ~ N(D + r (y - D), sigma'^2 (1 - r) I)`` with ``r = sigma'^2 / sigma^2``.
-    A final level of 0 returns ``D`` itself.
+    the forward process given ``y`` and a clean point ``x0``:
+    ``y' ~ N(x0 + r (y - x0), sigma'^2 (1 - r) I)`` with ``r = sigma'^2 / sigma^2``.
+    With ``x0 = D(y)`` (the DDPM step) the step's mean is exact but its
+    covariance lacks ``(1 - r)^2 Cov[x0 | y]``, a first-order error that
+    shifts the clusters' masses when steps are long. With
+    ``posterior_deviation``, ``x0 = D(y) + e`` where ``e`` has mean zero and
+    the covariance of a model of the posterior: the step is then exact, at any
+    length, for the law whose posterior that is. A final level of 0 returns
+    ``x0``.
 
     Parameters
     ----------
@@ -50,6 +55,9 @@ def ancestral_sample(denoiser, Y, sigmas, random_state):
     sigmas : ndarray of shape (n_steps + 1,)
         Decreasing noise levels.
     random_state : RandomState
+    posterior_deviation : callable or None, default=None
+        ``posterior_deviation(Y, sigma, random_state) -> (n_samples, d)``: a
+        draw of ``x0 - E[x0 | y]`` at each row; None: 0 (the DDPM step).
 
     Returns
     -------
@@ -58,9 +66,11 @@ def ancestral_sample(denoiser, Y, sigmas, random_state):
     """
     Y = np.array(Y, dtype=float)
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
-        D = denoiser(Y, sigma)
+        X0 = denoiser(Y, sigma)
+        if posterior_deviation is not None:
+            X0 = X0 + posterior_deviation(Y, sigma, random_state)
         r = (sigma_next / sigma) ** 2
-        Y = D + r * (Y - D)
+        Y = X0 + r * (Y - X0)
         if sigma_next > 0:
             Y += sigma_next * np.sqrt(1.0 - r) * random_state.standard_normal(Y.shape)
     return Y

@@ -22,6 +22,7 @@ from ._poly_score import (
     denoise,
     fit_mixture_baseline,
     fit_poly_denoiser,
+    mixture_posterior_deviation,
     n_poly_features,
     nearest_centre,
 )
@@ -877,7 +878,12 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         Y = model.mean + (rng.standard_normal((n_samples, len(std))) * std) @ model.eigvecs.T
         sigmas = np.append(sigmas, 0.0)
         if method == "sde":
-            Z = ancestral_sample(self._denoiser, Y, sigmas, rng)
+            # The baseline mixture's posterior spread makes each step exact for
+            # the mixture part, however long (see ancestral_sample).
+            def deviation(Y, sigma, random_state):
+                return mixture_posterior_deviation(model.baseline, Y, sigma, random_state)
+
+            Z = ancestral_sample(self._denoiser, Y, sigmas, rng, deviation)
         else:
             Z = ode_sample(self._denoiser, Y, sigmas)
         labels = nearest_centre(Z, (self.means_ - self.data_mean_) / self.data_scale_)
