@@ -297,6 +297,22 @@ def _posterior_mean(baseline, P, var, w):
     return w @ baseline.means + (P * shrink * np.repeat(w, d, axis=1)) @ V_stack
 
 
+def _posterior_draw(baseline, P, var, w, sigma, random_state):
+    """One draw of x0 from the mixture's posterior, from :func:`_noised_posteriors`' output.
+
+    A component is drawn from ``w``, then a point from its Gaussian posterior
+    ``N(m_k(y), sigma^2 A_k)``; shape (n, d).
+    """
+    n, d = P.shape[0], baseline.means.shape[1]
+    cumulative = np.cumsum(w, axis=1)
+    u = random_state.random_sample((n, 1)) * cumulative[:, -1:]
+    k = np.minimum(np.sum(cumulative < u, axis=1), w.shape[1] - 1)
+    offsets = P.reshape(n, -1, d)[np.arange(n), k]  # (n, d): (y - mu_k) V_k
+    shrink = baseline.eigvals[k] / var[k]  # (n, d)
+    coords = offsets * shrink + sigma * np.sqrt(shrink) * random_state.standard_normal((n, d))
+    return baseline.means[k] + np.einsum("nij,nj->ni", baseline.eigvecs[k], coords)
+
+
 def mixture_posterior_deviation(baseline, Y, sigma, random_state):
     """A draw of x0 from the mixture's posterior given ``y``, less its posterior mean.
 
@@ -317,17 +333,9 @@ def mixture_posterior_deviation(baseline, Y, sigma, random_state):
     deviation : ndarray of shape (n_samples, d)
         Mean zero given ``y``, covariance ``Cov[x0 | y]`` under the mixture.
     """
-    n, d = Y.shape
     P, var, w = _noised_posteriors(baseline, Y, sigma)
-    cumulative = np.cumsum(w, axis=1)
-    u = random_state.random_sample((n, 1)) * cumulative[:, -1:]
-    k = np.minimum(np.sum(cumulative < u, axis=1), len(w[0]) - 1)
-    rows = np.arange(n)
-    offsets = P.reshape(n, -1, d)[rows, k]  # (n, d): (y - mu_k) V_k
-    shrink = baseline.eigvals[k] / var[k]  # (n, d)
-    coords = offsets * shrink + sigma * np.sqrt(shrink) * random_state.standard_normal((n, d))
-    draw = baseline.means[k] + np.einsum("nij,nj->ni", baseline.eigvecs[k], coords)
-    return draw - _posterior_mean(baseline, P, var, w)
+    return (_posterior_draw(baseline, P, var, w, sigma, random_state)
+            - _posterior_mean(baseline, P, var, w))
 
 
 def mixture_denoise(baseline, Y, sigma, divergence=False):
@@ -879,14 +887,37 @@ def denoise(model, Y, sigma, divergence=False):
     div : ndarray of shape (n_samples,)
         Only when ``divergence``; exact for the fitted (clamped) function.
     """
-    n, d = Y.shape
-    weights = cell_weights(Y, model.centres, model.blend_var)
     if divergence:
         D, diag = mixture_denoise(model.baseline, Y, sigma, divergence=True)
+        return _corrected(model, Y, sigma, D, diag)
+    return _corrected(model, Y, sigma, mixture_denoise(model.baseline, Y, sigma))
+
+
+def draw_clean_point(model, Y, sigma, random_state):
+    """A draw of x0 given ``y``: the fitted denoiser plus the mixture posterior's spread.
+
+    Its mean is :func:`denoise`'s ``D``; its deviation from ``D`` is that of a
+    draw from the baseline mixture's posterior from its mean (see
+    :func:`mixture_posterior_deviation`), both from one evaluation of the
+    mixture's posteriors. Shape (n_samples, d).
+    """
+    P, var, w = _noised_posteriors(model.baseline, Y, sigma)
+    D = _posterior_mean(model.baseline, P, var, w)
+    deviation = _posterior_draw(model.baseline, P, var, w, sigma, random_state) - D
+    return _corrected(model, Y, sigma, D) + deviation
+
+
+def _corrected(model, Y, sigma, D, diag=None):
+    """Add the cells' corrections to the mixture's ``D`` (in place) and clamp it to the box.
+
+    ``diag`` (n, d), the mixture's Jacobian diagonal, or None; with it, also
+    returns the divergence of the result.
+    """
+    divergence = diag is not None
+    weights = cell_weights(Y, model.centres, model.blend_var)
+    if divergence:
         # d w_j / dy_i = w_j (h_ji - hbar_i): hbar, the weights' mean of h.
         hbar = -(Y - weights @ model.centres) / model.blend_var
-    else:
-        D = mixture_denoise(model.baseline, Y, sigma)
     for level, weight in level_weights(model.sigmas, sigma):
         R, dR, RH = _level_correction(model, level, Y, weights, divergence)
         D += weight * R

@@ -33,7 +33,7 @@ def t_from_sigma(sigma):
     return 0.5 * np.log1p(np.asarray(sigma, dtype=float) ** 2)
 
 
-def ancestral_sample(denoiser, Y, sigmas, random_state, posterior_deviation=None):
+def ancestral_sample(denoiser, Y, sigmas, random_state, clean_point=None):
     """Reverse SDE by Gaussian (ancestral / DDPM) steps down ``sigmas``.
 
     Each step from ``sigma`` to ``sigma' < sigma`` draws from the posterior of
@@ -41,11 +41,10 @@ def ancestral_sample(denoiser, Y, sigmas, random_state, posterior_deviation=None
     ``y' ~ N(x0 + r (y - x0), sigma'^2 (1 - r) I)`` with ``r = sigma'^2 / sigma^2``.
     With ``x0 = D(y)`` (the DDPM step) the step's mean is exact but its
     covariance lacks ``(1 - r)^2 Cov[x0 | y]``, a first-order error that
-    shifts the clusters' masses when steps are long. With
-    ``posterior_deviation``, ``x0 = D(y) + e`` where ``e`` has mean zero and
-    the covariance of a model of the posterior: the step is then exact, at any
-    length, for the law whose posterior that is. A final level of 0 returns
-    ``x0``.
+    shifts the clusters' masses when steps are long. With ``clean_point``,
+    ``x0`` is a draw of mean ``D(y)`` and the covariance of a model of the
+    posterior: the step is then exact, at any length, for the law whose
+    posterior that is. A final level of 0 returns ``x0``.
 
     Parameters
     ----------
@@ -55,9 +54,10 @@ def ancestral_sample(denoiser, Y, sigmas, random_state, posterior_deviation=None
     sigmas : ndarray of shape (n_steps + 1,)
         Decreasing noise levels.
     random_state : RandomState
-    posterior_deviation : callable or None, default=None
-        ``posterior_deviation(Y, sigma, random_state) -> (n_samples, d)``: a
-        draw of ``x0 - E[x0 | y]`` at each row; None: 0 (the DDPM step).
+    clean_point : callable or None, default=None
+        ``clean_point(Y, sigma, random_state) -> (n_samples, d)``: a draw of
+        ``x0`` given each row, used instead of ``denoiser``; None: ``D(y)``
+        (the DDPM step).
 
     Returns
     -------
@@ -66,9 +66,10 @@ def ancestral_sample(denoiser, Y, sigmas, random_state, posterior_deviation=None
     """
     Y = np.array(Y, dtype=float)
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
-        X0 = denoiser(Y, sigma)
-        if posterior_deviation is not None:
-            X0 = X0 + posterior_deviation(Y, sigma, random_state)
+        if clean_point is None:
+            X0 = denoiser(Y, sigma)
+        else:
+            X0 = clean_point(Y, sigma, random_state)
         r = (sigma_next / sigma) ** 2
         Y = X0 + r * (Y - X0)
         if sigma_next > 0:

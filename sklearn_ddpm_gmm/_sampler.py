@@ -20,9 +20,9 @@ from ._poly_score import (
     SIGNIFICANCE,
     MixtureBaseline,
     denoise,
+    draw_clean_point,
     fit_mixture_baseline,
     fit_poly_denoiser,
-    mixture_posterior_deviation,
     n_poly_features,
     nearest_centre,
 )
@@ -885,10 +885,10 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         if method == "sde":
             # The baseline mixture's posterior spread makes each step exact for
             # the mixture part, however long (see ancestral_sample).
-            def deviation(Y, sigma, random_state):
-                return mixture_posterior_deviation(model.baseline, Y, sigma, random_state)
+            def clean_point(Y, sigma, random_state):
+                return draw_clean_point(model, Y, sigma, random_state)
 
-            Z = ancestral_sample(self._denoiser, Y, sigmas, rng, deviation)
+            Z = ancestral_sample(self._denoiser, Y, sigmas, rng, clean_point)
         else:
             Z = ode_sample(self._denoiser, Y, sigmas)
         labels = nearest_centre(Z, (self.means_ - self.data_mean_) / self.data_scale_)

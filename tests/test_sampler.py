@@ -405,9 +405,10 @@ def test_posterior_draws_make_long_ancestral_steps_exact():
     for with_draws in (False, True):
         rng = np.random.RandomState(8)
         Y = rng.normal(size=(n, 2)) * sigmas[0]
-        deviation = ((lambda Y, s, r: mixture_posterior_deviation(base, Y, s, r))
-                     if with_draws else None)
-        X = ancestral_sample(exact_denoiser(base), Y, sigmas, rng, deviation)
+        clean_point = ((lambda Y, s, r: mixture_denoise(base, Y, s)
+                        + mixture_posterior_deviation(base, Y, s, r))
+                       if with_draws else None)
+        X = ancestral_sample(exact_denoiser(base), Y, sigmas, rng, clean_point)
         distance[with_draws] = energy_distance(X, reference, unbiased=True)
         if with_draws:
             assert abs(np.mean(X[:, 0] > 0) - truth.weights[1]) < 0.015
