@@ -90,16 +90,20 @@ class BlurredCurve:
         X = self.nodes[rng.randint(len(self.nodes), size=n)]
         return X + self.noise * rng.standard_normal(X.shape)
 
+    def _node_posteriors(self, y, v):
+        """``P(node | y)`` for ``y = node + N(0, v I)``, shape (len(y), n_nodes)."""
+        logw = -cdist(y, self.nodes, "sqeuclidean") / (2 * v)
+        w = np.exp(logw - logw.max(axis=1, keepdims=True))
+        return w / w.sum(axis=1, keepdims=True)
+
     def denoise(self, Y, sigma, chunk=1000):
         """Exact ``E[x0 | y]`` for ``y = x0 + sigma z``, shape (n, d)."""
         v = self.noise ** 2 + sigma ** 2
+        shrink = self.noise ** 2 / v
         out = np.empty_like(Y)
         for start in range(0, len(Y), chunk):
             y = Y[start:start + chunk]
-            logw = -cdist(y, self.nodes, "sqeuclidean") / (2 * v)
-            w = np.exp(logw - logw.max(axis=1, keepdims=True))
-            w /= w.sum(axis=1, keepdims=True)
-            shrink = self.noise ** 2 / v
+            w = self._node_posteriors(y, v)
             out[start:start + chunk] = (1 - shrink) * (w @ self.nodes) + shrink * y
         return out
 
@@ -114,9 +118,7 @@ class BlurredCurve:
         out = np.empty_like(Y)
         for start in range(0, len(Y), chunk):
             y = Y[start:start + chunk]
-            logw = -cdist(y, self.nodes, "sqeuclidean") / (2 * v)
-            w = np.exp(logw - logw.max(axis=1, keepdims=True))
-            cum = np.cumsum(w, axis=1)
+            cum = np.cumsum(self._node_posteriors(y, v), axis=1)
             pick = (cum < rng.uniform(size=(len(y), 1)) * cum[:, -1:]).sum(axis=1)
             node = self.nodes[np.minimum(pick, len(self.nodes) - 1)]
             out[start:start + chunk] = (node + self.noise ** 2 / v * (y - node)
