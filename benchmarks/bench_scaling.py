@@ -44,10 +44,10 @@ from sklearn.mixture import GaussianMixture
 
 from _common import timed_fit
 from sklearn_ddpm_gmm import DDPMGaussianMixture
-from sklearn_ddpm_gmm import _objective
-from sklearn_ddpm_gmm._covariance import from_spherical
-from sklearn_ddpm_gmm._score_model import MixtureParams
-from sklearn_ddpm_gmm._span_noise import SpanNoisePool
+from sklearn_ddpm_gmm._ddpm import _loss as _objective
+from sklearn_ddpm_gmm._ddpm._coordinates import from_spherical
+from sklearn_ddpm_gmm._ddpm._score_model import MixtureParams
+from sklearn_ddpm_gmm._ddpm._span_noise import SpanNoisePool
 from sklearn_ddpm_gmm.datasets import make_separated_mixture, min_pairwise_distance
 from sklearn_ddpm_gmm.metrics import matched_mean_errors
 

@@ -1,8 +1,8 @@
 """Gaussian mixtures learned with the objective that trains diffusion models."""
 
-from ._ddpm_gmm import DDPMGaussianMixture
-from ._model_selection import DDPMGaussianMixtureIC
-from ._sampler import DiffusionMixtureSampler
+from ._mixture._estimator import DDPMGaussianMixture
+from ._mixture._model_selection import DDPMGaussianMixtureIC
+from ._sampler._estimator import DiffusionMixtureSampler
 
 __version__ = "0.1.0"
 

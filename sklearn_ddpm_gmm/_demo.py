@@ -5,7 +5,7 @@ import time
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from ._ddpm_gmm import DDPMGaussianMixture
+from ._mixture._estimator import DDPMGaussianMixture
 from .datasets import make_separated_mixture
 from .metrics import match_components, matched_mean_error
 

@@ -21,14 +21,14 @@ import numpy as np
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from ._covariance import coordinates, covariances as _covariances
-from ._covariance_model import CovarianceModel
-from ._history import PhaseKind
-from ._likelihood import gaussian_params
-from ._objective import draw_seeds, stein_objective
-from ._optim import Phase, StopRule, _objective_and_step
-from ._score_model import MixtureParams
-from ._types import COVARIANCE_TYPES
+from ._ddpm._coordinates import coordinates, covariances as _covariances
+from ._mixture._covariance_model import CovarianceModel
+from ._ddpm._history import PhaseKind
+from ._core._em import gaussian_params
+from ._ddpm._loss import draw_seeds, stein_objective
+from ._ddpm._optim import Phase, StopRule, _objective_and_step
+from ._ddpm._score_model import MixtureParams
+from ._core._types import COVARIANCE_TYPES
 
 _LEARNABLE = {"means": "means", "covariances": "covariance", "weights": "weight_logits"}
 

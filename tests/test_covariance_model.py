@@ -8,10 +8,11 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from sklearn_ddpm_gmm import DDPMGaussianMixture, _fit
-from sklearn_ddpm_gmm._covariance_model import CovarianceModel
-from sklearn_ddpm_gmm._history import History, PhaseKind, phase_history
-from sklearn_ddpm_gmm._likelihood import InMemoryRows, gaussian_params
+from sklearn_ddpm_gmm import DDPMGaussianMixture
+from sklearn_ddpm_gmm._mixture import _fit
+from sklearn_ddpm_gmm._mixture._covariance_model import CovarianceModel
+from sklearn_ddpm_gmm._ddpm._history import History, PhaseKind, phase_history
+from sklearn_ddpm_gmm._core._em import InMemoryRows, gaussian_params
 from sklearn_ddpm_gmm.datasets import make_covariance_mixture
 
 TYPES = ("full", "tied", "diag", "spherical", "identity")

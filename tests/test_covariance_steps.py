@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sklearn_ddpm_gmm._covariance import (
+from sklearn_ddpm_gmm._ddpm._coordinates import (
     _MAX_LOG_VARIANCE_STEP,
     capped,
     coordinates,
@@ -12,10 +12,10 @@ from sklearn_ddpm_gmm._covariance import (
     log_covariance_change,
     noised,
 )
-from sklearn_ddpm_gmm._types import COVARIANCE_TYPES
-from sklearn_ddpm_gmm._forward import noise_coefficients
-from sklearn_ddpm_gmm._objective import draw_seeds, stein_objective
-from sklearn_ddpm_gmm._score_model import MixtureParams
+from sklearn_ddpm_gmm._core._types import COVARIANCE_TYPES
+from sklearn_ddpm_gmm._ddpm._forward import noise_coefficients
+from sklearn_ddpm_gmm._ddpm._loss import draw_seeds, stein_objective
+from sklearn_ddpm_gmm._ddpm._score_model import MixtureParams
 
 LEARNED = ("full", "tied", "diag", "spherical")
 K, D, REG = 3, 4, 1e-6

@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
-from sklearn_ddpm_gmm._likelihood import sklearn_type
+from sklearn_ddpm_gmm._core._em import sklearn_type
 from sklearn_ddpm_gmm.datasets import make_separated_mixture
 from sklearn_ddpm_gmm.metrics import match_components, matched_mean_errors
 
@@ -279,7 +279,7 @@ def test_max_iter_zero_returns_the_initialisation(three_blobs):
 
 
 def test_n_init_keeps_the_start_with_the_highest_lower_bound(three_blobs, monkeypatch):
-    from sklearn_ddpm_gmm._likelihood import InMemoryRows
+    from sklearn_ddpm_gmm._core._em import InMemoryRows
 
     X, _, _ = three_blobs
     finals = []

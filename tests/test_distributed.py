@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sklearn_ddpm_gmm._distributed import (
+from sklearn_ddpm_gmm._core._dask import (
     DaskRows,
     added,
     block_sums,
@@ -11,8 +11,8 @@ from sklearn_ddpm_gmm._distributed import (
     standardisation,
     step_from_sums,
 )
-from sklearn_ddpm_gmm._standardise import standardise as _standardise
-from sklearn_ddpm_gmm._likelihood import em_step, gaussian_params, posteriors, run_likelihood_phase
+from sklearn_ddpm_gmm._core._standardise import standardise as _standardise
+from sklearn_ddpm_gmm._core._em import em_step, gaussian_params, posteriors, run_likelihood_phase
 
 da = pytest.importorskip("dask.array")
 TYPES = ["full", "tied", "diag", "spherical", "identity"]

@@ -4,16 +4,17 @@ import numpy as np
 import pytest
 from sklearn.mixture import GaussianMixture
 
-from sklearn_ddpm_gmm import DDPMGaussianMixture, _objective
-from sklearn_ddpm_gmm._covariance import coordinates
-from sklearn_ddpm_gmm._likelihood import (
+from sklearn_ddpm_gmm import DDPMGaussianMixture
+from sklearn_ddpm_gmm._ddpm import _loss as _objective
+from sklearn_ddpm_gmm._ddpm._coordinates import coordinates
+from sklearn_ddpm_gmm._core._em import (
     em_step,
     gaussian_params,
     log_likelihood_gradient,
     posteriors,
     run_likelihood_phase,
 )
-from sklearn_ddpm_gmm._score_model import MixtureParams
+from sklearn_ddpm_gmm._ddpm._score_model import MixtureParams
 
 TYPES = ["full", "tied", "diag", "spherical"]
 COVARIANCES = {

@@ -98,7 +98,7 @@ def test_a_number_of_components_whose_starts_missed_is_restarted_from_the_next()
 
 
 def test_the_cheapest_component_to_drop_is_half_of_a_split_one():
-    from sklearn_ddpm_gmm._model_selection import _cheapest_to_drop
+    from sklearn_ddpm_gmm._mixture._model_selection import _cheapest_to_drop
 
     rng = np.random.RandomState(0)
     X = np.r_[rng.normal(0, 1, (900, 2)), rng.normal(8, 1, (100, 2))]

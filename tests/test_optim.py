@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from sklearn_ddpm_gmm import _optim
-from sklearn_ddpm_gmm._objective import draw_seeds, stein_objective
-from sklearn_ddpm_gmm._history import PhaseKind
-from sklearn_ddpm_gmm._optim import Phase, StopRule, run_fresh_noise, run_phase
-from sklearn_ddpm_gmm._score_model import MixtureParams
-from sklearn_ddpm_gmm._schedule import ALL_PARAMS
+from sklearn_ddpm_gmm._ddpm import _optim
+from sklearn_ddpm_gmm._ddpm._loss import draw_seeds, stein_objective
+from sklearn_ddpm_gmm._ddpm._history import PhaseKind
+from sklearn_ddpm_gmm._ddpm._optim import Phase, StopRule, run_fresh_noise, run_phase
+from sklearn_ddpm_gmm._ddpm._score_model import MixtureParams
+from sklearn_ddpm_gmm._ddpm._schedule import ALL_PARAMS
 
 
 def _overlapping_data(seed=0, n=40_000):

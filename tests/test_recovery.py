@@ -11,11 +11,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
-from sklearn_ddpm_gmm._standardise import standardise as _standardise
-from sklearn_ddpm_gmm._objective import draw_seeds
-from sklearn_ddpm_gmm._optim import run_phase
-from sklearn_ddpm_gmm._schedule import power_phase
-from sklearn_ddpm_gmm._score_model import MixtureParams
+from sklearn_ddpm_gmm._core._standardise import standardise as _standardise
+from sklearn_ddpm_gmm._ddpm._loss import draw_seeds
+from sklearn_ddpm_gmm._ddpm._optim import run_phase
+from sklearn_ddpm_gmm._ddpm._schedule import power_phase
+from sklearn_ddpm_gmm._ddpm._score_model import MixtureParams
 from sklearn_ddpm_gmm.datasets import (
     make_separated_mixture,
     make_symmetric_mixture,

@@ -9,8 +9,8 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
-from sklearn_ddpm_gmm._covariance_model import CovarianceModel
-from sklearn_ddpm_gmm._inference import FittedMixture, far_score
+from sklearn_ddpm_gmm._mixture._covariance_model import CovarianceModel
+from sklearn_ddpm_gmm._mixture._inference import FittedMixture, far_score
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402

@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import PolynomialFeatures
 
 from sklearn_ddpm_gmm import DiffusionMixtureSampler
-from sklearn_ddpm_gmm._poly_score import (
+from sklearn_ddpm_gmm._sampler._poly_score import (
     MixtureBaseline,
     _fill_features,
     _significant_gain,
@@ -27,7 +27,7 @@ from sklearn_ddpm_gmm._poly_score import (
     polynomial_features,
     ridge_solve,
 )
-from sklearn_ddpm_gmm._reverse import (
+from sklearn_ddpm_gmm._sampler._reverse import (
     ancestral_sample,
     gaussian_log_density,
     ode_log_likelihood,
@@ -686,7 +686,7 @@ def test_zero_weights_are_dropped_rows():
 
 
 def test_weighted_em_matches_em_on_repeated_rows():
-    from sklearn_ddpm_gmm._sampler import _weighted_em
+    from sklearn_ddpm_gmm._sampler._estimator import _weighted_em
 
     X, _, weights = _weighted_case()
     kept = weights > 0

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from sklearn_ddpm_gmm._covariance import coordinates
-from sklearn_ddpm_gmm._forward import noise_coefficients
-from sklearn_ddpm_gmm._optim import StopRule
-from sklearn_ddpm_gmm._schedule import (
+from sklearn_ddpm_gmm._ddpm._coordinates import coordinates
+from sklearn_ddpm_gmm._ddpm._forward import noise_coefficients
+from sklearn_ddpm_gmm._ddpm._optim import StopRule
+from sklearn_ddpm_gmm._ddpm._schedule import (
     ALL_PARAMS,
     cold_final_phase,
     cold_start_rows,
@@ -18,7 +18,7 @@ from sklearn_ddpm_gmm._schedule import (
     power_phase_level,
     power_phase_variance,
 )
-from sklearn_ddpm_gmm._score_model import MixtureParams
+from sklearn_ddpm_gmm._ddpm._score_model import MixtureParams
 
 
 def _data_with_spectrum(eigvals, n=400, seed=0):

@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from sklearn_ddpm_gmm import _objective, _span_noise
-from sklearn_ddpm_gmm._covariance import coordinate_gradient, coordinates
-from sklearn_ddpm_gmm._types import COVARIANCE_TYPES
-from sklearn_ddpm_gmm._forward import noise_antithetic, noise_coefficients
-from sklearn_ddpm_gmm._spherical_pass import spherical_stein_loss_grad
-from sklearn_ddpm_gmm._score_model import (
+from sklearn_ddpm_gmm._ddpm import _loss as _objective
+from sklearn_ddpm_gmm._ddpm import _span_noise
+from sklearn_ddpm_gmm._ddpm._coordinates import coordinate_gradient, coordinates
+from sklearn_ddpm_gmm._core._types import COVARIANCE_TYPES
+from sklearn_ddpm_gmm._ddpm._forward import noise_antithetic, noise_coefficients
+from sklearn_ddpm_gmm._ddpm._spherical_pass import spherical_stein_loss_grad
+from sklearn_ddpm_gmm._ddpm._score_model import (
     MixtureParams,
     ddpm_loss_grad,
     log_prob_and_resp,

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._covariance import (
+from ._coordinates import (
     capped,
     covariance_step,
     covariances,
@@ -15,10 +15,10 @@ from ._covariance import (
     noised_norms,
     noised_square_times,
 )
-from ._fastops import TINY
+from .._numerics._fastops import TINY
 from ._forward import noise_coefficients
 from ._history import PhaseKind
-from ._objective import (
+from ._loss import (
     NoiseCache,
     draw_seeds,
     row_sq_norms,

@@ -30,9 +30,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._fastops import TINY, column_sums, row_dots, row_sums
+from .._numerics._fastops import TINY, column_sums, row_dots, row_sums
 from ._span_noise import SpanPoints
-from ._types import ONE_VARIANCE
+from .._core._types import ONE_VARIANCE
 
 _ELEMENTWISE = ("spherical", "diag", "identity")
 # Floor of a covariance's part beyond reg_covar, as a share of reg_covar (smaller is

@@ -35,14 +35,14 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import softmax
 
-from ._covariance import (
+from ._coordinates import (
     coordinate_gradient,
     covariances,
     geometry,
     noised,
     reduce_tied,
 )
-from ._fastops import column_sums, log_normalise, log_softmax, row_dots
+from .._numerics._fastops import column_sums, log_normalise, log_softmax, row_dots
 from ._forward import noise_coefficients, noise_points
 
 

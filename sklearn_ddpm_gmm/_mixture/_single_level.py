@@ -14,13 +14,13 @@ from typing import NamedTuple
 import numpy as np
 from joblib import Parallel, delayed
 
-from ._history import History, PhaseKind, phase_history
-from ._initialisation import cold_start, initial_params, noised_rows, run_ddpm_phase
-from ._objective import draw_seeds, stein_objective
-from ._optim import blend, run_fresh_noise
-from ._schedule import cold_final_phase, cold_start_rows, em_level, final_phase
-from ._standardise import data_bounds, standardise, standardised
-from ._threads import one_blas_thread
+from .._ddpm._history import History, PhaseKind, phase_history
+from .._ddpm._cold_start import cold_start, initial_params, noised_rows, run_ddpm_phase
+from .._ddpm._loss import draw_seeds, stein_objective
+from .._ddpm._optim import blend, run_fresh_noise
+from .._ddpm._schedule import cold_final_phase, cold_start_rows, em_level, final_phase
+from .._core._standardise import data_bounds, standardise, standardised
+from .._numerics._threads import one_blas_thread
 
 # Strides of the systematic subsamples the final stage first takes one step
 # on each (see _ladder).

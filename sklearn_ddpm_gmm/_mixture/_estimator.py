@@ -18,15 +18,15 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._covariance_model import CovarianceModel
-from ._distributed import dask_rows, is_dask_array
-from ._fastops import column_min_max
+from .._core._dask import dask_rows, is_dask_array
+from .._numerics._fastops import column_min_max
 from ._fit import fit_likelihood, partial_fit_likelihood
 from ._inference import FittedMixture, log_prob_resp, noised_score, sample
-from ._likelihood import InMemoryRows
+from .._core._em import InMemoryRows
 from ._single_level import fit_single_level, partial_fit_single_level
 from ._spec import FitSpec
-from ._standardise import check_spread, standardise
-from ._types import COVARIANCE_TYPES
+from .._core._standardise import check_spread, standardise
+from .._core._types import COVARIANCE_TYPES
 
 _WEIGHTS_NEED_INTEGRATED = ("sample_weight is supported by the default final phase, "
                             "noise_level='integrated'.")

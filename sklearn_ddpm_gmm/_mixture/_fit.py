@@ -21,11 +21,11 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.metrics import pairwise_distances_argmin
 
-from ._covariance import covariances
-from ._distributed import DaskRows
-from ._history import History, PhaseKind, phase_history
-from ._initialisation import cold_start, initial_posteriors, one_hot
-from ._likelihood import (
+from .._ddpm._coordinates import covariances
+from .._core._dask import DaskRows
+from .._ddpm._history import History, PhaseKind, phase_history
+from .._ddpm._cold_start import cold_start, initial_posteriors, one_hot
+from .._core._em import (
     LikelihoodResult,
     em_step,
     gaussian_params,
@@ -33,9 +33,9 @@ from ._likelihood import (
     run_likelihood_phase,
     stopping_tol,
 )
-from ._schedule import cold_start_rows
-from ._standardise import standardised
-from ._threads import one_blas_thread
+from .._ddpm._schedule import cold_start_rows
+from .._core._standardise import standardised
+from .._numerics._threads import one_blas_thread
 
 # Regularisation of the cold start's phases, relative to the data's variance
 # (reg_covar's default in standardised units): they only have to find the

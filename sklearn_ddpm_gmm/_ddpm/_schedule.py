@@ -10,7 +10,7 @@ measurements behind their constants are in ``docs/design.rst``.
 
 import numpy as np
 
-from ._covariance import covariances, mean_variances, smallest_variances
+from ._coordinates import covariances, mean_variances, smallest_variances
 from ._history import PhaseKind
 from ._optim import Phase, StopRule
 

@@ -22,15 +22,15 @@ from sklearn.mixture._gaussian_mixture import (
     _compute_precision_cholesky,
 )
 
-from ._covariance import (
+from .._ddpm._coordinates import (
     coordinates,
     covariances,
     from_spherical,
     mean_variances,
     n_covariance_parameters,
 )
-from ._likelihood import gaussian_params, sklearn_type
-from ._score_model import MixtureParams
+from .._core._em import gaussian_params, sklearn_type
+from .._ddpm._score_model import MixtureParams
 
 
 class CovarianceModel(NamedTuple):

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._fastops import column_min_max, column_sums
+from .._numerics._fastops import column_min_max, column_sums
 
 # Rows per block when computing the standardisation (the block's offsets
 # stay in cache between their uses).

@@ -29,9 +29,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._fastops import row_dots
+from .._numerics._fastops import row_dots
 from ._forward import noise_coefficients
-from ._types import ONE_VARIANCE
+from .._core._types import ONE_VARIANCE
 
 
 # Rows whitened at a time when a pool is drawn.

@@ -15,8 +15,8 @@ this pass against the general one to rounding.
 
 import numpy as np
 
-from ._covariance import coordinate_gradient, covariances, noised
-from ._fastops import log_softmax, posteriors_in_place, row_dots, row_sums
+from ._coordinates import coordinate_gradient, covariances, noised
+from .._numerics._fastops import log_softmax, posteriors_in_place, row_dots, row_sums
 from ._forward import noise_coefficients
 from ._score_model import Curvature, MixtureParams
 from ._span_noise import SpanPoints

@@ -17,13 +17,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._covariance import covariances, eigen_curvatures, elementwise_curvatures
-from ._fastops import row_dots
+from ._coordinates import covariances, eigen_curvatures, elementwise_curvatures
+from .._numerics._fastops import row_dots
 from ._forward import noise_antithetic, noise_coefficients
 from ._score_model import Curvature, MixtureParams, stein_loss_grad
 from ._span_noise import span_basis, span_draws, span_noised, uses_span_noise
 from ._spherical_pass import spherical_stein_loss_grad
-from ._types import ONE_VARIANCE
+from .._core._types import ONE_VARIANCE
 
 # Clean rows per block: keeps a block's temporaries within a few MB (docs/design.rst).
 BLOCK_ROWS = 8192

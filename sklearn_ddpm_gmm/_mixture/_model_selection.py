@@ -13,8 +13,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._ddpm_gmm import DDPMGaussianMixture
-from ._types import COVARIANCE_TYPES
+from ._estimator import DDPMGaussianMixture
+from .._core._types import COVARIANCE_TYPES
 
 
 def _fit_candidates(estimators, X_fit, X_eval):

@@ -9,9 +9,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._covariance import coordinates, noised
-from ._likelihood import GaussianParams, far_posteriors, gaussian_params, posteriors
-from ._score_model import MixtureParams, score
+from .._ddpm._coordinates import coordinates, noised
+from .._core._em import GaussianParams, far_posteriors, gaussian_params, posteriors
+from .._ddpm._score_model import MixtureParams, score
 
 
 class FittedMixture(NamedTuple):

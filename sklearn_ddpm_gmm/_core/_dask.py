@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._likelihood import gaussian_params, iterate, posteriors, sklearn_type
+from ._em import gaussian_params, iterate, posteriors, sklearn_type
 from ._standardise import check_spread
 
 # Added to each component's mass before dividing by it, as scikit-learn's M-step does.

@@ -768,7 +768,7 @@ def level_weights(sigmas, sigma):
 
     Examples
     --------
-    >>> from sklearn_ddpm_gmm._poly_score import level_weights
+    >>> from sklearn_ddpm_gmm._sampler._poly_score import level_weights
     >>> level_weights([1.0, 4.0], 2.0)
     [(0, 0.5), (1, 0.5)]
     >>> level_weights([1.0, 4.0], 9.0)

@@ -14,8 +14,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._ddpm_gmm import DDPMGaussianMixture
-from ._forward import noise_coefficients
+from .._mixture._estimator import DDPMGaussianMixture
+from .._ddpm._forward import noise_coefficients
 from ._poly_score import (
     SIGNIFICANCE,
     MixtureBaseline,
@@ -124,7 +124,7 @@ def auto_max_degree(n_features):
 
     Examples
     --------
-    >>> from sklearn_ddpm_gmm._sampler import auto_max_degree
+    >>> from sklearn_ddpm_gmm._sampler._estimator import auto_max_degree
     >>> auto_max_degree(2), auto_max_degree(5), auto_max_degree(10), auto_max_degree(20)
     (10, 4, 2, 1)
     """

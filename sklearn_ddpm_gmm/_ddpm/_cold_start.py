@@ -12,14 +12,14 @@ phase, and returns parameters and the phases' :class:`._history.History`.
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
-from ._covariance import coordinates, from_spherical
-from ._fastops import TINY
+from ._coordinates import coordinates, from_spherical
+from .._numerics._fastops import TINY
 from ._history import History, phase_history
-from ._objective import draw_seeds
+from ._loss import draw_seeds
 from ._optim import run_phase
 from ._schedule import intermediate_phase, n_intermediate_phases, power_phase, power_phase_variance
 from ._score_model import MixtureParams
-from ._standardise import data_bounds
+from .._core._standardise import data_bounds
 
 # Fewest noised rows a phase uses: on small data each point is noised
 # several times, so the noise's own sample variance cannot drown the signal

@@ -43,7 +43,7 @@ from sklearn.mixture._gaussian_mixture import (
     _estimate_log_gaussian_prob,
 )
 
-from ._fastops import log_normalise
+from .._numerics._fastops import log_normalise
 
 
 # The final phase stops once the gain still to come is below this share of

@@ -1,0 +1,1 @@
+"""The Gaussian-mixture core: parameters, covariance types, EM, rows in memory or on Dask."""

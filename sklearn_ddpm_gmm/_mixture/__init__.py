@@ -1,0 +1,1 @@
+"""The estimators DDPMGaussianMixture and DDPMGaussianMixtureIC, and their fitting pipelines."""

@@ -1,0 +1,1 @@
+"""DiffusionMixtureSampler: cells, the piecewise polynomial denoiser, reverse integrators."""
