@@ -22,20 +22,19 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ._ddpm._coordinates import coordinates, covariances as _covariances
-from ._mixture._covariance_model import CovarianceModel
 from ._ddpm._history import PhaseKind
-from ._core._em import gaussian_params
+from ._core._covariance import COVARIANCE_TYPES, covariance_model
+from ._core._mixture import make_mixture
 from ._ddpm._loss import draw_seeds, stein_objective
 from ._ddpm._optim import Phase, StopRule, _objective_and_step
 from ._ddpm._score_model import MixtureParams
-from ._core._types import COVARIANCE_TYPES
 
 _LEARNABLE = {"means": "means", "covariances": "covariance", "weights": "weight_logits"}
 
 
 def _mixture_params(X, weights, means, covariances, covariance_type):
     """Validated MixtureParams from GaussianMixture-shaped parameters (copies)."""
-    model = CovarianceModel(covariance_type, 0.0)
+    model = covariance_model(covariance_type, 0.0)
     means = check_array(means, dtype=np.float64, copy=True)
     n_components, n_features = means.shape
     if n_features != X.shape[1]:
@@ -49,12 +48,12 @@ def _mixture_params(X, weights, means, covariances, covariance_type):
         raise ValueError(f"covariances are required for covariance_type={covariance_type!r}.")
     covariances = check_array(covariances, dtype=np.float64, ensure_2d=False,
                               allow_nd=True)
-    shape = model.attribute_shape(n_components, n_features)
+    shape = model.shape(n_components, n_features)
     if covariances.shape != shape:
         raise ValueError(f"covariances for covariance_type={covariance_type!r} must have "
                          f"shape {shape}; got {covariances.shape}.")
     try:
-        gaussian_params(weights, means, covariances, covariance_type)
+        make_mixture(weights, means, covariances, model)
     except ValueError:
         raise ValueError("covariances must be positive (definite for 'full' and 'tied')."
                          ) from None

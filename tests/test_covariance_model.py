@@ -1,4 +1,4 @@
-"""CovarianceModel (every branch on the covariance type), History, and the
+"""The covariance types (every branch on the type), History, and the
 default pipeline's choice between its two candidate starts."""
 
 import warnings
@@ -10,9 +10,15 @@ from sklearn.mixture import GaussianMixture
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
 from sklearn_ddpm_gmm._mixture import _fit
-from sklearn_ddpm_gmm._mixture._covariance_model import CovarianceModel
+from sklearn_ddpm_gmm._core._covariance import covariance_model as CovarianceModel
+from sklearn_ddpm_gmm._core._em import InMemoryRows
+from sklearn_ddpm_gmm._core._mixture import (
+    attributes,
+    initial_values,
+    make_mixture,
+    standardised,
+)
 from sklearn_ddpm_gmm._ddpm._history import History, PhaseKind, phase_history
-from sklearn_ddpm_gmm._core._em import InMemoryRows, gaussian_params
 from sklearn_ddpm_gmm.datasets import make_covariance_mixture
 
 TYPES = ("full", "tied", "diag", "spherical", "identity")
@@ -35,20 +41,20 @@ def test_attributes_round_trip_through_standardised_units(covariance_type):
     means = rng.standard_normal((K, d))
     cov = _random_covariances(covariance_type, K, d, rng)
     centre, scale = rng.standard_normal(d), 3.0
-    standard = model.standardised(weights, means, cov, centre, scale)
-    attributes = model.attributes(standard, centre, scale, np.float64)
-    np.testing.assert_allclose(attributes["weights_"], weights)
-    np.testing.assert_allclose(attributes["means_"], means)
-    np.testing.assert_allclose(attributes["covariances_"], cov, rtol=1e-12)
+    standard = standardised(weights, means, cov, model, centre=centre, scale=scale)
+    fitted = attributes(standard, model, centre=centre, scale=scale, dtype=np.float64)
+    np.testing.assert_allclose(fitted["weights_"], weights)
+    np.testing.assert_allclose(fitted["means_"], means)
+    np.testing.assert_allclose(fitted["covariances_"], cov, rtol=1e-12)
     # Precisions are the inverses, in GaussianMixture's shapes.
-    assert attributes["precisions_"].shape == np.shape(cov)
+    assert fitted["precisions_"].shape == np.shape(cov)
     if model.sklearn_type in ("full", "tied"):
-        np.testing.assert_allclose(attributes["precisions_"] @ cov,
+        np.testing.assert_allclose(fitted["precisions_"] @ cov,
                                    np.broadcast_to(np.eye(d), np.shape(cov)), atol=1e-10)
     else:
-        np.testing.assert_allclose(attributes["precisions_"] * cov, 1.0)
+        np.testing.assert_allclose(fitted["precisions_"] * cov, 1.0)
     # float32 attributes for float32 data.
-    single = model.attributes(standard, centre, scale, np.float32)
+    single = attributes(standard, model, centre=centre, scale=scale, dtype=np.float32)
     assert all(value.dtype == np.float32 for value in single.values())
 
 
@@ -65,7 +71,7 @@ def test_sampling_factors_and_precision_products(covariance_type):
         dense = np.stack([v * np.eye(d) for v in cov])
     for factor, matrix in zip(model.sampling_factors(cov, K, d), dense):
         np.testing.assert_allclose(factor @ factor.T, matrix, rtol=1e-12)
-    params = gaussian_params(np.full(K, 0.5), np.zeros((K, d)), cov, covariance_type)
+    params = make_mixture(np.full(K, 0.5), np.zeros((K, d)), cov, model)
     offsets = rng.standard_normal((5, K, d))
     expected = np.einsum("kij,nkj->nki", np.linalg.inv(dense), offsets)
     np.testing.assert_allclose(model.precision_products(params.precisions_cholesky, offsets),
@@ -91,8 +97,8 @@ def test_the_identity_model_is_fixed_and_the_spherical_types_pass_in_float32():
     assert identity.is_fixed and identity.min_variance == 1.0
     assert identity.standardised_reg(2.0) == 0.0
     np.testing.assert_array_equal(identity.fixed_covariances(3, 2.0), np.full(3, 0.25))
-    assert identity.cold_type(single_level=True) == "identity"
-    assert identity.cold_type(single_level=False) == "spherical"
+    assert identity.cold_type(single_level=True).name == "identity"
+    assert identity.cold_type(single_level=False).name == "spherical"
     full = CovarianceModel("full", 1e-3)
     assert full.fixed_covariances(3, 2.0) is None and full.min_variance == 1e-3
     assert full.standardised_reg(2.0) == pytest.approx(2.5e-4)
@@ -100,19 +106,23 @@ def test_the_identity_model_is_fixed_and_the_spherical_types_pass_in_float32():
     assert CovarianceModel("spherical", 0.0).pass_dtype(np.float64) == np.float32
 
 
+def _given(model, weights_init=None, means_init=None, precisions_init=None):
+    return initial_values(model, weights_init=weights_init, means_init=means_init,
+                          precisions_init=precisions_init, n_components=2, n_features=3)
+
+
 def test_initial_values_use_gaussian_mixtures_checks():
     model = CovarianceModel("diag", 1e-6)
     with pytest.raises(ValueError, match="weights"):
-        model.initial_values([0.5, 0.6], None, None, 2, 3)
+        _given(model, weights_init=[0.5, 0.6])
     with pytest.raises(ValueError, match="means"):
-        model.initial_values(None, np.zeros((3, 3)), None, 2, 3)
+        _given(model, means_init=np.zeros((3, 3)))
     with pytest.raises(ValueError, match="positive"):
-        model.initial_values(None, None, -np.ones((2, 3)), 2, 3)
-    weights, means, cov = model.initial_values(None, None, np.full((2, 3), 4.0), 2, 3)
+        _given(model, precisions_init=-np.ones((2, 3)))
+    weights, means, cov = _given(model, precisions_init=np.full((2, 3), 4.0))
     assert weights is None and means is None
     np.testing.assert_array_equal(cov, np.full((2, 3), 0.25))  # covariances from precisions
-    assert CovarianceModel("identity", 1e-6).initial_values(None, None, np.ones(2), 2, 3)[2] \
-        is None
+    assert _given(CovarianceModel("identity", 1e-6), precisions_init=np.ones(2))[2] is None
 
 
 def test_history_joins_phases_and_hands_out_copies():
@@ -141,9 +151,9 @@ def test_power_start_keeps_the_candidate_of_higher_likelihood(monkeypatch):
         candidates.append(result)
         return result
 
-    def spy_final(self, start, **kwargs):
+    def spy_final(self, start, model, **kwargs):
         starts.append(start)
-        return run_final(self, start, **kwargs)
+        return run_final(self, start, model, **kwargs)
 
     monkeypatch.setattr(_fit, "run_likelihood_phase", spy_candidate)
     monkeypatch.setattr(InMemoryRows, "run_phase", spy_final)

@@ -12,7 +12,7 @@ from sklearn_ddpm_gmm._ddpm._coordinates import (
     log_covariance_change,
     noised,
 )
-from sklearn_ddpm_gmm._core._types import COVARIANCE_TYPES
+from sklearn_ddpm_gmm._core._covariance import COVARIANCE_TYPES
 from sklearn_ddpm_gmm._ddpm._forward import noise_coefficients
 from sklearn_ddpm_gmm._ddpm._loss import draw_seeds, stein_objective
 from sklearn_ddpm_gmm._ddpm._score_model import MixtureParams

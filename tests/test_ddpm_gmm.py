@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
-from sklearn_ddpm_gmm._core._em import sklearn_type
+from sklearn_ddpm_gmm._core._covariance import covariance_model
 from sklearn_ddpm_gmm.datasets import make_separated_mixture
 from sklearn_ddpm_gmm.metrics import match_components, matched_mean_errors
 
@@ -465,7 +465,7 @@ def test_float32_data_fits_like_float64_with_float32_attributes(covariance_type)
     m64 = DDPMGaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
     m32 = DDPMGaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(
         X.astype(np.float32))
-    gm32 = GaussianMixture(3, covariance_type=sklearn_type(covariance_type),
+    gm32 = GaussianMixture(3, covariance_type=covariance_model(covariance_type, 0.0).sklearn_type,
                            random_state=0).fit(X.astype(np.float32))
     for name in ("means_", "covariances_", "weights_", "precisions_cholesky_"):
         assert getattr(m32, name).dtype == getattr(gm32, name).dtype == np.float32, name

@@ -1,18 +1,19 @@
-"""The final phase's passes over a Dask array's blocks (_distributed.py)."""
+"""The final phase's passes over a Dask array's blocks (_core/_dask.py): the same
+E-step, sufficient statistics and M-step as in memory."""
 
 import numpy as np
 import pytest
 
+from sklearn_ddpm_gmm._core._covariance import covariance_model
 from sklearn_ddpm_gmm._core._dask import (
     DaskRows,
-    added,
-    block_sums,
+    block_statistics,
     is_dask_array,
     standardisation,
-    step_from_sums,
 )
+from sklearn_ddpm_gmm._core._em import em_step, posteriors, run_likelihood_phase
+from sklearn_ddpm_gmm._core._mixture import make_mixture
 from sklearn_ddpm_gmm._core._standardise import standardise as _standardise
-from sklearn_ddpm_gmm._core._em import em_step, gaussian_params, posteriors, run_likelihood_phase
 
 da = pytest.importorskip("dask.array")
 TYPES = ["full", "tied", "diag", "spherical", "identity"]
@@ -27,26 +28,28 @@ def _params(covariance_type, d=3):
     cov = {"full": np.stack([np.eye(d), 0.5 * np.eye(d)]), "tied": np.eye(d),
            "diag": np.ones((2, d)), "spherical": np.ones(2),
            "identity": np.full(2, 0.7)}[covariance_type]
-    return gaussian_params(np.array([0.6, 0.4]), np.array([[-0.5] * d, [0.5] * d]), cov,
-                           covariance_type)
+    return make_mixture(np.array([0.6, 0.4]), np.array([[-0.5] * d, [0.5] * d]), cov,
+                        covariance_model(covariance_type, 1e-6))
 
 
 @pytest.mark.parametrize("covariance_type", TYPES)
-def test_step_from_block_sums_is_the_em_step_on_all_rows(covariance_type):
+def test_m_step_from_merged_block_statistics_is_the_em_step_on_all_rows(covariance_type):
     X = _data()
     centre, scale = X.mean(axis=0), 4.0
     Z = (X - centre) / scale
+    model = covariance_model(covariance_type, 1e-6)
     params = _params(covariance_type)
     fixed = np.full(2, 0.7) if covariance_type == "identity" else None
-    sums = added(block_sums(X[:170], centre, scale, params, covariance_type),
-                 block_sums(X[170:], centre, scale, params, covariance_type))
-    stepped = step_from_sums(sums, 1e-6, covariance_type, fixed)
-    log_prob, resp = posteriors(Z, params, covariance_type)
-    expected = em_step(Z, resp, 1e-6, covariance_type, fixed)
+    blocks = [block_statistics(X[rows], params, model, centre=centre, scale=scale)
+              for rows in (slice(0, 170), slice(170, 330), slice(330, None))]
+    stats = model.merged(model.merged(blocks[0], blocks[1]), blocks[2])
+    stepped = make_mixture(*model.m_step(stats, fixed), model)
+    log_prob, resp = posteriors(Z, params, model)
+    expected = em_step(Z, resp, model, fixed_covariances=fixed)
     for got, want in zip(stepped, expected):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
-    assert sums.log_likelihood == pytest.approx(log_prob.sum(), rel=1e-12)
-    assert sums.n_rows == len(X)
+    assert stats.log_likelihood == pytest.approx(log_prob.sum(), rel=1e-12)
+    assert stats.weight == len(X)
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "spherical"])
@@ -60,9 +63,10 @@ def test_phase_over_blocks_equals_the_phase_in_memory(covariance_type):
     assert scale == pytest.approx(scale_mem, rel=1e-12)
     rows = DaskRows(X_dask, centre, scale)
     np.testing.assert_allclose(rows[np.array([3, 1, 400])], Z[[1, 3, 400]], rtol=1e-12)
-    kwargs = dict(covariance_type=covariance_type, reg_covar=1e-6, tol=1e-6, max_iter=50)
-    blocked = rows.run_phase(_params(covariance_type), **kwargs)
-    in_memory = run_likelihood_phase(Z, _params(covariance_type), **kwargs)
+    model = covariance_model(covariance_type, 1e-6)
+    kwargs = dict(tol=1e-6, max_iter=50)
+    blocked = rows.run_phase(_params(covariance_type), model, **kwargs)
+    in_memory = run_likelihood_phase(Z, _params(covariance_type), model, **kwargs)
     assert blocked.n_iter == in_memory.n_iter
     np.testing.assert_allclose(blocked.lower_bounds, in_memory.lower_bounds, rtol=1e-10)
     for got, want in zip(blocked.params, in_memory.params):
@@ -87,7 +91,7 @@ def test_fit_on_a_local_cluster_equals_the_fit_in_memory():
                 on_cluster = DDPMGaussianMixture(3, covariance_type=covariance_type,
                                                  random_state=0).fit(X_dask)
             # The passes ran as block tasks on both workers.
-            ran = [t for t in tasks.data if "block_sums" in str(t["key"])]
+            ran = [t for t in tasks.data if "block_statistics" in str(t["key"])]
             assert len({t["worker"] for t in ran}) == 2
             assert len(ran) >= 6 * on_cluster.n_iter_
             for name in ("weights_", "means_", "covariances_"):

@@ -1,4 +1,4 @@
-"""The exact integrated objective (_likelihood.py): its gradient, its EM-matched step."""
+"""The exact integrated objective (_core/_em.py): its gradient, its EM-matched step."""
 
 import numpy as np
 import pytest
@@ -7,13 +7,14 @@ from sklearn.mixture import GaussianMixture
 from sklearn_ddpm_gmm import DDPMGaussianMixture
 from sklearn_ddpm_gmm._ddpm import _loss as _objective
 from sklearn_ddpm_gmm._ddpm._coordinates import coordinates
+from sklearn_ddpm_gmm._core._covariance import covariance_model
 from sklearn_ddpm_gmm._core._em import (
     em_step,
-    gaussian_params,
     log_likelihood_gradient,
     posteriors,
     run_likelihood_phase,
 )
+from sklearn_ddpm_gmm._core._mixture import make_mixture
 from sklearn_ddpm_gmm._ddpm._score_model import MixtureParams
 
 TYPES = ["full", "tied", "diag", "spherical"]
@@ -37,11 +38,12 @@ def _misspecified_data():
 def _params(covariance_type, means=MEANS, cov=None, logits=LOGITS):
     cov = COVARIANCES[covariance_type] if cov is None else cov
     weights = np.exp(logits) / np.exp(logits).sum()
-    return gaussian_params(weights, means, cov, covariance_type)
+    return make_mixture(weights, means, cov, covariance_model(covariance_type, 0.0))
 
 
 def _mean_log_likelihood(X, covariance_type, means=MEANS, cov=None, logits=LOGITS):
-    return posteriors(X, _params(covariance_type, means, cov, logits), covariance_type)[0].mean()
+    return posteriors(X, _params(covariance_type, means, cov, logits),
+                      covariance_model(covariance_type, 0.0))[0].mean()
 
 
 @pytest.mark.parametrize("covariance_type", TYPES)
@@ -103,9 +105,9 @@ def test_unit_preconditioned_gradient_step_is_the_em_step(covariance_type):
     n = len(X)
     params = _params(covariance_type)
     grad_means, grad_cov, grad_logits = log_likelihood_gradient(X, params, covariance_type)
-    resp = posteriors(X, params, covariance_type)[1]
+    resp = posteriors(X, params, covariance_model(covariance_type, 0.0))[1]
     nk = resp.sum(axis=0)
-    em = em_step(X, resp, 0.0, covariance_type)
+    em = em_step(X, resp, covariance_model(covariance_type, 0.0))
 
     cov = params.covariances
     if covariance_type == "spherical":
@@ -139,8 +141,9 @@ def test_unit_preconditioned_gradient_step_is_the_em_step(covariance_type):
 @pytest.mark.parametrize("covariance_type", TYPES)
 def test_phase_never_lowers_the_likelihood(covariance_type):
     X = _misspecified_data()
-    result = run_likelihood_phase(X, _params(covariance_type), covariance_type=covariance_type,
-                                  reg_covar=1e-6, tol=1e-10, max_iter=200)
+    result = run_likelihood_phase(X, _params(covariance_type),
+                                  covariance_model(covariance_type, 1e-6), tol=1e-10,
+                                  max_iter=200)
     assert result.converged
     assert np.all(np.diff(result.lower_bounds) > -1e-12)
 
@@ -180,7 +183,7 @@ def test_one_component_bic_equals_gaussian_mixture_to_seven_decimals():
 def test_integer_weights_are_repeated_rows_and_zero_weights_dropped_rows(covariance_type):
     X = _misspecified_data()
     weights = np.random.default_rng(3).integers(0, 4, len(X)).astype(float)
-    kwargs = dict(covariance_type=covariance_type, reg_covar=1e-6, tol=1e-9, max_iter=300)
+    kwargs = dict(model=covariance_model(covariance_type, 1e-6), tol=1e-9, max_iter=300)
     weighted = run_likelihood_phase(X, _params(covariance_type), sample_weight=weights,
                                     **kwargs)
     repeated = run_likelihood_phase(np.repeat(X, weights.astype(int), axis=0),

@@ -9,8 +9,9 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
-from sklearn_ddpm_gmm._mixture._covariance_model import CovarianceModel
-from sklearn_ddpm_gmm._mixture._inference import FittedMixture, far_score
+from sklearn_ddpm_gmm._core._covariance import covariance_model
+from sklearn_ddpm_gmm._core._mixture import Mixture
+from sklearn_ddpm_gmm._mixture._inference import far_score
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -235,8 +236,8 @@ def test_far_points_have_finite_posteriors_and_scores(covariance_type):
     # Pointing back towards the data, of the size of the precision times 1e155.
     assert scores[0, 0] < -1e150 and scores[1, 0] > 1e150
     # The far-row formula agrees with the ordinary one where both hold.
-    mixture = FittedMixture(gm.weights_, gm.means_, gm.covariances_, gm.precisions_cholesky_)
-    model = CovarianceModel(gm.covariance_type, gm.reg_covar)
+    mixture = Mixture(gm.weights_, gm.means_, gm.covariances_, gm.precisions_cholesky_)
+    model = covariance_model(gm.covariance_type, gm.reg_covar)
     np.testing.assert_allclose(far_score(X[:5], 0.5, mixture, model),
                                gm.score_function(X[:5], 0.5), rtol=1e-9, atol=1e-12)
 

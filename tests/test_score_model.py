@@ -7,7 +7,7 @@ from scipy.special import logsumexp
 from sklearn_ddpm_gmm._ddpm import _loss as _objective
 from sklearn_ddpm_gmm._ddpm import _span_noise
 from sklearn_ddpm_gmm._ddpm._coordinates import coordinate_gradient, coordinates
-from sklearn_ddpm_gmm._core._types import COVARIANCE_TYPES
+from sklearn_ddpm_gmm._core._covariance import COVARIANCE_TYPES
 from sklearn_ddpm_gmm._ddpm._forward import noise_antithetic, noise_coefficients
 from sklearn_ddpm_gmm._ddpm._spherical_pass import spherical_stein_loss_grad
 from sklearn_ddpm_gmm._ddpm._score_model import (

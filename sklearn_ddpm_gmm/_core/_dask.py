@@ -1,26 +1,22 @@
 """The final phase on a Dask array: each pass maps the blocks to additive sums
 and reduces them as a tree, so only the parameters and the sums travel.
 
-A pass of the exact integrated objective (:mod:`._likelihood`) needs, from
-every row, its log-density and posteriors under the current model; the
-EM-matched step needs only their sums (:class:`BlockSums`): the mass of each
-component, its first and second moments, and the log-likelihood. Each block
-computes its sums where it lives (standardising its own rows), the sums are
-added pairwise, and the step is taken from the total (:func:`step_from_sums`),
-which is the same update as :func:`._likelihood.em_step` on all rows.
+A pass of the exact integrated objective (:mod:`._em`) needs, from every row,
+its log-density and posteriors under the current model; the EM-matched step
+needs only their sufficient statistics (:class:`._covariance.Statistics`).
+Each block computes its statistics where it lives (standardising its own
+rows), they are merged pairwise (:meth:`._covariance.CovarianceType.merged`),
+and the covariance type's M-step takes the total: the same E-step, statistics
+and M-step as the in-memory pass.
 
 dask is imported only here, and only when a Dask array is given.
 """
 
-from typing import NamedTuple
-
 import numpy as np
 
-from ._em import gaussian_params, iterate, posteriors, sklearn_type
+from ._em import iterate, posteriors
+from ._mixture import make_mixture
 from ._standardise import check_spread
-
-# Added to each component's mass before dividing by it, as scikit-learn's M-step does.
-_MASS_FLOOR = 10 * np.finfo(np.float64).eps
 
 
 def is_dask_array(X):
@@ -28,70 +24,23 @@ def is_dask_array(X):
     return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "to_delayed")
 
 
-class BlockSums(NamedTuple):
-    """Additive sums of one pass over some rows (standardised units)."""
-
-    log_likelihood: float  # sum of the rows' log-densities
-    mass: np.ndarray  # (K,) sum of the posteriors
-    first: np.ndarray  # (K, d) posterior-weighted sums of the rows
-    second: np.ndarray  # full (K, d, d), tied (d, d), diag/spherical (K, d)
-    n_rows: int
-
-
-def block_sums(block, centre, scale, params, covariance_type):
-    """The sums of one block of raw rows, shape (n_block, d).
+def block_statistics(block, params, model, *, centre, scale):
+    """The sufficient statistics of one block of raw rows, shape (n_block, d).
 
     Runs on a worker: the block is standardised there, in float64.
     """
     Z = (np.asarray(block, dtype=np.float64) - centre) / scale
-    log_prob, resp = posteriors(Z, params, covariance_type)
-    first = resp.T @ Z
-    kind = sklearn_type(covariance_type)
-    if kind == "full":
-        second = np.stack([(Z * resp[:, [k]]).T @ Z for k in range(resp.shape[1])])
-    elif kind == "tied":
-        second = Z.T @ Z
-    else:
-        second = resp.T @ (Z * Z)
-    return BlockSums(float(log_prob.sum()), resp.sum(axis=0), first, second, len(Z))
+    log_prob, resp = posteriors(Z, params, model)
+    return model.statistics(Z, resp, log_prob)
 
 
-def added(a, b):
-    """The sums of two sets of rows."""
-    return BlockSums(*(x + y for x, y in zip(a, b)))
-
-
-def step_from_sums(sums, reg_covar, covariance_type, fixed_covariances=None):
-    """EM's update from the sums of a pass (as scikit-learn's M-step).
-
-    Returns
-    -------
-    GaussianParams
-    """
-    mass = sums.mass + _MASS_FLOOR
-    means = sums.first / mass[:, np.newaxis]
-    kind = sklearn_type(covariance_type)
-    d = means.shape[1]
-    if kind == "full":
-        cov = sums.second / mass[:, None, None] - np.einsum("ki,kj->kij", means, means)
-        cov += reg_covar * np.eye(d)
-    elif kind == "tied":
-        cov = (sums.second - (mass * means.T) @ means) / mass.sum() + reg_covar * np.eye(d)
-    else:
-        cov = sums.second / mass[:, np.newaxis] - means**2 + reg_covar
-        if kind == "spherical":
-            cov = cov.mean(axis=1)
-    if covariance_type == "identity":
-        cov = fixed_covariances
-    return gaussian_params(mass / mass.sum(), means, cov, covariance_type)
-
-
-def _tree_sum(parts):
-    """Pairwise sums of delayed BlockSums, as a tree of depth log2(len(parts))."""
+def _tree_sum(parts, model):
+    """Pairwise merges of delayed Statistics, as a tree of depth log2(len(parts))."""
     from dask import delayed
 
     while len(parts) > 1:
-        parts = [delayed(added)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+        parts = [delayed(model.merged)(parts[i], parts[i + 1]) if i + 1 < len(parts)
+                 else parts[i]
                  for i in range(0, len(parts), 2)]
     return parts[0]
 
@@ -110,26 +59,25 @@ class DaskRows:
         return (np.asarray(self.X[np.sort(rows)].compute(), dtype=np.float64)
                 - self.centre) / self.scale
 
-    def pass_sums(self, params, covariance_type):
-        """One pass over every block: the total BlockSums."""
+    def pass_statistics(self, params, model):
+        """One pass over every block: the total Statistics."""
         import dask
         from dask import delayed
 
         blocks = self.X.to_delayed().ravel()
         params = delayed(params, pure=True)
-        parts = [delayed(block_sums, pure=True)(block, self.centre, self.scale, params,
-                                                covariance_type)
+        parts = [delayed(block_statistics, pure=True)(block, params, model,
+                                                      centre=self.centre, scale=self.scale)
                  for block in blocks]
-        return dask.compute(_tree_sum(parts))[0]
+        return dask.compute(_tree_sum(parts, model))[0]
 
-    def run_phase(self, params, *, covariance_type, reg_covar, tol, max_iter,
-                  lower_bound=-np.inf, fixed_covariances=None, verbose=0,
-                  verbose_interval=10):
-        """:func:`._likelihood.run_likelihood_phase` over the blocks."""
+    def run_phase(self, params, model, *, tol, max_iter, lower_bound=-np.inf,
+                  fixed_covariances=None, verbose=0, verbose_interval=10):
+        """:func:`._em.run_likelihood_phase` over the blocks."""
         def step(current):
-            sums = self.pass_sums(current, covariance_type)
-            return (sums.log_likelihood / sums.n_rows,
-                    step_from_sums(sums, reg_covar, covariance_type, fixed_covariances))
+            stats = self.pass_statistics(current, model)
+            return (stats.log_likelihood / stats.weight,
+                    make_mixture(*model.m_step(stats, fixed_covariances), model))
 
         return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
                        verbose=verbose, verbose_interval=verbose_interval)

@@ -23,12 +23,13 @@ with ``e_ik = x_i - mu_k``. Preconditioned as Xu & Jordan (1996) show, with
 
 (the covariance around the new mean is this minus the mean's move squared, which
 is what EM takes). So each step costs one pass: posteriors, then the weighted
-moments, computed by scikit-learn's own M-step functions (the same numbers as
-GaussianMixture's), and it moves means, covariances and weights jointly, which
+moments (the covariance type's sufficient statistics and M-step, with
+GaussianMixture's arithmetic), and it moves means, covariances and weights jointly, which
 crosses the mean/covariance ridges that separate per-block steps crawl along.
 The phase stops on the objective's gain per row, as GaussianMixture's ``tol``.
 
-Parameters here are in GaussianMixture's form (:class:`GaussianParams`).
+Parameters here are in GaussianMixture's form (:class:`._mixture.Mixture`); the
+covariance type (:mod:`._covariance`) supplies every per-type computation.
 "identity" is the paper's model: fixed covariances, only means and weights move.
 """
 
@@ -36,14 +37,10 @@ from time import time
 from typing import NamedTuple
 
 import numpy as np
-from sklearn.mixture._gaussian_mixture import (
-    _compute_log_det_cholesky,
-    _compute_precision_cholesky,
-    _estimate_gaussian_parameters,
-    _estimate_log_gaussian_prob,
-)
 
 from .._numerics._fastops import log_normalise
+from ._covariance import CovarianceType
+from ._mixture import Mixture, make_mixture
 
 
 # The final phase stops once the gain still to come is below this share of
@@ -60,19 +57,10 @@ def stopping_tol(tol, n_components, n_samples, n_features):
     return min(tol, _RESOLUTION_SHARE * n_components * n_features / n_samples)
 
 
-class GaussianParams(NamedTuple):
-    """A mixture in GaussianMixture's parametrisation."""
-
-    weights: np.ndarray  # (K,)
-    means: np.ndarray  # (K, d)
-    covariances: np.ndarray  # GaussianMixture's shape for the type
-    precisions_cholesky: np.ndarray  # same shape
-
-
 class LikelihoodResult(NamedTuple):
     """Outcome of :func:`run_likelihood_phase`."""
 
-    params: GaussianParams
+    params: Mixture
     lower_bounds: list  # mean log-likelihood per row before each step
     converged: bool
 
@@ -81,29 +69,14 @@ class LikelihoodResult(NamedTuple):
         return len(self.lower_bounds)
 
 
-def sklearn_type(covariance_type):
-    """scikit-learn's name of a covariance type ("identity" is spherical)."""
-    return "spherical" if covariance_type == "identity" else covariance_type
-
-
-def gaussian_params(weights, means, covariances, covariance_type):
-    """GaussianParams with the precisions' Cholesky factors computed.
-
-    Raises scikit-learn's ValueError ("ill-defined empirical covariance") when
-    a covariance is not positive definite.
-    """
-    precisions_cholesky = _compute_precision_cholesky(covariances, sklearn_type(covariance_type))
-    return GaussianParams(weights, means, covariances, precisions_cholesky)
-
-
-def posteriors(X, params, covariance_type):
+def posteriors(X, params: Mixture, model: CovarianceType):
     """Log-density of each row and posteriors (the E-step).
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-    params : GaussianParams
-    covariance_type : str
+    params : Mixture
+    model : CovarianceType
 
     Returns
     -------
@@ -115,25 +88,24 @@ def posteriors(X, params, covariance_type):
     # A squared distance beyond float64 (a point 1e154 standard deviations
     # from a collapsed component) is a density of zero: its log is -inf.
     with np.errstate(over="ignore"):
-        weighted = _estimate_log_gaussian_prob(
-            X, params.means, params.precisions_cholesky, sklearn_type(covariance_type)
-        ) + log_weights
+        weighted = model.log_gaussian_prob(X, params.means,
+                                           params.precisions_cholesky) + log_weights
     # The project's log-sum-exp: scipy's took a third of a fit's time.
     return log_normalise(weighted)
 
 
-def em_step(X, resp, reg_covar, covariance_type, fixed_covariances=None,
-            sample_weight=None):
-    """The preconditioned gradient step of unit length: EM's update.
+def em_step(X, resp, model: CovarianceType, *, fixed_covariances=None,
+            sample_weight=None) -> Mixture:
+    """The preconditioned gradient step of unit length: EM's update, the
+    M-step from the rows' sufficient statistics.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
     resp : ndarray of shape (n_samples, n_components)
         Posteriors under the current model.
-    reg_covar : float
-        Added to the diagonal of each covariance.
-    covariance_type : str
+    model : CovarianceType
+        With ``reg_covar`` in X's units.
     fixed_covariances : ndarray of shape (n_components,), default=None
         The covariances of the "identity" model, which do not move.
     sample_weight : ndarray of shape (n_samples,), default=None
@@ -141,24 +113,13 @@ def em_step(X, resp, reg_covar, covariance_type, fixed_covariances=None,
 
     Returns
     -------
-    params : GaussianParams
+    Mixture
     """
-    if sample_weight is not None:
-        resp = resp * sample_weight[:, np.newaxis]
-    nk, means, covariances = _estimate_gaussian_parameters(
-        X, resp, reg_covar, sklearn_type(covariance_type)
-    )
-    if covariance_type == "tied" and sample_weight is not None:
-        # scikit-learn's tied estimate takes X^T X unweighted (the posteriors
-        # of a row sum to one there); with weights each row counts w times.
-        covariances = ((X * sample_weight[:, np.newaxis]).T @ X - (nk * means.T) @ means)
-        covariances = covariances / nk.sum() + reg_covar * np.eye(X.shape[1])
-    if covariance_type == "identity":
-        covariances = fixed_covariances
-    return gaussian_params(nk / nk.sum(), means, covariances, covariance_type)
+    stats = model.statistics(X, resp, None, sample_weight)
+    return make_mixture(*model.m_step(stats, fixed_covariances), model)
 
 
-def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter,
+def run_likelihood_phase(X, params, model: CovarianceType, *, tol, max_iter,
                          lower_bound=-np.inf, fixed_covariances=None, sample_weight=None,
                          verbose=0, verbose_interval=10):
     """EM-matched steps on the integrated objective until the gain per row
@@ -174,10 +135,10 @@ def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-    params : GaussianParams
+    params : Mixture
         The start.
-    covariance_type : str
-    reg_covar : float
+    model : CovarianceType
+        With ``reg_covar`` in X's units.
     tol : float
         Stop when a step, and the steps still to come together, change the
         mean log-likelihood by less than this.
@@ -197,9 +158,9 @@ def run_likelihood_phase(X, params, *, covariance_type, reg_covar, tol, max_iter
     LikelihoodResult
     """
     def step(current):
-        log_prob, resp = posteriors(X, current, covariance_type)
-        stepped = em_step(X, resp, reg_covar, covariance_type, fixed_covariances,
-                          sample_weight)
+        log_prob, resp = posteriors(X, current, model)
+        stepped = em_step(X, resp, model, fixed_covariances=fixed_covariances,
+                          sample_weight=sample_weight)
         return _mean(log_prob, sample_weight), stepped
 
     return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
@@ -217,7 +178,7 @@ def iterate(step, params, *, tol, max_iter, lower_bound=-np.inf, verbose=0,
         ``step(params) -> (mean log-likelihood of params, stepped params)``:
         one pass, wherever the rows are (in memory, or in the blocks of a
         Dask array, :mod:`._distributed`).
-    params : GaussianParams
+    params : Mixture
     tol, max_iter, lower_bound, verbose, verbose_interval
         As in :func:`run_likelihood_phase`.
 
@@ -289,8 +250,7 @@ def remaining_gain(change, previous_change, lower_bound):
 
 class InMemoryRows:
     """Rows held in memory, shape (n_samples, n_features): what the fit reads
-    (:class:`._distributed.DaskRows` is the same for the blocks of a Dask
-    array)."""
+    (:class:`._dask.DaskRows` is the same for the blocks of a Dask array)."""
 
     def __init__(self, array, sample_weight=None):
         self.array, self.sample_weight = array, sample_weight
@@ -299,10 +259,10 @@ class InMemoryRows:
     def __getitem__(self, rows):
         return self.array[rows]
 
-    def run_phase(self, params, **kwargs):
+    def run_phase(self, params, model, **kwargs):
         """:func:`run_likelihood_phase` on the rows (with their weights)."""
-        return run_likelihood_phase(self.array, params, sample_weight=self.sample_weight,
-                                    **kwargs)
+        return run_likelihood_phase(self.array, params, model,
+                                    sample_weight=self.sample_weight, **kwargs)
 
 
 def log_likelihood_gradient(X, params, covariance_type):
@@ -312,7 +272,7 @@ def log_likelihood_gradient(X, params, covariance_type):
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-    params : GaussianParams
+    params : Mixture
     covariance_type : {"full", "tied", "diag", "spherical"}
 
     Returns
@@ -325,7 +285,9 @@ def log_likelihood_gradient(X, params, covariance_type):
         With respect to ``beta`` in ``pi = softmax(beta)``.
     """
     n_samples, n_features = X.shape
-    resp = posteriors(X, params, covariance_type)[1]  # (n, K)
+    from ._covariance import covariance_model
+
+    resp = posteriors(X, params, covariance_model(covariance_type, 0.0))[1]  # (n, K)
     nk = resp.sum(axis=0)
     offsets = X[:, np.newaxis, :] - params.means  # (n, K, d)
     cov = params.covariances
@@ -349,7 +311,7 @@ def log_likelihood_gradient(X, params, covariance_type):
     return grad_means, grad_cov, grad_logits
 
 
-def far_posteriors(X, params, covariance_type):
+def far_posteriors(X, params: Mixture, model: CovarianceType):
     """Posteriors of rows so far from the means that their squared distances
     overflow (the E-step's log-densities are then all -inf, its posteriors NaN).
 
@@ -368,8 +330,8 @@ def far_posteriors(X, params, covariance_type):
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-    params : GaussianParams
-    covariance_type : str
+    params : Mixture
+    model : CovarianceType
 
     Returns
     -------
@@ -377,17 +339,10 @@ def far_posteriors(X, params, covariance_type):
     """
     means, chol = params.means, params.precisions_cholesky
     n_components, n_features = means.shape
-    kind = sklearn_type(covariance_type)
-    if kind == "full":
-        precisions = chol @ np.swapaxes(chol, -1, -2)
-    elif kind == "tied":
-        precisions = np.broadcast_to(chol @ chol.T, (n_components, n_features, n_features))
-    else:
-        diagonal = chol**2 if kind == "diag" else np.outer(chol**2, np.ones(n_features))
-        precisions = diagonal[:, :, np.newaxis] * np.eye(n_features)
+    precisions = model.precision_matrices(chol, n_components, n_features)
     with np.errstate(divide="ignore"):  # a weight of zero is allowed
         constant = (np.log(params.weights)
-                    + _compute_log_det_cholesky(chol, kind, n_features)
+                    + model.log_det_cholesky(chol, n_features)
                     - 0.5 * np.einsum("ki,kij,kj->k", means, precisions, means))
     size = np.max(np.abs(X), axis=1, keepdims=True)
     size[size == 0.0] = 1.0

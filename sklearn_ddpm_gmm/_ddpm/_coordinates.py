@@ -32,7 +32,7 @@ import numpy as np
 
 from .._numerics._fastops import TINY, column_sums, row_dots, row_sums
 from ._span_noise import SpanPoints
-from .._core._types import ONE_VARIANCE
+from .._core._covariance import ONE_VARIANCE
 
 _ELEMENTWISE = ("spherical", "diag", "identity")
 # Floor of a covariance's part beyond reg_covar, as a share of reg_covar (smaller is

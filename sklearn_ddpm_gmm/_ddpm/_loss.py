@@ -23,7 +23,7 @@ from ._forward import noise_antithetic, noise_coefficients
 from ._score_model import Curvature, MixtureParams, stein_loss_grad
 from ._span_noise import span_basis, span_draws, span_noised, uses_span_noise
 from ._spherical_pass import spherical_stein_loss_grad
-from .._core._types import ONE_VARIANCE
+from .._core._covariance import ONE_VARIANCE
 
 # Clean rows per block: keeps a block's temporaries within a few MB (docs/design.rst).
 BLOCK_ROWS = 8192

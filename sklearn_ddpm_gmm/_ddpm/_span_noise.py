@@ -31,7 +31,7 @@ import numpy as np
 
 from .._numerics._fastops import row_dots
 from ._forward import noise_coefficients
-from .._core._types import ONE_VARIANCE
+from .._core._covariance import ONE_VARIANCE
 
 
 # Rows whitened at a time when a pool is drawn.

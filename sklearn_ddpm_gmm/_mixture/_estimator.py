@@ -4,7 +4,7 @@ The estimator validates its parameters and input, calls one fitting pipeline
 (:func:`._fit.fit_likelihood` by default, :func:`._single_level.fit_single_level`
 for the paper's single-level estimator) and holds the fitted attributes; the
 inference methods evaluate them (:mod:`._inference`). Every branch on the
-covariance type is in :class:`._covariance_model.CovarianceModel`.
+covariance type is in its class (:mod:`.._core._covariance`).
 """
 
 import warnings
@@ -17,16 +17,16 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._covariance_model import CovarianceModel
+from .._core._covariance import RegisteredTypes, covariance_model
 from .._core._dask import dask_rows, is_dask_array
+from .._core._em import InMemoryRows
+from .._core._mixture import Mixture, initial_values
+from .._core._standardise import check_spread, standardise
 from .._numerics._fastops import column_min_max
 from ._fit import fit_likelihood, partial_fit_likelihood
-from ._inference import FittedMixture, log_prob_resp, noised_score, sample
-from .._core._em import InMemoryRows
+from ._inference import log_prob_resp, noised_score, sample
 from ._single_level import fit_single_level, partial_fit_single_level
 from ._spec import FitSpec
-from .._core._standardise import check_spread, standardise
-from .._core._types import COVARIANCE_TYPES
 
 _WEIGHTS_NEED_INTEGRATED = ("sample_weight is supported by the default final phase, "
                             "noise_level='integrated'.")
@@ -222,7 +222,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
+        "covariance_type": [StrOptions(RegisteredTypes())],
         "tol": [Interval(Real, 0.0, None, closed="left")],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
@@ -346,11 +346,18 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """
         return self.fit(X, y).predict(X)
 
+    def _initial_values(self, spec, n_features):
+        """The user's starting values, checked as GaussianMixture checks them."""
+        return initial_values(spec.model, weights_init=self.weights_init,
+                              means_init=self.means_init,
+                              precisions_init=self.precisions_init,
+                              n_components=self.n_components, n_features=n_features)
+
     def _spec(self):
         """The parameters as the pipelines read them."""
         return FitSpec(
             n_components=self.n_components,
-            model=CovarianceModel(self.covariance_type, self.reg_covar), tol=self.tol,
+            model=covariance_model(self.covariance_type, self.reg_covar), tol=self.tol,
             max_iter=self.max_iter, n_init=self.n_init, init_params=self.init_params,
             noise_level=self.noise_level, n_noise_draws=self.n_noise_draws,
             n_jobs=self.n_jobs, verbose=self.verbose, verbose_interval=self.verbose_interval,
@@ -369,9 +376,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                 f"{self.n_components}, n_samples = {n_samples}"
             )
         spec = self._spec()
-        given = spec.model.initial_values(self.weights_init, self.means_init,
-                                          self.precisions_init, self.n_components,
-                                          n_features)
+        given = self._initial_values(spec, n_features)
         random_state = check_random_state(self.random_state)
         if spec.single_level:
             if sample_weight is not None:
@@ -395,9 +400,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                 "precisions_init given)."
             )
         # The initial values are checked before the pass that standardises.
-        given = spec.model.initial_values(self.weights_init, self.means_init,
-                                          self.precisions_init, self.n_components,
-                                          X.shape[1])
+        given = self._initial_values(spec, X.shape[1])
         if given[1] is not None and any(value is None for value in given):
             raise ValueError("With a Dask array give all of weights_init, means_init and "
                              "precisions_init, or none.")
@@ -544,8 +547,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- inference
     def _mixture(self):
-        return FittedMixture(self.weights_, self.means_, self.covariances_,
-                             self.precisions_cholesky_)
+        return Mixture(self.weights_, self.means_, self.covariances_,
+                       self.precisions_cholesky_)
 
     def _estimate_log_prob_resp(self, X):
         check_is_fitted(self)

@@ -21,20 +21,25 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.metrics import pairwise_distances_argmin
 
-from .._ddpm._coordinates import covariances
 from .._core._dask import DaskRows
 from .._ddpm._history import History, PhaseKind, phase_history
 from .._ddpm._cold_start import cold_start, initial_posteriors, one_hot
 from .._core._em import (
     LikelihoodResult,
     em_step,
-    gaussian_params,
     posteriors,
     run_likelihood_phase,
     stopping_tol,
 )
+from .._core._mixture import (
+    attributes,
+    from_coordinates,
+    make_mixture,
+    standardised,
+    standardised_initial,
+)
 from .._ddpm._schedule import cold_start_rows
-from .._core._standardise import standardised
+from .._core._standardise import standardised as standardised_rows
 from .._numerics._threads import one_blas_thread
 
 # Regularisation of the cold start's phases, relative to the data's variance
@@ -64,6 +69,7 @@ class _Context(NamedTuple):
 
     spec: object  # FitSpec
     scale: float
+    model: object  # the CovarianceType with reg_covar in standardised units
     reg: float  # reg_covar, standardised units
     cold_reg: float  # regularisation of the cold start's DDPM phases
     fixed: object  # the identity model's covariances, or None
@@ -100,13 +106,14 @@ def fit_likelihood(rows, spec, random_state, *, centre, scale, dtype, given, war
     n_samples, n_features = rows.shape
     log_scale = n_features * np.log(scale)
     model = spec.model
-    given = model.standardised_initial(given, centre, scale)
+    given = standardised_initial(given, centre=centre, scale=scale)
     reg = model.standardised_reg(scale)
-    context = _Context(spec=spec, scale=scale, reg=reg, cold_reg=max(reg, _COLD_REG_COVAR),
+    context = _Context(spec=spec, scale=scale, model=model.with_reg(reg), reg=reg,
+                       cold_reg=max(reg, _COLD_REG_COVAR),
                        fixed=model.fixed_covariances(spec.n_components, scale))
     if warm is not None:
-        *attributes, lower_bound = warm
-        start = model.standardised(*attributes, centre, scale)
+        *warm_attributes, lower_bound = warm
+        start = standardised(*warm_attributes, model, centre=centre, scale=scale)
         with one_blas_thread():
             runs = [_final_phase(rows, start, context, History(), lower_bound + log_scale)]
     elif spec.n_init == 1:
@@ -128,7 +135,8 @@ def fit_likelihood(rows, spec, random_state, *, centre, scale, dtype, given, war
         if spec.max_iter == 0 or lower_bound > best or best == -np.inf:
             best, (kept, kept_history) = lower_bound, (result, history)
     return FitResult(
-        attributes=model.attributes(kept.params, centre, scale, dtype), history=kept_history,
+        attributes=attributes(kept.params, model, centre=centre, scale=scale, dtype=dtype),
+        history=kept_history,
         lower_bound=best - log_scale,
         lower_bounds=[value - log_scale for value in kept.lower_bounds],
         converged=kept.converged, n_iter=kept.n_iter, phase_reg=context.cold_reg,
@@ -158,26 +166,26 @@ def partial_fit_likelihood(X, current, spec, *, centre, scale, sample_weight, sh
         the chunk's, in the data's units).
     """
     model = spec.model
-    Z = standardised(X, centre, scale)
-    current = model.standardised(*current, centre, scale)
+    Z = standardised_rows(X, centre, scale)
+    current = standardised(*current, model, centre=centre, scale=scale)
+    standardised_model = model.with_reg(model.standardised_reg(scale))
     with one_blas_thread():
         result = run_likelihood_phase(
-            Z, current, covariance_type=model.covariance_type,
-            reg_covar=model.standardised_reg(scale),
+            Z, current, standardised_model,
             tol=stopping_tol(spec.tol, spec.n_components, *Z.shape),
             max_iter=spec.max_iter, fixed_covariances=model.fixed_covariances(
                 spec.n_components, scale),
             sample_weight=sample_weight,
         )
-    blended = gaussian_params(
+    blended = make_mixture(
         *((1.0 - share) * old + share * new for old, new in
           zip(current[:3], result.params[:3])),
-        model.covariance_type,
+        model,
     )
     log_scale = X.shape[1] * np.log(scale)
     lower_bounds = [value - log_scale for value in result.lower_bounds]
     return FitResult(
-        attributes=model.attributes(blended, centre, scale, X.dtype),
+        attributes=attributes(blended, model, centre=centre, scale=scale, dtype=X.dtype),
         history=likelihood_history(PhaseKind.PARTIAL_FIT, result, len(X)),
         lower_bound=lower_bounds[-1] if lower_bounds else -np.inf,
         lower_bounds=lower_bounds, converged=result.converged, n_iter=result.n_iter,
@@ -217,7 +225,7 @@ def _final_phase(rows, start, context, history, lower_bound=-np.inf):
     if spec.verbose:
         print(f"  Phase final on all noise levels (exact) on {rows.shape[0]} rows")
     result = rows.run_phase(
-        start, covariance_type=spec.model.covariance_type, reg_covar=context.reg,
+        start, context.model,
         tol=stopping_tol(spec.tol, spec.n_components, *rows.shape),
         max_iter=spec.max_iter, lower_bound=lower_bound, fixed_covariances=context.fixed,
         verbose=spec.verbose, verbose_interval=spec.verbose_interval,
@@ -235,20 +243,19 @@ def _start(rows, given, context, random_state, cold_start_cache):
 
     Returns
     -------
-    params : GaussianParams
+    params : Mixture
     history : History
     """
     spec = context.spec
-    covariance_type = spec.model.covariance_type
     if all(value is not None for value in given):
-        return gaussian_params(*given, covariance_type), History()
+        return make_mixture(*given, context.model), History()
     if given[1] is not None:
         # Given means: each row to its nearest, as k-means labels would.
         resp = one_hot(pairwise_distances_argmin(rows.array, given[1]), spec.n_components,
                        rows.dtype)
     elif spec.init_params == "power" and spec.n_components > 1:
         start, history = _power_start(rows, context, random_state, cold_start_cache)
-        return _with_given(start, given, covariance_type), history
+        return _with_given(start, given, context.model), history
     elif spec.init_params == "power":
         # One component: nothing to separate, every row in it (k-means++ put
         # one row there, whose collapsed covariance could overflow).
@@ -256,9 +263,9 @@ def _start(rows, given, context, random_state, cold_start_cache):
     else:
         resp = initial_posteriors(rows.array, spec.n_components, spec.init_params,
                                   random_state, rows.sample_weight)
-    start = em_step(rows.array, resp, context.reg, covariance_type,
-                    fixed_covariances=context.fixed, sample_weight=rows.sample_weight)
-    return _with_given(start, given, covariance_type), History()
+    start = em_step(rows.array, resp, context.model, fixed_covariances=context.fixed,
+                    sample_weight=rows.sample_weight)
+    return _with_given(start, given, context.model), History()
 
 
 def _power_start(rows, context, random_state, cold_start_cache):
@@ -274,23 +281,23 @@ def _power_start(rows, context, random_state, cold_start_cache):
     dimensions (see the user guide); the likelihood tells which one did.
     """
     spec = context.spec
-    covariance_type = spec.model.covariance_type
     subsample, cold, history = _power_cold_start(rows, context, random_state,
                                                  cold_start_cache)
     Z_start = rows[subsample]
     weights = rows.sample_weight
     weights = None if weights is None else weights[subsample]
     candidates = {
-        PhaseKind.START_POWER: posteriors(Z_start, cold, spec.model.cold_type(False))[1],
+        PhaseKind.START_POWER: posteriors(Z_start, cold,
+                                          spec.model.cold_type(single_level=False))[1],
         PhaseKind.START_KMEANS: initial_posteriors(Z_start, spec.n_components, "kmeans",
                                                    random_state, weights),
     }
     best = None
     for kind, resp in candidates.items():
         result = run_likelihood_phase(
-            Z_start, em_step(Z_start, resp, context.reg, covariance_type,
-                             fixed_covariances=context.fixed, sample_weight=weights),
-            covariance_type=covariance_type, reg_covar=context.reg,
+            Z_start, em_step(Z_start, resp, context.model, fixed_covariances=context.fixed,
+                             sample_weight=weights),
+            context.model,
             tol=stopping_tol(spec.tol, spec.n_components, *Z_start.shape),
             max_iter=_START_MAX_ITER, fixed_covariances=context.fixed,
             sample_weight=weights,
@@ -312,13 +319,13 @@ def _power_cold_start(rows, context, random_state, cold_start_cache):
     -------
     subsample : ndarray of shape (n_rows,)
         The subsample's rows.
-    GaussianParams
+    Mixture
         A mixture of the cold start's type (one variance per component) in
         standardised units.
     history : History
     """
     spec = context.spec
-    cold_type = spec.model.cold_type(single_level=False)
+    cold_model = spec.model.cold_type(single_level=False).with_reg(context.cold_reg)
     n_rows = cold_start_rows(rows.shape[0], spec.n_components)
     weights = rows.sample_weight
     if weights is None:
@@ -338,24 +345,21 @@ def _power_cold_start(rows, context, random_state, cold_start_cache):
         params, history = cold_start_cache[key]
     else:
         params, history, _ = cold_start(Z_cold, spec, seed, scale=context.scale,
-                                        reg=context.cold_reg, cold_type=cold_type)
+                                        reg=context.cold_reg, cold_type=cold_model.name)
         if key is not None:
             cold_start_cache[key] = (params, history)
-    variances = covariances(params.covariance, cold_type, context.cold_reg)
-    return subsample, gaussian_params(params.weights().astype(rows.dtype),
-                                      params.means.astype(rows.dtype),
-                                      variances.astype(rows.dtype), cold_type), history
+    return subsample, from_coordinates(params, cold_model, dtype=rows.dtype), history
 
 
-def _with_given(params, given, covariance_type):
-    """GaussianParams with the user's initial values (standardised; None where
+def _with_given(params, given, model):
+    """A Mixture with the user's initial values (standardised; None where
     not given) in place of the computed ones."""
     weights, means, cov = given
     if weights is None and means is None and cov is None:
         return params
-    return gaussian_params(
+    return make_mixture(
         params.weights if weights is None else weights.astype(params.weights.dtype),
         params.means if means is None else means.astype(params.means.dtype),
         params.covariances if cov is None else cov.astype(params.covariances.dtype),
-        covariance_type,
+        model,
     )

@@ -1,27 +1,16 @@
 """A fitted mixture at new points, in the caller's units: log-densities and
 posteriors, the noised model's score, and samples.
 
-Each function takes the fitted attributes (:class:`FittedMixture`) and the
-covariance model, so the estimator's methods only validate their input.
+Each function takes the fitted attributes (a :class:`.._core._mixture.Mixture`
+in the data's units) and the covariance type, so the estimator's methods only
+validate their input.
 """
-
-from typing import NamedTuple
 
 import numpy as np
 
-from .._ddpm._coordinates import coordinates, noised
-from .._core._em import GaussianParams, far_posteriors, gaussian_params, posteriors
-from .._ddpm._score_model import MixtureParams, score
-
-
-class FittedMixture(NamedTuple):
-    """A fitted estimator's parameters, in the data's units and
-    GaussianMixture's shapes."""
-
-    weights: np.ndarray  # (K,)
-    means: np.ndarray  # (K, d)
-    covariances: np.ndarray
-    precisions_cholesky: np.ndarray
+from .._core._em import far_posteriors, posteriors
+from .._core._mixture import Mixture, MixtureParams, make_mixture
+from .._ddpm._score_model import score
 
 
 def _reference(mixture, model):
@@ -44,8 +33,8 @@ def log_prob_resp(X, mixture, model):
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-    mixture : FittedMixture
-    model : CovarianceModel
+    mixture : Mixture
+    model : CovarianceType
 
     Returns
     -------
@@ -53,19 +42,18 @@ def log_prob_resp(X, mixture, model):
     resp : ndarray of shape (n_samples, n_components)
     """
     centre, scale = _reference(mixture, model)
-    kind = model.sklearn_type
-    params = GaussianParams(
+    params = Mixture(
         mixture.weights, (mixture.means - centre) / scale,
         mixture.covariances / scale / scale, mixture.precisions_cholesky * scale,
     )
     Z = (X - centre) / scale
     with np.errstate(over="ignore", invalid="ignore"):
-        log_prob, resp = posteriors(Z, params, kind)
+        log_prob, resp = posteriors(Z, params, model)
     # Rows too far for their squared distances: their density is below
     # float64's (-inf), their posteriors the limit.
     far = ~np.all(np.isfinite(resp), axis=1)
     if np.any(far):
-        resp[far] = far_posteriors(Z[far], params, kind)
+        resp[far] = far_posteriors(Z[far], params, model)
         log_prob[far] = -np.inf
     return log_prob - X.shape[1] * np.log(scale), resp
 
@@ -73,11 +61,10 @@ def log_prob_resp(X, mixture, model):
 def noised_score(X, t, mixture, model):
     """Score of the mixture noised to level ``t``, ``grad_x log q_t(x)``,
     shape (n_samples, n_features) (see ``DDPMGaussianMixture.score_function``)."""
-    kind = model.sklearn_type
-    params = MixtureParams(mixture.means, coordinates(mixture.covariances, kind, 0.0),
-                           np.log(mixture.weights))
+    params = MixtureParams(mixture.means, model.with_reg(0.0).to_coordinates(
+        mixture.covariances), np.log(mixture.weights))
     with np.errstate(over="ignore", invalid="ignore"):
-        result = score(X, params, t, 0.0, kind)
+        result = score(X, params, t, 0.0, model.sklearn_type)
     # Rows too far for their squared distances: the posteriors' limit, and
     # each component's score P_k (a mu_k - x), which is finite.
     far = ~np.all(np.isfinite(result), axis=1)
@@ -92,16 +79,14 @@ def far_score(X, t, mixture, model):
     the noised means."""
     a = np.exp(-t)
     s2 = -np.expm1(-2.0 * t)
-    kind = model.sklearn_type
     n_components = len(mixture.weights)
-    cov = noised(np.asarray(mixture.covariances, dtype=float), kind, a, s2)
+    cov = model.noised(np.asarray(mixture.covariances, dtype=float), a, s2)
     means = a * mixture.means
     centre = np.clip(mixture.weights @ means, means.min(axis=0), means.max(axis=0))
     scale = float(np.sqrt(np.max(model.mean_variances(cov, n_components))))
-    params = gaussian_params(mixture.weights, (means - centre) / scale,
-                             cov / scale / scale, kind)
+    params = make_mixture(mixture.weights, (means - centre) / scale, cov / scale / scale, model)
     Z = (X - centre) / scale
-    resp = far_posteriors(Z, params, kind)
+    resp = far_posteriors(Z, params, model)
     # P_k (mu_k - z) / scale in the data's units, from the precisions' factors.
     offsets = params.means[np.newaxis] - Z[:, np.newaxis]  # (n, K, d)
     scores = model.precision_products(params.precisions_cholesky, offsets)

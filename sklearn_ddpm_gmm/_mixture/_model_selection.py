@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._estimator import DDPMGaussianMixture
-from .._core._types import COVARIANCE_TYPES
+from .._core._covariance import COVARIANCE_TYPES, RegisteredTypes
 
 
 def _fit_candidates(estimators, X_fit, X_eval):
@@ -187,7 +187,7 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left"), "array-like"],
-        "covariance_type": [StrOptions(set(COVARIANCE_TYPES)), "array-like"],
+        "covariance_type": [StrOptions(RegisteredTypes()), "array-like"],
         "criterion": [StrOptions({"bic", "aic", "held-out"})],
         "held_out_size": [Interval(Real, 0.0, 1.0, closed="neither")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
@@ -234,7 +234,7 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
                  else list(self.covariance_type))
         unknown = set(types) - set(COVARIANCE_TYPES)
         if unknown or not types:
-            raise ValueError(f"covariance_type must hold some of {COVARIANCE_TYPES}; "
+            raise ValueError(f"covariance_type must hold some of {tuple(COVARIANCE_TYPES)}; "
                              f"got {self.covariance_type!r}.")
         if any(k < 1 for k in counts):
             raise ValueError(f"n_components must be >= 1; got {self.n_components!r}.")

@@ -19,6 +19,12 @@ from .._ddpm._cold_start import cold_start, initial_params, noised_rows, run_ddp
 from .._ddpm._loss import draw_seeds, stein_objective
 from .._ddpm._optim import blend, run_fresh_noise
 from .._ddpm._schedule import cold_final_phase, cold_start_rows, em_level, final_phase
+from .._core._mixture import (
+    attributes_from_coordinates,
+    in_type,
+    standardised_initial,
+    to_coordinates,
+)
 from .._core._standardise import data_bounds, standardise, standardised
 from .._numerics._threads import one_blas_thread
 
@@ -86,15 +92,16 @@ def fit_single_level(X, spec, random_state, *, given, warm=None):
     reg = 0.0 if model.is_fixed else stored_reg
     with one_blas_thread():
         if warm is not None:
-            params = model.ddpm_params(*warm, centre, scale, reg)
+            params = to_coordinates(*warm, model.with_reg(reg), centre=centre, scale=scale)
             history = History()
         else:
-            given = model.standardised_initial(given, centre, scale)
+            given = standardised_initial(given, centre=centre, scale=scale)
             params, history = _cold_start(Z, spec, random_state, scale=scale, reg=reg,
                                           given=given)
         params, final, converged, n_iter = final_stage(Z, params, spec, random_state,
                                                        reg=reg, bounds=bounds, ladder=True)
-    attributes = model.attributes_from_ddpm(params, centre, scale, reg, X.dtype)
+    attributes = attributes_from_coordinates(params, model.with_reg(reg), centre=centre,
+                                             scale=scale, dtype=X.dtype)
     return SingleLevelResult(attributes, history.then(final), converged, n_iter,
                              stored_reg, centre, scale)
 
@@ -130,7 +137,7 @@ def partial_fit_single_level(X, current, spec, random_state, *, centre, scale, r
     model = spec.model
     reg = 0.0 if model.is_fixed else reg
     Z = standardised(X, centre, scale, model.pass_dtype(X.dtype))
-    params = model.ddpm_params(*current, centre, scale, reg)
+    params = to_coordinates(*current, model.with_reg(reg), centre=centre, scale=scale)
     share = len(Z) / (n_samples_seen + len(Z))
     with one_blas_thread():
         settled, history = settle(Z, params, spec, random_state, reg=reg,
@@ -140,8 +147,8 @@ def partial_fit_single_level(X, current, spec, random_state, *, centre, scale, r
             kind=PhaseKind.PARTIAL_FIT,
         )
     history = history.then(final)
-    attributes = model.attributes_from_ddpm(blend(params, chunk_params, share), centre,
-                                            scale, reg)
+    attributes = attributes_from_coordinates(blend(params, chunk_params, share),
+                                             model.with_reg(reg), centre=centre, scale=scale)
     return SingleLevelResult(attributes, history, converged, len(history.losses), reg,
                              centre, scale)
 
@@ -201,11 +208,11 @@ def _one_cold_start(Z_cold, spec, seed, init, *, scale, reg, given):
     the cold-final phase in the requested type."""
     if spec.verbose:
         print(f"Initialization {init}")
-    cold_type = spec.model.cold_type(single_level=True)
+    cold_model = spec.model.cold_type(single_level=True).with_reg(reg)
     with one_blas_thread():  # also in joblib's workers
         params, history, random_state = cold_start(
-            Z_cold, spec, seed, scale=scale, reg=reg, cold_type=cold_type, given=given)
-        params = spec.model.from_cold_type(params, cold_type, reg)
+            Z_cold, spec, seed, scale=scale, reg=reg, cold_type=cold_model.name, given=given)
+        params = in_type(params, cold_model, spec.model.with_reg(reg))
         params, settled = settle(Z_cold, params, spec, random_state, reg=reg)
     return params, history.then(settled)
 

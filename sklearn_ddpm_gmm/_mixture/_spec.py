@@ -2,7 +2,7 @@
 
 from typing import NamedTuple
 
-from ._covariance_model import CovarianceModel
+from .._core._covariance import CovarianceType
 
 
 class FitSpec(NamedTuple):
@@ -10,7 +10,7 @@ class FitSpec(NamedTuple):
     DDPMGaussianMixture for each)."""
 
     n_components: int
-    model: CovarianceModel
+    model: CovarianceType  # with reg_covar in the data's units
     tol: float
     max_iter: int
     n_init: int

@@ -1,0 +1,187 @@
+"""One Gaussian mixture: its parameters, and their conversions between units.
+
+:class:`Mixture` holds weights, means, covariances (GaussianMixture's shapes
+for the type) and the precisions' Cholesky factors, in whatever units the
+caller works in: the fits work in standardised units ``Z = (X - centre) /
+scale``, the fitted attributes are in the data's. :class:`MixtureParams` is the
+same mixture in the DDPM phases' unconstrained coordinates (a view that a
+gradient step can move freely). Every conversion between these three forms is
+here; the covariance type (:mod:`._covariance`) supplies the per-type part.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import softmax
+from sklearn.utils import check_array
+
+from ._covariance import CovarianceType, check_shape
+
+
+class Mixture(NamedTuple):
+    """A Gaussian mixture in GaussianMixture's parametrisation."""
+
+    weights: np.ndarray  # (K,)
+    means: np.ndarray  # (K, d)
+    covariances: np.ndarray  # GaussianMixture's shape for the type
+    precisions_cholesky: np.ndarray  # same shape
+
+
+class MixtureParams(NamedTuple):
+    """A mixture in the DDPM phases' unconstrained coordinates: means, the
+    covariance type's coordinates (:meth:`CovarianceType.to_coordinates`) and
+    the weights' logits."""
+
+    means: np.ndarray  # (K, d)
+    covariance: np.ndarray  # coordinates, shape set by the covariance type
+    weight_logits: np.ndarray  # (K,)
+
+    def weights(self):
+        """Mixing weights ``softmax(beta)``, shape (K,)."""
+        return softmax(self.weight_logits)
+
+
+def make_mixture(weights, means, covariances, model: CovarianceType) -> Mixture:
+    """A Mixture with the precisions' Cholesky factors computed.
+
+    Raises GaussianMixture's ValueError ("ill-defined empirical covariance")
+    where a covariance is not positive definite.
+    """
+    return Mixture(weights, means, covariances, model.precisions_cholesky(covariances))
+
+
+# ------------------------------------------------------------------ units
+def standardised(weights, means, covariances, model: CovarianceType, *, centre,
+                 scale) -> Mixture:
+    """The mixture in standardised units from values in the data's units."""
+    covariances = np.asarray(covariances, dtype=float) / scale / scale
+    return make_mixture(np.asarray(weights, dtype=float),
+                   (np.asarray(means, dtype=float) - centre) / scale, covariances, model)
+
+
+def attributes(params: Mixture, model: CovarianceType, *, centre, scale, dtype) -> dict:
+    """Fitted attributes in the data's units and ``dtype`` from a Mixture in
+    standardised units.
+
+    Returns
+    -------
+    dict
+        ``weights_``, ``means_``, ``covariances_``, ``precisions_cholesky_``,
+        ``precisions_``.
+    """
+    n_components = len(params.weights)
+    if model.is_fixed:
+        cov = np.ones(n_components, dtype=dtype)  # exact, without the scale's rounding
+    else:
+        cov = (scale * scale * params.covariances).astype(dtype)
+    return _attributes(params.weights.astype(dtype),
+                       (centre + scale * params.means).astype(dtype), cov,
+                       (params.precisions_cholesky / scale).astype(dtype), model, dtype)
+
+
+def attributes_from_coordinates(params: MixtureParams, model: CovarianceType, *, centre,
+                                scale, dtype=np.float64) -> dict:
+    """Fitted attributes from the DDPM phases' coordinates (standardised
+    units; ``model`` carries the regularisation they were taken with)."""
+    cov = scale * scale * model.from_coordinates(params.covariance)
+    if model.is_fixed:
+        cov = np.ones(len(params.means))  # exact, without rounding from the scale
+    chol = model.precisions_cholesky(cov).astype(dtype)
+    return _attributes(params.weights().astype(dtype),
+                       (centre + scale * params.means).astype(dtype),
+                       cov.astype(dtype), chol, model, dtype)
+
+
+def _attributes(weights, means, cov, precisions_cholesky, model, dtype):
+    precisions = model.precisions(precisions_cholesky)
+    model.check_positive_definite(cov, precisions, dtype)
+    return {"weights_": weights, "means_": means, "covariances_": cov,
+            "precisions_cholesky_": precisions_cholesky, "precisions_": precisions}
+
+
+# ------------------------------------------------------------ coordinates
+def to_coordinates(weights, means, covariances, model: CovarianceType, *, centre,
+                   scale) -> MixtureParams:
+    """The DDPM phases' coordinates in standardised units from values in the
+    data's units (``model`` carries the standardised regularisation)."""
+    cov = np.asarray(covariances, dtype=float) / scale / scale
+    return MixtureParams((np.asarray(means, dtype=float) - centre) / scale,
+                         model.to_coordinates(cov), np.log(np.asarray(weights, dtype=float)))
+
+
+def from_coordinates(params: MixtureParams, model: CovarianceType, dtype=None) -> Mixture:
+    """The Mixture that coordinates describe (in ``dtype``, theirs if None)."""
+    covariances = model.from_coordinates(params.covariance)
+    weights, means = params.weights(), params.means
+    if dtype is not None:
+        weights, means, covariances = (weights.astype(dtype), means.astype(dtype),
+                                       covariances.astype(dtype))
+    return make_mixture(weights, means, covariances, model)
+
+
+def in_type(params: MixtureParams, source: CovarianceType,
+            target: CovarianceType) -> MixtureParams:
+    """Coordinates of one variance per component (``source``) re-expressed in
+    ``target``'s type (tied: their weighted mean variance)."""
+    if source.name == target.name:
+        return params
+    variances = source.from_coordinates(params.covariance)
+    n_features = params.means.shape[1]
+    return params._replace(covariance=target.to_coordinates(
+        target.from_spherical(variances, params.weights(), n_features)))
+
+
+# ---------------------------------------------------------- initial values
+def initial_values(model: CovarianceType, *, weights_init, means_init, precisions_init,
+                   n_components, n_features):
+    """Validate the user's starting values with GaussianMixture's checks and
+    messages.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_components,) or None
+    means : ndarray of shape (n_components, n_features) or None
+    covariances : ndarray in GaussianMixture's shape, or None
+        Validated float64 copies in the data's units (covariances from the
+        precisions; none for identity).
+    """
+    weights = means = cov = None
+    if weights_init is not None:
+        weights = np.array(_checked_weights(weights_init, n_components), dtype=float)
+    if means_init is not None:
+        means = check_array(means_init, dtype=[np.float64, np.float32], ensure_2d=False)
+        check_shape(means, (n_components, n_features), "means")
+        means = np.array(means, dtype=float)
+        if not np.all(np.isfinite(means)):
+            raise ValueError("The parameter 'means' should be finite.")
+    if precisions_init is not None and not model.is_fixed:
+        precisions = model.check_precisions(precisions_init, n_components, n_features)
+        cov = model.from_precisions(precisions)
+    return weights, means, cov
+
+
+def standardised_initial(given, *, centre, scale):
+    """The user's starting values (:func:`initial_values`) in standardised
+    units; None where not given."""
+    weights, means, cov = given
+    return (weights,
+            None if means is None else (means - centre) / scale,
+            None if cov is None else cov / scale / scale)
+
+
+def _checked_weights(weights, n_components):
+    """GaussianMixture's check of ``weights_init`` (range and normalisation)."""
+    weights = check_array(weights, dtype=[np.float64, np.float32], ensure_2d=False)
+    check_shape(weights, (n_components,), "weights")
+    if np.any(np.less(weights, 0.0)) or np.any(np.greater(weights, 1.0)):
+        raise ValueError(
+            "The parameter 'weights' should be in the range [0, 1], but got max value "
+            f"{np.min(weights):.5f}, min value {np.max(weights):.5f}"
+        )
+    atol = 1e-6 if weights.dtype == np.float32 else 1e-8
+    if not np.allclose(float(np.abs(1.0 - np.sum(weights))), 0.0, atol=atol):
+        raise ValueError("The parameter 'weights' should be normalized, but got "
+                         f"sum(weights) = {np.sum(weights):.5f}")
+    return weights
