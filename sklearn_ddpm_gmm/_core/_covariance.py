@@ -620,9 +620,9 @@ for _cls in (FullCovariance, TiedCovariance, DiagCovariance, SphericalCovariance
 ONE_VARIANCE = tuple(name for name, cls in COVARIANCE_TYPES.items() if cls.is_spherical)
 
 
-def covariance_model(covariance_type: str, reg_covar: float) -> CovarianceType:
-    """The registered type called ``covariance_type``, with ``reg_covar``."""
-    return COVARIANCE_TYPES[covariance_type](float(reg_covar))
+def covariance_model(name: str, reg_covar: float) -> CovarianceType:
+    """The registered type called ``name``, with ``reg_covar``."""
+    return COVARIANCE_TYPES[name](float(reg_covar))
 
 
 class RegisteredTypes(Set):

@@ -78,7 +78,8 @@ def attributes(params: Mixture, model: CovarianceType, *, centre, scale, dtype) 
         cov = (scale * scale * params.covariances).astype(dtype)
     return _attributes(params.weights.astype(dtype),
                        (centre + scale * params.means).astype(dtype), cov,
-                       (params.precisions_cholesky / scale).astype(dtype), model, dtype)
+                       precisions_cholesky=(params.precisions_cholesky / scale).astype(dtype),
+                       model=model, dtype=dtype)
 
 
 def attributes_from_coordinates(params: MixtureParams, model: CovarianceType, *, centre,
@@ -91,10 +92,10 @@ def attributes_from_coordinates(params: MixtureParams, model: CovarianceType, *,
     chol = model.precisions_cholesky(cov).astype(dtype)
     return _attributes(params.weights().astype(dtype),
                        (centre + scale * params.means).astype(dtype),
-                       cov.astype(dtype), chol, model, dtype)
+                       cov.astype(dtype), precisions_cholesky=chol, model=model, dtype=dtype)
 
 
-def _attributes(weights, means, cov, precisions_cholesky, model, dtype):
+def _attributes(weights, means, cov, *, precisions_cholesky, model, dtype):
     precisions = model.precisions(precisions_cholesky)
     model.check_positive_definite(cov, precisions, dtype)
     return {"weights_": weights, "means_": means, "covariances_": cov,
