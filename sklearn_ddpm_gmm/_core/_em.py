@@ -305,50 +305,6 @@ class InMemoryRows:
                                     **kwargs)
 
 
-def log_likelihood_gradient(X, params, covariance_type):
-    """Gradient of the mean log-likelihood: of the integrated DDPM objective's
-    negative, exactly (see the module docstring).
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    params : GaussianParams
-    covariance_type : {"full", "tied", "diag", "spherical"}
-
-    Returns
-    -------
-    grad_means : ndarray of shape (n_components, n_features)
-    grad_covariances : ndarray, shape of ``params.covariances``
-        With respect to the covariance entries (symmetric matrices for
-        full and tied; the variances for diag and spherical).
-    grad_logits : ndarray of shape (n_components,)
-        With respect to ``beta`` in ``pi = softmax(beta)``.
-    """
-    n_samples, n_features = X.shape
-    resp = posteriors(X, params, covariance_type)[1]  # (n, K)
-    nk = resp.sum(axis=0)
-    offsets = X[:, np.newaxis, :] - params.means  # (n, K, d)
-    cov = params.covariances
-    if covariance_type in ("full", "tied"):
-        full = cov if covariance_type == "full" else np.broadcast_to(cov, (len(nk),) + cov.shape)
-        precisions = np.linalg.inv(full)  # (K, d, d)
-        white = np.einsum("kij,nkj->nki", precisions, offsets)  # Sigma^{-1} e
-        grad_means = np.einsum("nk,nki->ki", resp, white) / n_samples
-        grad_cov = 0.5 * (np.einsum("nk,nki,nkj->kij", resp, white, white)
-                          - nk[:, None, None] * precisions) / n_samples
-        if covariance_type == "tied":
-            grad_cov = grad_cov.sum(axis=0)
-    else:
-        variances = cov[:, np.newaxis] if covariance_type == "spherical" else cov  # (K, 1|d)
-        white = offsets / variances
-        grad_means = np.einsum("nk,nki->ki", resp, white) / n_samples
-        squares = np.einsum("nk,nki->ki", resp, offsets**2) / variances**2  # (K, d)
-        per_entry = 0.5 * (squares - nk[:, None] / variances) / n_samples
-        grad_cov = per_entry.sum(axis=1) if covariance_type == "spherical" else per_entry
-    grad_logits = nk / n_samples - params.weights
-    return grad_means, grad_cov, grad_logits
-
-
 def far_posteriors(X, params, covariance_type):
     """Posteriors of rows so far from the means that their squared distances
     overflow (the E-step's log-densities are then all -inf, its posteriors NaN).

@@ -43,7 +43,7 @@ from ._coordinates import (
     reduce_tied,
 )
 from .._numerics._fastops import column_sums, log_normalise, log_softmax, row_dots
-from ._forward import noise_coefficients, noise_points
+from ._forward import noise_coefficients
 
 
 class MixtureParams(NamedTuple):
@@ -126,44 +126,6 @@ def _parameter_gradient(terms, params, t, covariance_type, alpha, beta, gamma, V
     g_cov = coordinate_gradient(params.covariance, a * a * grad_noised, covariance_type)
     g_logits = (2.0 / n_samples) * column_sums(logit_coef)
     return MixtureParams(g_means, g_cov, g_logits), grad_noised
-
-
-def ddpm_loss_grad(X0, z, params, t, reg_covar, covariance_type="spherical"):
-    """The DDPM loss in its plain (residual) form and its analytic gradient.
-
-    Parameters
-    ----------
-    X0 : ndarray of shape (n_samples, n_features)
-        Clean points.
-    z : ndarray of shape (n_samples, n_features)
-        Standard normal noise, one draw per clean point.
-    params : MixtureParams
-    t : float
-        Noise level, ``t > 0``.
-    reg_covar : float
-    covariance_type : str
-
-    Returns
-    -------
-    loss : float
-        ``mean_n ||S(a x0 + s z) + z / s||^2``.
-    grad : MixtureParams
-        Gradient of ``loss`` with respect to each parameter array.
-    """
-    _, s2 = noise_coefficients(t)
-    terms = _noised_terms(noise_points(X0, z, t), params, t, reg_covar, covariance_type)
-    w = terms.resp
-    residual = z / np.sqrt(s2) - terms.geometry.combine(w)
-    h = terms.geometry.inner(residual)  # r . u_i
-    h_centred = h - row_dots(w, h)[:, np.newaxis]
-    grad, _ = _parameter_gradient(
-        terms, params, t, covariance_type,
-        alpha=-w * h_centred, beta=np.zeros_like(w), gamma=w, V=residual,
-        gamma_V=w.T @ residual, V_inner=h,
-        zeta=np.zeros(w.shape[1]), logit_coef=-w * h_centred,
-    )
-    loss = float(np.mean(row_dots(residual, residual)))
-    return loss, grad
 
 
 class Curvature(NamedTuple):
