@@ -34,7 +34,7 @@ def noise_points(X0, z, t):
     return a * X0 + s2**0.5 * z
 
 
-def ddpm_loss_grad(X0, z, params, t, reg_covar, covariance_type="spherical"):
+def ddpm_loss_grad(X0, z, params, *, t, reg_covar, covariance_type="spherical"):
     """The DDPM loss in its plain (residual) form and its analytic gradient.
 
     Parameters
@@ -57,13 +57,14 @@ def ddpm_loss_grad(X0, z, params, t, reg_covar, covariance_type="spherical"):
         Gradient of ``loss`` with respect to each parameter array.
     """
     _, s2 = noise_coefficients(t)
-    terms = _noised_terms(noise_points(X0, z, t), params, t, reg_covar, covariance_type)
+    terms = _noised_terms(noise_points(X0, z, t), params, t, reg_covar=reg_covar,
+                          covariance_type=covariance_type)
     w = terms.resp
     residual = z / np.sqrt(s2) - terms.geometry.combine(w)
     h = terms.geometry.inner(residual)  # r . u_i
     h_centred = h - row_dots(w, h)[:, np.newaxis]
     grad, _ = _parameter_gradient(
-        terms, params, t, covariance_type,
+        terms, params, t, covariance_type=covariance_type,
         alpha=-w * h_centred, beta=np.zeros_like(w), gamma=w, V=residual,
         gamma_V=w.T @ residual, V_inner=h,
         zeta=np.zeros(w.shape[1]), logit_coef=-w * h_centred,
@@ -133,7 +134,7 @@ class IntegratedTerms(NamedTuple):
     eigenbasis: np.ndarray = None  # Sigma's eigenvectors (full, tied)
 
 
-def integrated_objective(X, params, rng, reg_covar, covariance_type="spherical"):
+def integrated_objective(X, params, rng, *, reg_covar, covariance_type="spherical"):
     """The DDPM objective integrated over all noise levels with the likelihood
     weighting, one Monte Carlo pass: gradient and curvature.
 
@@ -182,16 +183,17 @@ def integrated_objective(X, params, rng, reg_covar, covariance_type="spherical")
         t, inverse_density = integrated_level((stratum + rng.random()) / n_strata)
         weight = inverse_density * rows.shape[0] / n_samples
         seeds = rng.integers(np.iinfo(np.int32).max, size=n_blocks(rows.shape[0]))
-        loss, grad, curvature = stein_objective(rows, params, t, seeds, reg_covar,
-                                                covariance_type)
+        loss, grad, curvature = stein_objective(rows, params, t, seeds=seeds,
+                                                reg_covar=reg_covar,
+                                                covariance_type=covariance_type)
         a, s2 = noise_coefficients(t)
         if matrix:
             means_curvature, covariance_curvature = eigen_curvatures(
                 a * a * sigma_eigvals + s2, curvature.mean_resp, a, covariance_type)
         else:
             means_curvature, covariance_curvature = elementwise_curvatures(
-                curvature.noised_covariances, curvature.mean_resp, a, covariance_type,
-                n_features,
+                curvature.noised_covariances, curvature.mean_resp, a,
+                covariance_type=covariance_type, n_features=n_features,
             )
         terms = (
             loss, grad.means, means_curvature,

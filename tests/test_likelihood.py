@@ -81,8 +81,8 @@ def test_exact_gradient_is_the_expectation_of_the_monte_carlo_one(covariance_typ
     mixture = MixtureParams(MEANS, coordinates(COVARIANCES[covariance_type], covariance_type,
                                                0.0), LOGITS)
     X_rep = np.tile(X, (100, 1))[np.random.default_rng(1).permutation(20_000)]
-    passes = [integrated_objective(X_rep, mixture, np.random.default_rng(seed),
-                                              0.0, covariance_type) for seed in range(30)]
+    passes = [integrated_objective(X_rep, mixture, np.random.default_rng(seed), reg_covar=0.0,
+                                   covariance_type=covariance_type) for seed in range(30)]
     monte_carlo = [np.mean([p.means for p in passes], axis=0),
                    np.mean([p.covariance for p in passes], axis=0),
                    np.mean([p.logits for p in passes], axis=0)]

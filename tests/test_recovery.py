@@ -50,7 +50,7 @@ def test_symmetric_two_components_from_random_start(seed):
     start -= start.mean(axis=0)
     result = run_phase(
         Z, MixtureParams(start, np.zeros(2), np.zeros(2)), power,
-        draw_seeds(rng, Z.shape[0]), 1e-6,
+        seeds=draw_seeds(rng, Z.shape[0]), reg_covar=1e-6,
     )
     direction = result.params.means[0] - result.params.means[1]
     cosine = abs(direction @ means[0]) / (np.linalg.norm(direction) * np.linalg.norm(means[0]))

@@ -73,7 +73,7 @@ def row_sq_norms(X):
     return np.concatenate([row_dots(block, block) for block in blocks])
 
 
-def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
+def stein_objective(X, params, t, *, seeds, reg_covar, covariance_type="spherical",
                     noise_cache=None, dealt=None, sq_norms=None):
     """Stein-form DDPM loss, gradient and curvature over all rows of X.
 
@@ -130,16 +130,18 @@ def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
                 draws = noise_cache.get(
                     ("span", seed, len(X0), rank),
                     lambda: span_draws(np.random.default_rng(seed), len(X0), rank,
-                                       n_features, X0.dtype),
+                                       n_features=n_features, dtype=X0.dtype),
                 )
-            Xt = span_noised(X0, basis, t, draws,
-                             None if sq_norms is None else sq_norms[start:start + len(X0)])
+            Xt = span_noised(X0, basis, t, draws=draws,
+                             sq_norms=(None if sq_norms is None
+                                       else sq_norms[start:start + len(X0)]))
         else:
             z = noise_cache.get(("dense", seed, X0.shape),
                                 lambda: block_noise(seed, X0.shape).astype(X0.dtype,
                                                                           copy=False))
             Xt = noise_antithetic(X0, z, t)
-        loss, grad, curvature = loss_grad(Xt, params, t, reg_covar, covariance_type)
+        loss, grad, curvature = loss_grad(Xt, params, t, reg_covar=reg_covar,
+                                          covariance_type=covariance_type)
         share = X0.shape[0] / n_samples
         terms = (loss, *grad, curvature.noised_gradient, curvature.mean_resp,
                  curvature.weight_logits)

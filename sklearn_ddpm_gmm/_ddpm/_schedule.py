@@ -149,7 +149,7 @@ def _cold_tol(tol, n_rows, params):
     return max(tol, _COLD_MIN_TOL, _COLD_TOL_TO_STANDARD_ERROR * standard_error)
 
 
-def intermediate_phase(stage, params, reg_covar, tol, covariance_type, n_rows):
+def intermediate_phase(stage, params, reg_covar, *, tol, covariance_type, n_rows):
     """Intermediate stage number ``stage`` for the current estimate, on
     ``n_rows`` rows."""
     level = _level_for_noise_variance(

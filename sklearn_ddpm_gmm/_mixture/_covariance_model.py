@@ -161,7 +161,8 @@ class CovarianceModel(NamedTuple):
             return params
         variances = covariances(params.covariance, "spherical", reg)
         return params._replace(covariance=from_spherical(
-            variances, params.weights(), self.covariance_type, params.means.shape[1], reg
+            variances, params.weights(), self.covariance_type,
+            n_features=params.means.shape[1], reg_covar=reg
         ))
 
     def mean_variances(self, covariances_, n_components):

@@ -77,7 +77,7 @@ def noised_score(X, t, mixture, model):
     params = MixtureParams(mixture.means, coordinates(mixture.covariances, kind, 0.0),
                            np.log(mixture.weights))
     with np.errstate(over="ignore", invalid="ignore"):
-        result = score(X, params, t, 0.0, kind)
+        result = score(X, params, t, reg_covar=0.0, covariance_type=kind)
     # Rows too far for their squared distances: the posteriors' limit, and
     # each component's score P_k (a mu_k - x), which is finite.
     far = ~np.all(np.isfinite(result), axis=1)

@@ -92,14 +92,15 @@ def fit_single_level(X, spec, random_state, *, given, warm=None):
             given = model.standardised_initial(given, centre, scale)
             params, history = _cold_start(Z, spec, random_state, scale=scale, reg=reg,
                                           given=given)
-        params, final, converged, n_iter = final_stage(Z, params, spec, random_state,
-                                                       reg=reg, bounds=bounds, ladder=True)
+        params, final, converged, n_iter = final_stage(Z, params, spec,
+                                                       random_state=random_state, reg=reg,
+                                                       bounds=bounds, ladder=True)
     attributes = model.attributes_from_ddpm(params, centre, scale, reg, X.dtype)
     return SingleLevelResult(attributes, history.then(final), converged, n_iter,
                              stored_reg, centre, scale)
 
 
-def partial_fit_single_level(X, current, spec, random_state, *, centre, scale, reg,
+def partial_fit_single_level(X, current, spec, *, random_state, centre, scale, reg,
                              n_samples_seen):
     """One chunk's update: the chunk's own optimum from the current estimate
     (:func:`settle`, then the averaged fresh-noise steps), and a step towards
@@ -133,10 +134,10 @@ def partial_fit_single_level(X, current, spec, random_state, *, centre, scale, r
     params = model.ddpm_params(*current, centre, scale, reg)
     share = len(Z) / (n_samples_seen + len(Z))
     with one_blas_thread():
-        settled, history = settle(Z, params, spec, random_state, reg=reg,
+        settled, history = settle(Z, params, spec, random_state=random_state, reg=reg,
                                   kind=PhaseKind.PARTIAL_FIT_SETTLE)
         chunk_params, final, converged, n_iter = final_stage(
-            Z, settled, spec, random_state, reg=reg, bounds=data_bounds(Z),
+            Z, settled, spec, random_state=random_state, reg=reg, bounds=data_bounds(Z),
             kind=PhaseKind.PARTIAL_FIT,
         )
     history = history.then(final)
@@ -172,23 +173,23 @@ def _cold_start(Z, spec, random_state, *, scale, reg, given):
         # caught by the line search at little cost.
         params = initial_params(Z_cold, spec, random_state, scale=scale, reg=reg,
                                 covariance_type=spec.model.covariance_type, given=given)
-        return settle(Z_cold, params, spec, random_state, reg=reg)
+        return settle(Z_cold, params, spec, random_state=random_state, reg=reg)
     # Common noise to compare the starts on one version of the objective.
     compare_seeds = draw_seeds(random_state, n_rows)
     # A seed per start: the same starts whatever n_jobs.
     start_seeds = random_state.randint(np.iinfo(np.int32).max, size=spec.n_init)
     options = dict(scale=scale, reg=reg, given=given)
     if spec.n_init == 1:
-        return _one_cold_start(Z_cold, spec, start_seeds[0], 0, **options)
+        return _one_cold_start(Z_cold, spec, start_seeds[0], init=0, **options)
     starts = Parallel(n_jobs=spec.n_jobs)(
-        delayed(_one_cold_start)(Z_cold, spec, seed, init, **options)
+        delayed(_one_cold_start)(Z_cold, spec, seed, init=init, **options)
         for init, seed in enumerate(start_seeds)
     )
     # Compare at the smallest level any start called for, with common noise.
     level = min(_em_level(params, spec, reg) for params, _ in starts)
     cold_losses = [
-        stein_objective(Z_cold, params, level, compare_seeds, reg,
-                        spec.model.covariance_type)[0]
+        stein_objective(Z_cold, params, level, seeds=compare_seeds, reg_covar=reg,
+                        covariance_type=spec.model.covariance_type)[0]
         for params, _ in starts
     ]
     if spec.verbose:
@@ -196,7 +197,7 @@ def _cold_start(Z, spec, random_state, *, scale, reg, given):
     return starts[int(np.argmin(cold_losses))]
 
 
-def _one_cold_start(Z_cold, spec, seed, init, *, scale, reg, given):
+def _one_cold_start(Z_cold, spec, seed, *, init, scale, reg, given):
     """One cold start on the subsample: power and intermediate phases, then
     the cold-final phase in the requested type."""
     if spec.verbose:
@@ -206,11 +207,11 @@ def _one_cold_start(Z_cold, spec, seed, init, *, scale, reg, given):
         params, history, random_state = cold_start(
             Z_cold, spec, seed, scale=scale, reg=reg, cold_type=cold_type, given=given)
         params = spec.model.from_cold_type(params, cold_type, reg)
-        params, settled = settle(Z_cold, params, spec, random_state, reg=reg)
+        params, settled = settle(Z_cold, params, spec, random_state=random_state, reg=reg)
     return params, history.then(settled)
 
 
-def settle(Z_cold, params, spec, random_state, *, reg, kind=PhaseKind.COLD_FINAL):
+def settle(Z_cold, params, spec, *, random_state, reg, kind=PhaseKind.COLD_FINAL):
     """The cold start's last phase: the EM level on the subsample, with one
     fixed noise draw and a line search, so that the full-data stage starts
     close. The level follows the variance estimate; when the converged
@@ -228,14 +229,15 @@ def settle(Z_cold, params, spec, random_state, *, reg, kind=PhaseKind.COLD_FINAL
     for _ in range(_MAX_SETTLE_PHASES):
         level = _em_level(params, spec, reg)
         phase = cold_final_phase(level, spec.tol, len(Z_cold), params)._replace(kind=kind)
-        params, record = run_ddpm_phase(Z_cold, params, phase, random_state, **options)
+        params, record = run_ddpm_phase(Z_cold, params, phase, random_state=random_state,
+                                        **options)
         history = history.then(record)
         if _em_level(params, spec, reg) >= 0.5 * level:
             break
     return params, history
 
 
-def final_stage(Z, params, spec, random_state, *, reg, bounds, ladder=False,
+def final_stage(Z, params, spec, *, random_state, reg, bounds, ladder=False,
                 kind=PhaseKind.FINAL):
     """The full-data stage at the EM level (:func:`._optim.run_fresh_noise`):
     steps with fresh noise until the means move by less than their standard
@@ -259,13 +261,14 @@ def final_stage(Z, params, spec, random_state, *, reg, bounds, ladder=False,
     )
     history = History()
     if ladder and spec.max_iter > 0:
-        params, history = _ladder(Z, params, phase, spec, random_state, reg=reg)
+        params, history = _ladder(Z, params, phase, spec=spec, random_state=random_state,
+                                  reg=reg)
     if spec.verbose:
         print(f"  Phase {kind.value} at noise level t = {phase.t:.3g} on {n_samples} rows, "
               "fresh noise each step")
     result = run_fresh_noise(
-        noised_rows(Z), params, phase, random_state, reg, covariance_type,
-        max_draws=spec.n_noise_draws, verbose=spec.verbose,
+        noised_rows(Z), params, phase, random_state=random_state, reg_covar=reg,
+        covariance_type=covariance_type, max_draws=spec.n_noise_draws, verbose=spec.verbose,
         verbose_interval=spec.verbose_interval, n_samples=n_samples,
     )
     if spec.verbose:
@@ -286,7 +289,7 @@ def final_stage(Z, params, spec, random_state, *, reg, bounds, ladder=False,
     return result.params, history, result.converged, len(result.losses)
 
 
-def _ladder(Z, params, phase, spec, random_state, *, reg):
+def _ladder(Z, params, phase, *, spec, random_state, reg):
     """One fresh-noise step on every ``stride``-th row of Z, for each stride
     of ``_LADDER_STRIDES`` that leaves at least twice the cold start's rows.
 
@@ -302,8 +305,9 @@ def _ladder(Z, params, phase, spec, random_state, *, reg):
         if Z.shape[0] // stride < 2 * cold_rows:
             continue
         rows = Z[random_state.randint(stride)::stride]
-        step = run_fresh_noise(rows, params, phase._replace(max_steps=1), random_state,
-                               reg, spec.model.covariance_type, max_draws=1)
+        step = run_fresh_noise(rows, params, phase._replace(max_steps=1),
+                               random_state=random_state, reg_covar=reg,
+                               covariance_type=spec.model.covariance_type, max_draws=1)
         params = step.params
         history = history.then(phase_history(
             PhaseKind.FINAL_SUBSAMPLE, t=phase.t, n_steps=1, learning_rate=phase.learning_rate,
