@@ -11,7 +11,7 @@ from sklearn_ddpm_gmm._ddpm._schedule import (
     cold_final_phase,
     cold_start_rows,
     em_level,
-    final_phase,
+    single_level_final_phase,
     intermediate_phase,
     n_intermediate_phases,
     power_phase,
@@ -154,8 +154,8 @@ def test_cold_tolerance_a_quarter_standard_error_floored_and_at_least_tol():
     assert phase.tol == 1e-3
 
 
-def test_final_phase_takes_full_covariance_steps():
-    phase = final_phase(0.05, 100, 1e-4)
+def test_single_level_final_phase_takes_full_covariance_steps():
+    phase = single_level_final_phase(0.05, 100, 1e-4)
     assert phase.learn == ALL_PARAMS and phase.stop is StopRule.PARAMS
     assert phase.covariance_rate == 1.0 and phase.learning_rate == 1.0
     assert (phase.t, phase.max_steps, phase.tol) == (0.05, 100, 1e-4)

@@ -16,7 +16,7 @@ from ._coordinates import coordinates, from_spherical
 from .._numerics._fastops import TINY
 from ._history import History, phase_history
 from ._loss import draw_seeds
-from ._optim import run_phase
+from ._optim import run_fixed_noise
 from ._schedule import intermediate_phase, n_intermediate_phases, power_phase, power_phase_variance
 from ._score_model import MixtureParams
 from .._core._standardise import data_bounds
@@ -63,7 +63,8 @@ def noised_rows(X):
 
 def run_ddpm_phase(X, params, phase, *, random_state, reg, covariance_type, verbose=0,
                    verbose_interval=10):
-    """One phase with fresh noise on the rows of X (:func:`._optim.run_phase`).
+    """One phase on the rows of X, under one noise draw made for it and held
+    fixed (:func:`._optim.run_fixed_noise`).
 
     Parameters
     ----------
@@ -86,10 +87,10 @@ def run_ddpm_phase(X, params, phase, *, random_state, reg, covariance_type, verb
         print(f"  Phase {phase.kind.value} at noise level t = {phase.t:.3g} on {X.shape[0]} rows")
     X_noised = noised_rows(X)
     phase = phase._replace(bounds=data_bounds(X))
-    result = run_phase(X_noised, params, phase,
-                       seeds=draw_seeds(random_state, X_noised.shape[0]), reg_covar=reg,
-                       covariance_type=covariance_type, verbose=verbose,
-                       verbose_interval=verbose_interval)
+    result = run_fixed_noise(X_noised, params, phase,
+                             seeds=draw_seeds(random_state, X_noised.shape[0]),
+                             reg_covar=reg, covariance_type=covariance_type,
+                             verbose=verbose, verbose_interval=verbose_interval)
     history = phase_history(phase.kind, t=phase.t, n_steps=result.n_steps,
                             learning_rate=result.learning_rate, n_rows=X.shape[0],
                             converged=result.converged, losses=result.losses)

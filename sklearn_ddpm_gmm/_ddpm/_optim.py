@@ -75,7 +75,7 @@ class PhaseResult(NamedTuple):
     losses: list
     n_steps: int
     converged: bool
-    learning_rate: float  # after any halving (see run_phase)
+    learning_rate: float  # after any halving (see run_fixed_noise)
 
 
 def _preconditioned_step(params, grad, curvature, *, phase, reg_covar, covariance_type):
@@ -185,8 +185,8 @@ def _span_change(old, new):
 def _objective_and_step(X, phase, seeds, *, reg_covar, covariance_type, fixed=False,
                         dealt=None, sq_norms=None):
     """The phase's objective under the noise draw that ``seeds`` give, and
-    its step (run_phase holds the draw fixed, ``fixed=True``, and keeps the
-    draws between evaluations; run_fresh_noise draws anew, or deals its
+    its step (run_fixed_noise holds the draw fixed, ``fixed=True``, and keeps
+    the draws between evaluations; run_fresh_noise draws anew, or deals its
     span noise from a pool, ``dealt``); ``sq_norms`` are X's
     :func:`._objective.row_sq_norms`, if known.
 
@@ -214,9 +214,10 @@ def _objective_and_step(X, phase, seeds, *, reg_covar, covariance_type, fixed=Fa
     return evaluate, take_step
 
 
-def run_phase(X, params, phase, *, seeds, reg_covar, covariance_type="spherical",
-              verbose=0, verbose_interval=10):
-    """Gradient descent on the DDPM objective at one noise level.
+def run_fixed_noise(X, params, phase, *, seeds, reg_covar, covariance_type="spherical",
+                    verbose=0, verbose_interval=10):
+    """Gradient descent on the DDPM objective at one noise level, under one
+    noise draw held fixed (contrast :func:`run_fresh_noise`).
 
     Parameters
     ----------
@@ -304,7 +305,7 @@ _MC_VARIANCE_FRACTION = 0.08
 _MIN_DRAWS = 3
 # Cap on the iterates' lag-one autocorrelation: (1 + r) / (1 - r) is at most 9.
 _MAX_AUTOCORRELATION = 0.8
-# Burn-in ends below one standard error of movement (standardised_movement; docs/design.rst).
+# Burn-in ends below one standard error of movement (movement_in_standard_errors, design.rst).
 _BURN_IN_MOVEMENT = 1.0
 # A burn-in step moving the means this much more than the one before overshot: rate halved.
 _OVERSHOOT_GROWTH = 1.5
@@ -323,7 +324,7 @@ def statistical_variance(params, n_samples, reg_covar, covariance_type):
     return float(np.sum(n_features * v / (n_samples * params.weights())))
 
 
-def standardised_movement(old, new, n_samples, *, reg_covar, covariance_type):
+def movement_in_standard_errors(old, new, n_samples, *, reg_covar, covariance_type):
     """How far the means moved, relative to their statistical precision.
 
     The squared movement of mean j in its component's Mahalanobis metric, per
@@ -389,7 +390,7 @@ def run_fresh_noise(X, params, phase, *, random_state, reg_covar, covariance_typ
     spherical models, is dealt anew each step from one
     :class:`._span_noise.SpanNoisePool` drawn for the stage). The burn-in runs
     until a step moves the means by less than their statistical precision
-    (:func:`standardised_movement` at most ``_BURN_IN_MOVEMENT``), or every
+    (:func:`movement_in_standard_errors` at most ``_BURN_IN_MOVEMENT``), or every
     parameter by less than ``phase.tol``, for at most ``phase.max_steps``
     steps; near the optimum each preconditioned step contracts like an EM
     step, so iterates that use independent draws carry nearly independent
@@ -451,8 +452,8 @@ def run_fresh_noise(X, params, phase, *, random_state, reg_covar, covariance_typ
 
     for n_burn_in in range(1, phase.max_steps + 1):
         new = step(params, learning_rate)
-        movement = standardised_movement(params, new, n_samples, reg_covar=reg_covar,
-                                         covariance_type=covariance_type)
+        movement = movement_in_standard_errors(params, new, n_samples, reg_covar=reg_covar,
+                                               covariance_type=covariance_type)
         change = _param_change(params, new, reg_covar, covariance_type)
         params = new
         if verbose > 1 and n_burn_in % verbose_interval == 0:

@@ -169,7 +169,7 @@ def cold_final_phase(level, tol, n_rows, params):
                  _cold_tol(tol, n_rows, params))
 
 
-def final_phase(level, max_iter, tol):
+def single_level_final_phase(level, max_iter, tol):
     """The full-data stage at the EM level (:func:`._optim.run_fresh_noise`):
     unit rate with full covariance steps, as EM moves near the optimum."""
     return Phase(PhaseKind.FINAL, level, max_iter, 1.0, ALL_PARAMS, StopRule.PARAMS, tol,

@@ -1,6 +1,6 @@
 """The paper's single-level estimator (``noise_level="auto"`` or a float).
 
-The cold start (:func:`._initialisation.cold_start`) on a subsample, then the
+The cold start (:func:`._cold_start.cold_start`) on a subsample, then the
 cold-final phase there at the EM level (:func:`settle`), then the final stage
 on all rows: Monte Carlo gradient steps on the DDPM objective at one small
 noise level with fresh noise each step, and averaged iterates
@@ -18,7 +18,12 @@ from .._ddpm._history import History, PhaseKind, phase_history
 from .._ddpm._cold_start import cold_start, initial_params, noised_rows, run_ddpm_phase
 from .._ddpm._loss import draw_seeds, stein_objective
 from .._ddpm._optim import blend, run_fresh_noise
-from .._ddpm._schedule import cold_final_phase, cold_start_rows, em_level, final_phase
+from .._ddpm._schedule import (
+    cold_final_phase,
+    cold_start_rows,
+    em_level,
+    single_level_final_phase,
+)
 from .._core._standardise import data_bounds, standardise, standardised
 from .._numerics._threads import one_blas_thread
 
@@ -90,8 +95,8 @@ def fit_single_level(X, spec, random_state, *, given, warm=None):
             history = History()
         else:
             given = model.standardised_initial(given, centre, scale)
-            params, history = _cold_start(Z, spec, random_state, scale=scale, reg=reg,
-                                          given=given)
+            params, history = _best_cold_start(Z, spec, random_state, scale=scale,
+                                               reg=reg, given=given)
         params, final, converged, n_iter = final_stage(Z, params, spec,
                                                        random_state=random_state, reg=reg,
                                                        bounds=bounds, ladder=True)
@@ -147,14 +152,16 @@ def partial_fit_single_level(X, current, spec, *, random_state, centre, scale, r
                              centre, scale)
 
 
-def _em_level(params, spec, reg):
-    """The final stage's noise level: set from the estimate ("auto"), or given."""
+def _noise_level(params, spec, reg):
+    """The single-level fit's noise level ``spec.noise_level``: the EM level
+    of the current estimate (:func:`._schedule.em_level`) for "auto", or the
+    level given."""
     if spec.noise_level == "auto":
         return em_level(params, reg, spec.model.covariance_type)
     return float(spec.noise_level)
 
 
-def _cold_start(Z, spec, random_state, *, scale, reg, given):
+def _best_cold_start(Z, spec, random_state, *, scale, reg, given):
     """``n_init`` cold starts on a subsample; the lowest-loss one is kept.
 
     Returns
@@ -186,7 +193,7 @@ def _cold_start(Z, spec, random_state, *, scale, reg, given):
         for init, seed in enumerate(start_seeds)
     )
     # Compare at the smallest level any start called for, with common noise.
-    level = min(_em_level(params, spec, reg) for params, _ in starts)
+    level = min(_noise_level(params, spec, reg) for params, _ in starts)
     cold_losses = [
         stein_objective(Z_cold, params, level, seeds=compare_seeds, reg_covar=reg,
                         covariance_type=spec.model.covariance_type)[0]
@@ -227,12 +234,12 @@ def settle(Z_cold, params, spec, *, random_state, reg, kind=PhaseKind.COLD_FINAL
     options = dict(reg=reg, covariance_type=spec.model.covariance_type,
                    verbose=spec.verbose, verbose_interval=spec.verbose_interval)
     for _ in range(_MAX_SETTLE_PHASES):
-        level = _em_level(params, spec, reg)
+        level = _noise_level(params, spec, reg)
         phase = cold_final_phase(level, spec.tol, len(Z_cold), params)._replace(kind=kind)
         params, record = run_ddpm_phase(Z_cold, params, phase, random_state=random_state,
                                         **options)
         history = history.then(record)
-        if _em_level(params, spec, reg) >= 0.5 * level:
+        if _noise_level(params, spec, reg) >= 0.5 * level:
             break
     return params, history
 
@@ -256,9 +263,8 @@ def final_stage(Z, params, spec, *, random_state, reg, bounds, ladder=False,
     """
     n_samples = Z.shape[0]
     covariance_type = spec.model.covariance_type
-    phase = final_phase(_em_level(params, spec, reg), spec.max_iter, spec.tol)._replace(
-        kind=kind, bounds=bounds,
-    )
+    phase = single_level_final_phase(_noise_level(params, spec, reg), spec.max_iter,
+                                     spec.tol)._replace(kind=kind, bounds=bounds)
     history = History()
     if ladder and spec.max_iter > 0:
         params, history = _ladder(Z, params, phase, spec=spec, random_state=random_state,
