@@ -122,7 +122,7 @@ def passes(args):
     rng = np.random.default_rng(0)
     params = MixtureParams(rng.standard_normal((K, d)),
                            from_spherical(np.full(K, 0.5), np.full(K, 1 / K), "spherical",
-                                          d, 1e-6), np.zeros(K))
+                                          n_features=d, reg_covar=1e-6), np.zeros(K))
     sizes = [10_000, 30_000, 100_000, 300_000, 1_000_000]
     times = []
     print(f"{'n':>9} | {'pass s':>8} | {'pooled s':>8} | {'floor s':>8} | pass/floor "
@@ -132,10 +132,12 @@ def passes(args):
     for n in sizes:
         X = rng.standard_normal((n, d)).astype(args.dtype)
         seeds = _objective.draw_seeds(np.random.RandomState(0), n)
-        t_pass = _best_of(lambda: _objective.stein_objective(X, params, 0.1, seeds, 1e-6))
-        pool = SpanNoisePool(np.random.default_rng(1), n, K, d, X.dtype)
+        t_pass = _best_of(lambda: _objective.stein_objective(X, params, 0.1, seeds=seeds,
+                                                             reg_covar=1e-6))
+        pool = SpanNoisePool(np.random.default_rng(1), n, K, n_features=d, dtype=X.dtype)
         t_pooled = _best_of(lambda: _objective.stein_objective(
-            X, params, 0.1, seeds, 1e-6, dealt=pool.deal(np.random.default_rng(2))))
+            X, params, 0.1, seeds=seeds, reg_covar=1e-6,
+            dealt=pool.deal(np.random.default_rng(2))))
         resp = np.full((2 * _objective.BLOCK_ROWS, K), 1.0 / K, dtype=args.dtype)
         block = np.concatenate([X[:_objective.BLOCK_ROWS]] * 2)
 

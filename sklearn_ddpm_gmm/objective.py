@@ -115,7 +115,8 @@ def ddpm_loss(X, weights, means, covariances, t, *, covariance_type="full",
     X = check_array(X, dtype=np.float64)
     params = _mixture_params(X, weights, means, covariances, covariance_type)
     seeds = draw_seeds(check_random_state(random_state), X.shape[0])
-    return float(stein_objective(X, params, float(t), seeds, 0.0, covariance_type)[0])
+    return float(stein_objective(X, params, float(t), seeds=seeds, reg_covar=0.0,
+                                 covariance_type=covariance_type)[0])
 
 
 @validate_params(
@@ -193,7 +194,8 @@ def ddpm_step(X, weights, means, covariances, t, *, covariance_type="full",
                   tuple(_LEARNABLE[name] for name in learn), StopRule.PARAMS, 0.0,
                   centred=bool(centred))
     seeds = draw_seeds(check_random_state(random_state), X.shape[0])
-    evaluate, take_step = _objective_and_step(X, phase, seeds, 0.0, covariance_type)
+    evaluate, take_step = _objective_and_step(X, phase, seeds, reg_covar=0.0,
+                                              covariance_type=covariance_type)
     _, state = evaluate(params)
     stepped = take_step(params, state, phase.learning_rate)
     cov = _covariances(stepped.covariance, covariance_type, 0.0)

@@ -65,7 +65,8 @@ def test_coordinates_floor_covariances_below_reg_covar(kind):
 def _step(kind, c, grad_T, scale=1.0, t=0.1):
     a, s2 = noise_coefficients(t)
     T = noised(covariances(c, kind, REG), kind, a, s2)
-    return covariance_step(c, grad_T, T, np.full(K, 0.3), a, scale, kind, D, REG)
+    return covariance_step(c, grad_T, T, mean_resp=np.full(K, 0.3), a=a, scale=scale,
+                           covariance_type=kind, n_features=D, reg_covar=REG)
 
 
 @pytest.mark.parametrize("kind", LEARNED)
@@ -117,7 +118,8 @@ def test_small_covariance_step_is_the_gauss_newton_step(kind, t):
     T = noised(covariances(c, kind, REG), kind, a, s2)
     mass = np.full(K, 0.3)
     grad_T = 1e-7 * _random_symmetric(kind, c.shape, rng)
-    new = covariance_step(c, grad_T, T, mass, a, 0.7, kind, D, REG)
+    new = covariance_step(c, grad_T, T, mean_resp=mass, a=a, scale=0.7, covariance_type=kind,
+                          n_features=D, reg_covar=REG)
     delta = covariances(c, kind, REG) - covariances(new, kind, REG)
     if kind == "spherical":
         expected = grad_T * T**3 / (2 * D * mass)
@@ -177,12 +179,13 @@ def test_unit_step_moves_towards_the_em_update(kind, t, contraction):
     target = _em_update(kind, covs)
     params = MixtureParams(means, coordinates(_turned(kind, target), kind, REG), np.zeros(2))
     seeds = draw_seeds(np.random.RandomState(0), len(X))
-    _, _, curvature = stein_objective(X, params, t, seeds, REG, kind)
+    _, _, curvature = stein_objective(X, params, t, seeds=seeds, reg_covar=REG,
+                                      covariance_type=kind)
     np.testing.assert_allclose(curvature.mean_resp, 0.5, atol=1e-3)  # separated
     a, _ = noise_coefficients(t)
     new = covariance_step(params.covariance, curvature.noised_gradient,
-                          curvature.noised_covariances, curvature.mean_resp, a, 1.0, kind, D,
-                          REG)
+                          curvature.noised_covariances, mean_resp=curvature.mean_resp, a=a,
+                          scale=1.0, covariance_type=kind, n_features=D, reg_covar=REG)
     before = log_covariance_change(target, covariances(params.covariance, kind, REG), kind)
     after = log_covariance_change(target, covariances(new, kind, REG), kind)
     assert before == pytest.approx(0.3, rel=1e-6)

@@ -5,17 +5,17 @@ import pytest
 from sklearn.mixture import GaussianMixture
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
-from sklearn_ddpm_gmm._ddpm import _loss as _objective
 from sklearn_ddpm_gmm._ddpm._coordinates import coordinates
 from sklearn_ddpm_gmm._core._covariance import covariance_model
 from sklearn_ddpm_gmm._core._em import (
     em_step,
-    log_likelihood_gradient,
     posteriors,
     run_likelihood_phase,
 )
 from sklearn_ddpm_gmm._core._mixture import make_mixture
 from sklearn_ddpm_gmm._ddpm._score_model import MixtureParams
+
+from _reference import integrated_objective, log_likelihood_gradient
 
 TYPES = ["full", "tied", "diag", "spherical"]
 COVARIANCES = {
@@ -83,8 +83,8 @@ def test_exact_gradient_is_the_expectation_of_the_monte_carlo_one(covariance_typ
     mixture = MixtureParams(MEANS, coordinates(COVARIANCES[covariance_type], covariance_type,
                                                0.0), LOGITS)
     X_rep = np.tile(X, (100, 1))[np.random.default_rng(1).permutation(20_000)]
-    passes = [_objective.integrated_objective(X_rep, mixture, np.random.default_rng(seed),
-                                              0.0, covariance_type) for seed in range(30)]
+    passes = [integrated_objective(X_rep, mixture, np.random.default_rng(seed), reg_covar=0.0,
+                                   covariance_type=covariance_type) for seed in range(30)]
     monte_carlo = [np.mean([p.means for p in passes], axis=0),
                    np.mean([p.covariance for p in passes], axis=0),
                    np.mean([p.logits for p in passes], axis=0)]

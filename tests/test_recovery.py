@@ -13,7 +13,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn_ddpm_gmm import DDPMGaussianMixture
 from sklearn_ddpm_gmm._core._standardise import standardise as _standardise
 from sklearn_ddpm_gmm._ddpm._loss import draw_seeds
-from sklearn_ddpm_gmm._ddpm._optim import run_phase
+from sklearn_ddpm_gmm._ddpm._optim import run_fixed_noise
 from sklearn_ddpm_gmm._ddpm._schedule import power_phase
 from sklearn_ddpm_gmm._ddpm._score_model import MixtureParams
 from sklearn_ddpm_gmm.datasets import (
@@ -48,9 +48,9 @@ def test_symmetric_two_components_from_random_start(seed):
     power = power_phase(Z)
     start = rng.standard_normal((2, 50)) * 0.1 / np.sqrt(50)
     start -= start.mean(axis=0)
-    result = run_phase(
+    result = run_fixed_noise(
         Z, MixtureParams(start, np.zeros(2), np.zeros(2)), power,
-        draw_seeds(rng, Z.shape[0]), 1e-6,
+        seeds=draw_seeds(rng, Z.shape[0]), reg_covar=1e-6,
     )
     direction = result.params.means[0] - result.params.means[1]
     cosine = abs(direction @ means[0]) / (np.linalg.norm(direction) * np.linalg.norm(means[0]))

@@ -11,7 +11,7 @@ from sklearn_ddpm_gmm._ddpm._schedule import (
     cold_final_phase,
     cold_start_rows,
     em_level,
-    final_phase,
+    single_level_final_phase,
     intermediate_phase,
     n_intermediate_phases,
     power_phase,
@@ -78,7 +78,8 @@ def test_intermediate_levels_follow_the_weighted_mean_variance():
     params = _spherical([0.1, 0.3], [0.25, 0.75])
     noise_variances = []
     for stage in range(2):
-        phase = intermediate_phase(stage, params, 0.0, 1e-6, "spherical", n_rows=5000)
+        phase = intermediate_phase(stage, params, 0.0, tol=1e-6, covariance_type="spherical",
+                                   n_rows=5000)
         noise_variances.append(noise_coefficients(phase.t)[1])
         assert phase.learn == ("means", "covariance")  # weights stay as they are
         assert phase.stop is StopRule.PARAMS
@@ -87,8 +88,8 @@ def test_intermediate_levels_follow_the_weighted_mean_variance():
 
 def test_intermediate_levels_are_capped_at_one():
     # 1.3 * 2 is beyond the noise variance 1 - exp(-2) of t = 1.
-    phase = intermediate_phase(0, _spherical([2.0, 2.0], [0.5, 0.5]), 0.0, 1e-6,
-                               "spherical", n_rows=5000)
+    phase = intermediate_phase(0, _spherical([2.0, 2.0], [0.5, 0.5]), 0.0, tol=1e-6,
+                               covariance_type="spherical", n_rows=5000)
     assert phase.t == pytest.approx(1.0, rel=1e-12)
 
 
@@ -148,12 +149,13 @@ def test_cold_tolerance_a_quarter_standard_error_floored_and_at_least_tol():
     # A looser tol given by the user wins.
     assert cold_final_phase(0.05, 0.1, 5000, params).tol == 0.1
     # The intermediate phases use the same rule.
-    phase = intermediate_phase(0, params, 0.0, 1e-6, "spherical", n_rows=1_250_000)
+    phase = intermediate_phase(0, params, 0.0, tol=1e-6, covariance_type="spherical",
+                               n_rows=1_250_000)
     assert phase.tol == 1e-3
 
 
-def test_final_phase_takes_full_covariance_steps():
-    phase = final_phase(0.05, 100, 1e-4)
+def test_single_level_final_phase_takes_full_covariance_steps():
+    phase = single_level_final_phase(0.05, 100, 1e-4)
     assert phase.learn == ALL_PARAMS and phase.stop is StopRule.PARAMS
     assert phase.covariance_rate == 1.0 and phase.learning_rate == 1.0
     assert (phase.t, phase.max_steps, phase.tol) == (0.05, 100, 1e-4)

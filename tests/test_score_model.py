@@ -12,10 +12,17 @@ from sklearn_ddpm_gmm._ddpm._forward import noise_antithetic, noise_coefficients
 from sklearn_ddpm_gmm._ddpm._spherical_pass import spherical_stein_loss_grad
 from sklearn_ddpm_gmm._ddpm._score_model import (
     MixtureParams,
-    ddpm_loss_grad,
     log_prob_and_resp,
     score,
     stein_loss_grad,
+)
+
+from _reference import (
+    INTEGRATED_T_MAX,
+    INTEGRATED_T_MIN,
+    ddpm_loss_grad,
+    integrated_level,
+    integrated_objective,
 )
 
 REG = 1e-3
@@ -75,9 +82,11 @@ def _relative_error(analytic, numeric):
 @pytest.mark.parametrize("t", [0.05, 0.4, 1.5])
 def test_plain_ddpm_gradient_matches_finite_differences(t, covariance_type):
     X0, z, params = _problem(covariance_type=covariance_type)
-    _, grad = ddpm_loss_grad(X0, z, params, t, REG, covariance_type)
+    _, grad = ddpm_loss_grad(X0, z, params, t=t, reg_covar=REG,
+                             covariance_type=covariance_type)
     numeric = _finite_difference(
-        lambda p: ddpm_loss_grad(X0, z, p, t, REG, covariance_type)[0], params
+        lambda p: ddpm_loss_grad(X0, z, p, t=t, reg_covar=REG,
+                                 covariance_type=covariance_type)[0], params
     )
     assert _relative_error(grad, numeric) < 1e-6
 
@@ -88,9 +97,10 @@ def test_stein_gradient_matches_finite_differences(t, covariance_type):
     X0, z, params = _problem(seed=1, covariance_type=covariance_type)
     a, s2 = noise_coefficients(t)
     Xt = a * X0 + np.sqrt(s2) * z
-    _, grad, _ = stein_loss_grad(Xt, params, t, REG, covariance_type)
+    _, grad, _ = stein_loss_grad(Xt, params, t, reg_covar=REG, covariance_type=covariance_type)
     numeric = _finite_difference(
-        lambda p: stein_loss_grad(Xt, p, t, REG, covariance_type)[0], params
+        lambda p: stein_loss_grad(Xt, p, t, reg_covar=REG,
+                                  covariance_type=covariance_type)[0], params
     )
     assert _relative_error(grad, numeric) < 1e-6
 
@@ -104,9 +114,11 @@ def test_stein_form_has_the_plain_loss_and_gradient_in_expectation(covariance_ty
     n_draws = 4000
     X0_rep = np.tile(X0, (n_draws, 1))
     z = rng.standard_normal(X0_rep.shape)
-    plain_loss, plain_grad = ddpm_loss_grad(X0_rep, z, params, t, REG, covariance_type)
+    plain_loss, plain_grad = ddpm_loss_grad(X0_rep, z, params, t=t, reg_covar=REG,
+                                            covariance_type=covariance_type)
     Xt = noise_antithetic(X0_rep, z, t)
-    stein_loss, stein_grad, _ = stein_loss_grad(Xt, params, t, REG, covariance_type)
+    stein_loss, stein_grad, _ = stein_loss_grad(Xt, params, t, reg_covar=REG,
+                                                covariance_type=covariance_type)
     assert stein_loss == pytest.approx(plain_loss, rel=0.01)
     for g_plain, g_stein in zip(plain_grad, stein_grad):
         scale = np.max(np.abs(g_stein))
@@ -120,8 +132,9 @@ def test_stein_gradient_has_lower_variance_than_plain():
     plain, stein = [], []
     for _ in range(30):
         z = rng.standard_normal(X0.shape)
-        plain.append(ddpm_loss_grad(X0, z, params, t, REG)[1].means)
-        stein.append(stein_loss_grad(noise_antithetic(X0, z, t), params, t, REG)[1].means)
+        plain.append(ddpm_loss_grad(X0, z, params, t=t, reg_covar=REG)[1].means)
+        stein.append(stein_loss_grad(noise_antithetic(X0, z, t), params, t,
+                                     reg_covar=REG)[1].means)
     assert np.var(stein, axis=0).sum() < 0.1 * np.var(plain, axis=0).sum()
 
 
@@ -141,7 +154,7 @@ def test_score_is_the_gradient_of_the_noised_log_density(t):
     weights = np.array([0.2, 0.3, 0.5])
     params = MixtureParams(means, np.log(variances), np.log(weights))
     X = rng.standard_normal((10, 2)) * 3
-    S = score(X, params, t, 0.0)
+    S = score(X, params, t, reg_covar=0.0)
     eps = 1e-6
     for n in range(len(X)):
         for j in range(2):
@@ -155,7 +168,7 @@ def test_score_is_the_gradient_of_the_noised_log_density(t):
 def test_posteriors_are_finite_far_from_every_component():
     params = MixtureParams(np.array([[0.0], [1.0]]), np.log([1e-4, 1e-4]), np.zeros(2))
     X = np.array([[1e6], [-1e6], [0.5]])
-    log_prob, resp = log_prob_and_resp(X, params, 0.0, 0.0)
+    log_prob, resp = log_prob_and_resp(X, params, 0.0, reg_covar=0.0)
     assert np.all(np.isfinite(resp)) and np.allclose(resp.sum(axis=1), 1.0)
     assert np.isfinite(log_prob[2])
     np.testing.assert_allclose(resp[:2], [[0, 1], [1, 0]], atol=1e-12)
@@ -177,8 +190,10 @@ def test_blocked_pass_equals_one_evaluation_on_the_stacked_noised_points(
         for B, seed in zip(blocks, seeds)
     ])
     # Row averages: the stacked pair order does not matter.
-    loss, grad, curv = _objective.stein_objective(X0, params, t, seeds, REG, covariance_type)
-    ref_loss, ref_grad, ref_curv = stein_loss_grad(stacked, params, t, REG, covariance_type)
+    loss, grad, curv = _objective.stein_objective(X0, params, t, seeds=seeds, reg_covar=REG,
+                                                  covariance_type=covariance_type)
+    ref_loss, ref_grad, ref_curv = stein_loss_grad(stacked, params, t, reg_covar=REG,
+                                                   covariance_type=covariance_type)
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
     for block, ref in zip(grad, ref_grad):
         np.testing.assert_allclose(block, ref, rtol=1e-10, atol=1e-12)
@@ -198,10 +213,10 @@ def test_span_noise_has_the_full_noise_expectation_and_less_variance(covariance_
     span, full = [], []
     for seed in range(300):
         span.append(_objective.stein_objective(
-            X0, params, t, [seed], REG, covariance_type)[1])
+            X0, params, t, seeds=[seed], reg_covar=REG, covariance_type=covariance_type)[1])
         z = np.random.default_rng(10_000 + seed).standard_normal(X0.shape)
-        full.append(stein_loss_grad(noise_antithetic(X0, z, t), params, t, REG,
-                                    covariance_type)[1])
+        full.append(stein_loss_grad(noise_antithetic(X0, z, t), params, t, reg_covar=REG,
+                                    covariance_type=covariance_type)[1])
     for block in range(3):
         if covariance_type == "identity" and block == 1:
             continue  # unit variances are not learned
@@ -220,8 +235,8 @@ def test_span_noise_has_the_full_noise_expectation_and_less_variance(covariance_
 
 def _span_noised(X0, means, t, rng):
     basis = _span_noise.span_basis(means)
-    draws = _span_noise.span_draws(rng, len(X0), basis.shape[1], X0.shape[1])
-    return _span_noise.span_noised(X0, basis, t, draws)
+    draws = _span_noise.span_draws(rng, len(X0), basis.shape[1], n_features=X0.shape[1])
+    return _span_noise.span_noised(X0, basis, t, draws=draws)
 
 
 def test_span_points_answer_as_the_stand_ins_they_replace():
@@ -249,8 +264,8 @@ def test_float32_points_are_noised_in_float32(monkeypatch):
     z = np.random.default_rng(0).standard_normal(X0.shape).astype(np.float32)
     assert noise_antithetic(X0, z, 0.3).dtype == np.float32
     basis = _span_noise.span_basis(params.means)
-    draws = _span_noise.span_draws(np.random.default_rng(1), 64, basis.shape[1], 9,
-                                   np.float32)
+    draws = _span_noise.span_draws(np.random.default_rng(1), 64, basis.shape[1],
+                                   n_features=9, dtype=np.float32)
     promoted = []
     original = _span_noise.row_dots
 
@@ -259,7 +274,7 @@ def test_float32_points_are_noised_in_float32(monkeypatch):
         return original(A, B)
 
     monkeypatch.setattr(_span_noise, "row_dots", checked)
-    points = _span_noise.span_noised(X0, basis, 0.3, draws)
+    points = _span_noise.span_noised(X0, basis, 0.3, draws=draws)
     assert promoted and not any(promoted)
     assert points.coords.dtype == points.sq_norms.dtype == np.float32
 
@@ -277,8 +292,9 @@ def test_spherical_pass_equals_the_general_one(covariance_type, t, span):
         Xt = _span_noised(X0, params.means, t, np.random.default_rng(0))
     else:
         Xt = noise_antithetic(X0, z, t) if t > 0 else X0
-    fast = spherical_stein_loss_grad(Xt, params, t, REG, covariance_type)
-    ref = stein_loss_grad(Xt, params, t, REG, covariance_type)
+    fast = spherical_stein_loss_grad(Xt, params, t, reg_covar=REG,
+                                     covariance_type=covariance_type)
+    ref = stein_loss_grad(Xt, params, t, reg_covar=REG, covariance_type=covariance_type)
     np.testing.assert_allclose(fast[0], ref[0], rtol=1e-12)
     for got, want in zip((*fast[1], *fast[2]), (*ref[1], *ref[2])):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
@@ -304,13 +320,14 @@ def test_integrated_objective_gradient_is_the_log_likelihood_gradient(covariance
                            coordinates(sigma, covariance_type, 0.0), np.array([0.1, -0.1]))
 
     def nll(p):
-        return -log_prob_and_resp(X, p, 0.0, 0.0, covariance_type)[0].mean()
+        return -log_prob_and_resp(X, p, 0.0, reg_covar=0.0,
+                                  covariance_type=covariance_type)[0].mean()
 
     expected = _finite_difference(nll, params)
     # 100 copies of each point in random order, 30 passes of stratified levels.
     X_rep = np.tile(X, (100, 1))[np.random.default_rng(1).permutation(20_000)]
-    passes = [_objective.integrated_objective(X_rep, params, np.random.default_rng(seed),
-                                              0.0, covariance_type) for seed in range(30)]
+    passes = [integrated_objective(X_rep, params, np.random.default_rng(seed), reg_covar=0.0,
+                                   covariance_type=covariance_type) for seed in range(30)]
     got = [np.mean([p.means for p in passes], axis=0),
            # the gradient in Sigma, to the coordinates
            coordinate_gradient(params.covariance,
@@ -329,13 +346,15 @@ def test_kept_noise_gives_the_same_objective_as_redrawn_noise(covariance_type, m
     monkeypatch.setattr(_objective, "BLOCK_ROWS", 70)
     X0, _, params = _problem(seed=6, n=250, d=8, K=2, covariance_type=covariance_type)
     seeds = _objective.draw_seeds(np.random.RandomState(1), len(X0))
-    fresh = _objective.stein_objective(X0, params, 0.3, seeds, REG, covariance_type)
+    fresh = _objective.stein_objective(X0, params, 0.3, seeds=seeds, reg_covar=REG,
+                                       covariance_type=covariance_type)
     per_block = 70 * (8 if covariance_type == "diag" else 2 + 2)
     for budget in (0, 2 * per_block, 10**6):
         cache = _objective.NoiseCache(max_numbers=budget)
         for _ in range(2):
-            kept = _objective.stein_objective(X0, params, 0.3, seeds, REG, covariance_type,
-                                              cache)
+            kept = _objective.stein_objective(X0, params, 0.3, seeds=seeds, reg_covar=REG,
+                                              covariance_type=covariance_type,
+                                              noise_cache=cache)
             np.testing.assert_array_equal(kept[0], fresh[0])
             for got, want in zip(kept[1], fresh[1]):
                 np.testing.assert_array_equal(got, want)
@@ -347,8 +366,8 @@ def test_integrated_levels_integrate_functions_of_the_level():
     # density, integrate a function of t over [T_MIN, T_MAX]: the flat one,
     # a decaying one like the integrand's tail, and one that changes at small t.
     u = (np.arange(20000) + 0.5) / 20000
-    levels, weights = np.array([_objective.integrated_level(q) for q in u]).T
-    t_min, t_max = _objective.INTEGRATED_T_MIN, _objective.INTEGRATED_T_MAX
+    levels, weights = np.array([integrated_level(q) for q in u]).T
+    t_min, t_max = INTEGRATED_T_MIN, INTEGRATED_T_MAX
     assert np.all(np.diff(levels) > 0) and levels[0] >= t_min and levels[-1] <= t_max
     for f, exact in [
         (np.ones_like, t_max - t_min),
@@ -379,7 +398,7 @@ def test_pool_normals_are_standard_normal(dtype):
 
 
 def test_span_noise_pool_matches_the_moments_and_deals_them_unchanged():
-    pool = _span_noise.SpanNoisePool(np.random.default_rng(0), 1000, 3, 9)
+    pool = _span_noise.SpanNoisePool(np.random.default_rng(0), 1000, 3, n_features=9)
     np.testing.assert_allclose(pool.zeta.T @ pool.zeta / 1000, np.eye(3), atol=1e-12)
     np.testing.assert_allclose(np.mean(pool.along**2), 1.0)
     rest = pool.off_p_sq - np.sum(pool.zeta**2, axis=1)  # the chi-square part
@@ -404,12 +423,13 @@ def test_pooled_span_noise_has_the_fresh_noise_expectation(monkeypatch):
     X0, _, params = _problem(seed=5, n=400, d=8, K=2)
     pooled, fresh = [], []
     for seed in range(300):
-        pool = _span_noise.SpanNoisePool(np.random.default_rng(seed), 400, 2, 8)
+        pool = _span_noise.SpanNoisePool(np.random.default_rng(seed), 400, 2, n_features=8)
         dealt = pool.deal(np.random.default_rng(10_000 + seed))
-        pooled.append(_objective.stein_objective(X0, params, 0.3, [0, 0, 0], REG,
-                                                 dealt=dealt)[1])
+        pooled.append(_objective.stein_objective(X0, params, 0.3, seeds=[0, 0, 0],
+                                                 reg_covar=REG, dealt=dealt)[1])
         fresh.append(_objective.stein_objective(
-            X0, params, 0.3, [20_000 + seed, 30_000 + seed, 40_000 + seed], REG)[1])
+            X0, params, 0.3, seeds=[20_000 + seed, 30_000 + seed, 40_000 + seed],
+            reg_covar=REG)[1])
     for block in range(3):
         a = np.array([np.ravel(g[block]) for g in pooled])
         b = np.array([np.ravel(g[block]) for g in fresh])

@@ -6,9 +6,9 @@ the DDPM objective integrated over all noise levels with the likelihood
 weighting is the KL divergence of the data from the model up to a constant
 (Song, Durkan, Murray & Ermon 2021): its gradient is the gradient of the mean
 log-likelihood, in closed form from the posteriors ``r`` (n, K) of the clean
-model (:func:`log_likelihood_gradient`; ``tests/test_likelihood.py`` checks it
-against finite differences and against the Monte Carlo estimate of
-:func:`._objective.integrated_objective`)::
+model (``tests/_reference.py``'s ``log_likelihood_gradient``, which
+``tests/test_likelihood.py`` checks against finite differences and against the
+Monte Carlo estimate of the integrated objective)::
 
     dL/dmu_k    = 1/n sum_i r_ik Sigma_k^{-1} (x_i - mu_k)
     dL/dSigma_k = 1/(2n) sum_i r_ik (Sigma_k^{-1} e_ik e_ik^T Sigma_k^{-1} - Sigma_k^{-1})
@@ -263,52 +263,6 @@ class InMemoryRows:
         """:func:`run_likelihood_phase` on the rows (with their weights)."""
         return run_likelihood_phase(self.array, params, model,
                                     sample_weight=self.sample_weight, **kwargs)
-
-
-def log_likelihood_gradient(X, params, covariance_type):
-    """Gradient of the mean log-likelihood: of the integrated DDPM objective's
-    negative, exactly (see the module docstring).
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    params : Mixture
-    covariance_type : {"full", "tied", "diag", "spherical"}
-
-    Returns
-    -------
-    grad_means : ndarray of shape (n_components, n_features)
-    grad_covariances : ndarray, shape of ``params.covariances``
-        With respect to the covariance entries (symmetric matrices for
-        full and tied; the variances for diag and spherical).
-    grad_logits : ndarray of shape (n_components,)
-        With respect to ``beta`` in ``pi = softmax(beta)``.
-    """
-    n_samples, n_features = X.shape
-    from ._covariance import covariance_model
-
-    resp = posteriors(X, params, covariance_model(covariance_type, 0.0))[1]  # (n, K)
-    nk = resp.sum(axis=0)
-    offsets = X[:, np.newaxis, :] - params.means  # (n, K, d)
-    cov = params.covariances
-    if covariance_type in ("full", "tied"):
-        full = cov if covariance_type == "full" else np.broadcast_to(cov, (len(nk),) + cov.shape)
-        precisions = np.linalg.inv(full)  # (K, d, d)
-        white = np.einsum("kij,nkj->nki", precisions, offsets)  # Sigma^{-1} e
-        grad_means = np.einsum("nk,nki->ki", resp, white) / n_samples
-        grad_cov = 0.5 * (np.einsum("nk,nki,nkj->kij", resp, white, white)
-                          - nk[:, None, None] * precisions) / n_samples
-        if covariance_type == "tied":
-            grad_cov = grad_cov.sum(axis=0)
-    else:
-        variances = cov[:, np.newaxis] if covariance_type == "spherical" else cov  # (K, 1|d)
-        white = offsets / variances
-        grad_means = np.einsum("nk,nki->ki", resp, white) / n_samples
-        squares = np.einsum("nk,nki->ki", resp, offsets**2) / variances**2  # (K, d)
-        per_entry = 0.5 * (squares - nk[:, None] / variances) / n_samples
-        grad_cov = per_entry.sum(axis=1) if covariance_type == "spherical" else per_entry
-    grad_logits = nk / n_samples - params.weights
-    return grad_means, grad_cov, grad_logits
 
 
 def far_posteriors(X, params: Mixture, model: CovarianceType):

@@ -16,7 +16,7 @@ from ._coordinates import coordinates, from_spherical
 from .._numerics._fastops import TINY
 from ._history import History, phase_history
 from ._loss import draw_seeds
-from ._optim import run_phase
+from ._optim import run_fixed_noise
 from ._schedule import intermediate_phase, n_intermediate_phases, power_phase, power_phase_variance
 from ._score_model import MixtureParams
 from .._core._standardise import data_bounds
@@ -34,7 +34,7 @@ def one_hot(labels, n_components, dtype):
     return resp
 
 
-def initial_posteriors(X, n_components, init_params, random_state, sample_weight=None):
+def initial_posteriors(X, n_components, init_params, *, random_state, sample_weight=None):
     """GaussianMixture's initial posteriors for ``init_params`` ("kmeans",
     "k-means++", "random", "random_from_data"), shape (n, n_components); the
     same draws from ``random_state`` as GaussianMixture makes."""
@@ -61,9 +61,10 @@ def noised_rows(X):
     return X if draws == 1 else np.tile(X, (draws, 1))
 
 
-def run_ddpm_phase(X, params, phase, random_state, *, reg, covariance_type, verbose=0,
+def run_ddpm_phase(X, params, phase, *, random_state, reg, covariance_type, verbose=0,
                    verbose_interval=10):
-    """One phase with fresh noise on the rows of X (:func:`._optim.run_phase`).
+    """One phase on the rows of X, under one noise draw made for it and held
+    fixed (:func:`._optim.run_fixed_noise`).
 
     Parameters
     ----------
@@ -86,8 +87,10 @@ def run_ddpm_phase(X, params, phase, random_state, *, reg, covariance_type, verb
         print(f"  Phase {phase.kind.value} at noise level t = {phase.t:.3g} on {X.shape[0]} rows")
     X_noised = noised_rows(X)
     phase = phase._replace(bounds=data_bounds(X))
-    result = run_phase(X_noised, params, phase, draw_seeds(random_state, X_noised.shape[0]),
-                       reg, covariance_type, verbose, verbose_interval)
+    result = run_fixed_noise(X_noised, params, phase,
+                             seeds=draw_seeds(random_state, X_noised.shape[0]),
+                             reg_covar=reg, covariance_type=covariance_type,
+                             verbose=verbose, verbose_interval=verbose_interval)
     history = phase_history(phase.kind, t=phase.t, n_steps=result.n_steps,
                             learning_rate=result.learning_rate, n_rows=X.shape[0],
                             converged=result.converged, losses=result.losses)
@@ -126,7 +129,7 @@ def initial_params(X, spec, random_state, *, scale, reg, covariance_type, given=
         means *= 0.1 / np.sqrt(n_features)
         means -= means.mean(axis=0)
     else:
-        resp = initial_posteriors(X, K, spec.init_params, random_state)
+        resp = initial_posteriors(X, K, spec.init_params, random_state=random_state)
         means = (resp.T @ X) / np.maximum(resp.sum(axis=0), TINY)[:, np.newaxis]
     weights = np.full(K, 1.0 / K) if weights_init is None else weights_init
     if covariance_type == "identity":
@@ -140,7 +143,8 @@ def initial_params(X, spec, random_state, *, scale, reg, covariance_type, given=
             variances = np.full(K, power_phase_variance(X, K))
         else:
             variances = np.ones(K)
-        cov = from_spherical(variances, weights, covariance_type, n_features, reg)
+        cov = from_spherical(variances, weights, covariance_type, n_features=n_features,
+                             reg_covar=reg)
     # Parameters are float64 whatever the data's precision.
     return MixtureParams(np.asarray(means, dtype=np.float64), cov, np.log(weights))
 
@@ -166,12 +170,14 @@ def cold_start(X_cold, spec, seed, *, scale, reg, cold_type, given=None):
                             covariance_type=cold_type, given=given)
     history = History()
     if spec.n_components > 1 and spec.init_params == "power":
-        params, record = run_ddpm_phase(X_cold, params, power_phase(X_cold), random_state,
-                                        **options)
+        params, record = run_ddpm_phase(X_cold, params, power_phase(X_cold),
+                                        random_state=random_state, **options)
         history = history.then(record)
     # Each level is chosen from where the previous phase ended.
     for stage in range(n_intermediate_phases(spec.n_components)):
-        phase = intermediate_phase(stage, params, reg, spec.tol, cold_type, len(X_cold))
-        params, record = run_ddpm_phase(X_cold, params, phase, random_state, **options)
+        phase = intermediate_phase(stage, params, reg, tol=spec.tol,
+                                   covariance_type=cold_type, n_rows=len(X_cold))
+        params, record = run_ddpm_phase(X_cold, params, phase, random_state=random_state,
+                                        **options)
         history = history.then(record)
     return params, history, random_state

@@ -99,7 +99,7 @@ def _floored_cholesky(M, floor=TINY):
     return np.swapaxes(R * signs[..., :, np.newaxis], -1, -2)
 
 
-def from_spherical(variances, weights, covariance_type, n_features, reg_covar):
+def from_spherical(variances, weights, covariance_type, *, n_features, reg_covar):
     """Coordinates of ``v_i I`` (tied: the weighted mean variance) for the given type."""
     if covariance_type in ONE_VARIANCE:
         cov = variances
@@ -241,7 +241,7 @@ class _SphericalGeometry:
                     - self._points_weighted(w * c_total[:, np.newaxis]))
         return ScoreStatistics(sq_norm, inner, None, resp_sum)
 
-    def covariance_gradient(self, alpha, beta, gamma, V, V_inner, zeta):
+    def covariance_gradient(self, alpha, beta, gamma, *, V, V_inner, zeta):
         """The bracket of ``dL/dT_i`` in the :mod:`._score_model` module
         docstring (without its 2/n) for ``T_i = tau_i I``, as a derivative in
         tau_i: shape (K,)."""
@@ -310,7 +310,7 @@ class _DiagGeometry(_FieldScoreStatistics):
         raw = alpha.T @ self.X_sq - 2.0 * a * means * (alpha.T @ X) + a * a * means**2 * col
         return raw * self.precision**2
 
-    def covariance_gradient(self, alpha, beta, gamma, V, V_inner, zeta):
+    def covariance_gradient(self, alpha, beta, gamma, *, V, V_inner, zeta):
         P = self.precision
         cross = (gamma.T @ (V * self.X) - self.a * self.means * (gamma.T @ V)) * P
         return (
@@ -348,7 +348,7 @@ class _FullGeometry(_FieldScoreStatistics):
     def precision_times(self, M):
         return np.einsum("kde,ke->kd", self.precision, M)
 
-    def covariance_gradient(self, alpha, beta, gamma, V, V_inner, zeta):
+    def covariance_gradient(self, alpha, beta, gamma, *, V, V_inner, zeta):
         grads = []
         for i, (U, P) in enumerate(zip(self.U, self.precision)):
             A = (alpha[:, i, np.newaxis] * U).T @ U
@@ -358,7 +358,7 @@ class _FullGeometry(_FieldScoreStatistics):
         return np.asarray(grads)
 
 
-def geometry(X, means, T, a, covariance_type):
+def geometry(X, means, T, *, a, covariance_type):
     """The geometry object for the noised covariances T of the given type
     (X may be :class:`._span_noise.SpanPoints` for the spherical types)."""
     if covariance_type in ONE_VARIANCE:
@@ -401,7 +401,7 @@ def noised_norms(T, M, covariance_type):
     return np.sqrt(np.maximum(np.einsum("kd,kd->k", M, solved), 0.0))
 
 
-def elementwise_curvatures(T, mean_resp, a, covariance_type, n_features):
+def elementwise_curvatures(T, mean_resp, a, *, covariance_type, n_features):
     """Gauss-Newton curvature of the Stein loss at one level for the spherical
     and diag types, in the means and in the covariances Sigma themselves.
 
@@ -422,7 +422,7 @@ def elementwise_curvatures(T, mean_resp, a, covariance_type, n_features):
     return 2.0 * a * a * mass / T**2, 2.0 * a**4 * cov_mass / T**3
 
 
-def elementwise_covariance_step(c, grad_sigma, curvature, scale, reg_covar):
+def elementwise_covariance_step(c, grad_sigma, curvature, *, scale, reg_covar):
     """Gauss-Newton step on log-variance coordinates c from the gradient and
     curvature in the variances themselves; each log-variance moves by at most
     ``_MAX_LOG_VARIANCE_STEP`` and stays above the floor of ``reg_covar``."""
@@ -432,7 +432,7 @@ def elementwise_covariance_step(c, grad_sigma, curvature, scale, reg_covar):
     return np.maximum(c - step, np.log(floor))
 
 
-def covariance_step(c, grad_T, T, mean_resp, a, scale, covariance_type, n_features,
+def covariance_step(c, grad_T, T, *, mean_resp, a, scale, covariance_type, n_features,
                     reg_covar):
     """One Gauss-Newton step on the covariances, applied multiplicatively.
 
@@ -470,13 +470,15 @@ def covariance_step(c, grad_T, T, mean_resp, a, scale, covariance_type, n_featur
     if covariance_type == "identity":
         return c
     if covariance_type in ("spherical", "diag"):
-        _, curvature = elementwise_curvatures(T, mean_resp, a, covariance_type, n_features)
-        return elementwise_covariance_step(c, a * a * grad_T, curvature, scale, reg_covar)
+        _, curvature = elementwise_curvatures(T, mean_resp, a, covariance_type=covariance_type,
+                                              n_features=n_features)
+        return elementwise_covariance_step(c, a * a * grad_T, curvature, scale=scale,
+                                           reg_covar=reg_covar)
     # T shares Sigma's eigenvectors; its eigenvalues are the noised ones.
     noised_eigvals, eigvecs = np.linalg.eigh(T)
     _, curvature = eigen_curvatures(noised_eigvals, mean_resp, a, covariance_type)
-    return eigen_covariance_step(c, a * a * grad_T, eigvecs, curvature, scale, reg_covar,
-                                 covariance_type)
+    return eigen_covariance_step(c, a * a * grad_T, eigvecs, curvature=curvature, scale=scale,
+                                 reg_covar=reg_covar, covariance_type=covariance_type)
 
 
 def _multiplicative_step(c, delta_sigma, floor):
@@ -526,7 +528,7 @@ def eigen_curvatures(noised_eigvals, mean_resp, a, covariance_type):
     return means, cov
 
 
-def eigen_covariance_step(c, grad_sigma, eigvecs, curvature, scale, reg_covar,
+def eigen_covariance_step(c, grad_sigma, eigvecs, *, curvature, scale, reg_covar,
                           covariance_type):
     """Gauss-Newton step on full or tied Cholesky coordinates from the gradient
     in Sigma and a curvature that is diagonal in Sigma's eigenbasis

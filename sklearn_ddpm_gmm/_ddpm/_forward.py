@@ -27,12 +27,6 @@ def noise_coefficients(t):
     return float(np.exp(-t)), float(-np.expm1(-2.0 * t))
 
 
-def noise_points(X0, z, t):
-    """``a X0 + s z``: the clean points X0, shape (n, d), noised to level t."""
-    a, s2 = noise_coefficients(t)
-    return a * X0 + s2**0.5 * z
-
-
 def noise_antithetic(X0, z, t):
     """Noised copies of ``X0`` in antithetic pairs.
 

@@ -12,14 +12,10 @@ Spherical models draw span noise (:mod:`._span_noise`): r + 2 numbers a
 point instead of d, and no (n, d) arrays.
 """
 
-import functools
-from typing import NamedTuple
-
 import numpy as np
 
-from ._coordinates import covariances, eigen_curvatures, elementwise_curvatures
 from .._numerics._fastops import row_dots
-from ._forward import noise_antithetic, noise_coefficients
+from ._forward import noise_antithetic
 from ._score_model import Curvature, MixtureParams, stein_loss_grad
 from ._span_noise import span_basis, span_draws, span_noised, uses_span_noise
 from ._spherical_pass import spherical_stein_loss_grad
@@ -77,7 +73,7 @@ def row_sq_norms(X):
     return np.concatenate([row_dots(block, block) for block in blocks])
 
 
-def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
+def stein_objective(X, params, t, *, seeds, reg_covar, covariance_type="spherical",
                     noise_cache=None, dealt=None, sq_norms=None):
     """Stein-form DDPM loss, gradient and curvature over all rows of X.
 
@@ -134,16 +130,18 @@ def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
                 draws = noise_cache.get(
                     ("span", seed, len(X0), rank),
                     lambda: span_draws(np.random.default_rng(seed), len(X0), rank,
-                                       n_features, X0.dtype),
+                                       n_features=n_features, dtype=X0.dtype),
                 )
-            Xt = span_noised(X0, basis, t, draws,
-                             None if sq_norms is None else sq_norms[start:start + len(X0)])
+            Xt = span_noised(X0, basis, t, draws=draws,
+                             sq_norms=(None if sq_norms is None
+                                       else sq_norms[start:start + len(X0)]))
         else:
             z = noise_cache.get(("dense", seed, X0.shape),
                                 lambda: block_noise(seed, X0.shape).astype(X0.dtype,
                                                                           copy=False))
             Xt = noise_antithetic(X0, z, t)
-        loss, grad, curvature = loss_grad(Xt, params, t, reg_covar, covariance_type)
+        loss, grad, curvature = loss_grad(Xt, params, t, reg_covar=reg_covar,
+                                          covariance_type=covariance_type)
         share = X0.shape[0] / n_samples
         terms = (loss, *grad, curvature.noised_gradient, curvature.mean_resp,
                  curvature.weight_logits)
@@ -158,137 +156,3 @@ def stein_objective(X, params, t, seeds, reg_covar, covariance_type="spherical",
         MixtureParams(g_means, g_cov, g_logits),
         Curvature(noised_covariances, noised_gradient, mean_resp, logit_curvature),
     )
-
-
-# ------------------------------------------------- all levels, likelihood weighted
-# Lowest level of the integrated objective: below it the integrand is its t = 0 value.
-INTEGRATED_T_MIN = 1e-4
-# Highest level: above it the integrand has decayed like exp(-4 t) (to ~4e-11).
-INTEGRATED_T_MAX = 6.0
-# Strata a pass is split into: every N_STRATA-th row, each its own level.
-N_STRATA = 64
-# Log-uniform share of the levels' law (the rest exponential); tuned on wine (docs/design.rst).
-LOG_UNIFORM_SHARE = 0.5
-# Rate of the exponential part: the integrand decays like exp(-2 t) once the noise dominates.
-EXPONENTIAL_RATE = 2.0
-
-
-@functools.cache
-def _level_law():
-    """The levels' cumulative distribution on a log grid over [T_MIN, T_MAX].
-
-    Levels are drawn by inverting it linearly between grid points, so the law
-    actually sampled has, in each grid cell, the constant density
-    ``(F[i+1] - F[i]) / (t[i+1] - t[i])``: its reciprocal is the level's
-    exact importance weight.
-
-    Returns
-    -------
-    grid, cdf : ndarrays of shape (4097,)
-    """
-    grid = np.geomspace(INTEGRATED_T_MIN, INTEGRATED_T_MAX, 4097)
-    log_uniform = np.log(grid / INTEGRATED_T_MIN) / np.log(INTEGRATED_T_MAX / INTEGRATED_T_MIN)
-    decay = np.exp(-EXPONENTIAL_RATE * INTEGRATED_T_MIN) - np.exp(-EXPONENTIAL_RATE * grid)
-    exponential = decay / decay[-1]
-    cdf = LOG_UNIFORM_SHARE * log_uniform + (1.0 - LOG_UNIFORM_SHARE) * exponential
-    cdf[-1] = 1.0
-    return grid, cdf
-
-
-def integrated_level(u):
-    """The level at quantile u of the levels' law, and its importance weight
-    (the reciprocal of the law's density there)."""
-    grid, cdf = _level_law()
-    t = float(np.interp(u, cdf, grid))
-    cell = min(max(int(np.searchsorted(grid, t)) - 1, 0), len(grid) - 2)
-    density = (cdf[cell + 1] - cdf[cell]) / (grid[cell + 1] - grid[cell])
-    return t, 1.0 / density
-
-
-class IntegratedTerms(NamedTuple):
-    """Gradient and Gauss-Newton curvature of the integrated objective in the
-    parameters themselves (means, covariances Sigma, logits). The curvature is
-    diagonal: coordinate by coordinate for spherical, diag and identity, in
-    the eigenbasis of Sigma (``eigenbasis``) for full and tied."""
-
-    loss: float
-    means: np.ndarray  # (K, d) gradient
-    means_curvature: np.ndarray  # (K,) spherical/identity, (K, d) diag, full, tied
-    covariance: np.ndarray  # gradient in Sigma, shape of the covariances
-    covariance_curvature: np.ndarray
-    logits: np.ndarray  # (K,)
-    logits_curvature: np.ndarray  # (K,)
-    eigenbasis: np.ndarray = None  # Sigma's eigenvectors (full, tied)
-
-
-def integrated_objective(X, params, rng, reg_covar, covariance_type="spherical"):
-    """The DDPM objective integrated over all noise levels with the likelihood
-    weighting, one Monte Carlo pass: gradient and curvature.
-
-    For the OU process the Fisher divergence between the noised data and the
-    noised model, integrated over t in (0, inf) with unit weight, is the KL
-    divergence of the data from the model (its derivative in t is minus the
-    Fisher divergence; both processes reach N(0, I)); the Stein-form loss at
-    level t is that Fisher divergence up to a constant. So the integral of the
-    Stein-form gradients over t is the gradient of the mean negative
-    log-likelihood, and its minimiser is maximum likelihood
-    (``tests/test_score_model.py`` checks the identity against the
-    log-likelihood's gradient). The integral is estimated by stratified
-    sampling: every ``N_STRATA``-th row (a systematic subsample, whatever the
-    rows' order) is noised at a level drawn from its own stratum of a
-    law on ``[INTEGRATED_T_MIN, INTEGRATED_T_MAX]`` (:func:`integrated_level`:
-    half log-uniform, half exponential), strata assigned at random, weighted
-    by the reciprocal of the law's density. The curvature
-    is each level's Gauss-Newton curvature, mapped to the parameters and
-    integrated the same way: for the means ``2 a^2 m / T^2``, whose integral
-    over t is EM's ``m / Sigma`` on separated components.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    params : MixtureParams
-    rng : numpy.random.Generator
-        Levels and noise seeds of this pass.
-    reg_covar : float
-    covariance_type : str
-
-    Returns
-    -------
-    IntegratedTerms
-    """
-    n_samples, n_features = X.shape
-    n_strata = min(N_STRATA, n_samples)
-    strata = rng.permutation(n_strata)
-    matrix = covariance_type in ("full", "tied")
-    if matrix:
-        # Every level's curvature is diagonal in Sigma's eigenbasis.
-        sigma_eigvals, eigenbasis = np.linalg.eigh(
-            covariances(params.covariance, covariance_type, reg_covar))
-    total = None
-    for index, stratum in enumerate(strata):
-        rows = X[index::n_strata]
-        t, inverse_density = integrated_level((stratum + rng.random()) / n_strata)
-        weight = inverse_density * rows.shape[0] / n_samples
-        seeds = rng.integers(np.iinfo(np.int32).max, size=n_blocks(rows.shape[0]))
-        loss, grad, curvature = stein_objective(rows, params, t, seeds, reg_covar,
-                                                covariance_type)
-        a, s2 = noise_coefficients(t)
-        if matrix:
-            means_curvature, covariance_curvature = eigen_curvatures(
-                a * a * sigma_eigvals + s2, curvature.mean_resp, a, covariance_type)
-        else:
-            means_curvature, covariance_curvature = elementwise_curvatures(
-                curvature.noised_covariances, curvature.mean_resp, a, covariance_type,
-                n_features,
-            )
-        terms = (
-            loss, grad.means, means_curvature,
-            a * a * curvature.noised_gradient, covariance_curvature,
-            grad.weight_logits, curvature.weight_logits,
-        )
-        if total is None:
-            total = [weight * term for term in terms]
-        else:
-            total = [acc + weight * term for acc, term in zip(total, terms)]
-    return IntegratedTerms(float(total[0]), *total[1:],
-                           eigenbasis=eigenbasis if matrix else None)

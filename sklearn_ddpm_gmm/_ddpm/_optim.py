@@ -75,10 +75,10 @@ class PhaseResult(NamedTuple):
     losses: list
     n_steps: int
     converged: bool
-    learning_rate: float  # after any halving (see run_phase)
+    learning_rate: float  # after any halving (see run_fixed_noise)
 
 
-def _preconditioned_step(params, grad, curvature, phase, reg_covar, covariance_type):
+def _preconditioned_step(params, grad, curvature, *, phase, reg_covar, covariance_type):
     """One gradient step scaled by the Gauss-Newton curvature.
 
     With this scaling a unit learning rate at small noise moves each mean like
@@ -101,10 +101,12 @@ def _preconditioned_step(params, grad, curvature, phase, reg_covar, covariance_t
             means = means - means.mean(axis=0)
     if "covariance" in phase.learn:
         cov = covariance_step(
-            cov, curvature.noised_gradient, T, mass, a,
-            phase.covariance_rate * lr, covariance_type, means.shape[1], reg_covar,
+            cov, curvature.noised_gradient, T, mean_resp=mass, a=a,
+            scale=phase.covariance_rate * lr, covariance_type=covariance_type,
+            n_features=means.shape[1], reg_covar=reg_covar,
         )
-    means, cov = _within_bounds(means, cov, phase.bounds, reg_covar, covariance_type)
+    means, cov = _within_bounds(means, cov, phase.bounds, reg_covar=reg_covar,
+                                covariance_type=covariance_type)
     if "weight_logits" in phase.learn and phase.closed_form_weights:
         # At small noise the score of well-separated components hardly depends
         # on the weights, so the loss is nearly flat in the logits and gradient
@@ -129,7 +131,7 @@ def _trust_region(step, sizes, bound):
     return step * scale.reshape(scale.shape + (1,) * (step.ndim - scale.ndim))
 
 
-def _within_bounds(means, cov, bounds, reg_covar, covariance_type):
+def _within_bounds(means, cov, bounds, *, reg_covar, covariance_type):
     """Means and covariance coordinates projected into DataBounds (or as they
     are when there are none)."""
     if bounds is None:
@@ -180,11 +182,11 @@ def _span_change(old, new):
     return max(angle, abs(new_norm - old_norm) / max(new_norm, TINY))
 
 
-def _objective_and_step(X, phase, seeds, reg_covar, covariance_type, fixed=False,
+def _objective_and_step(X, phase, seeds, *, reg_covar, covariance_type, fixed=False,
                         dealt=None, sq_norms=None):
     """The phase's objective under the noise draw that ``seeds`` give, and
-    its step (run_phase holds the draw fixed, ``fixed=True``, and keeps the
-    draws between evaluations; run_fresh_noise draws anew, or deals its
+    its step (run_fixed_noise holds the draw fixed, ``fixed=True``, and keeps
+    the draws between evaluations; run_fresh_noise draws anew, or deals its
     span noise from a pool, ``dealt``); ``sq_norms`` are X's
     :func:`._objective.row_sq_norms`, if known.
 
@@ -198,21 +200,24 @@ def _objective_and_step(X, phase, seeds, reg_covar, covariance_type, fixed=False
     noise_cache = NoiseCache() if fixed else None
 
     def evaluate(params):
-        loss, grad, curvature = stein_objective(X, params, phase.t, seeds, reg_covar,
-                                                covariance_type, noise_cache, dealt,
-                                                sq_norms)
+        loss, grad, curvature = stein_objective(X, params, phase.t, seeds=seeds,
+                                                reg_covar=reg_covar,
+                                                covariance_type=covariance_type,
+                                                noise_cache=noise_cache, dealt=dealt,
+                                                sq_norms=sq_norms)
         return loss, (grad, curvature)
 
     def take_step(params, state, learning_rate):
         return _preconditioned_step(params, *state,
-                                    phase._replace(learning_rate=learning_rate),
-                                    reg_covar, covariance_type)
+                                    phase=phase._replace(learning_rate=learning_rate),
+                                    reg_covar=reg_covar, covariance_type=covariance_type)
     return evaluate, take_step
 
 
-def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
-              verbose=0, verbose_interval=10):
-    """Gradient descent on the DDPM objective at one noise level.
+def run_fixed_noise(X, params, phase, *, seeds, reg_covar, covariance_type="spherical",
+                    verbose=0, verbose_interval=10):
+    """Gradient descent on the DDPM objective at one noise level, under one
+    noise draw held fixed (contrast :func:`run_fresh_noise`).
 
     Parameters
     ----------
@@ -245,8 +250,8 @@ def run_phase(X, params, phase, seeds, reg_covar, covariance_type="spherical",
     # float32 passes round the loss at ~1e-7 relative: rises below 100 of
     # their rounding units are not evidence of an overshoot.
     rise_tol = max(_LOSS_RISE_TOL, 100 * np.finfo(X.dtype).eps)
-    evaluate, take_step = _objective_and_step(X, phase, seeds, reg_covar,
-                                              covariance_type, fixed=True,
+    evaluate, take_step = _objective_and_step(X, phase, seeds, reg_covar=reg_covar,
+                                              covariance_type=covariance_type, fixed=True,
                                               sq_norms=_span_sq_norms(X, params, phase,
                                                                       covariance_type))
     loss, state = evaluate(params)
@@ -300,7 +305,7 @@ _MC_VARIANCE_FRACTION = 0.08
 _MIN_DRAWS = 3
 # Cap on the iterates' lag-one autocorrelation: (1 + r) / (1 - r) is at most 9.
 _MAX_AUTOCORRELATION = 0.8
-# Burn-in ends below one standard error of movement (standardised_movement; docs/design.rst).
+# Burn-in ends below one standard error of movement (movement_in_standard_errors, design.rst).
 _BURN_IN_MOVEMENT = 1.0
 # A burn-in step moving the means this much more than the one before overshot: rate halved.
 _OVERSHOOT_GROWTH = 1.5
@@ -319,7 +324,7 @@ def statistical_variance(params, n_samples, reg_covar, covariance_type):
     return float(np.sum(n_features * v / (n_samples * params.weights())))
 
 
-def standardised_movement(old, new, n_samples, reg_covar, covariance_type):
+def movement_in_standard_errors(old, new, n_samples, *, reg_covar, covariance_type):
     """How far the means moved, relative to their statistical precision.
 
     The squared movement of mean j in its component's Mahalanobis metric, per
@@ -373,10 +378,10 @@ def _span_pool(X, params, random_state):
     n_samples, n_features = X.shape
     rank = span_basis(params.means).shape[1]
     rng = np.random.default_rng(draw_seeds(random_state, n_samples)[0])
-    return SpanNoisePool(rng, n_samples, rank, n_features, X.dtype)
+    return SpanNoisePool(rng, n_samples, rank, n_features=n_features, dtype=X.dtype)
 
 
-def run_fresh_noise(X, params, phase, random_state, reg_covar, covariance_type,
+def run_fresh_noise(X, params, phase, *, random_state, reg_covar, covariance_type,
                     max_draws, verbose=0, verbose_interval=10, n_samples=None):
     """The full-data stage: preconditioned steps, each with a fresh noise draw.
 
@@ -385,7 +390,7 @@ def run_fresh_noise(X, params, phase, random_state, reg_covar, covariance_type,
     spherical models, is dealt anew each step from one
     :class:`._span_noise.SpanNoisePool` drawn for the stage). The burn-in runs
     until a step moves the means by less than their statistical precision
-    (:func:`standardised_movement` at most ``_BURN_IN_MOVEMENT``), or every
+    (:func:`movement_in_standard_errors` at most ``_BURN_IN_MOVEMENT``), or every
     parameter by less than ``phase.tol``, for at most ``phase.max_steps``
     steps; near the optimum each preconditioned step contracts like an EM
     step, so iterates that use independent draws carry nearly independent
@@ -438,7 +443,8 @@ def run_fresh_noise(X, params, phase, random_state, reg_covar, covariance_type,
         seeds = draw_seeds(random_state, X.shape[0])
         dealt = None if pool is None else pool.deal(np.random.default_rng(seeds[0]))
         evaluate, take_step = _objective_and_step(
-            X, phase, seeds, reg_covar, covariance_type, dealt=dealt, sq_norms=sq_norms,
+            X, phase, seeds, reg_covar=reg_covar, covariance_type=covariance_type,
+            dealt=dealt, sq_norms=sq_norms,
         )
         loss, state = evaluate(params)
         losses.append(loss)
@@ -446,8 +452,8 @@ def run_fresh_noise(X, params, phase, random_state, reg_covar, covariance_type,
 
     for n_burn_in in range(1, phase.max_steps + 1):
         new = step(params, learning_rate)
-        movement = standardised_movement(params, new, n_samples, reg_covar,
-                                         covariance_type)
+        movement = movement_in_standard_errors(params, new, n_samples, reg_covar=reg_covar,
+                                               covariance_type=covariance_type)
         change = _param_change(params, new, reg_covar, covariance_type)
         params = new
         if verbose > 1 and n_burn_in % verbose_interval == 0:

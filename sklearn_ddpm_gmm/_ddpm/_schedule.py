@@ -149,7 +149,7 @@ def _cold_tol(tol, n_rows, params):
     return max(tol, _COLD_MIN_TOL, _COLD_TOL_TO_STANDARD_ERROR * standard_error)
 
 
-def intermediate_phase(stage, params, reg_covar, tol, covariance_type, n_rows):
+def intermediate_phase(stage, params, reg_covar, *, tol, covariance_type, n_rows):
     """Intermediate stage number ``stage`` for the current estimate, on
     ``n_rows`` rows."""
     level = _level_for_noise_variance(
@@ -169,7 +169,7 @@ def cold_final_phase(level, tol, n_rows, params):
                  _cold_tol(tol, n_rows, params))
 
 
-def final_phase(level, max_iter, tol):
+def single_level_final_phase(level, max_iter, tol):
     """The full-data stage at the EM level (:func:`._optim.run_fresh_noise`):
     unit rate with full covariance steps, as EM moves near the optimum."""
     return Phase(PhaseKind.FINAL, level, max_iter, 1.0, ALL_PARAMS, StopRule.PARAMS, tol,

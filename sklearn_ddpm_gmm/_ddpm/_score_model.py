@@ -43,7 +43,7 @@ from ._coordinates import (
     reduce_tied,
 )
 from .._numerics._fastops import column_sums, log_normalise, log_softmax, row_dots
-from ._forward import noise_coefficients, noise_points
+from ._forward import noise_coefficients
 
 
 class MixtureParams(NamedTuple):
@@ -65,14 +65,14 @@ class _NoisedTerms(NamedTuple):
     noised_covariances: np.ndarray  # T, shape set by the covariance type
 
 
-def _noised_terms(X, params, t, reg_covar, covariance_type):
+def _noised_terms(X, params, t, *, reg_covar, covariance_type):
     """Posteriors and score of the noised mixture at the points X, shape (n, d)
     (or :class:`._span_noise.SpanPoints`, see :func:`stein_loss_grad`)."""
     a, s2 = noise_coefficients(t)
     n_features = X.shape[1]
     T = noised(covariances(params.covariance, covariance_type, reg_covar),
                covariance_type, a, s2)
-    geo = geometry(X, params.means, T, a, covariance_type)
+    geo = geometry(X, params.means, T, a=a, covariance_type=covariance_type)
     log_weights = log_softmax(params.weight_logits)
     log_prob = (
         log_weights
@@ -83,7 +83,7 @@ def _noised_terms(X, params, t, reg_covar, covariance_type):
     return _NoisedTerms(log_norm, resp, geo, T)
 
 
-def log_prob_and_resp(X, params, t, reg_covar, covariance_type="spherical"):
+def log_prob_and_resp(X, params, t, *, reg_covar, covariance_type="spherical"):
     """Log density and posteriors of X under the (noised) mixture.
 
     Returns
@@ -91,17 +91,17 @@ def log_prob_and_resp(X, params, t, reg_covar, covariance_type="spherical"):
     log_prob : ndarray of shape (n_samples,)
     resp : ndarray of shape (n_samples, n_components)
     """
-    terms = _noised_terms(X, params, t, reg_covar, covariance_type)
+    terms = _noised_terms(X, params, t, reg_covar=reg_covar, covariance_type=covariance_type)
     return terms.log_norm, terms.resp
 
 
-def score(X, params, t, reg_covar, covariance_type="spherical"):
+def score(X, params, t, *, reg_covar, covariance_type="spherical"):
     """Score ``grad_x log q_t(x)`` of the noised mixture, shape (n_samples, n_features)."""
-    terms = _noised_terms(X, params, t, reg_covar, covariance_type)
+    terms = _noised_terms(X, params, t, reg_covar=reg_covar, covariance_type=covariance_type)
     return -terms.geometry.combine(terms.resp)
 
 
-def _parameter_gradient(terms, params, t, covariance_type, alpha, beta, gamma, V,
+def _parameter_gradient(terms, params, t, *, covariance_type, alpha, beta, gamma, V,
                         gamma_V, V_inner, zeta, logit_coef):
     """Gradients of every block from the coefficients of the module docstring.
 
@@ -121,49 +121,12 @@ def _parameter_gradient(terms, params, t, covariance_type, alpha, beta, gamma, V
         geo.weighted_sum(alpha) + geo.precision_times(geo.weighted_sum(beta) + gamma_V)
     )
     grad_noised = (2.0 / n_samples) * reduce_tied(
-        geo.covariance_gradient(alpha, beta, gamma, V, V_inner, zeta), covariance_type
+        geo.covariance_gradient(alpha, beta, gamma, V=V, V_inner=V_inner, zeta=zeta),
+        covariance_type,
     )
     g_cov = coordinate_gradient(params.covariance, a * a * grad_noised, covariance_type)
     g_logits = (2.0 / n_samples) * column_sums(logit_coef)
     return MixtureParams(g_means, g_cov, g_logits), grad_noised
-
-
-def ddpm_loss_grad(X0, z, params, t, reg_covar, covariance_type="spherical"):
-    """The DDPM loss in its plain (residual) form and its analytic gradient.
-
-    Parameters
-    ----------
-    X0 : ndarray of shape (n_samples, n_features)
-        Clean points.
-    z : ndarray of shape (n_samples, n_features)
-        Standard normal noise, one draw per clean point.
-    params : MixtureParams
-    t : float
-        Noise level, ``t > 0``.
-    reg_covar : float
-    covariance_type : str
-
-    Returns
-    -------
-    loss : float
-        ``mean_n ||S(a x0 + s z) + z / s||^2``.
-    grad : MixtureParams
-        Gradient of ``loss`` with respect to each parameter array.
-    """
-    _, s2 = noise_coefficients(t)
-    terms = _noised_terms(noise_points(X0, z, t), params, t, reg_covar, covariance_type)
-    w = terms.resp
-    residual = z / np.sqrt(s2) - terms.geometry.combine(w)
-    h = terms.geometry.inner(residual)  # r . u_i
-    h_centred = h - row_dots(w, h)[:, np.newaxis]
-    grad, _ = _parameter_gradient(
-        terms, params, t, covariance_type,
-        alpha=-w * h_centred, beta=np.zeros_like(w), gamma=w, V=residual,
-        gamma_V=w.T @ residual, V_inner=h,
-        zeta=np.zeros(w.shape[1]), logit_coef=-w * h_centred,
-    )
-    loss = float(np.mean(row_dots(residual, residual)))
-    return loss, grad
 
 
 class Curvature(NamedTuple):
@@ -175,7 +138,7 @@ class Curvature(NamedTuple):
     weight_logits: np.ndarray  # (K,) Gauss-Newton curvature in the logits
 
 
-def stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spherical"):
+def stein_loss_grad(Xt, params, t, *, reg_covar, covariance_type="spherical"):
     """The DDPM loss in its Stein form at noised points, gradient and curvature.
 
     Parameters
@@ -201,7 +164,7 @@ def stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spherical"):
         Used to precondition steps so that a unit step acts like an EM step.
     """
     _, s2 = noise_coefficients(t)
-    terms = _noised_terms(Xt, params, t, reg_covar, covariance_type)
+    terms = _noised_terms(Xt, params, t, reg_covar=reg_covar, covariance_type=covariance_type)
     w, geo = terms.resp, terms.geometry
     n_samples, n_features = Xt.shape
     g = geo.sq_norm - geo.trace_precision
@@ -212,7 +175,7 @@ def stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spherical"):
     c = g - g_mean[:, np.newaxis] + p + S_sq[:, np.newaxis]
     resp_mass = column_sums(w)
     grad, grad_noised = _parameter_gradient(
-        terms, params, t, covariance_type,
+        terms, params, t, covariance_type=covariance_type,
         alpha=w * c, beta=-2.0 * w, gamma=-w, V=stats.field, gamma_V=-stats.resp_sum,
         V_inner=p, zeta=resp_mass,
         logit_coef=w * c,

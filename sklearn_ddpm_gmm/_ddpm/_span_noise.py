@@ -65,7 +65,7 @@ class SpanPoints:
         The noised points' squared norms, chi-square part included.
     """
 
-    def __init__(self, basis, coords, clean, clean_coords, offset_scales, sq_norms):
+    def __init__(self, basis, coords, clean, *, clean_coords, offset_scales, sq_norms):
         self.basis, self.coords = basis, coords
         self.clean, self.clean_coords = clean, clean_coords
         self.offset_scales, self.sq_norms = offset_scales, sq_norms
@@ -156,7 +156,7 @@ class SpanDraws(NamedTuple):
     off_p_sq: np.ndarray
 
 
-def span_draws(rng, n_samples, rank, n_features, dtype=np.float64):
+def span_draws(rng, n_samples, rank, *, n_features, dtype=np.float64):
     """Draw the span noise of ``n_samples`` points for a span of this rank.
 
     The draws depend only on the generator and the shapes, not on the points
@@ -173,7 +173,7 @@ def span_draws(rng, n_samples, rank, n_features, dtype=np.float64):
                        for part in (zeta, along, row_dots(zeta, zeta) + rest)))
 
 
-def span_noised(X0, basis, t, draws, sq_norms=None):
+def span_noised(X0, basis, t, *, draws, sq_norms=None):
     """Noise X0 to level t in antithetic pairs, as span noise.
 
     Parameters
@@ -236,7 +236,7 @@ def span_noised(X0, basis, t, draws, sq_norms=None):
     base = (a * a) * q0_sq + s2 * draws.off_p_sq
     sq_norms[:n] += base + cross
     sq_norms[n:] += base - cross
-    return SpanPoints(Q, coords, X0, q0, scales, sq_norms)
+    return SpanPoints(Q, coords, X0, clean_coords=q0, offset_scales=scales, sq_norms=sq_norms)
 
 
 def _standard_normals(rng, shape, dtype):
@@ -296,7 +296,7 @@ class SpanNoisePool:
     dtype : dtype, default=np.float64
     """
 
-    def __init__(self, rng, n_rows, rank, n_features, dtype=np.float64):
+    def __init__(self, rng, n_rows, rank, *, n_features, dtype=np.float64):
         dtype = np.dtype(dtype)
         zeta = _standard_normals(rng, (n_rows, rank), dtype)
         along = _standard_normals(rng, n_rows, dtype)

@@ -36,7 +36,7 @@ def _points_weighted(X, B):
     return B @ X
 
 
-def spherical_stein_loss_grad(Xt, params, t, reg_covar, covariance_type="spherical"):
+def spherical_stein_loss_grad(Xt, params, t, *, reg_covar, covariance_type="spherical"):
     """:func:`._score_model.stein_loss_grad` for the spherical and identity types.
 
     Parameters

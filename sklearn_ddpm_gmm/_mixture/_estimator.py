@@ -534,7 +534,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             if sample_weight is not None:
                 raise ValueError(_WEIGHTS_NEED_INTEGRATED)
             result = partial_fit_single_level(
-                X, current, spec, self._random_state_, centre=centre, scale=scale,
+                X, current, spec, random_state=self._random_state_, centre=centre, scale=scale,
                 reg=self._phase_reg_, n_samples_seen=self.n_samples_seen_,
             )
         self._warn_unless_converged(result)

@@ -262,7 +262,7 @@ def _start(rows, given, context, random_state, cold_start_cache):
         resp = np.ones((rows.shape[0], 1), dtype=rows.dtype)
     else:
         resp = initial_posteriors(rows.array, spec.n_components, spec.init_params,
-                                  random_state, rows.sample_weight)
+                                  random_state=random_state, sample_weight=rows.sample_weight)
     start = em_step(rows.array, resp, context.model, fixed_covariances=context.fixed,
                     sample_weight=rows.sample_weight)
     return _with_given(start, given, context.model), History()
@@ -290,7 +290,8 @@ def _power_start(rows, context, random_state, cold_start_cache):
         PhaseKind.START_POWER: posteriors(Z_start, cold,
                                           spec.model.cold_type(single_level=False))[1],
         PhaseKind.START_KMEANS: initial_posteriors(Z_start, spec.n_components, "kmeans",
-                                                   random_state, weights),
+                                                   random_state=random_state,
+                                                   sample_weight=weights),
     }
     best = None
     for kind, resp in candidates.items():

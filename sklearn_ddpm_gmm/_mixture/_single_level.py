@@ -1,6 +1,6 @@
 """The paper's single-level estimator (``noise_level="auto"`` or a float).
 
-The cold start (:func:`._initialisation.cold_start`) on a subsample, then the
+The cold start (:func:`._cold_start.cold_start`) on a subsample, then the
 cold-final phase there at the EM level (:func:`settle`), then the final stage
 on all rows: Monte Carlo gradient steps on the DDPM objective at one small
 noise level with fresh noise each step, and averaged iterates
@@ -18,7 +18,12 @@ from .._ddpm._history import History, PhaseKind, phase_history
 from .._ddpm._cold_start import cold_start, initial_params, noised_rows, run_ddpm_phase
 from .._ddpm._loss import draw_seeds, stein_objective
 from .._ddpm._optim import blend, run_fresh_noise
-from .._ddpm._schedule import cold_final_phase, cold_start_rows, em_level, final_phase
+from .._ddpm._schedule import (
+    cold_final_phase,
+    cold_start_rows,
+    em_level,
+    single_level_final_phase,
+)
 from .._core._mixture import (
     attributes_from_coordinates,
     in_type,
@@ -96,17 +101,18 @@ def fit_single_level(X, spec, random_state, *, given, warm=None):
             history = History()
         else:
             given = standardised_initial(given, centre=centre, scale=scale)
-            params, history = _cold_start(Z, spec, random_state, scale=scale, reg=reg,
-                                          given=given)
-        params, final, converged, n_iter = final_stage(Z, params, spec, random_state,
-                                                       reg=reg, bounds=bounds, ladder=True)
+            params, history = _best_cold_start(Z, spec, random_state, scale=scale,
+                                               reg=reg, given=given)
+        params, final, converged, n_iter = final_stage(Z, params, spec,
+                                                       random_state=random_state, reg=reg,
+                                                       bounds=bounds, ladder=True)
     attributes = attributes_from_coordinates(params, model.with_reg(reg), centre=centre,
                                              scale=scale, dtype=X.dtype)
     return SingleLevelResult(attributes, history.then(final), converged, n_iter,
                              stored_reg, centre, scale)
 
 
-def partial_fit_single_level(X, current, spec, random_state, *, centre, scale, reg,
+def partial_fit_single_level(X, current, spec, *, random_state, centre, scale, reg,
                              n_samples_seen):
     """One chunk's update: the chunk's own optimum from the current estimate
     (:func:`settle`, then the averaged fresh-noise steps), and a step towards
@@ -140,10 +146,10 @@ def partial_fit_single_level(X, current, spec, random_state, *, centre, scale, r
     params = to_coordinates(*current, model.with_reg(reg), centre=centre, scale=scale)
     share = len(Z) / (n_samples_seen + len(Z))
     with one_blas_thread():
-        settled, history = settle(Z, params, spec, random_state, reg=reg,
+        settled, history = settle(Z, params, spec, random_state=random_state, reg=reg,
                                   kind=PhaseKind.PARTIAL_FIT_SETTLE)
         chunk_params, final, converged, n_iter = final_stage(
-            Z, settled, spec, random_state, reg=reg, bounds=data_bounds(Z),
+            Z, settled, spec, random_state=random_state, reg=reg, bounds=data_bounds(Z),
             kind=PhaseKind.PARTIAL_FIT,
         )
     history = history.then(final)
@@ -153,14 +159,16 @@ def partial_fit_single_level(X, current, spec, random_state, *, centre, scale, r
                              centre, scale)
 
 
-def _em_level(params, spec, reg):
-    """The final stage's noise level: set from the estimate ("auto"), or given."""
+def _noise_level(params, spec, reg):
+    """The single-level fit's noise level ``spec.noise_level``: the EM level
+    of the current estimate (:func:`._schedule.em_level`) for "auto", or the
+    level given."""
     if spec.noise_level == "auto":
         return em_level(params, reg, spec.model.covariance_type)
     return float(spec.noise_level)
 
 
-def _cold_start(Z, spec, random_state, *, scale, reg, given):
+def _best_cold_start(Z, spec, random_state, *, scale, reg, given):
     """``n_init`` cold starts on a subsample; the lowest-loss one is kept.
 
     Returns
@@ -179,23 +187,23 @@ def _cold_start(Z, spec, random_state, *, scale, reg, given):
         # caught by the line search at little cost.
         params = initial_params(Z_cold, spec, random_state, scale=scale, reg=reg,
                                 covariance_type=spec.model.covariance_type, given=given)
-        return settle(Z_cold, params, spec, random_state, reg=reg)
+        return settle(Z_cold, params, spec, random_state=random_state, reg=reg)
     # Common noise to compare the starts on one version of the objective.
     compare_seeds = draw_seeds(random_state, n_rows)
     # A seed per start: the same starts whatever n_jobs.
     start_seeds = random_state.randint(np.iinfo(np.int32).max, size=spec.n_init)
     options = dict(scale=scale, reg=reg, given=given)
     if spec.n_init == 1:
-        return _one_cold_start(Z_cold, spec, start_seeds[0], 0, **options)
+        return _one_cold_start(Z_cold, spec, start_seeds[0], init=0, **options)
     starts = Parallel(n_jobs=spec.n_jobs)(
-        delayed(_one_cold_start)(Z_cold, spec, seed, init, **options)
+        delayed(_one_cold_start)(Z_cold, spec, seed, init=init, **options)
         for init, seed in enumerate(start_seeds)
     )
     # Compare at the smallest level any start called for, with common noise.
-    level = min(_em_level(params, spec, reg) for params, _ in starts)
+    level = min(_noise_level(params, spec, reg) for params, _ in starts)
     cold_losses = [
-        stein_objective(Z_cold, params, level, compare_seeds, reg,
-                        spec.model.covariance_type)[0]
+        stein_objective(Z_cold, params, level, seeds=compare_seeds, reg_covar=reg,
+                        covariance_type=spec.model.covariance_type)[0]
         for params, _ in starts
     ]
     if spec.verbose:
@@ -203,7 +211,7 @@ def _cold_start(Z, spec, random_state, *, scale, reg, given):
     return starts[int(np.argmin(cold_losses))]
 
 
-def _one_cold_start(Z_cold, spec, seed, init, *, scale, reg, given):
+def _one_cold_start(Z_cold, spec, seed, *, init, scale, reg, given):
     """One cold start on the subsample: power and intermediate phases, then
     the cold-final phase in the requested type."""
     if spec.verbose:
@@ -213,11 +221,11 @@ def _one_cold_start(Z_cold, spec, seed, init, *, scale, reg, given):
         params, history, random_state = cold_start(
             Z_cold, spec, seed, scale=scale, reg=reg, cold_type=cold_model.name, given=given)
         params = in_type(params, cold_model, spec.model.with_reg(reg))
-        params, settled = settle(Z_cold, params, spec, random_state, reg=reg)
+        params, settled = settle(Z_cold, params, spec, random_state=random_state, reg=reg)
     return params, history.then(settled)
 
 
-def settle(Z_cold, params, spec, random_state, *, reg, kind=PhaseKind.COLD_FINAL):
+def settle(Z_cold, params, spec, *, random_state, reg, kind=PhaseKind.COLD_FINAL):
     """The cold start's last phase: the EM level on the subsample, with one
     fixed noise draw and a line search, so that the full-data stage starts
     close. The level follows the variance estimate; when the converged
@@ -233,16 +241,17 @@ def settle(Z_cold, params, spec, random_state, *, reg, kind=PhaseKind.COLD_FINAL
     options = dict(reg=reg, covariance_type=spec.model.covariance_type,
                    verbose=spec.verbose, verbose_interval=spec.verbose_interval)
     for _ in range(_MAX_SETTLE_PHASES):
-        level = _em_level(params, spec, reg)
+        level = _noise_level(params, spec, reg)
         phase = cold_final_phase(level, spec.tol, len(Z_cold), params)._replace(kind=kind)
-        params, record = run_ddpm_phase(Z_cold, params, phase, random_state, **options)
+        params, record = run_ddpm_phase(Z_cold, params, phase, random_state=random_state,
+                                        **options)
         history = history.then(record)
-        if _em_level(params, spec, reg) >= 0.5 * level:
+        if _noise_level(params, spec, reg) >= 0.5 * level:
             break
     return params, history
 
 
-def final_stage(Z, params, spec, random_state, *, reg, bounds, ladder=False,
+def final_stage(Z, params, spec, *, random_state, reg, bounds, ladder=False,
                 kind=PhaseKind.FINAL):
     """The full-data stage at the EM level (:func:`._optim.run_fresh_noise`):
     steps with fresh noise until the means move by less than their standard
@@ -261,18 +270,18 @@ def final_stage(Z, params, spec, random_state, *, reg, bounds, ladder=False,
     """
     n_samples = Z.shape[0]
     covariance_type = spec.model.covariance_type
-    phase = final_phase(_em_level(params, spec, reg), spec.max_iter, spec.tol)._replace(
-        kind=kind, bounds=bounds,
-    )
+    phase = single_level_final_phase(_noise_level(params, spec, reg), spec.max_iter,
+                                     spec.tol)._replace(kind=kind, bounds=bounds)
     history = History()
     if ladder and spec.max_iter > 0:
-        params, history = _ladder(Z, params, phase, spec, random_state, reg=reg)
+        params, history = _ladder(Z, params, phase, spec=spec, random_state=random_state,
+                                  reg=reg)
     if spec.verbose:
         print(f"  Phase {kind.value} at noise level t = {phase.t:.3g} on {n_samples} rows, "
               "fresh noise each step")
     result = run_fresh_noise(
-        noised_rows(Z), params, phase, random_state, reg, covariance_type,
-        max_draws=spec.n_noise_draws, verbose=spec.verbose,
+        noised_rows(Z), params, phase, random_state=random_state, reg_covar=reg,
+        covariance_type=covariance_type, max_draws=spec.n_noise_draws, verbose=spec.verbose,
         verbose_interval=spec.verbose_interval, n_samples=n_samples,
     )
     if spec.verbose:
@@ -293,7 +302,7 @@ def final_stage(Z, params, spec, random_state, *, reg, bounds, ladder=False,
     return result.params, history, result.converged, len(result.losses)
 
 
-def _ladder(Z, params, phase, spec, random_state, *, reg):
+def _ladder(Z, params, phase, *, spec, random_state, reg):
     """One fresh-noise step on every ``stride``-th row of Z, for each stride
     of ``_LADDER_STRIDES`` that leaves at least twice the cold start's rows.
 
@@ -309,8 +318,9 @@ def _ladder(Z, params, phase, spec, random_state, *, reg):
         if Z.shape[0] // stride < 2 * cold_rows:
             continue
         rows = Z[random_state.randint(stride)::stride]
-        step = run_fresh_noise(rows, params, phase._replace(max_steps=1), random_state,
-                               reg, spec.model.covariance_type, max_draws=1)
+        step = run_fresh_noise(rows, params, phase._replace(max_steps=1),
+                               random_state=random_state, reg_covar=reg,
+                               covariance_type=spec.model.covariance_type, max_draws=1)
         params = step.params
         history = history.then(phase_history(
             PhaseKind.FINAL_SUBSAMPLE, t=phase.t, n_steps=1, learning_rate=phase.learning_rate,
