@@ -52,7 +52,7 @@ def floored(mass):
 # Floor of a covariance's part beyond reg_covar, as a share of reg_covar, in
 # the DDPM coordinates (smaller is invisible next to it, and a collapsing
 # factor would overflow the matrix steps).
-_FLOOR_OF_REG = 1e-8
+FLOOR_OF_REG = 1e-8
 
 _ILL_DEFINED = (
     "Fitting the mixture model failed because some components have "
@@ -314,7 +314,7 @@ class CovarianceType:
         raise NotImplementedError
 
     def _coordinate_floor(self):
-        return max(_FLOOR_OF_REG * self.reg_covar, TINY)
+        return max(FLOOR_OF_REG * self.reg_covar, TINY)
 
 
 def check_shape(array, shape, name):

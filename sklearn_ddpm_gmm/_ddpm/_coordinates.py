@@ -1,10 +1,9 @@
-"""Each covariance type's coordinates, noised geometry and preconditioned steps.
+"""The DDPM phases' view of each covariance type: noised geometry and
+preconditioned steps on the unconstrained coordinates.
 
-Which of these a fit uses is the covariance model's business
-(:class:`._covariance_model.CovarianceModel`). The functions here take a value
-and then its ``covariance_type`` (and ``reg_covar``): the type says what the
-value is; elsewhere in the package a noise level ``t`` comes first, then
-``reg_covar``, then ``covariance_type``.
+The coordinates and every per-type quantity of a Gaussian mixture are the
+covariance type's (:mod:`.._core._covariance`); the functions here still take
+the type's name (and ``reg_covar``) after a value, as the DDPM phases pass it.
 
 Each type is learned in unconstrained coordinates ``c`` that keep every covariance
 positive definite, plus ``reg_covar`` on the diagonal:
@@ -30,42 +29,29 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._core._covariance import (
+    FLOOR_OF_REG,
+    ONE_VARIANCE,
+    cholesky_coordinates,
+    cholesky_factor,
+    covariance_model,
+    floored_cholesky,
+)
 from .._numerics._fastops import TINY, column_sums, row_dots, row_sums
 from ._span_noise import SpanPoints
-from .._core._covariance import ONE_VARIANCE
 
 _ELEMENTWISE = ("spherical", "diag", "identity")
-# Floor of a covariance's part beyond reg_covar, as a share of reg_covar (smaller is
-# invisible next to it, and a collapsing factor would overflow the matrix steps).
-_FLOOR_OF_REG = 1e-8
 # Trust region of one covariance step: an eigenvalue of Sigma - reg moves by at most this in log.
 _MAX_LOG_VARIANCE_STEP = 0.5
 
 
 # ----------------------------------------------------------- parametrisation
-def _cholesky_factor(c):
-    """Lower-triangular factor from its coordinates, shape (..., d, d)."""
-    L = np.tril(c, -1)
-    diag = np.exp(np.diagonal(c, axis1=-2, axis2=-1))
-    idx = np.arange(c.shape[-1])
-    L[..., idx, idx] = diag
-    return L
-
-
-def _cholesky_coordinates(L):
-    """Inverse of :func:`_cholesky_factor`, shape (..., d, d)."""
-    c = np.tril(L, -1)
-    idx = np.arange(L.shape[-1])
-    c[..., idx, idx] = np.log(np.maximum(np.diagonal(L, axis1=-2, axis2=-1), TINY))
-    return c
-
-
+# The coordinates themselves are the covariance type's
+# (:meth:`.._core._covariance.CovarianceType.to_coordinates`); these take the
+# type's name, as the DDPM phases still address it.
 def covariances(c, covariance_type, reg_covar):
     """Covariances from coordinates, in GaussianMixture's shapes for each type."""
-    if covariance_type in _ELEMENTWISE:
-        return np.exp(c) + reg_covar
-    L = _cholesky_factor(c)
-    return L @ np.swapaxes(L, -1, -2) + reg_covar * np.eye(c.shape[-1])
+    return covariance_model(covariance_type, reg_covar).from_coordinates(c)
 
 
 def coordinates(cov, covariance_type, reg_covar):
@@ -73,70 +59,28 @@ def coordinates(cov, covariance_type, reg_covar):
 
     Covariances below ``reg_covar`` (in any direction) are floored just above it.
     """
-    cov = np.asarray(cov, dtype=float)
-    floor = max(_FLOOR_OF_REG * reg_covar, TINY)
-    if covariance_type in _ELEMENTWISE:
-        return np.log(np.maximum(cov - reg_covar, floor))
-    return _cholesky_coordinates(
-        _floored_cholesky(cov - reg_covar * np.eye(cov.shape[-1]), floor)
-    )
-
-
-def _floored_cholesky(M, floor=TINY):
-    """Cholesky factor of symmetric M, shape (..., d, d), with its eigenvalues
-    floored at ``floor`` and at 1e-12 of the largest, so that rounding cannot
-    make it indefinite."""
-    eigvals, eigvecs = np.linalg.eigh(0.5 * (M + np.swapaxes(M, -1, -2)))
-    floor = np.maximum(
-        1e-12 * np.max(np.abs(eigvals), axis=-1, keepdims=True), max(floor, TINY)
-    )
-    root = eigvecs * np.sqrt(np.maximum(eigvals, floor))[..., np.newaxis, :]
-    # The factor of root root^T by QR of root^T: R^T is lower triangular with
-    # R^T R = root root^T; signs fixed so its diagonal is positive.
-    R = np.linalg.qr(np.swapaxes(root, -1, -2), mode="r")
-    signs = np.sign(np.diagonal(R, axis1=-2, axis2=-1))
-    signs[signs == 0] = 1.0
-    return np.swapaxes(R * signs[..., :, np.newaxis], -1, -2)
+    return covariance_model(covariance_type, reg_covar).to_coordinates(cov)
 
 
 def from_spherical(variances, weights, covariance_type, *, n_features, reg_covar):
     """Coordinates of ``v_i I`` (tied: the weighted mean variance) for the given type."""
-    if covariance_type in ONE_VARIANCE:
-        cov = variances
-    elif covariance_type == "diag":
-        cov = np.repeat(variances[:, np.newaxis], n_features, axis=1)
-    elif covariance_type == "full":
-        cov = variances[:, np.newaxis, np.newaxis] * np.eye(n_features)
-    else:  # tied
-        cov = float(weights @ variances) * np.eye(n_features)
-    return coordinates(cov, covariance_type, reg_covar)
+    model = covariance_model(covariance_type, reg_covar)
+    return model.to_coordinates(model.from_spherical(variances, weights, n_features))
 
 
 def smallest_variances(cov, covariance_type, n_components):
     """Smallest eigenvalue of each component's covariance, shape (K,)."""
-    if covariance_type in ONE_VARIANCE:
-        return cov
-    if covariance_type == "diag":
-        return cov.min(axis=1)
-    smallest = np.linalg.eigvalsh(cov)[..., 0]
-    return np.broadcast_to(smallest, (n_components,))
+    return covariance_model(covariance_type, 0.0).smallest_variances(cov, n_components)
 
 
 def mean_variances(cov, covariance_type, n_components):
     """Mean eigenvalue of each component's covariance, shape (K,)."""
-    if covariance_type in ONE_VARIANCE:
-        return cov
-    if covariance_type == "diag":
-        return cov.mean(axis=1)
-    traces = np.trace(cov, axis1=-2, axis2=-1) / cov.shape[-1]
-    return np.broadcast_to(traces, (n_components,))
+    return covariance_model(covariance_type, 0.0).mean_variances(cov, n_components)
 
 
 def noised(cov, covariance_type, a, s2):
     """Noised covariances ``a^2 Sigma + s^2 I``, same shape as ``cov``."""
-    if covariance_type in _ELEMENTWISE:
-        return a * a * cov + s2
-    return a * a * cov + s2 * np.eye(cov.shape[-1])
+    return covariance_model(covariance_type, 0.0).noised(cov, a, s2)
 
 
 def coordinate_gradient(c, grad_cov, covariance_type):
@@ -147,24 +91,11 @@ def coordinate_gradient(c, grad_cov, covariance_type):
         return grad_cov * np.exp(c)
     # d tr(G dSigma) = 2 tr(L^T G dL): the factor's gradient is 2 G L, restricted
     # to the lower triangle; the log-diagonal adds the factor L_kk.
-    L = _cholesky_factor(c)
+    L = cholesky_factor(c)
     grad_L = np.tril(2.0 * grad_cov @ L)
     idx = np.arange(c.shape[-1])
     grad_L[..., idx, idx] *= L[..., idx, idx]
     return grad_L
-
-
-def n_covariance_parameters(covariance_type, n_components, n_features):
-    """Free covariance parameters, counted as GaussianMixture counts them."""
-    if covariance_type == "full":
-        return n_components * n_features * (n_features + 1) // 2
-    if covariance_type == "tied":
-        return n_features * (n_features + 1) // 2
-    if covariance_type == "diag":
-        return n_components * n_features
-    if covariance_type == "spherical":
-        return n_components
-    return 0
 
 
 # ---------------------------------------------------- geometry of the model
@@ -426,7 +357,7 @@ def elementwise_covariance_step(c, grad_sigma, curvature, *, scale, reg_covar):
     """Gauss-Newton step on log-variance coordinates c from the gradient and
     curvature in the variances themselves; each log-variance moves by at most
     ``_MAX_LOG_VARIANCE_STEP`` and stays above the floor of ``reg_covar``."""
-    floor = max(_FLOOR_OF_REG * reg_covar, TINY)
+    floor = max(FLOOR_OF_REG * reg_covar, TINY)
     delta = grad_sigma / np.maximum(curvature, TINY)
     step = np.clip(scale * delta / np.exp(c), -_MAX_LOG_VARIANCE_STEP, _MAX_LOG_VARIANCE_STEP)
     return np.maximum(c - step, np.log(floor))
@@ -461,7 +392,7 @@ def covariance_step(c, grad_T, T, *, mean_resp, a, scale, covariance_type, n_fea
     covariance_type : str
     n_features : int
     reg_covar : float
-        Sets the floor of the covariances (see ``_FLOOR_OF_REG``).
+        Sets the floor of the covariances (see ``FLOOR_OF_REG``).
 
     Returns
     -------
@@ -486,13 +417,13 @@ def _multiplicative_step(c, delta_sigma, floor):
     ``X = Sigma0^{-1/2} delta_sigma Sigma0^{-1/2}`` (eigenvalues clipped to
     ``_MAX_LOG_VARIANCE_STEP``): the step ``Sigma0 - delta_sigma`` to first order,
     positive definite whatever its size."""
-    L = _cholesky_factor(c)
+    L = cholesky_factor(c)
     L_inv = np.linalg.inv(L)
     X = L_inv @ delta_sigma @ L_inv.T
     mu, W = np.linalg.eigh(0.5 * (X + X.T))
     mu = np.clip(mu, -_MAX_LOG_VARIANCE_STEP, _MAX_LOG_VARIANCE_STEP)
     LW = L @ W
-    return _cholesky_coordinates(_floored_cholesky((LW * np.exp(-mu)) @ LW.T, floor))
+    return cholesky_coordinates(floored_cholesky((LW * np.exp(-mu)) @ LW.T, floor))
 
 
 def eigen_curvatures(noised_eigvals, mean_resp, a, covariance_type):
@@ -534,7 +465,7 @@ def eigen_covariance_step(c, grad_sigma, eigvecs, *, curvature, scale, reg_covar
     in Sigma and a curvature that is diagonal in Sigma's eigenbasis
     (:func:`eigen_curvatures`, possibly summed over levels); applied
     multiplicatively, so the result stays positive definite."""
-    floor = max(_FLOOR_OF_REG * reg_covar, TINY)
+    floor = max(FLOOR_OF_REG * reg_covar, TINY)
     if covariance_type == "tied":
         c, grad_sigma, eigvecs, curvature = (c[None], grad_sigma[None], eigvecs[None],
                                              curvature[None])
