@@ -65,8 +65,10 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KernelDensity
 
 from sklearn_ddpm_gmm import DiffusionMixtureSampler
-from sklearn_ddpm_gmm._sampler._poly_score import denoise, draw_clean_point, mixture_denoise
-from sklearn_ddpm_gmm._sampler._reverse import ancestral_sample, sigma_from_t, t_from_sigma
+from sklearn_ddpm_gmm._sampler._mixture_denoiser import mixture_denoise
+from sklearn_ddpm_gmm._sampler._noise_schedule import sigma_from_t, t_from_sigma
+from sklearn_ddpm_gmm._sampler._poly_denoiser import denoise, draw_clean_point
+from sklearn_ddpm_gmm._sampler._reverse import ancestral_sample
 from sklearn_ddpm_gmm.datasets import make_segments
 
 N_TRAIN, N_HELD_OUT, N_SAMPLES, N_LIKELIHOOD = 8000, 5000, 5000, 2000

@@ -12,28 +12,28 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import PolynomialFeatures
 
 from sklearn_ddpm_gmm import DiffusionMixtureSampler
-from sklearn_ddpm_gmm._sampler._poly_score import (
-    MixtureBaseline,
-    _fill_features,
-    _significant_gain,
-    denoise,
-    fit_level,
-    fit_mixture_baseline,
-    level_weights,
-    mixture_denoise,
-    mixture_posterior_deviation,
+from sklearn_ddpm_gmm._sampler._baseline import weighted_em
+from sklearn_ddpm_gmm._sampler._cell_regression import _significant_gain, fit_level
+from sklearn_ddpm_gmm._sampler._features import (
+    fill_features,
     n_poly_features,
     polynomial_feature_derivative,
     polynomial_features,
     ridge_solve,
 )
+from sklearn_ddpm_gmm._sampler._mixture_denoiser import (
+    MixtureBaseline,
+    fit_mixture_baseline,
+    mixture_denoise,
+    mixture_posterior_deviation,
+)
+from sklearn_ddpm_gmm._sampler._noise_schedule import level_weights, sigma_from_t, t_from_sigma
+from sklearn_ddpm_gmm._sampler._poly_denoiser import denoise
 from sklearn_ddpm_gmm._sampler._reverse import (
     ancestral_sample,
     gaussian_log_density,
     ode_log_likelihood,
     ode_sample,
-    sigma_from_t,
-    t_from_sigma,
 )
 from sklearn_ddpm_gmm.datasets import make_blurred_ring
 from sklearn_ddpm_gmm.metrics import energy_distance
@@ -182,7 +182,7 @@ def test_features_filled_a_degree_at_a_time_equal_the_direct_ones():
     F = np.empty((30, n_poly_features(3, 5)), order="F")
     F[:, 0] = 1.0
     for low, high in [(0, 2), (2, 3), (3, 5)]:
-        _fill_features(F, U, low, high)
+        fill_features(F, U, low, high)
         m = n_poly_features(3, high)
         np.testing.assert_allclose(F[:, :m], polynomial_features(U, high), rtol=1e-13)
 
@@ -686,15 +686,14 @@ def test_zero_weights_are_dropped_rows():
 
 
 def test_weighted_em_matches_em_on_repeated_rows():
-    from sklearn_ddpm_gmm._sampler._estimator import _weighted_em
 
     X, _, weights = _weighted_case()
     kept = weights > 0
     X, weights = X[kept], weights[kept]
     start = fit_mixture_baseline(X, np.eye(2)[(X[:, 0] > 0).astype(int)])
-    # Both run to convergence (scikit-learn's EM, as in _em_refresh, from the
+    # Both run to convergence (scikit-learn's EM, as in em_refresh, from the
     # same start, on the repeated rows).
-    ours = _weighted_em(X, weights, start, 500, tol=1e-13)
+    ours = weighted_em(X, weights, start, 500, tol=1e-13)
     precisions = np.stack([(V / lam) @ V.T for lam, V in zip(start.eigvals, start.eigvecs)])
     theirs = GaussianMixture(2, covariance_type="full", max_iter=500, tol=1e-13,
                              weights_init=start.weights, means_init=start.means,

@@ -23,16 +23,6 @@ whose divergence is ``(d - div D) / sigma``; along its solution
 import numpy as np
 
 
-def sigma_from_t(t):
-    """VE noise level ``sqrt(exp(2 t) - 1)`` of the VP level ``t`` (array or float)."""
-    return np.sqrt(np.expm1(2.0 * np.asarray(t, dtype=float)))
-
-
-def t_from_sigma(sigma):
-    """VP level ``log(1 + sigma^2) / 2`` of the VE level ``sigma``."""
-    return 0.5 * np.log1p(np.asarray(sigma, dtype=float) ** 2)
-
-
 def ancestral_sample(denoiser, Y, sigmas, random_state, clean_point=None):
     """Reverse SDE by Gaussian (ancestral / DDPM) steps down ``sigmas``.
 
