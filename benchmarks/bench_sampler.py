@@ -487,7 +487,7 @@ def diagnose(name, curve, K, n_points=3000, n_samples=3000):
         print(f"{float(t_from_sigma(sigma)):9.2e} {sigma:8.4f} | {floor:10.3e} | "
               f"{ex_l:17.3e} {ex_l / floor:8.4f} {ex_b:9.3e} {ex_b / floor:8.4f}")
     held_out = HeldOutEnergy(curve.draw(N_HELD_OUT, 1000))
-    steps = scale * model._sample_sigmas()
+    steps = scale * model.score_model_.schedule.sample_sigmas(model.n_sample_steps)
     start = X.mean(axis=0) + np.sqrt(X.var(axis=0).mean() + steps[0] ** 2) * \
         rng.standard_normal((n_samples, X.shape[1]))
     print(f"fresh data: energy distance x 1e-4 {1e4 * held_out(curve.draw(n_samples, 9)):.2f}")

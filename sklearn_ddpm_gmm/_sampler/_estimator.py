@@ -24,7 +24,7 @@ from ._baseline import (
 from ._cell_regression import auto_max_degree
 from ._features import n_poly_features
 from ._mixture_denoiser import centre_distances, fit_mixture_baseline, nearest_centre
-from ._noise_schedule import sigma_from_t
+from ._noise_schedule import NoiseSchedule
 from ._poly_denoiser import denoise, draw_clean_point, fit_poly_denoiser
 from ._reverse import ancestral_sample, gaussian_log_density, ode_log_likelihood, ode_sample
 
@@ -310,7 +310,8 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
             else:
                 baseline = weighted_em(Z, w, baseline, _EM_STEPS)
         centres = baseline.means
-        self.levels_ = np.geomspace(self.t_min, self.t_max, self.n_levels)
+        schedule = NoiseSchedule(self.t_min, self.t_max, self.n_levels)
+        self.levels_ = schedule.levels()
         if self.degree == "auto":
             degrees = range(-1, auto_max_degree(n_features) + 1)
         else:
@@ -329,7 +330,7 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
                 baseline = cell_mixture(Z, cells, w)
                 cells, baseline = finer_cells(Z, cells, baseline, n_rows, w, random_state)
         model, level_degrees, heldout = fit_poly_denoiser(
-            Z, cells, baseline, sigma_from_t(self.levels_), degrees,
+            Z, cells, baseline, schedule, degrees,
             float(self.alpha), self.n_noise_draws, random_state, sample_weight=w,
         )
         self.score_model_ = model
@@ -387,8 +388,7 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         array([-0.9, -1.4])
         """
         Z = self._standardise(X)
-        sigmas = sigma_from_t(np.geomspace(self.t_min, self.t_max,
-                                           max(self.n_levels, _LIKELIHOOD_STEPS)))
+        sigmas = self.score_model_.schedule.likelihood_sigmas(_LIKELIHOOD_STEPS)
         log_prior = self._log_prior(sigmas[-1])
         out = np.empty(len(Z))
         for start in range(0, len(Z), _LIKELIHOOD_CHUNK):
@@ -523,16 +523,9 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         a, s2 = noise_coefficients(float(t))
         scale = self.data_scale_[0]
         Y = (X / a - self.data_mean_) / scale
-        D = self.data_mean_ + scale * self._denoiser(Y, float(sigma_from_t(t)) / scale)
+        sigma = float(NoiseSchedule.sigma_from_t(t)) / scale
+        D = self.data_mean_ + scale * self._denoiser(Y, sigma)
         return (a * D - X) / s2
-
-    def _sample_sigmas(self):
-        """Decreasing VE levels the samplers step through (ending at t_min)."""
-        if self.n_sample_steps is None:
-            t = self.levels_[::-1]
-        else:
-            t = np.geomspace(self.t_max, self.t_min, self.n_sample_steps)
-        return sigma_from_t(t)
 
     def sample(self, n_samples=1, *, random_state=None, method=None):
         """Draw samples by reverse diffusion from the noised data's Gaussian.
@@ -574,7 +567,7 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
             raise ValueError(f"method must be 'sde' or 'ode'; got {method!r}.")
         rng = check_random_state(self.random_state if random_state is None else random_state)
         model = self.score_model_
-        sigmas = self._sample_sigmas()
+        sigmas = model.schedule.sample_sigmas(self.n_sample_steps)
         std = np.sqrt(model.eigvals + sigmas[0] ** 2)
         Y = model.mean + (rng.standard_normal((n_samples, len(std))) * std) @ model.eigvecs.T
         sigmas = np.append(sigmas, 0.0)

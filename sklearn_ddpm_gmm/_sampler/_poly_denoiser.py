@@ -4,7 +4,7 @@ Everything here works in the variance-exploding (VE) coordinates of the forward
 process: a clean point ``x0`` noised to level ``sigma`` is ``y = x0 + sigma z``
 with ``z ~ N(0, I)``. The package's variance-preserving level ``t`` maps to
 ``sigma = sqrt(exp(2 t) - 1)`` and its noised point ``x_t = a x0 + s z`` to
-``y = x_t / a`` (see :mod:`._reverse`), so the two forms describe the same
+``y = x_t / a`` (see :mod:`._noise_schedule`), so the two forms describe the same
 model and convert at the estimator's boundary.
 
 The model of the posterior mean ``D(y, sigma) = E[x0 | y]`` (the denoiser) at
@@ -67,7 +67,7 @@ from ._mixture_denoiser import (
     mixture_denoise,
     nearest_centre,
 )
-from ._noise_schedule import level_weights
+from ._noise_schedule import NoiseSchedule
 
 # Width, in standard deviations of the data, added on each side of its bounding
 # box before clamping denoised points.
@@ -92,7 +92,7 @@ class PolyDenoiser(NamedTuple):
 
     centres: np.ndarray  # (K, d)
     blend_var: float  # width^2 of the soft cell boundaries (inf with one cell)
-    sigmas: np.ndarray  # (L,) increasing
+    schedule: NoiseSchedule  # the L trained levels
     baseline: MixtureBaseline  # the denoiser the corrections are added to
     mean: np.ndarray  # (d,) data mean
     eigvals: np.ndarray  # (d,) data covariance spectrum (the prior at the top level)
@@ -107,8 +107,13 @@ class PolyDenoiser(NamedTuple):
     u_high: np.ndarray  # (L, K, d)
     coef: np.ndarray  # (L, K, m, d) ridge coefficients (zero beyond the cell's degree)
 
+    @property
+    def sigmas(self):
+        """The trained VE levels, shape (L,), increasing."""
+        return self.schedule.sigmas()
 
-def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_draws,
+
+def fit_poly_denoiser(X0, centres, baseline, schedule, degrees, alpha, n_noise_draws,
                       random_state, val_fraction=0.2, sample_weight=None):
     """Fit the piecewise polynomial denoiser at every level.
 
@@ -120,8 +125,8 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_dra
     baseline : MixtureBaseline
         Mixture whose exact denoiser the corrections are added to (a single
         component gives the best linear denoiser).
-    sigmas : ndarray of shape (L,)
-        Increasing VE noise levels.
+    schedule : NoiseSchedule
+        The L levels to fit at.
     degrees : int or range
         A degree, or the range ``-1..top`` chosen from per level (see
         :func:`fit_level`).
@@ -169,7 +174,7 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_dra
     groups = np.tile(np.arange(n_samples), n_noise_draws)
     row_weights = None if w is None else np.tile(w, n_noise_draws)
     levels = []
-    for sigma in sigmas:
+    for sigma in schedule.sigmas():
         # Draw 2i + 1 is the mirror image of draw 2i.
         z = np.empty((n_noise_draws, n_samples, n_features))
         z[0::2] = random_state.standard_normal((len(z[0::2]), n_samples, n_features))
@@ -182,7 +187,7 @@ def fit_poly_denoiser(X0, centres, baseline, sigmas, degrees, alpha, n_noise_dra
     model = PolyDenoiser(
         centres=np.array(centres, dtype=float),
         blend_var=blend_variance(centres),
-        sigmas=np.asarray(sigmas, dtype=float),
+        schedule=schedule,
         baseline=baseline,
         mean=mean,
         eigvals=eigvals,
@@ -335,7 +340,7 @@ def _corrected(model, Y, sigma, D, diag=None):
     if divergence:
         # d w_j / dy_i = w_j (h_ji - hbar_i): hbar, the weights' mean of h.
         hbar = -(Y - weights @ model.centres) / model.blend_var
-    for level, weight in level_weights(model.sigmas, sigma):
+    for level, weight in model.schedule.level_weights(sigma):
         R, dR, RH = _level_correction(model, level, Y, weights, divergence)
         D += weight * R
         if divergence:

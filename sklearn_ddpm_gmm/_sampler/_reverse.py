@@ -1,12 +1,9 @@
 """Reverse-diffusion integrators written against a generic denoiser.
 
-The package's forward process is variance preserving: at level t a clean point
-becomes ``x_t = a x0 + s z`` with ``a = exp(-t)`` and ``s^2 = 1 - exp(-2 t)``.
-Dividing by ``a`` gives the variance-exploding form ``y = x_t / a = x0 + sigma z``
-with ``sigma = s / a = sqrt(exp(2 t) - 1)``: the same process, reparametrised.
-The integrators below run in that form, where the exponential-integrator
-(ancestral) step and Heun's method on the probability-flow ODE are simplest
-(Karras et al., 2022), and take
+The integrators run in the variance-exploding form ``y = x_t / a = x0 + sigma z``
+of the package's forward process (see :mod:`._noise_schedule`), where the
+exponential-integrator (ancestral) step and Heun's method on the
+probability-flow ODE are simplest (Karras et al., 2022), and take
 
     denoiser(Y, sigma, divergence=False) -> D            (n, d)
     denoiser(Y, sigma, divergence=True)  -> (D, div)     (n, d), (n,)
