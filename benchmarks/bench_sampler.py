@@ -498,8 +498,8 @@ def diagnose(name, curve, K, n_points=3000, n_samples=3000):
             if sigma > cut:
                 return curve.draw_clean(Y, sigma, rng)
             return learned_draw(Y, sigma, rng)
-        S = ancestral_sample(learned, start, np.append(steps, 0.0), np.random.RandomState(7),
-                             clean_point=hybrid)
+        S = ancestral_sample(learned, start, np.append(steps, 0.0),
+                             random_state=np.random.RandomState(7), clean_point=hybrid)
         print(f"exact posterior above sigma = {cut:>4}: energy distance x 1e-4 "
               f"{1e4 * held_out(S):.2f}", flush=True)
 

@@ -153,7 +153,7 @@ def _component_log_density(Z, baseline):
     return log_prob
 
 
-def weighted_em(Z, sample_weight, baseline, max_iter, tol=1e-4, reg=1e-6):
+def weighted_em(Z, sample_weight, baseline, *, max_iter, tol=1e-4, reg=1e-6):
     """Full-covariance EM with frequency weights, from the baseline mixture.
 
     The weighted counterpart of :func:`em_refresh` (scikit-learn's
@@ -196,10 +196,10 @@ def cell_mixture(Z, cells, sample_weight=None):
     w = np.ones(len(Z)) if sample_weight is None else sample_weight
     resp = np.eye(len(cells))[nearest_centre(Z, cells)]
     baseline = fit_mixture_baseline(Z, resp * w[:, np.newaxis])
-    return weighted_em(Z, w, baseline, _EM_STEPS)
+    return weighted_em(Z, w, baseline, max_iter=_EM_STEPS)
 
 
-def cells_beat_components(Z, cells, components, sample_weight, random_state):
+def cells_beat_components(Z, cells, components, *, sample_weight, random_state):
     """Whether the cells' mixture has a higher held-out log-likelihood.
 
     Both mixtures are refitted on 80% of the rows (the components' from
@@ -217,7 +217,7 @@ def cells_beat_components(Z, cells, components, sample_weight, random_state):
         return False
     train = ~val
     ours = cell_mixture(Z[train], cells, w[train])
-    theirs = weighted_em(Z[train], w[train], components, _EM_STEPS)
+    theirs = weighted_em(Z[train], w[train], components, max_iter=_EM_STEPS)
     diff = (logsumexp(_component_log_density(Z[val], ours), axis=1)
             - logsumexp(_component_log_density(Z[val], theirs), axis=1))
     wv = w[val] / w[val].sum()
@@ -227,7 +227,7 @@ def cells_beat_components(Z, cells, components, sample_weight, random_state):
     return bool(np.isfinite(mean) and mean > SIGNIFICANCE * spread / np.sqrt(n_eff))
 
 
-def regression_cells(Z, centres, n_pairs, n_terms, random_state, sample_weight=None):
+def regression_cells(Z, centres, n_pairs, *, n_terms, random_state, sample_weight=None):
     """Centres of the regression cells: the mixture's, or finer k-means ones.
 
     A cell is worth splitting while the halves still have enough pairs to fit
@@ -251,7 +251,7 @@ def regression_cells(Z, centres, n_pairs, n_terms, random_state, sample_weight=N
     return kmeans.fit(Z, sample_weight=sample_weight).cluster_centers_
 
 
-def finer_cells(Z, cells, baseline, n_rows, sample_weight, random_state):
+def finer_cells(Z, cells, baseline, *, n_rows, sample_weight, random_state):
     """Double the cells (at most ``_CELL_DOUBLINGS`` times) while their mixture wins.
 
     ``baseline`` is the mixture of ``cells``. Twice as many k-means cells
@@ -275,8 +275,62 @@ def finer_cells(Z, cells, baseline, n_rows, sample_weight, random_state):
         kmeans = KMeans(2 * len(cells), n_init=1, max_iter=_KMEANS_ITER,
                         random_state=random_state.randint(np.iinfo(np.int32).max))
         finer = kmeans.fit(Z, sample_weight=sample_weight).cluster_centers_
-        if not cells_beat_components(Z, finer, baseline, sample_weight, random_state):
+        if not cells_beat_components(Z, finer, baseline, sample_weight=sample_weight,
+                                     random_state=random_state):
             break
         cells, baseline = finer, cell_mixture(Z, finer, sample_weight)
     return cells, baseline
 
+
+
+def fit_baseline(Z, n_components, random_state, sample_weight=None):
+    """The warm start, refreshed by full-covariance EM on all of Z.
+
+    The warm start's posteriors give one M-step with full covariances, then
+    ``_EM_STEPS`` EM iterations (weighted with ``sample_weight``) on all rows;
+    with one component the M-step alone (the data's mean and covariance).
+
+    Returns
+    -------
+    baseline : MixtureBaseline
+        Its means are the centres (the components).
+    variance : float
+        The warm start's pooled variance (see :func:`warm_start`).
+    """
+    w = sample_weight
+    resp, variance = warm_start(Z, n_components, random_state, w)
+    baseline = fit_mixture_baseline(Z, resp if w is None else resp * w[:, np.newaxis])
+    if n_components > 1:
+        if w is None:
+            baseline = em_refresh(Z, baseline, _EM_STEPS)
+        else:
+            baseline = weighted_em(Z, w, baseline, max_iter=_EM_STEPS)
+    return baseline, variance
+
+
+def fit_cells(Z, baseline, *, n_noise_draws, n_terms, random_state, sample_weight=None):
+    """Regression cells finer than the components, and the baseline to use with them.
+
+    The cells are :func:`regression_cells` for ``n_noise_draws`` pairs per
+    row and ``n_terms`` monomials of the top degree. If there are more of
+    them than components and their mixture wins the held-out test of
+    :func:`cells_beat_components`, it replaces the components' as the
+    baseline, and :func:`finer_cells` may double them; otherwise the cells
+    are the components' means and the baseline is unchanged.
+
+    Returns
+    -------
+    cells : ndarray of shape (n_cells, d)
+    baseline : MixtureBaseline
+    """
+    w = sample_weight
+    centres = baseline.means
+    n_rows = len(Z) if w is None else w.sum()
+    cells = regression_cells(Z, centres, n_rows * n_noise_draws, n_terms=n_terms,
+                             random_state=random_state, sample_weight=w)
+    if len(cells) > len(centres) and cells_beat_components(
+            Z, cells, baseline, sample_weight=w, random_state=random_state):
+        baseline = cell_mixture(Z, cells, w)
+        return finer_cells(Z, cells, baseline, n_rows=n_rows, sample_weight=w,
+                           random_state=random_state)
+    return centres, baseline

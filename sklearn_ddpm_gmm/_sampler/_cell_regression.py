@@ -83,7 +83,7 @@ class _CellRegression:
     fit on all rows.
     """
 
-    def __init__(self, U, T, is_val, group, cap, weight=None):
+    def __init__(self, U, T, is_val, *, group, cap, weight=None):
         order = np.argsort(is_val, kind="stable")
         self.U, self.T, self.cap = U[order], T[order], cap
         self.n_train = int(np.sum(~is_val))
@@ -167,7 +167,7 @@ def _significant_gain(errors_best, errors_new, groups, n_groups):
     return bool(diff.mean() > SIGNIFICANCE * spread / np.sqrt(len(diff)))
 
 
-def fit_level(X0, Y, cells, n_cells, G, degrees, alpha, is_val, groups=None,
+def fit_level(X0, Y, cells, *, n_cells, G, degrees, alpha, is_val, groups=None,
               weights=None):
     """Fit the cells' corrections at one noise level.
 
@@ -245,8 +245,8 @@ def fit_level(X0, Y, cells, n_cells, G, degrees, alpha, is_val, groups=None,
         out["origin"][j], out["whiten"][j] = origin, W
         out["u_low"][j] = np.quantile(U, CLAMP_QUANTILE, axis=0)
         out["u_high"][j] = np.quantile(U, 1.0 - CLAMP_QUANTILE, axis=0)
-        fits[j] = _CellRegression(U, T[rows], val, groups[rows], cap,
-                                  None if weights is None else weights[rows])
+        fits[j] = _CellRegression(U, T[rows], val, group=groups[rows], cap=cap,
+                                  weight=None if weights is None else weights[rows])
     # heldout[p + 1]: the loss at degree p; p = -1 is the baseline alone.
     heldout = np.full(top + 2, np.nan)
     degree = top

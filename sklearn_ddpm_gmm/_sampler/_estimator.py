@@ -10,20 +10,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._ddpm._forward import noise_coefficients
-from ._baseline import (
-    _EM_STEPS,
-    cell_mixture,
-    cells_beat_components,
-    em_refresh,
-    finer_cells,
-    regression_cells,
-    standardisation,
-    warm_start,
-    weighted_em,
-)
+from ._baseline import fit_baseline, fit_cells, standardisation
 from ._cell_regression import auto_max_degree
 from ._features import n_poly_features
-from ._mixture_denoiser import centre_distances, fit_mixture_baseline, nearest_centre
+from ._mixture_denoiser import centre_distances, nearest_centre
 from ._noise_schedule import NoiseSchedule
 from ._poly_denoiser import denoise, draw_clean_point, fit_poly_denoiser
 from ._reverse import ancestral_sample, gaussian_log_density, ode_log_likelihood, ode_sample
@@ -298,17 +288,9 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         random_state = check_random_state(self.random_state)
         self.data_mean_, self.data_scale_ = standardisation(X, w)
         Z = (X - self.data_mean_) / self.data_scale_
-        resp, variance = warm_start(Z, self.n_components, random_state, w)
+        baseline, variance = fit_baseline(Z, self.n_components, random_state, w)
         # Constant data have zero variance; predict_proba's logits would be 0/0.
         self._assignment_variance = max(variance, _MIN_ASSIGNMENT_VARIANCE)
-        # Refresh on all the data: one M-step with full covariances gives the
-        # baseline mixture, whose means are the centres of the cells.
-        baseline = fit_mixture_baseline(Z, resp if w is None else resp * w[:, np.newaxis])
-        if self.n_components > 1:
-            if w is None:
-                baseline = em_refresh(Z, baseline, _EM_STEPS)
-            else:
-                baseline = weighted_em(Z, w, baseline, _EM_STEPS)
         centres = baseline.means
         schedule = NoiseSchedule(self.t_min, self.t_max, self.n_levels)
         self.levels_ = schedule.levels()
@@ -321,17 +303,14 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         # degree 8 in 12 cells: a density of mass 48).
         cells = centres
         if self.degree == "auto":
-            n_rows = n_samples if w is None else w.sum()
-            cells = regression_cells(Z, centres, n_rows * self.n_noise_draws,
-                                      n_poly_features(n_features, max(degrees)), random_state,
-                                      w)
-            if len(cells) > len(centres) and cells_beat_components(
-                    Z, cells, baseline, w, random_state):
-                baseline = cell_mixture(Z, cells, w)
-                cells, baseline = finer_cells(Z, cells, baseline, n_rows, w, random_state)
+            cells, baseline = fit_cells(
+                Z, baseline, n_noise_draws=self.n_noise_draws,
+                n_terms=n_poly_features(n_features, max(degrees)),
+                random_state=random_state, sample_weight=w,
+            )
         model, level_degrees, heldout = fit_poly_denoiser(
-            Z, cells, baseline, schedule, degrees,
-            float(self.alpha), self.n_noise_draws, random_state, sample_weight=w,
+            Z, cells, baseline, schedule=schedule, degrees=degrees, alpha=float(self.alpha),
+            n_noise_draws=self.n_noise_draws, random_state=random_state, sample_weight=w,
         )
         self.score_model_ = model
         self.degrees_ = level_degrees
@@ -357,7 +336,8 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         model = self.score_model_
 
         def log_prior(Y):
-            return gaussian_log_density(Y, model.mean, model.eigvals, model.eigvecs, sigma)
+            return gaussian_log_density(Y, model.mean, model.eigvals, eigvecs=model.eigvecs,
+                                        sigma=sigma)
 
         return log_prior
 
@@ -577,7 +557,8 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
             def clean_point(Y, sigma, random_state):
                 return draw_clean_point(model, Y, sigma, random_state)
 
-            Z = ancestral_sample(self._denoiser, Y, sigmas, rng, clean_point)
+            Z = ancestral_sample(self._denoiser, Y, sigmas, random_state=rng,
+                                 clean_point=clean_point)
         else:
             Z = ode_sample(self._denoiser, Y, sigmas)
         labels = nearest_centre(Z, (self.means_ - self.data_mean_) / self.data_scale_)

@@ -96,7 +96,7 @@ def _posterior_mean(baseline, P, var, w):
     return w @ baseline.means + (P * shrink * np.repeat(w, d, axis=1)) @ V_stack
 
 
-def _posterior_draw(baseline, P, var, w, sigma, random_state):
+def _posterior_draw(baseline, P, var, *, w, sigma, random_state):
     """One draw of x0 from the mixture's posterior, from :func:`_noised_posteriors`' output.
 
     A component is drawn from ``w``, then a point from its Gaussian posterior
@@ -133,7 +133,7 @@ def mixture_posterior_deviation(baseline, Y, sigma, random_state):
         Mean zero given ``y``, covariance ``Cov[x0 | y]`` under the mixture.
     """
     P, var, w = _noised_posteriors(baseline, Y, sigma)
-    return (_posterior_draw(baseline, P, var, w, sigma, random_state)
+    return (_posterior_draw(baseline, P, var, w=w, sigma=sigma, random_state=random_state)
             - _posterior_mean(baseline, P, var, w))
 
 

@@ -113,7 +113,7 @@ class PolyDenoiser(NamedTuple):
         return self.schedule.sigmas()
 
 
-def fit_poly_denoiser(X0, centres, baseline, schedule, degrees, alpha, n_noise_draws,
+def fit_poly_denoiser(X0, centres, baseline, *, schedule, degrees, alpha, n_noise_draws,
                       random_state, val_fraction=0.2, sample_weight=None):
     """Fit the piecewise polynomial denoiser at every level.
 
@@ -182,8 +182,9 @@ def fit_poly_denoiser(X0, centres, baseline, schedule, degrees, alpha, n_noise_d
         Y = X0_rep + sigma * z.reshape(-1, n_features)
         cells = nearest_centre(Y, centres)
         G = mixture_denoise(baseline, Y, sigma)
-        levels.append(fit_level(X0_rep, Y, cells, K, G, degrees, alpha, is_val, groups,
-                                row_weights))
+        levels.append(fit_level(X0_rep, Y, cells, n_cells=K, G=G, degrees=degrees,
+                                alpha=alpha, is_val=is_val, groups=groups,
+                                weights=row_weights))
     model = PolyDenoiser(
         centres=np.array(centres, dtype=float),
         blend_var=blend_variance(centres),
@@ -235,7 +236,7 @@ def blend_variance(centres):
     return float((BLEND_WIDTH * np.median(dist.min(axis=1))) ** 2) or np.inf
 
 
-def _level_correction(model, level, Y, weights, divergence):
+def _level_correction(model, level, Y, *, weights, divergence):
     """Blended corrections ``R = sum_j w_j R_j`` and their derivatives at one level.
 
     Parameters
@@ -311,8 +312,8 @@ def denoise(model, Y, sigma, divergence=False):
     """
     if divergence:
         D, diag = mixture_denoise(model.baseline, Y, sigma, divergence=True)
-        return _corrected(model, Y, sigma, D, diag)
-    return _corrected(model, Y, sigma, mixture_denoise(model.baseline, Y, sigma))
+        return _corrected(model, Y, sigma, D=D, diag=diag)
+    return _corrected(model, Y, sigma, D=mixture_denoise(model.baseline, Y, sigma))
 
 
 def draw_clean_point(model, Y, sigma, random_state):
@@ -325,11 +326,12 @@ def draw_clean_point(model, Y, sigma, random_state):
     """
     P, var, w = _noised_posteriors(model.baseline, Y, sigma)
     D = _posterior_mean(model.baseline, P, var, w)
-    deviation = _posterior_draw(model.baseline, P, var, w, sigma, random_state) - D
-    return _corrected(model, Y, sigma, D) + deviation
+    deviation = _posterior_draw(model.baseline, P, var, w=w, sigma=sigma,
+                                random_state=random_state) - D
+    return _corrected(model, Y, sigma, D=D) + deviation
 
 
-def _corrected(model, Y, sigma, D, diag=None):
+def _corrected(model, Y, sigma, *, D, diag=None):
     """Add the cells' corrections to the mixture's ``D`` (in place) and clamp it to the box.
 
     ``diag`` (n, d), the mixture's Jacobian diagonal, or None; with it, also
@@ -341,7 +343,8 @@ def _corrected(model, Y, sigma, D, diag=None):
         # d w_j / dy_i = w_j (h_ji - hbar_i): hbar, the weights' mean of h.
         hbar = -(Y - weights @ model.centres) / model.blend_var
     for level, weight in model.schedule.level_weights(sigma):
-        R, dR, RH = _level_correction(model, level, Y, weights, divergence)
+        R, dR, RH = _level_correction(model, level, Y, weights=weights,
+                                     divergence=divergence)
         D += weight * R
         if divergence:
             diag += weight * (dR + RH - R * hbar)

@@ -20,7 +20,7 @@ whose divergence is ``(d - div D) / sigma``; along its solution
 import numpy as np
 
 
-def ancestral_sample(denoiser, Y, sigmas, random_state, clean_point=None):
+def ancestral_sample(denoiser, Y, sigmas, *, random_state, clean_point=None):
     """Reverse SDE by Gaussian (ancestral / DDPM) steps down ``sigmas``.
 
     Each step from ``sigma`` to ``sigma' < sigma`` draws from the posterior of
@@ -64,7 +64,7 @@ def ancestral_sample(denoiser, Y, sigmas, random_state, clean_point=None):
     return Y
 
 
-def _heun_step(denoiser, Y, sigma, sigma_next, divergence):
+def _heun_step(denoiser, Y, sigma, *, sigma_next, divergence):
     """One Heun step of ``dy/dsigma = (y - D) / sigma`` (Euler when next is 0).
 
     Heun in sigma is exact while D stays constant over the step. With
@@ -112,7 +112,7 @@ def ode_sample(denoiser, Y, sigmas):
     """
     Y = np.array(Y, dtype=float)
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
-        Y = _heun_step(denoiser, Y, sigma, sigma_next, divergence=False)
+        Y = _heun_step(denoiser, Y, sigma, sigma_next=sigma_next, divergence=False)
     return Y
 
 
@@ -143,12 +143,12 @@ def ode_log_likelihood(denoiser, Y, sigmas, log_prior):
     Y = np.array(Y, dtype=float)
     change = np.zeros(len(Y))
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
-        Y, delta = _heun_step(denoiser, Y, sigma, sigma_next, divergence=True)
+        Y, delta = _heun_step(denoiser, Y, sigma, sigma_next=sigma_next, divergence=True)
         change += delta
     return log_prior(Y) + change
 
 
-def gaussian_log_density(Y, mean, eigvals, eigvecs, sigma):
+def gaussian_log_density(Y, mean, eigvals, *, eigvecs, sigma):
     """Log density of ``N(mean, S + sigma^2 I)``, ``S = V diag(eigvals) V^T``.
 
     Parameters
