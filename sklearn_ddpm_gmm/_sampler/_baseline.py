@@ -24,13 +24,11 @@ from ._mixture_denoiser import MixtureBaseline, fit_mixture_baseline, nearest_ce
 # ~1 ms per step per 1000 rows.
 _WARM_START_ROWS = 1000
 _WARM_START_ROWS_PER_COMPONENT = 100
-# Full-covariance EM iterations that refresh the warm-start mixture on all
-# the data (its one M-step from the DDPM posteriors gave a poor baseline: held-out
-# log-likelihood 3.83 against 4.04 after EM on 5-D segments, K = 8).
+# Full-covariance EM iterations that refresh the warm-start mixture on all the data.
+# 5-D segments, K = 8: held-out log-likelihood 3.83 after one M-step, 4.04 after EM.
 _EM_STEPS = 20
-# Noised pairs per monomial of the top degree in an average regression cell:
-# tuned on a ring, two moons and a closed curve in 10-D (4 -> 24 cells in 10-D:
-# energy distance to held-out data 5x lower).
+# Noised pairs per monomial of the top degree in an average regression cell.
+# Closed 10-D curve: 4 -> 24 cells put the energy distance to held-out data 5x lower.
 _CELL_PAIRS_PER_TERM = 20
 # Times the cells may be doubled past the pairs' count when a held-out test
 # prefers the finer cells' mixture (see finer_cells).
@@ -183,11 +181,7 @@ def cell_mixture(Z, cells, sample_weight=None):
     Started from the cells' own points (one M-step from the hard Voronoi
     assignment) and refreshed by ``_EM_STEPS`` (weighted) EM iterations on
     Z. Its exact denoiser follows a curve's bends at every noise level,
-    where the components' few Gaussians cannot: on bench_sampler's sets
-    (8 000 rows, seeds 0-1) it raised the held-out log-likelihood by
-    0.01-0.17 nats in 2-D, 3-D and 5-D, 0.1 in 12-D and 0.5 on the 10-D curve
-    against the components' mixture; energy distances moved within their
-    noise.
+    where the components' few Gaussians cannot.
 
     Returns
     -------
@@ -207,8 +201,7 @@ def cells_beat_components(Z, cells, components, *, sample_weight, random_state):
     cells' is kept only if its mean log-density is higher by more than
     ``SIGNIFICANCE`` standard errors of the per-row difference. On data that
     are a Gaussian mixture, a mixture of more cells only adds estimation
-    error (on two Gaussians, 9 cells put the learned score 0.26 away from the
-    exact one at small noise in relative RMS, against 0.05).
+    error.
     """
     w = np.ones(len(Z)) if sample_weight is None else sample_weight
     val = np.zeros(len(Z), dtype=bool)
@@ -259,10 +252,7 @@ def finer_cells(Z, cells, baseline, *, n_rows, sample_weight, random_state):
     :func:`cells_beat_components`), up to a tenth of the rows. The pairs'
     count sets the cells for the top degree's regression; a curve that bends
     more than the cells' Gaussians follow gains from finer ones even where
-    the held-out choice then falls back to a lower degree (bench_sampler,
-    seeds 0-1: held-out log-likelihood +0.26 nats in 12-D, +0.02-0.06 on a
-    3-D knot, +0.03-0.05 on a 2-D spiral; the tuning sets and 5-D segments
-    kept their cells).
+    the held-out choice then falls back to a lower degree.
 
     Returns
     -------

@@ -21,23 +21,18 @@ PAIRS_PER_FEATURE = 10
 # all irreducible, kept the mixture's denoiser alone where corrections helped.
 SIGNIFICANCE = 2.0
 # degree="auto" stops raising the degree once the held-out loss has not
-# improved for this many degrees in a row (counted from degree 1). With 1, a
-# ring in 4 cells kept degree 0 at 26 of 40 levels (held-out log-likelihood
-# -0.58); with 2, -0.27.
+# improved for this many degrees in a row (counted from degree 1).
+# Ring, 4 cells: held-out log-likelihood -0.58 with 1, -0.27 with 2.
 PATIENCE = 2
 # Feature inputs are clamped to the [q, 1 - q] quantiles of the cell's training
 # offsets at that level, not to their full range: high-degree fits swing near
-# the few extreme points, and one such swing gave a 2-D density of mass 3119
-# (log-density 15.7 in an empty region; two moons, 4 cells, degree 10). With
-# q = 0.005 the grid mass was 0.99-1.01 on rings and moons at 4 and 8 cells,
-# for 0.005-0.01 nats of held-out log-likelihood.
+# the few extreme points. Two moons: density mass 3119 with the full range, 0.99-1.01 here.
 CLAMP_QUANTILE = 0.005
 # degree="auto" chooses, at each level, among 0..p where p is the largest degree
 # <= _AUTO_MAX_DEGREE whose monomials number at most _AUTO_MAX_TERMS (2-D: 10,
 # 3-D: 7, 5-D: 4, 10-D: 2, 15-D and up: 1): the normal equations cost
-# n_pairs * n_terms^2 per level. On blurred curves with 4 cells, degrees up to
-# 10 were chosen in 2-D (held-out log-likelihood on two moons -0.50 with a cap
-# of 6, -0.42 with 10).
+# n_pairs * n_terms^2 per level.
+# Two moons: held-out log-likelihood -0.50 with a cap of 6, -0.42 with 10.
 _AUTO_MAX_DEGREE = 10
 _AUTO_MAX_TERMS = 128
 

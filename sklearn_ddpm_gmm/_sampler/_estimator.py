@@ -21,9 +21,8 @@ from ._reverse import ancestral_sample, gaussian_log_density, ode_log_likelihood
 # Floor of the pooled variance in predict_proba (standardised units, where the
 # data's variance is 1 unless it is constant).
 _MIN_ASSIGNMENT_VARIANCE = 1e-12
-# Heun steps of the likelihood ODE (at least one per trained level): on two
-# moons 16 steps overstated the held-out log-likelihood by 0.035 nats, 64 by 0.003
-# (against 128).
+# Heun steps of the likelihood ODE (at least one per trained level).
+# Two moons, against 128: held-out log-likelihood 0.035 nats high at 16, 0.003 at 64.
 _LIKELIHOOD_STEPS = 64
 # Rows per chunk in score_samples (memory only; each row's value is its own).
 _LIKELIHOOD_CHUNK = 2048
@@ -83,9 +82,9 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
     process at ``t_min`` (a Gaussian blur of standard deviation
     ``sqrt(exp(2 t_min) - 1)`` times ``data_scale_``: 0.0045 of the data's
     scale at the default).
-    The fitted field is piecewise (it jumps across cell boundaries), so it is
-    not an exact gradient and the density it implies is normalised only
-    approximately: on 2-D rings and moons it integrated to 0.99-1.01.
+    The fitted field is piecewise, so it is not an exact gradient, and the
+    density it implies is normalised only approximately (see the user
+    guide's measurements).
 
     Parameters
     ----------
@@ -121,11 +120,10 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         ``t_min`` (the denoiser is interpolated in log(sigma) between trained
         levels), then a last step to the denoised point; None steps through
         the trained levels. Each ancestral step evaluates the denoiser once,
-        each Heun step twice. Ancestral steps with the posterior mean alone
-        need many (on 5-D blurred segments, 200 of them put 36.7% of the
-        mass on a segment whose mixture has 35.1%); with the mixture's
-        posterior draws the mixture part is exact at any step count, and the
-        steps only resolve how the polynomial corrections vary with the level.
+        each Heun step twice. Each ancestral step draws the clean point from
+        the mixture's posterior, so the mixture part is exact at any step
+        count; the steps only resolve how the polynomial corrections vary
+        with the level.
     random_state : int, RandomState instance or None, default=None
         Controls the warm start, the noise draws, the held-out split and, unless
         ``sample`` is given its own, the samples.

@@ -36,9 +36,8 @@ one trained level is
 - ``clip_box``: the clamp to the training data's bounding box widened by
   ``BOX_MARGIN`` standard deviations on each side. The posterior mean of the
   sample lies in its convex hull; the margin leaves room for the tails of the
-  law it came from (with the plain box, held-out Gaussian points just outside
-  it got log-densities hundreds of nats too low), while a far-away point
-  still cannot be sent further out by the fitted function.
+  law it came from, while a far-away point still cannot be sent further out
+  by the fitted function.
 
 Cells: in VE coordinates the paper's centre ``a mu`` at VP level t is ``mu``
 itself, so a point has the same nearest centre (Voronoi cell) at every level.
@@ -73,12 +72,9 @@ from ._noise_schedule import NoiseSchedule
 # box before clamping denoised points.
 BOX_MARGIN = 1.0
 # Soft cells at evaluation: the boundary between two neighbouring cells is
-# blended over about BLEND_WIDTH^2 of their distance. Hard Voronoi cells make
-# the field jump, and the probability-flow density, whose divergence misses
-# the jumps, then integrated to 1.1-1.5 on rings and moons with 24-48 cells.
-# Tuned on bench_sampler's ring, moons and 10-D curve (5 seeds): 0.25 rather
-# than 0.5 puts the 10-D curve's samples at 0.72x instead of 1.22x the tuned
-# KDE's energy distance, for 0.04-0.07 nats of held-out log-likelihood in 2-D.
+# blended over about BLEND_WIDTH^2 of their distance: hard Voronoi cells make
+# the field jump, and the probability-flow density's divergence misses the jumps.
+# 10-D curve: 0.72x the tuned KDE's energy distance at 0.25, 1.22x at 0.5.
 BLEND_WIDTH = 0.25
 # Memberships below this share of a row's largest are dropped.
 BLEND_CUTOFF = 1e-3
