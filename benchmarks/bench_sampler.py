@@ -65,8 +65,10 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KernelDensity
 
 from sklearn_ddpm_gmm import DiffusionMixtureSampler
-from sklearn_ddpm_gmm._sampler._poly_score import denoise, draw_clean_point, mixture_denoise
-from sklearn_ddpm_gmm._sampler._reverse import ancestral_sample, sigma_from_t, t_from_sigma
+from sklearn_ddpm_gmm._sampler._mixture_denoiser import mixture_denoise
+from sklearn_ddpm_gmm._sampler._noise_schedule import sigma_from_t, t_from_sigma
+from sklearn_ddpm_gmm._sampler._poly_denoiser import denoise, draw_clean_point
+from sklearn_ddpm_gmm._sampler._reverse import ancestral_sample
 from sklearn_ddpm_gmm.datasets import make_segments
 
 N_TRAIN, N_HELD_OUT, N_SAMPLES, N_LIKELIHOOD = 8000, 5000, 5000, 2000
@@ -485,7 +487,7 @@ def diagnose(name, curve, K, n_points=3000, n_samples=3000):
         print(f"{float(t_from_sigma(sigma)):9.2e} {sigma:8.4f} | {floor:10.3e} | "
               f"{ex_l:17.3e} {ex_l / floor:8.4f} {ex_b:9.3e} {ex_b / floor:8.4f}")
     held_out = HeldOutEnergy(curve.draw(N_HELD_OUT, 1000))
-    steps = scale * model._sample_sigmas()
+    steps = scale * model.score_model_.schedule.sample_sigmas(model.n_sample_steps)
     start = X.mean(axis=0) + np.sqrt(X.var(axis=0).mean() + steps[0] ** 2) * \
         rng.standard_normal((n_samples, X.shape[1]))
     print(f"fresh data: energy distance x 1e-4 {1e4 * held_out(curve.draw(n_samples, 9)):.2f}")
@@ -496,8 +498,8 @@ def diagnose(name, curve, K, n_points=3000, n_samples=3000):
             if sigma > cut:
                 return curve.draw_clean(Y, sigma, rng)
             return learned_draw(Y, sigma, rng)
-        S = ancestral_sample(learned, start, np.append(steps, 0.0), np.random.RandomState(7),
-                             clean_point=hybrid)
+        S = ancestral_sample(learned, start, np.append(steps, 0.0),
+                             random_state=np.random.RandomState(7), clean_point=hybrid)
         print(f"exact posterior above sigma = {cut:>4}: energy distance x 1e-4 "
               f"{1e4 * held_out(S):.2f}", flush=True)
 

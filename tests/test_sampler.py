@@ -12,28 +12,28 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import PolynomialFeatures
 
 from sklearn_ddpm_gmm import DiffusionMixtureSampler
-from sklearn_ddpm_gmm._sampler._poly_score import (
-    MixtureBaseline,
-    _fill_features,
-    _significant_gain,
-    denoise,
-    fit_level,
-    fit_mixture_baseline,
-    level_weights,
-    mixture_denoise,
-    mixture_posterior_deviation,
+from sklearn_ddpm_gmm._sampler._baseline import weighted_em
+from sklearn_ddpm_gmm._sampler._cell_regression import _significant_gain, fit_level
+from sklearn_ddpm_gmm._sampler._features import (
+    fill_features,
     n_poly_features,
     polynomial_feature_derivative,
     polynomial_features,
     ridge_solve,
 )
+from sklearn_ddpm_gmm._sampler._mixture_denoiser import (
+    MixtureBaseline,
+    fit_mixture_baseline,
+    mixture_denoise,
+    mixture_posterior_deviation,
+)
+from sklearn_ddpm_gmm._sampler._noise_schedule import level_weights, sigma_from_t, t_from_sigma
+from sklearn_ddpm_gmm._sampler._poly_denoiser import denoise
 from sklearn_ddpm_gmm._sampler._reverse import (
     ancestral_sample,
     gaussian_log_density,
     ode_log_likelihood,
     ode_sample,
-    sigma_from_t,
-    t_from_sigma,
 )
 from sklearn_ddpm_gmm.datasets import make_blurred_ring
 from sklearn_ddpm_gmm.metrics import energy_distance
@@ -182,7 +182,7 @@ def test_features_filled_a_degree_at_a_time_equal_the_direct_ones():
     F = np.empty((30, n_poly_features(3, 5)), order="F")
     F[:, 0] = 1.0
     for low, high in [(0, 2), (2, 3), (3, 5)]:
-        _fill_features(F, U, low, high)
+        fill_features(F, U, low, high)
         m = n_poly_features(3, high)
         np.testing.assert_allclose(F[:, :m], polynomial_features(U, high), rtol=1e-13)
 
@@ -211,8 +211,8 @@ def test_degree_choice_finds_the_degree_of_a_polynomial_target():
     Y = rng.normal(size=(n, 2))
     X0 = np.c_[Y[:, 0] ** 3 - Y[:, 1], Y[:, 0] * Y[:, 1] ** 2] + 0.5 * rng.normal(size=(n, 2))
     is_val = rng.rand(n) < 0.2
-    level = fit_level(X0, Y, np.zeros(n, dtype=int), 1, np.zeros((n, 2)), range(-1, 7),
-                      1e-6, is_val)
+    level = fit_level(X0, Y, np.zeros(n, dtype=int), n_cells=1, G=np.zeros((n, 2)),
+                      degrees=range(-1, 7), alpha=1e-6, is_val=is_val)
     assert level["degree"] == 3
     assert level["heldout"][4] < 0.5 * level["heldout"][3]
 
@@ -337,7 +337,8 @@ def test_ode_log_likelihood_of_exact_mixture_denoiser():
     cov = sum(w * (C + np.outer(m - mean, m - mean))
               for w, m, C in zip(truth.weights, truth.means, truth.covs))
     vals, vecs = np.linalg.eigh(cov)
-    log_prior = lambda Y: gaussian_log_density(Y, mean, vals, vecs, sigmas[-1])  # noqa: E731
+    log_prior = lambda Y: gaussian_log_density(Y, mean, vals, eigvecs=vecs,  # noqa: E731
+                                                   sigma=sigmas[-1])
     log_density = ode_log_likelihood(exact_denoiser(base), X, sigmas, log_prior)
     exact = truth.logpdf(X, sigmas[0] ** 2 * np.eye(2))
     assert abs(np.mean(log_density - exact)) < 0.01
@@ -353,7 +354,7 @@ def test_samplers_with_exact_denoiser_reproduce_the_mixture(sampler):
     Y = rng.normal(size=(3000, 2)) * sigmas[0]
     grid = np.append(sigmas, 0.0)
     if sampler == "sde":
-        X = ancestral_sample(exact_denoiser(base), Y, grid, rng)
+        X = ancestral_sample(exact_denoiser(base), Y, grid, random_state=rng)
     else:
         X = ode_sample(exact_denoiser(base), Y, grid)
     reference, _ = truth.draw(3000, 9)
@@ -408,7 +409,8 @@ def test_posterior_draws_make_long_ancestral_steps_exact():
         clean_point = ((lambda Y, s, r: mixture_denoise(base, Y, s)
                         + mixture_posterior_deviation(base, Y, s, r))
                        if with_draws else None)
-        X = ancestral_sample(exact_denoiser(base), Y, sigmas, rng, clean_point)
+        X = ancestral_sample(exact_denoiser(base), Y, sigmas, random_state=rng,
+                             clean_point=clean_point)
         distance[with_draws] = energy_distance(X, reference, unbiased=True)
         if with_draws:
             assert abs(np.mean(X[:, 0] > 0) - truth.weights[1]) < 0.015
@@ -686,15 +688,14 @@ def test_zero_weights_are_dropped_rows():
 
 
 def test_weighted_em_matches_em_on_repeated_rows():
-    from sklearn_ddpm_gmm._sampler._estimator import _weighted_em
 
     X, _, weights = _weighted_case()
     kept = weights > 0
     X, weights = X[kept], weights[kept]
     start = fit_mixture_baseline(X, np.eye(2)[(X[:, 0] > 0).astype(int)])
-    # Both run to convergence (scikit-learn's EM, as in _em_refresh, from the
+    # Both run to convergence (scikit-learn's EM, as in em_refresh, from the
     # same start, on the repeated rows).
-    ours = _weighted_em(X, weights, start, 500, tol=1e-13)
+    ours = weighted_em(X, weights, start, max_iter=500, tol=1e-13)
     precisions = np.stack([(V / lam) @ V.T for lam, V in zip(start.eigvals, start.eigvecs)])
     theirs = GaussianMixture(2, covariance_type="full", max_iter=500, tol=1e-13,
                              weights_init=start.weights, means_init=start.means,

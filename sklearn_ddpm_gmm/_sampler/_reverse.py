@@ -1,12 +1,9 @@
 """Reverse-diffusion integrators written against a generic denoiser.
 
-The package's forward process is variance preserving: at level t a clean point
-becomes ``x_t = a x0 + s z`` with ``a = exp(-t)`` and ``s^2 = 1 - exp(-2 t)``.
-Dividing by ``a`` gives the variance-exploding form ``y = x_t / a = x0 + sigma z``
-with ``sigma = s / a = sqrt(exp(2 t) - 1)``: the same process, reparametrised.
-The integrators below run in that form, where the exponential-integrator
-(ancestral) step and Heun's method on the probability-flow ODE are simplest
-(Karras et al., 2022), and take
+The integrators run in the variance-exploding form ``y = x_t / a = x0 + sigma z``
+of the package's forward process (see :mod:`._noise_schedule`), where the
+exponential-integrator (ancestral) step and Heun's method on the
+probability-flow ODE are simplest (Karras et al., 2022), and take
 
     denoiser(Y, sigma, divergence=False) -> D            (n, d)
     denoiser(Y, sigma, divergence=True)  -> (D, div)     (n, d), (n,)
@@ -23,17 +20,7 @@ whose divergence is ``(d - div D) / sigma``; along its solution
 import numpy as np
 
 
-def sigma_from_t(t):
-    """VE noise level ``sqrt(exp(2 t) - 1)`` of the VP level ``t`` (array or float)."""
-    return np.sqrt(np.expm1(2.0 * np.asarray(t, dtype=float)))
-
-
-def t_from_sigma(sigma):
-    """VP level ``log(1 + sigma^2) / 2`` of the VE level ``sigma``."""
-    return 0.5 * np.log1p(np.asarray(sigma, dtype=float) ** 2)
-
-
-def ancestral_sample(denoiser, Y, sigmas, random_state, clean_point=None):
+def ancestral_sample(denoiser, Y, sigmas, *, random_state, clean_point=None):
     """Reverse SDE by Gaussian (ancestral / DDPM) steps down ``sigmas``.
 
     Each step from ``sigma`` to ``sigma' < sigma`` draws from the posterior of
@@ -77,7 +64,7 @@ def ancestral_sample(denoiser, Y, sigmas, random_state, clean_point=None):
     return Y
 
 
-def _heun_step(denoiser, Y, sigma, sigma_next, divergence):
+def _heun_step(denoiser, Y, sigma, *, sigma_next, divergence):
     """One Heun step of ``dy/dsigma = (y - D) / sigma`` (Euler when next is 0).
 
     Heun in sigma is exact while D stays constant over the step. With
@@ -125,7 +112,7 @@ def ode_sample(denoiser, Y, sigmas):
     """
     Y = np.array(Y, dtype=float)
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
-        Y = _heun_step(denoiser, Y, sigma, sigma_next, divergence=False)
+        Y = _heun_step(denoiser, Y, sigma, sigma_next=sigma_next, divergence=False)
     return Y
 
 
@@ -156,12 +143,12 @@ def ode_log_likelihood(denoiser, Y, sigmas, log_prior):
     Y = np.array(Y, dtype=float)
     change = np.zeros(len(Y))
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
-        Y, delta = _heun_step(denoiser, Y, sigma, sigma_next, divergence=True)
+        Y, delta = _heun_step(denoiser, Y, sigma, sigma_next=sigma_next, divergence=True)
         change += delta
     return log_prior(Y) + change
 
 
-def gaussian_log_density(Y, mean, eigvals, eigvecs, sigma):
+def gaussian_log_density(Y, mean, eigvals, *, eigvecs, sigma):
     """Log density of ``N(mean, S + sigma^2 I)``, ``S = V diag(eigvals) V^T``.
 
     Parameters
