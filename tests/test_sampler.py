@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import PolynomialFeatures
 
 from sklearn_ddpm_gmm import DiffusionMixtureSampler
-from sklearn_ddpm_gmm._sampler._baseline import weighted_em
+from sklearn_ddpm_gmm._sampler._baseline import refreshed
 from sklearn_ddpm_gmm._sampler._cell_regression import _significant_gain, fit_level
 from sklearn_ddpm_gmm._sampler._features import (
     fill_features,
@@ -687,15 +687,15 @@ def test_zero_weights_are_dropped_rows():
     np.testing.assert_array_equal(c.means_, d.means_)
 
 
-def test_weighted_em_matches_em_on_repeated_rows():
+def test_weighted_em_refresh_matches_scikit_learns_em_on_repeated_rows():
 
     X, _, weights = _weighted_case()
     kept = weights > 0
     X, weights = X[kept], weights[kept]
     start = fit_mixture_baseline(X, np.eye(2)[(X[:, 0] > 0).astype(int)])
-    # Both run to convergence (scikit-learn's EM, as in em_refresh, from the
-    # same start, on the repeated rows).
-    ours = weighted_em(X, weights, start, max_iter=500, tol=1e-13)
+    # Both run to convergence (the core's weighted EM loop, and
+    # scikit-learn's EM from the same start on the repeated rows).
+    ours = refreshed(X, start, max_iter=500, sample_weight=weights, tol=1e-13)
     precisions = np.stack([(V / lam) @ V.T for lam, V in zip(start.eigvals, start.eigvecs)])
     theirs = GaussianMixture(2, covariance_type="full", max_iter=500, tol=1e-13,
                              weights_init=start.weights, means_init=start.means,

@@ -33,7 +33,6 @@ against finite differences.
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import softmax
 
 from ._coordinates import (
     coordinate_gradient,
@@ -42,20 +41,9 @@ from ._coordinates import (
     noised,
     reduce_tied,
 )
+from .._core._mixture import MixtureParams
 from .._numerics._fastops import column_sums, log_normalise, log_softmax, row_dots
 from ._forward import noise_coefficients
-
-
-class MixtureParams(NamedTuple):
-    """Unconstrained parameters of a mixture (see module docstring)."""
-
-    means: np.ndarray  # (K, d)
-    covariance: np.ndarray  # coordinates, shape set by the covariance type
-    weight_logits: np.ndarray  # (K,)
-
-    def weights(self):
-        """Mixing weights ``softmax(beta)``, shape (K,)."""
-        return softmax(self.weight_logits)
 
 
 class _NoisedTerms(NamedTuple):

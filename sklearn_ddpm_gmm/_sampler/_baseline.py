@@ -10,11 +10,11 @@ prefer it.
 import warnings
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
 
+from .._core._covariance import FullCovariance
+from .._core._em import posteriors, run_likelihood_phase
 from .._mixture._estimator import DDPMGaussianMixture
 from ._cell_regression import SIGNIFICANCE
 from ._mixture_denoiser import MixtureBaseline, fit_mixture_baseline, nearest_centre
@@ -27,6 +27,10 @@ _WARM_START_ROWS_PER_COMPONENT = 100
 # Full-covariance EM iterations that refresh the warm-start mixture on all the data.
 # 5-D segments, K = 8: held-out log-likelihood 3.83 after one M-step, 4.04 after EM.
 _EM_STEPS = 20
+# Their stop on the gain per row (GaussianMixture's default tol).
+_EM_TOL = 1e-4
+# The refresh's covariance type, reg_covar in standardised units.
+_FULL = FullCovariance(1e-6)
 # Noised pairs per monomial of the top degree in an average regression cell.
 # Closed 10-D curve: 4 -> 24 cells put the energy distance to held-out data 5x lower.
 _CELL_PAIRS_PER_TERM = 20
@@ -115,64 +119,21 @@ def warm_start(Z, n_components, random_state, sample_weight=None):
     return resp, float(np.mean(Z.var(axis=0))) / n_components or 1.0
 
 
-def em_refresh(Z, baseline, max_iter):
-    """Full-covariance EM steps on all of Z from the baseline mixture.
-
-    scikit-learn's GaussianMixture, initialised at the baseline (so no random
-    start), run for at most ``max_iter`` iterations; its ConvergenceWarning is
-    silenced (the result only has to be better than the start).
-    """
-    precisions = np.stack([
-        (V / lam) @ V.T for lam, V in zip(baseline.eigvals, baseline.eigvecs)
-    ])
+def refreshed(Z, baseline, *, max_iter, sample_weight=None, tol=_EM_TOL):
+    """Full-covariance EM on all of Z from the baseline mixture: the core's
+    EM loop (:func:`.._core._em.run_likelihood_phase`, weighted with
+    ``sample_weight``), at most ``max_iter`` steps; it only has to improve on
+    the start, so its stop needs no warning."""
     weights = np.maximum(baseline.weights, 1e-12)
-    mixture = GaussianMixture(
-        len(weights), covariance_type="full", max_iter=max_iter, tol=1e-4,
-        weights_init=weights / weights.sum(), means_init=baseline.means,
-        precisions_init=precisions, reg_covar=1e-6,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        mixture.fit(Z)
-    eigvals, eigvecs = np.linalg.eigh(mixture.covariances_)
-    return MixtureBaseline(mixture.weights_, mixture.means_, np.maximum(eigvals, 1e-12),
-                           eigvecs)
+    start = baseline._replace(weights=weights / weights.sum()).to_mixture(_FULL)
+    result = run_likelihood_phase(Z, start, _FULL, tol=tol, max_iter=max_iter,
+                                  sample_weight=sample_weight)
+    return MixtureBaseline.from_mixture(result.params)
 
 
-def _component_log_density(Z, baseline):
-    """``log pi_k + log N(z; mu_k, C_k)`` for each row and component, shape (n, K)."""
-    log_prob = np.empty((len(Z), len(baseline.weights)))
-    with np.errstate(divide="ignore"):
-        log_w = np.log(baseline.weights)
-    for k, (mu, lam, V) in enumerate(zip(baseline.means, baseline.eigvals, baseline.eigvecs)):
-        P = (Z - mu) @ V
-        log_prob[:, k] = log_w[k] - 0.5 * (np.sum(P * P / lam, axis=1)
-                                          + np.sum(np.log(2.0 * np.pi * lam)))
-    return log_prob
-
-
-def weighted_em(Z, sample_weight, baseline, *, max_iter, tol=1e-4, reg=1e-6):
-    """Full-covariance EM with frequency weights, from the baseline mixture.
-
-    The weighted counterpart of :func:`em_refresh` (scikit-learn's
-    GaussianMixture takes no weights): the same E-step, an M-step whose
-    sufficient statistics are weighted (:func:`fit_mixture_baseline` with
-    ``resp * w``), ``reg`` added to the covariances' eigenvalues (as
-    ``reg_covar``), and the same stopping rule (change of the weighted mean
-    log-likelihood below ``tol``).
-    """
-    w = sample_weight
-    previous = -np.inf
-    for _ in range(max_iter):
-        log_prob = _component_log_density(Z, baseline)
-        log_norm = logsumexp(log_prob, axis=1)
-        resp = np.exp(log_prob - log_norm[:, np.newaxis])
-        baseline = fit_mixture_baseline(Z, resp * w[:, np.newaxis], reg=reg)
-        current = float(np.average(log_norm, weights=w))
-        if abs(current - previous) < tol:
-            break
-        previous = current
-    return baseline
+def _log_density(Z, baseline):
+    """The mixture's log-density at each row of Z, shape (n,) (the core's E-step)."""
+    return posteriors(Z, baseline.to_mixture(_FULL), _FULL)[0]
 
 
 def cell_mixture(Z, cells, sample_weight=None):
@@ -190,7 +151,7 @@ def cell_mixture(Z, cells, sample_weight=None):
     w = np.ones(len(Z)) if sample_weight is None else sample_weight
     resp = np.eye(len(cells))[nearest_centre(Z, cells)]
     baseline = fit_mixture_baseline(Z, resp * w[:, np.newaxis])
-    return weighted_em(Z, w, baseline, max_iter=_EM_STEPS)
+    return refreshed(Z, baseline, max_iter=_EM_STEPS, sample_weight=sample_weight)
 
 
 def cells_beat_components(Z, cells, components, *, sample_weight, random_state):
@@ -210,9 +171,9 @@ def cells_beat_components(Z, cells, components, *, sample_weight, random_state):
         return False
     train = ~val
     ours = cell_mixture(Z[train], cells, w[train])
-    theirs = weighted_em(Z[train], w[train], components, max_iter=_EM_STEPS)
-    diff = (logsumexp(_component_log_density(Z[val], ours), axis=1)
-            - logsumexp(_component_log_density(Z[val], theirs), axis=1))
+    theirs = refreshed(Z[train], components, max_iter=_EM_STEPS,
+                       sample_weight=None if sample_weight is None else w[train])
+    diff = _log_density(Z[val], ours) - _log_density(Z[val], theirs)
     wv = w[val] / w[val].sum()
     mean = float(wv @ diff)
     spread = float(np.sqrt(wv @ (diff - mean) ** 2))
@@ -291,10 +252,7 @@ def fit_baseline(Z, n_components, random_state, sample_weight=None):
     resp, variance = warm_start(Z, n_components, random_state, w)
     baseline = fit_mixture_baseline(Z, resp if w is None else resp * w[:, np.newaxis])
     if n_components > 1:
-        if w is None:
-            baseline = em_refresh(Z, baseline, _EM_STEPS)
-        else:
-            baseline = weighted_em(Z, w, baseline, max_iter=_EM_STEPS)
+        baseline = refreshed(Z, baseline, max_iter=_EM_STEPS, sample_weight=w)
     return baseline, variance
 
 

@@ -12,14 +12,30 @@ from typing import NamedTuple
 import numpy as np
 from scipy.spatial.distance import cdist
 
+from .._core._mixture import make_mixture
+
 
 class MixtureBaseline(NamedTuple):
-    """A Gaussian mixture with full covariances, ``C_k = V_k diag(lam_k) V_k^T``."""
+    """A full-covariance Gaussian mixture in its covariances' eigenbases,
+    ``C_k = V_k diag(lam_k) V_k^T``: the view of a core :class:`Mixture` that
+    the denoiser's noised posteriors use (``C_k + sigma^2 I`` shares ``V_k``)."""
 
     weights: np.ndarray  # (K,)
     means: np.ndarray  # (K, d)
     eigvals: np.ndarray  # (K, d)
     eigvecs: np.ndarray  # (K, d, d)
+
+    @classmethod
+    def from_mixture(cls, mixture):
+        """The eigenbasis view of a full-covariance :class:`Mixture`."""
+        eigvals, eigvecs = np.linalg.eigh(mixture.covariances)
+        return cls(mixture.weights, mixture.means, np.maximum(eigvals, 1e-12), eigvecs)
+
+    def to_mixture(self, model):
+        """The :class:`Mixture` (``model``: the full covariance type)."""
+        covariances = np.stack([(V * lam) @ V.T for lam, V in zip(self.eigvals,
+                                                                     self.eigvecs)])
+        return make_mixture(self.weights, self.means, covariances, model)
 
 
 def fit_mixture_baseline(X, resp, reg=1e-6):
