@@ -165,3 +165,20 @@ def test_power_start_keeps_the_candidate_of_higher_likelihood(monkeypatch):
         kept = max(candidates, key=lambda result: result.lower_bounds[-1])
         for got, expected in zip(starts[0], kept.params):
             np.testing.assert_array_equal(got, expected)
+
+
+def test_weighted_standardisation_is_that_of_repeated_rows():
+    from sklearn_ddpm_gmm._core._standardise import standardise
+
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((500, 3)) * [1.0, 2.0, 3.0] + 5.0
+    weights = rng.randint(0, 3, size=500).astype(float)
+    _, centre, scale, _ = standardise(X, sample_weight=weights)
+    _, centre_rep, scale_rep, _ = standardise(np.repeat(X, weights.astype(int), axis=0))
+    np.testing.assert_allclose(centre, centre_rep, rtol=1e-13)
+    assert scale == pytest.approx(scale_rep, rel=1e-13)
+    # Unit weights are the unweighted standardisation.
+    _, centre_one, scale_one, _ = standardise(X, sample_weight=np.ones(500))
+    _, centre_none, scale_none, _ = standardise(X)
+    np.testing.assert_allclose(centre_one, centre_none, rtol=1e-14)
+    assert scale_one == pytest.approx(scale_none, rel=1e-14)

@@ -16,7 +16,7 @@ from .._numerics._fastops import column_min_max, column_sums
 _STANDARDISATION_ROWS = 16384
 
 
-def standardise(X, dtype=None, min_variance=0.0):
+def standardise(X, dtype=None, min_variance=0.0, sample_weight=None):
     """``Z = (X - centre) / scale`` with one scale for all features, and the
     bounds of Z (:class:`DataBounds`).
 
@@ -40,6 +40,10 @@ def standardise(X, dtype=None, min_variance=0.0):
         a spread below it changes no covariance (they round to
         ``min_variance``), and the standardised model's variances stay
         below ``1 / eps``.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Weights of the rows: the centre is their weighted mean and the scale
+        the weighted root mean square of the offsets (an integer weight
+        counts a row that many times).
 
     Returns
     -------
@@ -54,10 +58,15 @@ def standardise(X, dtype=None, min_variance=0.0):
               for i in range(0, n_samples, _STANDARDISATION_ROWS)]
     low, high = column_min_max(X)
     check_spread(low, high, X.dtype)
+    w = sample_weight
+    total = n_samples if w is None else float(np.sum(w))
     # The mean as an offset from the mid-range, which cannot overflow; kept in
     # [low, high], so that a constant column is centred exactly on its value.
     middle = low / 2 + high / 2
-    offset = sum(column_sums(X[block] - middle) for block in blocks) / n_samples
+    if w is None:
+        offset = sum(column_sums(X[block] - middle) for block in blocks) / total
+    else:
+        offset = sum(w[block] @ (X[block] - middle) for block in blocks) / total
     centre = np.clip(middle + offset, low, high)
     largest = float(max(np.max(high - centre), np.max(centre - low)))
     # Mean square of the offsets per entry, in units of the largest offset
@@ -69,7 +78,11 @@ def standardise(X, dtype=None, min_variance=0.0):
             offsets = X[block] - centre
             if unit != 1.0:
                 offsets /= unit
-            mean_square += float(np.einsum("ij,ij->", offsets, offsets)) / X.size
+            if w is None:
+                mean_square += float(np.einsum("ij,ij->", offsets, offsets)) / X.size
+            else:
+                mean_square += (float(w[block] @ np.einsum("ij,ij->i", offsets, offsets))
+                                / (total * X.shape[1]))
     spread = unit * float(np.sqrt(mean_square))
     if min_variance == 0.0 and 0.0 < spread < np.sqrt(np.finfo(X.dtype).tiny):
         raise ValueError(

@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._core._covariance import FullCovariance
 from .._core._em import posteriors, run_likelihood_phase
+from .._core._standardise import standardise
 from .._mixture._estimator import DDPMGaussianMixture
 from ._cell_regression import SIGNIFICANCE
 from ._mixture_denoiser import MixtureBaseline, fit_mixture_baseline, nearest_centre
@@ -42,15 +43,14 @@ _KMEANS_ITER = 20
 
 
 def standardisation(X, sample_weight=None):
-    """Mean and one overall scale of X, shape (n_samples, n_features).
+    """Mean and one overall scale of X, shape (n_samples, n_features): the
+    core's standardisation (:func:`.._core._standardise.standardise`,
+    weighted with ``sample_weight``).
 
-    The scale is the root mean square of the per-feature standard deviations,
-    the same for every feature: the forward process adds isotropic noise, and
-    only a scalar scale (with a shift) maps isotropic noise in the caller's
-    units to isotropic noise inside, so that ``score_function`` can be exact in
-    the caller's units. It is computed after dividing by the largest offset, so
-    data near 1e-150 or 1e150 neither under- nor overflows; constant data get
-    scale 1. With ``sample_weight``, both are weighted.
+    One scale for every feature: the forward process adds isotropic noise,
+    and only a scalar scale (with a shift) maps isotropic noise in the
+    caller's units to isotropic noise inside, so that ``score_function`` can
+    be exact in the caller's units.
 
     Returns
     -------
@@ -58,21 +58,8 @@ def standardisation(X, sample_weight=None):
     scale : ndarray of shape (n_features,)
         One value repeated.
     """
-    if sample_weight is None:
-        mean = X.mean(axis=0)
-    else:
-        mean = np.average(X, axis=0, weights=sample_weight)
-    offsets = X - mean
-    largest = float(np.max(np.abs(offsets)))
-    safe = largest if largest > 0 else 1.0
-    if sample_weight is None:
-        scale = safe * np.sqrt(np.mean((offsets / safe) ** 2))
-    else:
-        scale = safe * np.sqrt(np.average(np.mean((offsets / safe) ** 2, axis=1),
-                                          weights=sample_weight))
-    if not (np.isfinite(scale) and scale > 0):
-        scale = 1.0
-    return mean, np.full(X.shape[1], scale)
+    _, centre, scale, _ = standardise(X, sample_weight=sample_weight)
+    return centre, np.full(X.shape[1], scale)
 
 
 def warm_start(Z, n_components, random_state, sample_weight=None):

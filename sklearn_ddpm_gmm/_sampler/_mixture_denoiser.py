@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.spatial.distance import cdist
 
+from .._core._covariance import FullCovariance
 from .._core._mixture import make_mixture
 
 
@@ -39,40 +40,37 @@ class MixtureBaseline(NamedTuple):
 
 
 def fit_mixture_baseline(X, resp, reg=1e-6):
-    """One M-step with full covariances: the mixture that ``resp`` describes.
+    """One M-step with full covariances (the core's): the mixture that
+    ``resp`` describes.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, d)
     resp : ndarray of shape (n_samples, K)
-        Posterior of each component for each point (rows sum to 1).
+        Posterior of each component for each point (rows sum to 1), times
+        the rows' weights where they are weighted.
     reg : float
-        Added to every covariance's eigenvalues (X is standardised).
+        Added to every covariance's diagonal (X is standardised).
 
     Returns
     -------
     baseline : MixtureBaseline
         Components with no responsibility get weight 0, the data's mean and
-        covariance.
+        covariance (an empty component's M-step would put a covariance of
+        ``reg`` at the origin: a spike of the density there).
     """
-    n_samples, n_features = X.shape
-    mass = resp.sum(axis=0)
-    K = resp.shape[1]
-    means = np.empty((K, n_features))
-    eigvals = np.empty((K, n_features))
-    eigvecs = np.empty((K, n_features, n_features))
-    overall_mean = X.mean(axis=0)
-    overall_cov = np.atleast_2d(np.cov(X, rowvar=False, bias=True))
-    for k in range(K):
-        if mass[k] > 1e-12 * n_samples:
-            means[k] = resp[:, k] @ X / mass[k]
-            offsets = X - means[k]
-            cov = (resp[:, k] * offsets.T) @ offsets / mass[k]
-        else:
-            means[k], cov = overall_mean, overall_cov
-        vals, vecs = np.linalg.eigh(cov)
-        eigvals[k], eigvecs[k] = np.maximum(vals, 0.0) + reg, vecs
-    return MixtureBaseline(mass / mass.sum(), means, eigvals, eigvecs)
+    model = FullCovariance(reg)
+    stats = model.statistics(X, resp, None)
+    weights, means, covariances = model.m_step(stats)
+    empty = stats.mass <= 1e-12 * len(X)
+    if np.any(empty):
+        weights = np.where(empty, 0.0, weights)
+        weights /= weights.sum()
+        means[empty] = X.mean(axis=0)
+        overall = np.atleast_2d(np.cov(X, rowvar=False, bias=True))
+        covariances[empty] = overall + reg * np.eye(X.shape[1])
+    eigvals, eigvecs = np.linalg.eigh(covariances)
+    return MixtureBaseline(weights, means, np.maximum(eigvals, reg), eigvecs)
 
 
 def _noised_posteriors(baseline, Y, sigma):
