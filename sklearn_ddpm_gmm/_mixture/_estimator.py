@@ -381,7 +381,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         if spec.single_level:
             if sample_weight is not None:
                 raise ValueError(_WEIGHTS_NEED_INTEGRATED)
-            return self._fit_single_level(X, spec, given, random_state, warm)
+            return self._fit_single_level(X, spec, given, random_state=random_state,
+                                          warm=warm)
         Z, centre, scale, _ = standardise(X, min_variance=spec.model.min_variance)
         return self._fit_rows(InMemoryRows(Z, sample_weight), spec, given, random_state,
                               centre=centre, scale=scale, dtype=X.dtype, warm=warm)
@@ -430,7 +431,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         self._random_state_ = random_state
         return self
 
-    def _fit_single_level(self, X, spec, given, random_state, warm):
+    def _fit_single_level(self, X, spec, given, *, random_state, warm):
         """The paper's single-level estimator (``noise_level="auto"`` or a float)."""
         warm = (self.weights_, self.means_, self.covariances_) if warm else None
         result = fit_single_level(X, spec, random_state, given=given, warm=warm)

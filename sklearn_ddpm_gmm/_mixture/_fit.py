@@ -115,9 +115,11 @@ def fit_likelihood(rows, spec, random_state, *, centre, scale, dtype, given, war
         *warm_attributes, lower_bound = warm
         start = standardised(*warm_attributes, model, centre=centre, scale=scale)
         with one_blas_thread():
-            runs = [_final_phase(rows, start, context, History(), lower_bound + log_scale)]
+            runs = [_final_phase(rows, start, context, history=History(),
+                                 lower_bound=lower_bound + log_scale)]
     elif spec.n_init == 1:
-        runs = [_one_init(rows, given, context, random_state, 0, cold_start_cache)]
+        runs = [_one_init(rows, given, context, random_state=random_state, init=0,
+                          cold_start_cache=cold_start_cache)]
     else:
         # A seed per start: the same starts whatever n_jobs. (On a Dask array
         # they run one after the other: its passes are already spread over
@@ -125,8 +127,8 @@ def fit_likelihood(rows, spec, random_state, *, centre, scale, dtype, given, war
         seeds = random_state.randint(np.iinfo(np.int32).max, size=spec.n_init)
         jobs = 1 if isinstance(rows, DaskRows) else spec.n_jobs
         runs = Parallel(n_jobs=jobs)(
-            delayed(_one_init)(rows, given, context, np.random.RandomState(seed), init,
-                               cold_start_cache)
+            delayed(_one_init)(rows, given, context, random_state=np.random.RandomState(seed),
+                               init=init, cold_start_cache=cold_start_cache)
             for init, seed in enumerate(seeds)
         )
     best = -np.inf
@@ -202,7 +204,7 @@ def likelihood_history(kind, result, n_rows):
                          losses=[-value for value in result.lower_bounds])
 
 
-def _one_init(rows, given, context, random_state, init, cold_start_cache):
+def _one_init(rows, given, context, *, random_state, init, cold_start_cache):
     """One start (:func:`_start`) and the final phase from it.
 
     Returns
@@ -213,11 +215,12 @@ def _one_init(rows, given, context, random_state, init, cold_start_cache):
     if context.spec.verbose:
         print(f"Initialization {init}")
     with one_blas_thread():
-        start, history = _start(rows, given, context, random_state, cold_start_cache)
-        return _final_phase(rows, start, context, history)
+        start, history = _start(rows, given, context, random_state=random_state,
+                                cold_start_cache=cold_start_cache)
+        return _final_phase(rows, start, context, history=history)
 
 
-def _final_phase(rows, start, context, history, lower_bound=-np.inf):
+def _final_phase(rows, start, context, *, history, lower_bound=-np.inf):
     """The final phase on all rows from ``start``."""
     spec = context.spec
     if spec.max_iter == 0:
@@ -233,7 +236,7 @@ def _final_phase(rows, start, context, history, lower_bound=-np.inf):
     return result, history.then(likelihood_history(PhaseKind.FINAL, result, rows.shape[0]))
 
 
-def _start(rows, given, context, random_state, cold_start_cache):
+def _start(rows, given, context, *, random_state, cold_start_cache):
     """Starting parameters of the final phase, on standardised rows.
 
     Posteriors on all rows from ``init_params`` (GaussianMixture's methods),
