@@ -182,3 +182,18 @@ def test_weighted_standardisation_is_that_of_repeated_rows():
     _, centre_none, scale_none, _ = standardise(X)
     np.testing.assert_allclose(centre_one, centre_none, rtol=1e-14)
     assert scale_one == pytest.approx(scale_none, rel=1e-14)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_positive_definiteness_is_checked_in_the_attributes_dtype(covariance_type):
+    # Positive definite in float64 (smallest eigenvalue 1e-9); singular once
+    # rounded to float32, where 1 - 1e-9 is 1.
+    matrix = np.eye(3)
+    matrix[0, 1] = matrix[1, 0] = 1.0 - 1e-9
+    cov = matrix if covariance_type == "tied" else np.stack([matrix, np.eye(3)])
+    model = CovarianceModel(covariance_type, 0.0)
+    precisions = np.ones_like(cov)
+    model.check_positive_definite(cov, precisions, np.float64)
+    assert np.min(np.linalg.eigvalsh(cov.astype(np.float32))) <= 0.0
+    with pytest.raises(ValueError, match="not positive definite"):
+        model.check_positive_definite(cov, precisions, np.float32)
