@@ -10,6 +10,7 @@ import numpy as np
 
 from .._core._em import far_posteriors, posteriors
 from .._core._mixture import Mixture, MixtureParams, make_mixture
+from .._ddpm._forward import noise_coefficients
 from .._ddpm._score_model import score
 
 
@@ -77,8 +78,7 @@ def far_score(X, t, mixture, model):
     """The noised score at rows whose squared distances overflow: the
     posteriors' limit times each component's score, in a frame centred on
     the noised means."""
-    a = np.exp(-t)
-    s2 = -np.expm1(-2.0 * t)
+    a, s2 = noise_coefficients(t)
     n_components = len(mixture.weights)
     cov = model.noised(np.asarray(mixture.covariances, dtype=float), a, s2)
     means = a * mixture.means
