@@ -16,7 +16,7 @@ import numpy as np
 
 from ._em import iterate, posteriors
 from ._mixture import make_mixture
-from ._standardise import check_spread
+from ._standardise import centre_and_scale, check_spread
 
 
 def is_dask_array(X):
@@ -104,27 +104,28 @@ def dask_rows(X, n_components, min_variance):
             f"Expected n_samples >= max(2, n_components) but got n_components = "
             f"{n_components}, n_samples = {n_samples}"
         )
-    centre, scale, low, high = standardisation(X, min_variance)
-    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
-        raise ValueError("Input X contains NaN or infinity.")
-    check_spread(low, high, np.dtype(np.float64))
+    centre, scale = standardisation(X, min_variance)
     return DaskRows(X, centre, scale), centre, scale
 
 
 def standardisation(X, min_variance=0.0):
-    """Centre and scale of a Dask array, as the in-memory fit computes them
-    (``_standardise.standardise``: the mean, the root mean square of the
-    offsets taken in units of the largest offset so that squaring cannot
-    overflow, at least ``sqrt(eps * min_variance)``), and the columns'
-    smallest and largest values."""
+    """Centre and scale of a Dask array, by the in-memory rule
+    (:func:`._standardise.centre_and_scale`) with Dask's reductions; NaN,
+    infinities and spreads float64 cannot hold are refused first."""
     import dask
 
-    centre, low, high = dask.compute(X.mean(axis=0, dtype=np.float64), X.min(axis=0),
-                                     X.max(axis=0))
-    centre = np.clip(centre, low, high)
-    largest = float(max(np.max(high - centre), np.max(centre - low)))
-    spread = 0.0
-    if 0.0 < largest < np.inf:
-        spread = largest * float(np.sqrt((((X - centre) / largest) ** 2).mean().compute()))
-    scale = max(spread, float(np.sqrt(np.finfo(float).eps * min_variance)))
-    return centre, (scale if scale > 0.0 else 1.0), low, high
+    low, high = dask.compute(X.min(axis=0), X.max(axis=0))
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+        raise ValueError("Input X contains NaN or infinity.")
+    check_spread(low, high, np.dtype(np.float64))
+
+    def mean_offset(middle):
+        return (X - middle).mean(axis=0, dtype=np.float64).compute()
+
+    def mean_square(centre, unit):
+        return float((((X - centre) / unit) ** 2).mean(dtype=np.float64).compute())
+
+    centre, scale, _ = centre_and_scale(low, high, mean_offset=mean_offset,
+                                        mean_square=mean_square, dtype=np.float64,
+                                        min_variance=min_variance)
+    return centre, scale

@@ -60,44 +60,81 @@ def standardise(X, dtype=None, min_variance=0.0, sample_weight=None):
     check_spread(low, high, X.dtype)
     w = sample_weight
     total = n_samples if w is None else float(np.sum(w))
-    # The mean as an offset from the mid-range, which cannot overflow; kept in
-    # [low, high], so that a constant column is centred exactly on its value.
-    middle = low / 2 + high / 2
-    if w is None:
-        offset = sum(column_sums(X[block] - middle) for block in blocks) / total
-    else:
-        offset = sum(w[block] @ (X[block] - middle) for block in blocks) / total
-    centre = np.clip(middle + offset, low, high)
-    largest = float(max(np.max(high - centre), np.max(centre - low)))
-    # Mean square of the offsets per entry, in units of the largest offset
-    # when squaring could overflow or underflow (data near 1e150 or 1e-150).
-    unit = 1.0 if 1e-100 < largest < 1e100 else largest
-    mean_square = 0.0
-    if largest > 0.0:
+
+    def mean_offset(middle):
+        if w is None:
+            return sum(column_sums(X[block] - middle) for block in blocks) / total
+        return sum(w[block] @ (X[block] - middle) for block in blocks) / total
+
+    def mean_square(centre, unit):
+        value = 0.0
         for block in blocks:
             offsets = X[block] - centre
             if unit != 1.0:
                 offsets /= unit
             if w is None:
-                mean_square += float(np.einsum("ij,ij->", offsets, offsets)) / X.size
+                value += float(np.einsum("ij,ij->", offsets, offsets)) / X.size
             else:
-                mean_square += (float(w[block] @ np.einsum("ij,ij->i", offsets, offsets))
-                                / (total * X.shape[1]))
-    spread = unit * float(np.sqrt(mean_square))
-    if min_variance == 0.0 and 0.0 < spread < np.sqrt(np.finfo(X.dtype).tiny):
-        raise ValueError(
-            f"The spread of X ({spread:.3g}) is below what {X.dtype.name} covariances "
-            "can hold without regularisation: its variances underflow. Set "
-            "reg_covar > 0 (in the data's units) or rescale X."
-        )
-    scale = max(spread, float(np.sqrt(np.finfo(float).eps * min_variance)))
-    if scale == 0.0:
-        scale = 1.0  # constant data, no regularisation: any unit will do
+                value += (float(w[block] @ np.einsum("ij,ij->i", offsets, offsets))
+                          / (total * X.shape[1]))
+        return value
+
+    centre, scale, spread = centre_and_scale(low, high, mean_offset=mean_offset,
+                                             mean_square=mean_square, dtype=X.dtype,
+                                             min_variance=min_variance)
     Z = standardised(X, centre, scale, dtype)
     # Z's features' variances total d (spread / scale)^2.
     total_variance = X.shape[1] * (spread / scale) ** 2
     bounds = DataBounds((low - centre) / scale, (high - centre) / scale, total_variance)
     return Z, centre, scale, bounds
+
+
+def centre_and_scale(low, high, *, mean_offset, mean_square, dtype, min_variance):
+    """The standardisation's rule, wherever the rows are (in memory, or in the
+    blocks of a Dask array): the caller supplies the two reductions.
+
+    Parameters
+    ----------
+    low, high : ndarray of shape (n_features,)
+        Each column's smallest and largest value.
+    mean_offset : callable
+        ``mean_offset(middle)``: the (weighted) mean of ``X - middle``, shape
+        (n_features,); taken from the mid-range, it cannot overflow.
+    mean_square : callable
+        ``mean_square(centre, unit)``: the (weighted) mean over rows and
+        features of ``((X - centre) / unit)**2``.
+    dtype : numpy dtype
+        Of the data.
+    min_variance : float
+        See :func:`standardise`.
+
+    Returns
+    -------
+    centre : ndarray of shape (n_features,)
+    scale : float
+    spread : float
+        The root mean square of the offsets (the scale before its floor).
+    """
+    # The centre is kept in [low, high], so that a constant column is centred
+    # exactly on its value.
+    middle = low / 2 + high / 2
+    centre = np.clip(middle + mean_offset(middle), low, high)
+    largest = float(max(np.max(high - centre), np.max(centre - low)))
+    # Mean square of the offsets per entry, in units of the largest offset
+    # when squaring could overflow or underflow (data near 1e150 or 1e-150).
+    unit = 1.0 if 1e-100 < largest < 1e100 else largest
+    mean_sq = mean_square(centre, unit) if largest > 0.0 else 0.0
+    spread = unit * float(np.sqrt(mean_sq))
+    if min_variance == 0.0 and 0.0 < spread < np.sqrt(np.finfo(dtype).tiny):
+        raise ValueError(
+            f"The spread of X ({spread:.3g}) is below what {np.dtype(dtype).name} "
+            "covariances can hold without regularisation: its variances underflow. Set "
+            "reg_covar > 0 (in the data's units) or rescale X."
+        )
+    scale = max(spread, float(np.sqrt(np.finfo(float).eps * min_variance)))
+    if scale == 0.0:
+        scale = 1.0  # constant data, no regularisation: any unit will do
+    return centre, scale, spread
 
 
 def check_spread(low, high, dtype):
