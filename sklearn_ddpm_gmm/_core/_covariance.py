@@ -98,7 +98,8 @@ class CovarianceType:
     is_spherical: ClassVar[bool] = False
     #: Covariances held as arrays of variances (no matrices).
     is_elementwise: ClassVar[bool] = False
-    #: One covariance shared by every component (only tied).
+    #: One covariance matrix shared by every component (tied): the DDPM
+    #: phases broadcast it to the components and sum their gradients.
     is_shared: ClassVar[bool] = False
 
     # ------------------------------------------------------------ naming
