@@ -44,8 +44,8 @@ from sklearn.mixture import GaussianMixture
 
 from _common import timed_fit
 from sklearn_ddpm_gmm import DDPMGaussianMixture
+from sklearn_ddpm_gmm._core._covariance import covariance_model
 from sklearn_ddpm_gmm._ddpm import _loss as _objective
-from sklearn_ddpm_gmm._ddpm._coordinates import from_spherical
 from sklearn_ddpm_gmm._ddpm._score_model import MixtureParams
 from sklearn_ddpm_gmm._ddpm._span_noise import SpanNoisePool
 from sklearn_ddpm_gmm.datasets import make_separated_mixture, min_pairwise_distance
@@ -120,9 +120,11 @@ def _best_of(function, repeats=3):
 def passes(args):
     d, K = args.d, args.k
     rng = np.random.default_rng(0)
+    model = covariance_model("spherical", 1e-6)
     params = MixtureParams(rng.standard_normal((K, d)),
-                           from_spherical(np.full(K, 0.5), np.full(K, 1 / K), "spherical",
-                                          n_features=d, reg_covar=1e-6), np.zeros(K))
+                           model.to_coordinates(model.from_spherical(np.full(K, 0.5),
+                                                                     np.full(K, 1 / K), d)),
+                           np.zeros(K))
     sizes = [10_000, 30_000, 100_000, 300_000, 1_000_000]
     times = []
     print(f"{'n':>9} | {'pass s':>8} | {'pooled s':>8} | {'floor s':>8} | pass/floor "
@@ -133,10 +135,10 @@ def passes(args):
         X = rng.standard_normal((n, d)).astype(args.dtype)
         seeds = _objective.draw_seeds(np.random.RandomState(0), n)
         t_pass = _best_of(lambda: _objective.stein_objective(X, params, 0.1, seeds=seeds,
-                                                             reg_covar=1e-6))
+                                                             model=model))
         pool = SpanNoisePool(np.random.default_rng(1), n, K, n_features=d, dtype=X.dtype)
         t_pooled = _best_of(lambda: _objective.stein_objective(
-            X, params, 0.1, seeds=seeds, reg_covar=1e-6,
+            X, params, 0.1, seeds=seeds, model=model,
             dealt=pool.deal(np.random.default_rng(2))))
         resp = np.full((2 * _objective.BLOCK_ROWS, K), 1.0 / K, dtype=args.dtype)
         block = np.concatenate([X[:_objective.BLOCK_ROWS]] * 2)

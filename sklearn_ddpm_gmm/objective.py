@@ -21,7 +21,6 @@ import numpy as np
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from ._ddpm._coordinates import coordinates, covariances as _covariances
 from ._ddpm._history import PhaseKind
 from ._core._covariance import COVARIANCE_TYPES, covariance_model
 from ._core._mixture import make_mixture
@@ -32,9 +31,9 @@ from ._ddpm._score_model import MixtureParams
 _LEARNABLE = {"means": "means", "covariances": "covariance", "weights": "weight_logits"}
 
 
-def _mixture_params(X, weights, means, covariances, covariance_type):
-    """Validated MixtureParams from GaussianMixture-shaped parameters (copies)."""
-    model = covariance_model(covariance_type, 0.0)
+def _mixture_params(X, weights, means, *, covariances, model):
+    """Validated MixtureParams from GaussianMixture-shaped parameters (copies),
+    in the coordinates of ``model`` (a CovarianceType)."""
     means = check_array(means, dtype=np.float64, copy=True)
     n_components, n_features = means.shape
     if n_features != X.shape[1]:
@@ -45,19 +44,19 @@ def _mixture_params(X, weights, means, covariances, covariance_type):
     if model.is_fixed:
         covariances = np.ones(n_components)
     elif covariances is None:
-        raise ValueError(f"covariances are required for covariance_type={covariance_type!r}.")
+        raise ValueError(f"covariances are required for covariance_type={model.name!r}.")
     covariances = check_array(covariances, dtype=np.float64, ensure_2d=False,
                               allow_nd=True)
     shape = model.shape(n_components, n_features)
     if covariances.shape != shape:
-        raise ValueError(f"covariances for covariance_type={covariance_type!r} must have "
+        raise ValueError(f"covariances for covariance_type={model.name!r} must have "
                          f"shape {shape}; got {covariances.shape}.")
     try:
         make_mixture(weights, means, covariances, model)
     except ValueError:
         raise ValueError("covariances must be positive (definite for 'full' and 'tied')."
                          ) from None
-    return MixtureParams(means, coordinates(covariances, covariance_type, 0.0),
+    return MixtureParams(means, model.to_coordinates(covariances),
                          np.log(weights / weights.sum()))
 
 
@@ -112,11 +111,11 @@ def ddpm_loss(X, weights, means, covariances, t, *, covariance_type="full",
     >>> bool(right < wrong)
     True
     """
+    model = covariance_model(covariance_type, 0.0)
     X = check_array(X, dtype=np.float64)
-    params = _mixture_params(X, weights, means, covariances, covariance_type)
+    params = _mixture_params(X, weights, means, covariances=covariances, model=model)
     seeds = draw_seeds(check_random_state(random_state), X.shape[0])
-    return float(stein_objective(X, params, float(t), seeds=seeds, reg_covar=0.0,
-                                 covariance_type=covariance_type)[0])
+    return float(stein_objective(X, params, float(t), seeds=seeds, model=model)[0])
 
 
 @validate_params(
@@ -185,20 +184,20 @@ def ddpm_step(X, weights, means, covariances, t, *, covariance_type="full",
     >>> np.round(m.ravel())
     array([-3.,  3.])
     """
+    model = covariance_model(covariance_type, 0.0)
     unknown = set(learn) - set(_LEARNABLE)
     if unknown:
         raise ValueError(f"learn must hold some of {sorted(_LEARNABLE)}; got {sorted(unknown)}.")
     X = check_array(X, dtype=np.float64)
-    params = _mixture_params(X, weights, means, covariances, covariance_type)
+    params = _mixture_params(X, weights, means, covariances=covariances, model=model)
     phase = Phase(PhaseKind.STEP, float(t), 1, float(learning_rate),
                   tuple(_LEARNABLE[name] for name in learn), StopRule.PARAMS, 0.0,
                   centred=bool(centred))
     seeds = draw_seeds(check_random_state(random_state), X.shape[0])
-    evaluate, take_step = _objective_and_step(X, phase, seeds, reg_covar=0.0,
-                                              covariance_type=covariance_type)
+    evaluate, take_step = _objective_and_step(X, phase, seeds, model=model)
     _, state = evaluate(params)
     stepped = take_step(params, state, phase.learning_rate)
-    cov = _covariances(stepped.covariance, covariance_type, 0.0)
+    cov = model.from_coordinates(stepped.covariance)
     return stepped.weights(), stepped.means, cov
 
 

@@ -18,7 +18,6 @@ import numpy as np
 from sklearn_ddpm_gmm._core._covariance import covariance_model
 from sklearn_ddpm_gmm._core._em import posteriors
 from sklearn_ddpm_gmm._ddpm._coordinates import (
-    covariances,
     eigen_curvatures,
     elementwise_curvatures,
 )
@@ -35,7 +34,7 @@ def noise_points(X0, z, t):
     return a * X0 + s2**0.5 * z
 
 
-def ddpm_loss_grad(X0, z, params, *, t, reg_covar, covariance_type="spherical"):
+def ddpm_loss_grad(X0, z, params, *, t, model):
     """The DDPM loss in its plain (residual) form and its analytic gradient.
 
     Parameters
@@ -47,8 +46,8 @@ def ddpm_loss_grad(X0, z, params, *, t, reg_covar, covariance_type="spherical"):
     params : MixtureParams
     t : float
         Noise level, ``t > 0``.
-    reg_covar : float
-    covariance_type : str
+    model : CovarianceType
+        The covariance type, with its ``reg_covar``.
 
     Returns
     -------
@@ -58,14 +57,13 @@ def ddpm_loss_grad(X0, z, params, *, t, reg_covar, covariance_type="spherical"):
         Gradient of ``loss`` with respect to each parameter array.
     """
     _, s2 = noise_coefficients(t)
-    terms = _noised_terms(noise_points(X0, z, t), params, t, reg_covar=reg_covar,
-                          covariance_type=covariance_type)
+    terms = _noised_terms(noise_points(X0, z, t), params, t, model)
     w = terms.resp
     residual = z / np.sqrt(s2) - terms.geometry.combine(w)
     h = terms.geometry.inner(residual)  # r . u_i
     h_centred = h - row_dots(w, h)[:, np.newaxis]
     grad, _ = _parameter_gradient(
-        terms, params, t, covariance_type=covariance_type,
+        terms, params, t, model=model,
         alpha=-w * h_centred, beta=np.zeros_like(w), gamma=w, V=residual,
         gamma_V=w.T @ residual, V_inner=h,
         zeta=np.zeros(w.shape[1]), logit_coef=-w * h_centred,
@@ -135,7 +133,7 @@ class IntegratedTerms(NamedTuple):
     eigenbasis: np.ndarray = None  # Sigma's eigenvectors (full, tied)
 
 
-def integrated_objective(X, params, rng, *, reg_covar, covariance_type="spherical"):
+def integrated_objective(X, params, rng, *, model):
     """The DDPM objective integrated over all noise levels with the likelihood
     weighting, one Monte Carlo pass: gradient and curvature.
 
@@ -163,8 +161,8 @@ def integrated_objective(X, params, rng, *, reg_covar, covariance_type="spherica
     params : MixtureParams
     rng : numpy.random.Generator
         Levels and noise seeds of this pass.
-    reg_covar : float
-    covariance_type : str
+    model : CovarianceType
+        The covariance type, with its ``reg_covar``.
 
     Returns
     -------
@@ -173,28 +171,25 @@ def integrated_objective(X, params, rng, *, reg_covar, covariance_type="spherica
     n_samples, n_features = X.shape
     n_strata = min(N_STRATA, n_samples)
     strata = rng.permutation(n_strata)
-    matrix = covariance_type in ("full", "tied")
+    matrix = not model.is_elementwise
     if matrix:
         # Every level's curvature is diagonal in Sigma's eigenbasis.
-        sigma_eigvals, eigenbasis = np.linalg.eigh(
-            covariances(params.covariance, covariance_type, reg_covar))
+        sigma_eigvals, eigenbasis = np.linalg.eigh(model.from_coordinates(params.covariance))
     total = None
     for index, stratum in enumerate(strata):
         rows = X[index::n_strata]
         t, inverse_density = integrated_level((stratum + rng.random()) / n_strata)
         weight = inverse_density * rows.shape[0] / n_samples
         seeds = rng.integers(np.iinfo(np.int32).max, size=n_blocks(rows.shape[0]))
-        loss, grad, curvature = stein_objective(rows, params, t, seeds=seeds,
-                                                reg_covar=reg_covar,
-                                                covariance_type=covariance_type)
+        loss, grad, curvature = stein_objective(rows, params, t, seeds=seeds, model=model)
         a, s2 = noise_coefficients(t)
         if matrix:
             means_curvature, covariance_curvature = eigen_curvatures(
-                a * a * sigma_eigvals + s2, curvature.mean_resp, a, covariance_type)
+                a * a * sigma_eigvals + s2, curvature.mean_resp, a, model)
         else:
             means_curvature, covariance_curvature = elementwise_curvatures(
                 curvature.noised_covariances, curvature.mean_resp, a,
-                covariance_type=covariance_type, n_features=n_features,
+                model=model, n_features=n_features,
             )
         terms = (
             loss, grad.means, means_curvature,

@@ -6,13 +6,10 @@ import pytest
 from sklearn_ddpm_gmm._ddpm._coordinates import (
     _MAX_LOG_VARIANCE_STEP,
     capped,
-    coordinates,
     covariance_step,
-    covariances,
     log_covariance_change,
-    noised,
 )
-from sklearn_ddpm_gmm._core._covariance import COVARIANCE_TYPES
+from sklearn_ddpm_gmm._core._covariance import COVARIANCE_TYPES, covariance_model
 from sklearn_ddpm_gmm._ddpm._forward import noise_coefficients
 from sklearn_ddpm_gmm._ddpm._loss import draw_seeds, stein_objective
 from sklearn_ddpm_gmm._ddpm._score_model import MixtureParams
@@ -45,10 +42,11 @@ def _random_symmetric(kind, shape, rng):
 @pytest.mark.parametrize("kind", COVARIANCE_TYPES)
 def test_coordinates_and_covariances_round_trip(kind):
     rng = np.random.default_rng(0)
+    model = covariance_model(kind, REG)
     cov = _random_covariances(kind, rng)
-    c = coordinates(cov, kind, REG)
-    np.testing.assert_allclose(covariances(c, kind, REG), cov, rtol=1e-10)
-    np.testing.assert_allclose(coordinates(covariances(c, kind, REG), kind, REG), c,
+    c = model.to_coordinates(cov)
+    np.testing.assert_allclose(model.from_coordinates(c), cov, rtol=1e-10)
+    np.testing.assert_allclose(model.to_coordinates(model.from_coordinates(c)), c,
                                rtol=1e-8, atol=1e-10)
 
 
@@ -57,35 +55,38 @@ def test_coordinates_floor_covariances_below_reg_covar(kind):
     cov = 0.5 * REG * (np.eye(D) if kind in ("full", "tied") else np.ones(1))
     if kind == "full":
         cov = cov[np.newaxis]
-    back = covariances(coordinates(cov, kind, REG), kind, REG)
+    model = covariance_model(kind, REG)
+    back = model.from_coordinates(model.to_coordinates(cov))
     eigvals = np.linalg.eigvalsh(back) if kind in ("full", "tied") else back
     assert np.all(eigvals > REG) and np.all(eigvals < REG * (1 + 1e-6))
 
 
-def _step(kind, c, grad_T, scale=1.0, t=0.1):
+def _step(model, c, grad_T, scale=1.0, t=0.1):
     a, s2 = noise_coefficients(t)
-    T = noised(covariances(c, kind, REG), kind, a, s2)
+    T = model.noised(model.from_coordinates(c), a, s2)
     return covariance_step(c, grad_T, T, mean_resp=np.full(K, 0.3), a=a, scale=scale,
-                           covariance_type=kind, n_features=D, reg_covar=REG)
+                           model=model, n_features=D)
 
 
 @pytest.mark.parametrize("kind", LEARNED)
 @pytest.mark.parametrize("size", [1e-3, 1e6])
 def test_covariance_step_stays_positive_definite_within_its_bound(kind, size):
     rng = np.random.default_rng(1)
-    c = coordinates(_random_covariances(kind, rng), kind, REG)
+    model, unregularised = covariance_model(kind, REG), covariance_model(kind, 0.0)
+    c = model.to_coordinates(_random_covariances(kind, rng))
     for _ in range(5):
         grad_T = size * _random_symmetric(kind, c.shape, rng)
-        new = _step(kind, c, grad_T)
-        old_sigma, new_sigma = covariances(c, kind, 0.0), covariances(new, kind, 0.0)
+        new = _step(model, c, grad_T)
+        old_sigma = unregularised.from_coordinates(c)
+        new_sigma = unregularised.from_coordinates(new)
         if kind in ("full", "tied"):
-            np.linalg.cholesky(covariances(new, kind, REG))  # raises if indefinite
+            np.linalg.cholesky(model.from_coordinates(new))  # raises if indefinite
             assert np.all(np.linalg.eigvalsh(new_sigma) > 0)
         else:
             assert np.all(new_sigma > 0)
         # No eigenvalue of Sigma - reg moves by more than the bound in log
         # terms, and a huge gradient takes the whole of it.
-        change = log_covariance_change(old_sigma, new_sigma, kind)
+        change = log_covariance_change(old_sigma, new_sigma, model)
         assert change <= _MAX_LOG_VARIANCE_STEP * (1 + 1e-9)
         if size > 1:
             assert change == pytest.approx(_MAX_LOG_VARIANCE_STEP, rel=1e-6)
@@ -98,10 +99,11 @@ def test_covariance_step_stays_positive_definite_within_its_bound(kind, size):
 def test_covariance_step_follows_the_gradient_to_first_order(kind):
     # A small step decreases the loss's linearisation: <grad_Sigma, dSigma> < 0.
     rng = np.random.default_rng(2)
-    c = coordinates(_random_covariances(kind, rng), kind, REG)
+    model = covariance_model(kind, REG)
+    c = model.to_coordinates(_random_covariances(kind, rng))
     for _ in range(5):
         grad_T = 1e-4 * _random_symmetric(kind, c.shape, rng)
-        delta = covariances(_step(kind, c, grad_T), kind, REG) - covariances(c, kind, REG)
+        delta = model.from_coordinates(_step(model, c, grad_T)) - model.from_coordinates(c)
         assert np.sum(grad_T * delta) < 0
 
 
@@ -113,14 +115,15 @@ def test_small_covariance_step_is_the_gauss_newton_step(kind, t):
     # and m (tau_k + tau_l) / (tau_k^2 tau_l^2) in T's eigenbasis (tied: the
     # total mass).
     rng = np.random.default_rng(4)
-    c = coordinates(_random_covariances(kind, rng), kind, REG)
+    model = covariance_model(kind, REG)
+    c = model.to_coordinates(_random_covariances(kind, rng))
     a, s2 = noise_coefficients(t)
-    T = noised(covariances(c, kind, REG), kind, a, s2)
+    T = model.noised(model.from_coordinates(c), a, s2)
     mass = np.full(K, 0.3)
     grad_T = 1e-7 * _random_symmetric(kind, c.shape, rng)
-    new = covariance_step(c, grad_T, T, mean_resp=mass, a=a, scale=0.7, covariance_type=kind,
-                          n_features=D, reg_covar=REG)
-    delta = covariances(c, kind, REG) - covariances(new, kind, REG)
+    new = covariance_step(c, grad_T, T, mean_resp=mass, a=a, scale=0.7, model=model,
+                          n_features=D)
+    delta = model.from_coordinates(c) - model.from_coordinates(new)
     if kind == "spherical":
         expected = grad_T * T**3 / (2 * D * mass)
     elif kind == "diag":
@@ -137,8 +140,9 @@ def test_small_covariance_step_is_the_gauss_newton_step(kind, t):
 
 
 def test_identity_covariances_do_not_move():
-    c = coordinates(np.ones(K), "identity", REG)
-    np.testing.assert_array_equal(_step("identity", c, 1e3 * np.ones(K)), c)
+    model = covariance_model("identity", REG)
+    c = model.to_coordinates(np.ones(K))
+    np.testing.assert_array_equal(_step(model, c, 1e3 * np.ones(K)), c)
 
 
 def _two_clusters(seed=0, n=4000):
@@ -177,17 +181,17 @@ def test_unit_step_moves_towards_the_em_update(kind, t, contraction):
     # part of the way at large noise, where the noise dominates T.
     X, means, covs = _two_clusters()
     target = _em_update(kind, covs)
-    params = MixtureParams(means, coordinates(_turned(kind, target), kind, REG), np.zeros(2))
+    model = covariance_model(kind, REG)
+    params = MixtureParams(means, model.to_coordinates(_turned(kind, target)), np.zeros(2))
     seeds = draw_seeds(np.random.RandomState(0), len(X))
-    _, _, curvature = stein_objective(X, params, t, seeds=seeds, reg_covar=REG,
-                                      covariance_type=kind)
+    _, _, curvature = stein_objective(X, params, t, seeds=seeds, model=model)
     np.testing.assert_allclose(curvature.mean_resp, 0.5, atol=1e-3)  # separated
     a, _ = noise_coefficients(t)
     new = covariance_step(params.covariance, curvature.noised_gradient,
                           curvature.noised_covariances, mean_resp=curvature.mean_resp, a=a,
-                          scale=1.0, covariance_type=kind, n_features=D, reg_covar=REG)
-    before = log_covariance_change(target, covariances(params.covariance, kind, REG), kind)
-    after = log_covariance_change(target, covariances(new, kind, REG), kind)
+                          scale=1.0, model=model, n_features=D)
+    before = log_covariance_change(target, model.from_coordinates(params.covariance), model)
+    after = log_covariance_change(target, model.from_coordinates(new), model)
     assert before == pytest.approx(0.3, rel=1e-6)
     assert after < contraction * before
 
@@ -195,10 +199,11 @@ def test_unit_step_moves_towards_the_em_update(kind, t, contraction):
 @pytest.mark.parametrize("kind", LEARNED)
 def test_capped_bounds_every_variance_and_leaves_the_rest(kind):
     rng = np.random.default_rng(3)
-    c = coordinates(_random_covariances(kind, rng), kind, REG)
+    model = covariance_model(kind, REG)
+    c = model.to_coordinates(_random_covariances(kind, rng))
     # Within the bound: the same coordinates, not a recomputed copy.
-    assert capped(c, kind, REG, 1e3) is c
-    cov = covariances(capped(c, kind, REG, 1.0), kind, REG)
+    assert capped(c, model, 1e3) is c
+    cov = model.from_coordinates(capped(c, model, 1.0))
     eigvals = np.linalg.eigvalsh(cov) if kind in ("full", "tied") else cov
     assert np.all(eigvals <= 1.0 + REG + 1e-9)
     assert np.max(eigvals) == pytest.approx(1.0 + REG, rel=1e-9)

@@ -5,7 +5,6 @@ import pytest
 from sklearn.mixture import GaussianMixture
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
-from sklearn_ddpm_gmm._ddpm._coordinates import coordinates
 from sklearn_ddpm_gmm._core._covariance import covariance_model
 from sklearn_ddpm_gmm._core._em import (
     em_step,
@@ -80,11 +79,11 @@ def test_exact_gradient_is_the_expectation_of_the_monte_carlo_one(covariance_typ
     # expectation: 100 copies of each point, 30 passes.
     X = _misspecified_data()
     exact = log_likelihood_gradient(X, _params(covariance_type), covariance_type)
-    mixture = MixtureParams(MEANS, coordinates(COVARIANCES[covariance_type], covariance_type,
-                                               0.0), LOGITS)
+    model = covariance_model(covariance_type, 0.0)
+    mixture = MixtureParams(MEANS, model.to_coordinates(COVARIANCES[covariance_type]), LOGITS)
     X_rep = np.tile(X, (100, 1))[np.random.default_rng(1).permutation(20_000)]
-    passes = [integrated_objective(X_rep, mixture, np.random.default_rng(seed), reg_covar=0.0,
-                                   covariance_type=covariance_type) for seed in range(30)]
+    passes = [integrated_objective(X_rep, mixture, np.random.default_rng(seed), model=model)
+              for seed in range(30)]
     monte_carlo = [np.mean([p.means for p in passes], axis=0),
                    np.mean([p.covariance for p in passes], axis=0),
                    np.mean([p.logits for p in passes], axis=0)]

@@ -3,12 +3,15 @@
 import numpy as np
 import pytest
 
+from sklearn_ddpm_gmm._core._covariance import covariance_model
 from sklearn_ddpm_gmm._ddpm import _optim
 from sklearn_ddpm_gmm._ddpm._loss import draw_seeds, stein_objective
 from sklearn_ddpm_gmm._ddpm._history import PhaseKind
 from sklearn_ddpm_gmm._ddpm._optim import Phase, StopRule, run_fresh_noise, run_fixed_noise
 from sklearn_ddpm_gmm._ddpm._score_model import MixtureParams
 from sklearn_ddpm_gmm._ddpm._schedule import ALL_PARAMS
+
+SPHERICAL = covariance_model("spherical", 1e-6)
 
 
 def _overlapping_data(seed=0, n=40_000):
@@ -25,7 +28,7 @@ def _fit(X, closed_form_weights, t=0.1):
     start = MixtureParams(np.array([[-0.5, 0.0], [0.5, 0.0]]), np.log([0.5, 0.5]),
                             np.zeros(2))
     seeds = draw_seeds(np.random.RandomState(1), X.shape[0])
-    return run_fixed_noise(X, start, phase, seeds=seeds, reg_covar=1e-6), seeds
+    return run_fixed_noise(X, start, phase, seeds=seeds, model=SPHERICAL), seeds
 
 
 def test_closed_form_weights_reach_the_gradient_fixed_point():
@@ -36,7 +39,7 @@ def test_closed_form_weights_reach_the_gradient_fixed_point():
     # The closed-form fixed point is a stationary point of the DDPM loss in every
     # block: its gradient vanishes there to the sampling precision ...
     _, grad, curvature = stein_objective(X, closed_form.params, 0.1, seeds=seeds,
-                                         reg_covar=1e-6)
+                                         model=SPHERICAL)
     newton_step = grad.weight_logits / curvature.weight_logits
     assert np.max(np.abs(newton_step)) < 0.05
     # ... and it agrees with the gradient-only fixed point within sampling error.
@@ -62,8 +65,7 @@ def test_em_matched_step_converges_in_few_steps():
 
 def _scripted(monkeypatch, loss_of, move):
     """Make the optimiser's loss ``loss_of(params)`` and its step ``move(params, rate)``."""
-    def objective_and_step(X, phase, seeds, reg_covar, covariance_type, fixed=False,
-                           dealt=None, sq_norms=None):
+    def objective_and_step(X, phase, seeds, model, fixed=False, dealt=None, sq_norms=None):
         return (lambda params: (loss_of(params), None),
                 lambda params, state, rate: move(params, rate))
     monkeypatch.setattr(_optim, "_objective_and_step", objective_and_step)
@@ -85,7 +87,7 @@ _TARGET = np.full((2, 2), 0.2)
 
 
 def _run(phase, seeds=np.zeros(1, dtype=int)):
-    return run_fixed_noise(_X, _start(), phase, seeds=seeds, reg_covar=1e-6)
+    return run_fixed_noise(_X, _start(), phase, seeds=seeds, model=SPHERICAL)
 
 
 def _phase(max_steps, tol=1e-3, stop=StopRule.PARAMS, learning_rate=1.0):
@@ -162,9 +164,8 @@ def _final(max_steps=20, tol=1e-9):
 
 def _fresh(max_draws, n_samples, phase=None):
     return run_fresh_noise(_X, _start(), phase or _final(),
-                           random_state=np.random.RandomState(0), reg_covar=1e-6,
-                           covariance_type="spherical", max_draws=max_draws,
-                           n_samples=n_samples)
+                           random_state=np.random.RandomState(0), model=SPHERICAL,
+                           max_draws=max_draws, n_samples=n_samples)
 
 
 def test_burn_in_ends_once_a_step_moves_less_than_a_standard_error(monkeypatch):

@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from sklearn_ddpm_gmm import DDPMGaussianMixture
+from sklearn_ddpm_gmm._core._covariance import covariance_model
 from sklearn_ddpm_gmm._core._standardise import standardise as _standardise
 from sklearn_ddpm_gmm._ddpm._loss import draw_seeds
 from sklearn_ddpm_gmm._ddpm._optim import run_fixed_noise
@@ -50,7 +51,7 @@ def test_symmetric_two_components_from_random_start(seed):
     start -= start.mean(axis=0)
     result = run_fixed_noise(
         Z, MixtureParams(start, np.zeros(2), np.zeros(2)), power,
-        seeds=draw_seeds(rng, Z.shape[0]), reg_covar=1e-6,
+        seeds=draw_seeds(rng, Z.shape[0]), model=covariance_model("spherical", 1e-6),
     )
     direction = result.params.means[0] - result.params.means[1]
     cosine = abs(direction @ means[0]) / (np.linalg.norm(direction) * np.linalg.norm(means[0]))

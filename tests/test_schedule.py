@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sklearn_ddpm_gmm._ddpm._coordinates import coordinates
+from sklearn_ddpm_gmm._core._covariance import covariance_model
 from sklearn_ddpm_gmm._ddpm._forward import noise_coefficients
 from sklearn_ddpm_gmm._ddpm._optim import StopRule
 from sklearn_ddpm_gmm._ddpm._schedule import (
@@ -20,6 +20,8 @@ from sklearn_ddpm_gmm._ddpm._schedule import (
 )
 from sklearn_ddpm_gmm._ddpm._score_model import MixtureParams
 
+SPHERICAL = covariance_model("spherical", 0.0)
+
 
 def _data_with_spectrum(eigvals, n=400, seed=0):
     """Rows whose sample covariance is exactly diag(eigvals) (to rounding)."""
@@ -32,7 +34,8 @@ def _data_with_spectrum(eigvals, n=400, seed=0):
 def _spherical(variances, weights, d=3, reg_covar=0.0):
     variances, weights = np.asarray(variances, float), np.asarray(weights, float)
     K = len(variances)
-    return MixtureParams(np.zeros((K, d)), coordinates(variances, "spherical", reg_covar),
+    return MixtureParams(np.zeros((K, d)),
+                         covariance_model("spherical", reg_covar).to_coordinates(variances),
                          np.log(weights))
 
 
@@ -78,8 +81,7 @@ def test_intermediate_levels_follow_the_weighted_mean_variance():
     params = _spherical([0.1, 0.3], [0.25, 0.75])
     noise_variances = []
     for stage in range(2):
-        phase = intermediate_phase(stage, params, 0.0, tol=1e-6, covariance_type="spherical",
-                                   n_rows=5000)
+        phase = intermediate_phase(stage, params, SPHERICAL, tol=1e-6, n_rows=5000)
         noise_variances.append(noise_coefficients(phase.t)[1])
         assert phase.learn == ("means", "covariance")  # weights stay as they are
         assert phase.stop is StopRule.PARAMS
@@ -88,14 +90,14 @@ def test_intermediate_levels_follow_the_weighted_mean_variance():
 
 def test_intermediate_levels_are_capped_at_one():
     # 1.3 * 2 is beyond the noise variance 1 - exp(-2) of t = 1.
-    phase = intermediate_phase(0, _spherical([2.0, 2.0], [0.5, 0.5]), 0.0, tol=1e-6,
-                               covariance_type="spherical", n_rows=5000)
+    phase = intermediate_phase(0, _spherical([2.0, 2.0], [0.5, 0.5]), SPHERICAL, tol=1e-6,
+                               n_rows=5000)
     assert phase.t == pytest.approx(1.0, rel=1e-12)
 
 
 def test_em_level_grows_with_the_smallest_variance_up_to_its_cap():
     variances = np.geomspace(1e-4, 10.0, 30)
-    levels = [em_level(_spherical([v, 4.0], [0.5, 0.5]), 0.0, "spherical") for v in variances]
+    levels = [em_level(_spherical([v, 4.0], [0.5, 0.5]), SPHERICAL) for v in variances]
     assert np.all(np.diff(levels) >= 0)
     assert max(levels) == pytest.approx(0.1, rel=1e-12)
     # Below the cap the noise variance is 0.6 of the smallest variance.
@@ -105,13 +107,12 @@ def test_em_level_grows_with_the_smallest_variance_up_to_its_cap():
 
 
 def test_em_level_ignores_nearly_empty_components():
-    resolved = em_level(_spherical([0.5, 0.5], [0.5, 0.5]), 0.0, "spherical")
+    resolved = em_level(_spherical([0.5, 0.5], [0.5, 0.5]), SPHERICAL)
     # A component with 1% of the mass and a tiny variance does not lower it ...
-    with_empty = em_level(_spherical([0.5, 0.5, 1e-4], [0.495, 0.495, 0.01]), 0.0,
-                          "spherical")
+    with_empty = em_level(_spherical([0.5, 0.5, 1e-4], [0.495, 0.495, 0.01]), SPHERICAL)
     assert with_empty == pytest.approx(resolved, rel=1e-12)
     # ... one with 10% of it does.
-    with_small = em_level(_spherical([0.5, 0.5, 1e-4], [0.45, 0.45, 0.1]), 0.0, "spherical")
+    with_small = em_level(_spherical([0.5, 0.5, 1e-4], [0.45, 0.45, 0.1]), SPHERICAL)
     assert noise_coefficients(with_small)[1] == pytest.approx(0.6 * 1e-4, rel=1e-9)
 
 
@@ -119,13 +120,15 @@ def test_em_level_floors_a_thin_direction_at_a_share_of_the_mean_variance():
     # diag: variances (1e-6, 1, 1, 1), mean ~0.75: floored at 0.1 of it.
     cov = np.array([[1e-6, 1.0, 1.0, 1.0]] * 2)
     mean = cov[0].mean()
-    params = MixtureParams(np.zeros((2, 4)), coordinates(cov, "diag", 0.0), np.zeros(2))
-    s2 = noise_coefficients(em_level(params, 0.0, "diag"))[1]
+    diag = covariance_model("diag", 0.0)
+    params = MixtureParams(np.zeros((2, 4)), diag.to_coordinates(cov), np.zeros(2))
+    s2 = noise_coefficients(em_level(params, diag))[1]
     assert s2 == pytest.approx(0.6 * 0.1 * mean, rel=1e-9)
     # full takes the lower floor, 0.01 of the mean eigenvalue.
     full = np.array([np.diag(row) for row in cov])
-    params = MixtureParams(np.zeros((2, 4)), coordinates(full, "full", 0.0), np.zeros(2))
-    s2 = noise_coefficients(em_level(params, 0.0, "full"))[1]
+    full_model = covariance_model("full", 0.0)
+    params = MixtureParams(np.zeros((2, 4)), full_model.to_coordinates(full), np.zeros(2))
+    s2 = noise_coefficients(em_level(params, full_model))[1]
     assert s2 == pytest.approx(0.6 * 0.01 * mean, rel=1e-9)
 
 
@@ -149,8 +152,7 @@ def test_cold_tolerance_a_quarter_standard_error_floored_and_at_least_tol():
     # A looser tol given by the user wins.
     assert cold_final_phase(0.05, 0.1, 5000, params).tol == 0.1
     # The intermediate phases use the same rule.
-    phase = intermediate_phase(0, params, 0.0, tol=1e-6, covariance_type="spherical",
-                               n_rows=1_250_000)
+    phase = intermediate_phase(0, params, SPHERICAL, tol=1e-6, n_rows=1_250_000)
     assert phase.tol == 1e-3
 
 

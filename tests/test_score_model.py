@@ -6,8 +6,8 @@ from scipy.special import logsumexp
 
 from sklearn_ddpm_gmm._ddpm import _loss as _objective
 from sklearn_ddpm_gmm._ddpm import _span_noise
-from sklearn_ddpm_gmm._ddpm._coordinates import coordinate_gradient, coordinates
-from sklearn_ddpm_gmm._core._covariance import COVARIANCE_TYPES
+from sklearn_ddpm_gmm._ddpm._coordinates import coordinate_gradient
+from sklearn_ddpm_gmm._core._covariance import COVARIANCE_TYPES, covariance_model
 from sklearn_ddpm_gmm._ddpm._forward import noise_antithetic, noise_coefficients
 from sklearn_ddpm_gmm._ddpm._spherical_pass import spherical_stein_loss_grad
 from sklearn_ddpm_gmm._ddpm._score_model import (
@@ -26,6 +26,7 @@ from _reference import (
 )
 
 REG = 1e-3
+SPHERICAL = covariance_model("spherical", REG)
 
 
 TYPES = [c for c in COVARIANCE_TYPES if c != "identity"]
@@ -82,11 +83,11 @@ def _relative_error(analytic, numeric):
 @pytest.mark.parametrize("t", [0.05, 0.4, 1.5])
 def test_plain_ddpm_gradient_matches_finite_differences(t, covariance_type):
     X0, z, params = _problem(covariance_type=covariance_type)
-    _, grad = ddpm_loss_grad(X0, z, params, t=t, reg_covar=REG,
-                             covariance_type=covariance_type)
+    _, grad = ddpm_loss_grad(X0, z, params, t=t,
+                             model=covariance_model(covariance_type, REG))
     numeric = _finite_difference(
-        lambda p: ddpm_loss_grad(X0, z, p, t=t, reg_covar=REG,
-                                 covariance_type=covariance_type)[0], params
+        lambda p: ddpm_loss_grad(X0, z, p, t=t,
+                                 model=covariance_model(covariance_type, REG))[0], params
     )
     assert _relative_error(grad, numeric) < 1e-6
 
@@ -97,10 +98,10 @@ def test_stein_gradient_matches_finite_differences(t, covariance_type):
     X0, z, params = _problem(seed=1, covariance_type=covariance_type)
     a, s2 = noise_coefficients(t)
     Xt = a * X0 + np.sqrt(s2) * z
-    _, grad, _ = stein_loss_grad(Xt, params, t, reg_covar=REG, covariance_type=covariance_type)
+    _, grad, _ = stein_loss_grad(Xt, params, t, model=covariance_model(covariance_type, REG))
     numeric = _finite_difference(
-        lambda p: stein_loss_grad(Xt, p, t, reg_covar=REG,
-                                  covariance_type=covariance_type)[0], params
+        lambda p: stein_loss_grad(Xt, p, t,
+                                  model=covariance_model(covariance_type, REG))[0], params
     )
     assert _relative_error(grad, numeric) < 1e-6
 
@@ -114,11 +115,11 @@ def test_stein_form_has_the_plain_loss_and_gradient_in_expectation(covariance_ty
     n_draws = 4000
     X0_rep = np.tile(X0, (n_draws, 1))
     z = rng.standard_normal(X0_rep.shape)
-    plain_loss, plain_grad = ddpm_loss_grad(X0_rep, z, params, t=t, reg_covar=REG,
-                                            covariance_type=covariance_type)
+    plain_loss, plain_grad = ddpm_loss_grad(X0_rep, z, params, t=t,
+                                            model=covariance_model(covariance_type, REG))
     Xt = noise_antithetic(X0_rep, z, t)
-    stein_loss, stein_grad, _ = stein_loss_grad(Xt, params, t, reg_covar=REG,
-                                                covariance_type=covariance_type)
+    stein_loss, stein_grad, _ = stein_loss_grad(Xt, params, t,
+                                                model=covariance_model(covariance_type, REG))
     assert stein_loss == pytest.approx(plain_loss, rel=0.01)
     for g_plain, g_stein in zip(plain_grad, stein_grad):
         scale = np.max(np.abs(g_stein))
@@ -132,9 +133,9 @@ def test_stein_gradient_has_lower_variance_than_plain():
     plain, stein = [], []
     for _ in range(30):
         z = rng.standard_normal(X0.shape)
-        plain.append(ddpm_loss_grad(X0, z, params, t=t, reg_covar=REG)[1].means)
+        plain.append(ddpm_loss_grad(X0, z, params, t=t, model=SPHERICAL)[1].means)
         stein.append(stein_loss_grad(noise_antithetic(X0, z, t), params, t,
-                                     reg_covar=REG)[1].means)
+                                     SPHERICAL)[1].means)
     assert np.var(stein, axis=0).sum() < 0.1 * np.var(plain, axis=0).sum()
 
 
@@ -154,7 +155,7 @@ def test_score_is_the_gradient_of_the_noised_log_density(t):
     weights = np.array([0.2, 0.3, 0.5])
     params = MixtureParams(means, np.log(variances), np.log(weights))
     X = rng.standard_normal((10, 2)) * 3
-    S = score(X, params, t, reg_covar=0.0)
+    S = score(X, params, t, covariance_model("spherical", 0.0))
     eps = 1e-6
     for n in range(len(X)):
         for j in range(2):
@@ -168,7 +169,7 @@ def test_score_is_the_gradient_of_the_noised_log_density(t):
 def test_posteriors_are_finite_far_from_every_component():
     params = MixtureParams(np.array([[0.0], [1.0]]), np.log([1e-4, 1e-4]), np.zeros(2))
     X = np.array([[1e6], [-1e6], [0.5]])
-    log_prob, resp = log_prob_and_resp(X, params, 0.0, reg_covar=0.0)
+    log_prob, resp = log_prob_and_resp(X, params, 0.0, covariance_model("spherical", 0.0))
     assert np.all(np.isfinite(resp)) and np.allclose(resp.sum(axis=1), 1.0)
     assert np.isfinite(log_prob[2])
     np.testing.assert_allclose(resp[:2], [[0, 1], [1, 0]], atol=1e-12)
@@ -190,10 +191,10 @@ def test_blocked_pass_equals_one_evaluation_on_the_stacked_noised_points(
         for B, seed in zip(blocks, seeds)
     ])
     # Row averages: the stacked pair order does not matter.
-    loss, grad, curv = _objective.stein_objective(X0, params, t, seeds=seeds, reg_covar=REG,
-                                                  covariance_type=covariance_type)
-    ref_loss, ref_grad, ref_curv = stein_loss_grad(stacked, params, t, reg_covar=REG,
-                                                   covariance_type=covariance_type)
+    loss, grad, curv = _objective.stein_objective(X0, params, t, seeds=seeds,
+                                                  model=covariance_model(covariance_type, REG))
+    ref_loss, ref_grad, ref_curv = stein_loss_grad(stacked, params, t,
+                                                   model=covariance_model(covariance_type, REG))
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
     for block, ref in zip(grad, ref_grad):
         np.testing.assert_allclose(block, ref, rtol=1e-10, atol=1e-12)
@@ -209,14 +210,14 @@ def test_span_noise_has_the_full_noise_expectation_and_less_variance(covariance_
     if covariance_type == "identity":
         params = params._replace(covariance=np.zeros(2))
     t = 0.3
-    assert _span_noise.uses_span_noise(covariance_type, 2, 8)
+    assert _span_noise.uses_span_noise(covariance_model(covariance_type, REG), 2, 8)
     span, full = [], []
     for seed in range(300):
         span.append(_objective.stein_objective(
-            X0, params, t, seeds=[seed], reg_covar=REG, covariance_type=covariance_type)[1])
+            X0, params, t, seeds=[seed], model=covariance_model(covariance_type, REG))[1])
         z = np.random.default_rng(10_000 + seed).standard_normal(X0.shape)
-        full.append(stein_loss_grad(noise_antithetic(X0, z, t), params, t, reg_covar=REG,
-                                    covariance_type=covariance_type)[1])
+        full.append(stein_loss_grad(noise_antithetic(X0, z, t), params, t,
+                                    model=covariance_model(covariance_type, REG))[1])
     for block in range(3):
         if covariance_type == "identity" and block == 1:
             continue  # unit variances are not learned
@@ -292,9 +293,9 @@ def test_spherical_pass_equals_the_general_one(covariance_type, t, span):
         Xt = _span_noised(X0, params.means, t, np.random.default_rng(0))
     else:
         Xt = noise_antithetic(X0, z, t) if t > 0 else X0
-    fast = spherical_stein_loss_grad(Xt, params, t, reg_covar=REG,
-                                     covariance_type=covariance_type)
-    ref = stein_loss_grad(Xt, params, t, reg_covar=REG, covariance_type=covariance_type)
+    fast = spherical_stein_loss_grad(Xt, params, t,
+                                     model=covariance_model(covariance_type, REG))
+    ref = stein_loss_grad(Xt, params, t, model=covariance_model(covariance_type, REG))
     np.testing.assert_allclose(fast[0], ref[0], rtol=1e-12)
     for got, want in zip((*fast[1], *fast[2]), (*ref[1], *ref[2])):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
@@ -316,23 +317,23 @@ def test_integrated_objective_gradient_is_the_log_likelihood_gradient(covariance
                           [[0.4, -0.1, 0.1], [-0.1, 0.5, 0.0], [0.1, 0.0, 0.3]]]),
         "tied": np.array([[0.5, 0.1, 0.0], [0.1, 0.4, -0.1], [0.0, -0.1, 0.6]]),
     }[covariance_type]
+    model = covariance_model(covariance_type, 0.0)
     params = MixtureParams(np.array([[0.8, 1.1, 0.9], [-1.0, -0.9, -1.2]]),
-                           coordinates(sigma, covariance_type, 0.0), np.array([0.1, -0.1]))
+                           model.to_coordinates(sigma), np.array([0.1, -0.1]))
 
     def nll(p):
-        return -log_prob_and_resp(X, p, 0.0, reg_covar=0.0,
-                                  covariance_type=covariance_type)[0].mean()
+        return -log_prob_and_resp(X, p, 0.0, model)[0].mean()
 
     expected = _finite_difference(nll, params)
     # 100 copies of each point in random order, 30 passes of stratified levels.
     X_rep = np.tile(X, (100, 1))[np.random.default_rng(1).permutation(20_000)]
-    passes = [integrated_objective(X_rep, params, np.random.default_rng(seed), reg_covar=0.0,
-                                   covariance_type=covariance_type) for seed in range(30)]
+    passes = [integrated_objective(X_rep, params, np.random.default_rng(seed), model=model)
+              for seed in range(30)]
     got = [np.mean([p.means for p in passes], axis=0),
            # the gradient in Sigma, to the coordinates
            coordinate_gradient(params.covariance,
                                np.mean([p.covariance for p in passes], axis=0),
-                               covariance_type),
+                               model),
            np.mean([p.logits for p in passes], axis=0)]
     for g, e in zip(got, expected):
         assert np.max(np.abs(g - e)) < 0.08 * np.max(np.abs(e)), (g, e)
@@ -346,14 +347,14 @@ def test_kept_noise_gives_the_same_objective_as_redrawn_noise(covariance_type, m
     monkeypatch.setattr(_objective, "BLOCK_ROWS", 70)
     X0, _, params = _problem(seed=6, n=250, d=8, K=2, covariance_type=covariance_type)
     seeds = _objective.draw_seeds(np.random.RandomState(1), len(X0))
-    fresh = _objective.stein_objective(X0, params, 0.3, seeds=seeds, reg_covar=REG,
-                                       covariance_type=covariance_type)
+    fresh = _objective.stein_objective(X0, params, 0.3, seeds=seeds,
+                                       model=covariance_model(covariance_type, REG))
     per_block = 70 * (8 if covariance_type == "diag" else 2 + 2)
     for budget in (0, 2 * per_block, 10**6):
         cache = _objective.NoiseCache(max_numbers=budget)
         for _ in range(2):
-            kept = _objective.stein_objective(X0, params, 0.3, seeds=seeds, reg_covar=REG,
-                                              covariance_type=covariance_type,
+            kept = _objective.stein_objective(X0, params, 0.3, seeds=seeds,
+                                              model=covariance_model(covariance_type, REG),
                                               noise_cache=cache)
             np.testing.assert_array_equal(kept[0], fresh[0])
             for got, want in zip(kept[1], fresh[1]):
@@ -426,10 +427,10 @@ def test_pooled_span_noise_has_the_fresh_noise_expectation(monkeypatch):
         pool = _span_noise.SpanNoisePool(np.random.default_rng(seed), 400, 2, n_features=8)
         dealt = pool.deal(np.random.default_rng(10_000 + seed))
         pooled.append(_objective.stein_objective(X0, params, 0.3, seeds=[0, 0, 0],
-                                                 reg_covar=REG, dealt=dealt)[1])
+                                                 model=SPHERICAL, dealt=dealt)[1])
         fresh.append(_objective.stein_objective(
             X0, params, 0.3, seeds=[20_000 + seed, 30_000 + seed, 40_000 + seed],
-            reg_covar=REG)[1])
+            model=SPHERICAL)[1])
     for block in range(3):
         a = np.array([np.ravel(g[block]) for g in pooled])
         b = np.array([np.ravel(g[block]) for g in fresh])

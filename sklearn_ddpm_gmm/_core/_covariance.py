@@ -98,6 +98,9 @@ class CovarianceType:
     is_spherical: ClassVar[bool] = False
     #: Covariances held as arrays of variances (no matrices).
     is_elementwise: ClassVar[bool] = False
+    #: One covariance matrix shared by every component (tied): the DDPM
+    #: phases broadcast it to the components and sum their gradients.
+    is_shared: ClassVar[bool] = False
 
     # ------------------------------------------------------------ naming
     @property
@@ -547,6 +550,7 @@ class TiedCovariance(FullCovariance):
 
     name: ClassVar[str] = "tied"
     sklearn_type: ClassVar[str] = "tied"
+    is_shared: ClassVar[bool] = True
 
     def shape(self, n_components, n_features):
         return (n_features, n_features)
@@ -614,10 +618,6 @@ def register_covariance_type(cls: type[CovarianceType]) -> type[CovarianceType]:
 for _cls in (FullCovariance, TiedCovariance, DiagCovariance, SphericalCovariance,
              IdentityCovariance):
     register_covariance_type(_cls)
-
-
-#: The built-in types with one variance per component.
-ONE_VARIANCE = tuple(name for name, cls in COVARIANCE_TYPES.items() if cls.is_spherical)
 
 
 def covariance_model(name: str, reg_covar: float) -> CovarianceType:

@@ -12,7 +12,6 @@ phase, and returns parameters and the phases' :class:`._history.History`.
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
-from ._coordinates import coordinates, from_spherical
 from .._numerics._fastops import TINY
 from ._history import History, phase_history
 from ._loss import draw_seeds
@@ -61,7 +60,7 @@ def noised_rows(X):
     return X if draws == 1 else np.tile(X, (draws, 1))
 
 
-def run_ddpm_phase(X, params, phase, *, random_state, reg, covariance_type, verbose=0,
+def run_ddpm_phase(X, params, phase, *, random_state, model, verbose=0,
                    verbose_interval=10):
     """One phase on the rows of X, under one noise draw made for it and held
     fixed (:func:`._optim.run_fixed_noise`).
@@ -74,9 +73,9 @@ def run_ddpm_phase(X, params, phase, *, random_state, reg, covariance_type, verb
     phase : Phase
     random_state : RandomState
         Draws the noise's seeds.
-    reg : float
-        Regularisation of the covariances, standardised units.
-    covariance_type : str
+    model : CovarianceType
+        The covariance type, with the regularisation of the covariances
+        (``reg_covar``) in standardised units.
 
     Returns
     -------
@@ -89,15 +88,14 @@ def run_ddpm_phase(X, params, phase, *, random_state, reg, covariance_type, verb
     phase = phase._replace(bounds=data_bounds(X))
     result = run_fixed_noise(X_noised, params, phase,
                              seeds=draw_seeds(random_state, X_noised.shape[0]),
-                             reg_covar=reg, covariance_type=covariance_type,
-                             verbose=verbose, verbose_interval=verbose_interval)
+                             model=model, verbose=verbose, verbose_interval=verbose_interval)
     history = phase_history(phase.kind, t=phase.t, n_steps=result.n_steps,
                             learning_rate=result.learning_rate, n_rows=X.shape[0],
                             converged=result.converged, losses=result.losses)
     return result.params, history
 
 
-def initial_params(X, spec, random_state, *, scale, reg, covariance_type, given=None):
+def initial_params(X, spec, random_state, *, scale, model, given=None):
     """Starting MixtureParams of the DDPM phases on standardised X.
 
     Parameters
@@ -108,9 +106,9 @@ def initial_params(X, spec, random_state, *, scale, reg, covariance_type, given=
     scale : float
         The standardisation's scale (the identity model's unit variances are
         ``1 / scale**2`` in standardised units).
-    reg : float
-    covariance_type : str
-        The cold start's type, or the requested one when given means skip it.
+    model : CovarianceType
+        The cold start's type, or the requested one when given means skip it,
+        with ``reg_covar`` in standardised units.
     given : tuple of (weights, means, covariances), default=None
         The user's starting values in standardised units, each None if not
         given; None ignores them (the default fit's cold start).
@@ -132,42 +130,43 @@ def initial_params(X, spec, random_state, *, scale, reg, covariance_type, given=
         resp = initial_posteriors(X, K, spec.init_params, random_state=random_state)
         means = (resp.T @ X) / np.maximum(resp.sum(axis=0), TINY)[:, np.newaxis]
     weights = np.full(K, 1.0 / K) if weights_init is None else weights_init
-    if covariance_type == "identity":
-        cov = coordinates(np.full(K, 1.0 / scale / scale), "identity", 0.0)
+    if model.is_fixed:
+        cov = model.with_reg(0.0).to_coordinates(model.fixed_covariances(K, scale))
     elif cov_init is not None:
-        if covariance_type != spec.model.covariance_type:  # the spherical cold start
+        if model.name != spec.model.name:  # the spherical cold start
             cov_init = spec.model.mean_variances(cov_init, K)
-        cov = coordinates(cov_init, covariance_type, reg)
+        cov = model.to_coordinates(cov_init)
     else:
         if K > 1 and spec.init_params == "power" and means_init is None:
             variances = np.full(K, power_phase_variance(X, K))
         else:
             variances = np.ones(K)
-        cov = from_spherical(variances, weights, covariance_type, n_features=n_features,
-                             reg_covar=reg)
+        cov = model.to_coordinates(model.from_spherical(variances, weights, n_features))
     # Parameters are float64 whatever the data's precision.
     return MixtureParams(np.asarray(means, dtype=np.float64), cov, np.log(weights))
 
 
-def cold_start(X_cold, spec, seed, *, scale, reg, cold_type, given=None):
+def cold_start(X_cold, spec, seed, *, scale, model, given=None):
     """The power and intermediate phases on the subsample X_cold (run under
     the callers' one BLAS thread), from
     :func:`initial_params` (its own RandomState from ``seed``, so a start is
     the same whatever runs beside it).
 
+    ``model`` is the cold start's covariance type (one variance per
+    component, :meth:`.._core._covariance.CovarianceType.cold_type`), with its
+    ``reg_covar`` in standardised units.
+
     Returns
     -------
     params : MixtureParams
-        In ``cold_type`` (one variance per component).
+        In ``model``'s coordinates.
     history : History
     random_state : RandomState
         The start's stream, for the phases that follow on the subsample.
     """
     random_state = np.random.RandomState(seed)
-    options = dict(reg=reg, covariance_type=cold_type, verbose=spec.verbose,
-                   verbose_interval=spec.verbose_interval)
-    params = initial_params(X_cold, spec, random_state, scale=scale, reg=reg,
-                            covariance_type=cold_type, given=given)
+    options = dict(model=model, verbose=spec.verbose, verbose_interval=spec.verbose_interval)
+    params = initial_params(X_cold, spec, random_state, scale=scale, model=model, given=given)
     history = History()
     if spec.n_components > 1 and spec.init_params == "power":
         params, record = run_ddpm_phase(X_cold, params, power_phase(X_cold),
@@ -175,8 +174,7 @@ def cold_start(X_cold, spec, seed, *, scale, reg, cold_type, given=None):
         history = history.then(record)
     # Each level is chosen from where the previous phase ended.
     for stage in range(n_intermediate_phases(spec.n_components)):
-        phase = intermediate_phase(stage, params, reg, tol=spec.tol,
-                                   covariance_type=cold_type, n_rows=len(X_cold))
+        phase = intermediate_phase(stage, params, model, tol=spec.tol, n_rows=len(X_cold))
         params, record = run_ddpm_phase(X_cold, params, phase, random_state=random_state,
                                         **options)
         history = history.then(record)

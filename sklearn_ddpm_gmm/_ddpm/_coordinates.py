@@ -2,8 +2,11 @@
 preconditioned steps on the unconstrained coordinates.
 
 The coordinates and every per-type quantity of a Gaussian mixture are the
-covariance type's (:mod:`.._core._covariance`); the functions here still take
-the type's name (and ``reg_covar``) after a value, as the DDPM phases pass it.
+covariance type's (:mod:`.._core._covariance`: ``to_coordinates``,
+``from_coordinates``, ``noised``, ``from_spherical``, ...); the functions here
+take that type object, ``model`` (its ``reg_covar`` in standardised units), and
+choose by its attributes (``is_fixed``, ``is_spherical``, ``is_elementwise``,
+``is_shared``), never by its name.
 
 Each type is learned in unconstrained coordinates ``c`` that keep every covariance
 positive definite, plus ``reg_covar`` on the diagonal:
@@ -31,63 +34,25 @@ import numpy as np
 
 from .._core._covariance import (
     FLOOR_OF_REG,
-    ONE_VARIANCE,
+    CovarianceType,
     cholesky_coordinates,
     cholesky_factor,
-    covariance_model,
     floored_cholesky,
 )
 from .._numerics._fastops import TINY, column_sums, row_dots, row_sums
 from ._span_noise import SpanPoints
 
-_ELEMENTWISE = ("spherical", "diag", "identity")
 # Trust region of one covariance step: an eigenvalue of Sigma - reg moves by at most this in log.
 _MAX_LOG_VARIANCE_STEP = 0.5
 
 
 # ----------------------------------------------------------- parametrisation
-# The coordinates themselves are the covariance type's
-# (:meth:`.._core._covariance.CovarianceType.to_coordinates`); these take the
-# type's name, as the DDPM phases still address it.
-def covariances(c, covariance_type, reg_covar):
-    """Covariances from coordinates, in GaussianMixture's shapes for each type."""
-    return covariance_model(covariance_type, reg_covar).from_coordinates(c)
-
-
-def coordinates(cov, covariance_type, reg_covar):
-    """Coordinates of given covariances (inverse of :func:`covariances`).
-
-    Covariances below ``reg_covar`` (in any direction) are floored just above it.
-    """
-    return covariance_model(covariance_type, reg_covar).to_coordinates(cov)
-
-
-def from_spherical(variances, weights, covariance_type, *, n_features, reg_covar):
-    """Coordinates of ``v_i I`` (tied: the weighted mean variance) for the given type."""
-    model = covariance_model(covariance_type, reg_covar)
-    return model.to_coordinates(model.from_spherical(variances, weights, n_features))
-
-
-def smallest_variances(cov, covariance_type, n_components):
-    """Smallest eigenvalue of each component's covariance, shape (K,)."""
-    return covariance_model(covariance_type, 0.0).smallest_variances(cov, n_components)
-
-
-def mean_variances(cov, covariance_type, n_components):
-    """Mean eigenvalue of each component's covariance, shape (K,)."""
-    return covariance_model(covariance_type, 0.0).mean_variances(cov, n_components)
-
-
-def noised(cov, covariance_type, a, s2):
-    """Noised covariances ``a^2 Sigma + s^2 I``, same shape as ``cov``."""
-    return covariance_model(covariance_type, 0.0).noised(cov, a, s2)
-
-
-def coordinate_gradient(c, grad_cov, covariance_type):
-    """Chain rule from a gradient in the covariances (symmetric) to one in ``c``."""
-    if covariance_type == "identity":
+def coordinate_gradient(c, grad_cov, model: CovarianceType):
+    """Chain rule from a gradient in the covariances (symmetric) to one in ``c``
+    (none for a fixed type)."""
+    if model.is_fixed:
         return np.zeros_like(c)
-    if covariance_type in _ELEMENTWISE:
+    if model.is_elementwise:
         return grad_cov * np.exp(c)
     # d tr(G dSigma) = 2 tr(L^T G dL): the factor's gradient is 2 G L, restricted
     # to the lower triangle; the log-diagonal adds the factor L_kk.
@@ -289,50 +254,50 @@ class _FullGeometry(_FieldScoreStatistics):
         return np.asarray(grads)
 
 
-def geometry(X, means, T, *, a, covariance_type):
+def geometry(X, means, T, *, a, model: CovarianceType):
     """The geometry object for the noised covariances T of the given type
     (X may be :class:`._span_noise.SpanPoints` for the spherical types)."""
-    if covariance_type in ONE_VARIANCE:
+    if model.is_spherical:
         return _SphericalGeometry(X, means, T, a)
     if isinstance(X, SpanPoints):
         raise ValueError("span noise stands in for the points only in spherical geometry")
-    if covariance_type == "diag":
+    if model.is_elementwise:
         return _DiagGeometry(X, means, T, a)
-    if covariance_type == "tied":
+    if model.is_shared:
         T = np.broadcast_to(T, (means.shape[0],) + T.shape)
     return _FullGeometry(X, means, T, a)
 
 
-def reduce_tied(grad_T, covariance_type):
-    """A tied covariance's gradient is the sum of its components' gradients."""
-    return grad_T.sum(axis=0) if covariance_type == "tied" else grad_T
+def reduce_tied(grad_T, model: CovarianceType):
+    """A shared (tied) covariance's gradient is the sum of its components' gradients."""
+    return grad_T.sum(axis=0) if model.is_shared else grad_T
 
 
 # ------------------------------------------------------- preconditioned steps
-def noised_square_times(T, M, covariance_type):
+def noised_square_times(T, M, model: CovarianceType):
     """``T_i^2 M_i``, shape (K, d): the means' Gauss-Newton step up to a scalar."""
-    if covariance_type in ONE_VARIANCE:
+    if model.is_spherical:
         return M * (T**2)[:, np.newaxis]
-    if covariance_type == "diag":
+    if model.is_elementwise:
         return M * T**2
-    if covariance_type == "tied":
+    if model.is_shared:
         return M @ (T @ T)
     return np.einsum("kde,ke->kd", T @ T, M)
 
 
-def noised_norms(T, M, covariance_type):
+def noised_norms(T, M, model: CovarianceType):
     """``sqrt(M_i^T T_i^{-1} M_i)``, shape (K,): a step in noised standard deviations."""
-    if covariance_type in ONE_VARIANCE:
+    if model.is_spherical:
         return np.linalg.norm(M, axis=1) / np.sqrt(T)
-    if covariance_type == "diag":
+    if model.is_elementwise:
         return np.sqrt(np.sum(M**2 / T, axis=1))
-    if covariance_type == "tied":
+    if model.is_shared:
         T = np.broadcast_to(T, (M.shape[0],) + T.shape)
     solved = np.linalg.solve(T, M[..., np.newaxis])[..., 0]
     return np.sqrt(np.maximum(np.einsum("kd,kd->k", M, solved), 0.0))
 
 
-def elementwise_curvatures(T, mean_resp, a, *, covariance_type, n_features):
+def elementwise_curvatures(T, mean_resp, a, *, model: CovarianceType, n_features):
     """Gauss-Newton curvature of the Stein loss at one level for the spherical
     and diag types, in the means and in the covariances Sigma themselves.
 
@@ -346,10 +311,10 @@ def elementwise_curvatures(T, mean_resp, a, *, covariance_type, n_features):
     means : ndarray of shape (K,) spherical, (K, d) diag
     covariances : ndarray, shape of T
     """
-    if covariance_type == "diag":
-        mass = cov_mass = mean_resp[:, np.newaxis]
-    else:
+    if model.is_spherical:
         mass, cov_mass = mean_resp, n_features * mean_resp
+    else:
+        mass = cov_mass = mean_resp[:, np.newaxis]
     return 2.0 * a * a * mass / T**2, 2.0 * a**4 * cov_mass / T**3
 
 
@@ -363,8 +328,8 @@ def elementwise_covariance_step(c, grad_sigma, curvature, *, scale, reg_covar):
     return np.maximum(c - step, np.log(floor))
 
 
-def covariance_step(c, grad_T, T, *, mean_resp, a, scale, covariance_type, n_features,
-                    reg_covar):
+def covariance_step(c, grad_T, T, *, mean_resp, a, scale, model: CovarianceType,
+                    n_features):
     """One Gauss-Newton step on the covariances, applied multiplicatively.
 
     The Gauss-Newton curvature of the Stein loss in ``T`` is, in the eigenbasis
@@ -389,27 +354,27 @@ def covariance_step(c, grad_T, T, *, mean_resp, a, scale, covariance_type, n_fea
     a : float
     scale : float
         Step size.
-    covariance_type : str
+    model : CovarianceType
+        The type; its ``reg_covar`` sets the floor of the covariances (see
+        ``FLOOR_OF_REG``).
     n_features : int
-    reg_covar : float
-        Sets the floor of the covariances (see ``FLOOR_OF_REG``).
 
     Returns
     -------
     c : ndarray, same shape.
     """
-    if covariance_type == "identity":
+    if model.is_fixed:
         return c
-    if covariance_type in ("spherical", "diag"):
-        _, curvature = elementwise_curvatures(T, mean_resp, a, covariance_type=covariance_type,
+    if model.is_elementwise:
+        _, curvature = elementwise_curvatures(T, mean_resp, a, model=model,
                                               n_features=n_features)
         return elementwise_covariance_step(c, a * a * grad_T, curvature, scale=scale,
-                                           reg_covar=reg_covar)
+                                           reg_covar=model.reg_covar)
     # T shares Sigma's eigenvectors; its eigenvalues are the noised ones.
     noised_eigvals, eigvecs = np.linalg.eigh(T)
-    _, curvature = eigen_curvatures(noised_eigvals, mean_resp, a, covariance_type)
+    _, curvature = eigen_curvatures(noised_eigvals, mean_resp, a, model)
     return eigen_covariance_step(c, a * a * grad_T, eigvecs, curvature=curvature, scale=scale,
-                                 reg_covar=reg_covar, covariance_type=covariance_type)
+                                 model=model)
 
 
 def _multiplicative_step(c, delta_sigma, floor):
@@ -426,7 +391,7 @@ def _multiplicative_step(c, delta_sigma, floor):
     return cholesky_coordinates(floored_cholesky((LW * np.exp(-mu)) @ LW.T, floor))
 
 
-def eigen_curvatures(noised_eigvals, mean_resp, a, covariance_type):
+def eigen_curvatures(noised_eigvals, mean_resp, a, model: CovarianceType):
     """Gauss-Newton curvature of the Stein loss at one level for the full and
     tied types, in the eigenbasis of the covariances Sigma.
 
@@ -444,7 +409,8 @@ def eigen_curvatures(noised_eigvals, mean_resp, a, covariance_type):
         tau, the eigenvalues of T.
     mean_resp : ndarray of shape (K,)
     a : float
-    covariance_type : {"full", "tied"}
+    model : CovarianceType
+        Full or tied (``model.is_shared``).
 
     Returns
     -------
@@ -452,33 +418,34 @@ def eigen_curvatures(noised_eigvals, mean_resp, a, covariance_type):
     covariances : ndarray of shape (K, d, d) full, (d, d) tied
     """
     tau = noised_eigvals
-    mass = mean_resp.sum() if covariance_type == "tied" else mean_resp[:, None, None]
+    mass = mean_resp.sum() if model.is_shared else mean_resp[:, None, None]
     means = 2.0 * a * a * mean_resp[:, np.newaxis] / np.atleast_2d(tau) ** 2
     pair = tau[..., :, None] + tau[..., None, :]
     cov = a**4 * mass * pair / (tau[..., :, None] ** 2 * tau[..., None, :] ** 2)
     return means, cov
 
 
-def eigen_covariance_step(c, grad_sigma, eigvecs, *, curvature, scale, reg_covar,
-                          covariance_type):
+def eigen_covariance_step(c, grad_sigma, eigvecs, *, curvature, scale,
+                          model: CovarianceType):
     """Gauss-Newton step on full or tied Cholesky coordinates from the gradient
     in Sigma and a curvature that is diagonal in Sigma's eigenbasis
     (:func:`eigen_curvatures`, possibly summed over levels); applied
-    multiplicatively, so the result stays positive definite."""
-    floor = max(FLOOR_OF_REG * reg_covar, TINY)
-    if covariance_type == "tied":
+    multiplicatively, so the result stays positive definite above the floor
+    of ``model.reg_covar``."""
+    floor = max(FLOOR_OF_REG * model.reg_covar, TINY)
+    if model.is_shared:
         c, grad_sigma, eigvecs, curvature = (c[None], grad_sigma[None], eigvecs[None],
                                              curvature[None])
     steps = []
     for c_i, g_i, V, h in zip(c, grad_sigma, eigvecs, curvature):
         delta = V @ ((V.T @ g_i @ V) / np.maximum(h, TINY)) @ V.T
         steps.append(_multiplicative_step(c_i, scale * delta, floor))
-    return steps[0] if covariance_type == "tied" else np.asarray(steps)
+    return steps[0] if model.is_shared else np.asarray(steps)
 
 
-def log_covariance_change(old, new, covariance_type):
+def log_covariance_change(old, new, model: CovarianceType):
     """Largest ``|log|`` of an eigenvalue of ``old^{-1} new``, over components."""
-    if covariance_type in _ELEMENTWISE:
+    if model.is_elementwise:
         return float(np.max(np.abs(np.log(new / old))))
     L = np.linalg.cholesky(old)
     L_inv = np.linalg.inv(L)
@@ -486,7 +453,7 @@ def log_covariance_change(old, new, covariance_type):
     return float(np.max(np.abs(np.log(np.linalg.eigvalsh(M)))))
 
 
-def capped(c, covariance_type, reg_covar, max_variance):
+def capped(c, model: CovarianceType, max_variance):
     """Coordinates whose covariances have no variance above ``max_variance``.
 
     Maximum likelihood never leaves that bound (a component's covariance is a
@@ -494,17 +461,17 @@ def capped(c, covariance_type, reg_covar, max_variance):
     the DDPM loss let a component grow to variance 1e15 along a line through
     small 2-D data. Coordinates already within it are returned unchanged.
     """
-    if covariance_type == "identity":  # fixed, not learned
+    if model.is_fixed:  # not learned
         return c
-    cov = covariances(c, covariance_type, reg_covar)
-    max_variance = max_variance + reg_covar  # constant data still gets reg_covar
-    if covariance_type in _ELEMENTWISE:
+    cov = model.from_coordinates(c)
+    max_variance = max_variance + model.reg_covar  # constant data still gets reg_covar
+    if model.is_elementwise:
         if np.all(cov <= max_variance):
             return c
-        return coordinates(np.minimum(cov, max_variance), covariance_type, reg_covar)
+        return model.to_coordinates(np.minimum(cov, max_variance))
     eigvals, eigvecs = np.linalg.eigh(cov)
     if np.all(eigvals <= max_variance):
         return c
     clipped = (eigvecs * np.minimum(eigvals, max_variance)[..., np.newaxis, :]
                ) @ np.swapaxes(eigvecs, -1, -2)
-    return coordinates(clipped, covariance_type, reg_covar)
+    return model.to_coordinates(clipped)

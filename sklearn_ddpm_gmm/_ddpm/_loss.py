@@ -19,7 +19,6 @@ from ._forward import noise_antithetic
 from ._score_model import Curvature, MixtureParams, stein_loss_grad
 from ._span_noise import span_basis, span_draws, span_noised, uses_span_noise
 from ._spherical_pass import spherical_stein_loss_grad
-from .._core._covariance import ONE_VARIANCE
 
 # Clean rows per block: keeps a block's temporaries within a few MB (docs/design.rst).
 BLOCK_ROWS = 8192
@@ -73,8 +72,8 @@ def row_sq_norms(X):
     return np.concatenate([row_dots(block, block) for block in blocks])
 
 
-def stein_objective(X, params, t, *, seeds, reg_covar, covariance_type="spherical",
-                    noise_cache=None, dealt=None, sq_norms=None):
+def stein_objective(X, params, t, *, seeds, model, noise_cache=None, dealt=None,
+                    sq_norms=None):
     """Stein-form DDPM loss, gradient and curvature over all rows of X.
 
     Parameters
@@ -86,8 +85,8 @@ def stein_objective(X, params, t, *, seeds, reg_covar, covariance_type="spherica
         Noise level; at ``t = 0`` the clean points are used and no noise drawn.
     seeds : ndarray of shape (n_blocks(n_samples),)
         Seeds of the blocks' noise (:func:`draw_seeds`).
-    reg_covar : float
-    covariance_type : str
+    model : CovarianceType
+        The covariance type, with its ``reg_covar`` (standardised units).
     noise_cache : NoiseCache, default=None
         Where the draws of fixed seeds are kept between calls (the same
         result as drawing them anew).
@@ -109,9 +108,8 @@ def stein_objective(X, params, t, *, seeds, reg_covar, covariance_type="spherica
         in proportion to its rows.
     """
     n_samples, n_features = X.shape
-    span = uses_span_noise(covariance_type, len(params.means), n_features)
-    spherical = covariance_type in ONE_VARIANCE
-    loss_grad = spherical_stein_loss_grad if spherical else stein_loss_grad
+    span = uses_span_noise(model, len(params.means), n_features)
+    loss_grad = spherical_stein_loss_grad if model.is_spherical else stein_loss_grad
     if noise_cache is None:
         noise_cache = NoiseCache(max_numbers=0)
     if span:
@@ -140,8 +138,7 @@ def stein_objective(X, params, t, *, seeds, reg_covar, covariance_type="spherica
                                 lambda: block_noise(seed, X0.shape).astype(X0.dtype,
                                                                           copy=False))
             Xt = noise_antithetic(X0, z, t)
-        loss, grad, curvature = loss_grad(Xt, params, t, reg_covar=reg_covar,
-                                          covariance_type=covariance_type)
+        loss, grad, curvature = loss_grad(Xt, params, t, model)
         share = X0.shape[0] / n_samples
         terms = (loss, *grad, curvature.noised_gradient, curvature.mean_resp,
                  curvature.weight_logits)

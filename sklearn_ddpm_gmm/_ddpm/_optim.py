@@ -9,9 +9,7 @@ import numpy as np
 from ._coordinates import (
     capped,
     covariance_step,
-    covariances,
     log_covariance_change,
-    mean_variances,
     noised_norms,
     noised_square_times,
 )
@@ -78,7 +76,7 @@ class PhaseResult(NamedTuple):
     learning_rate: float  # after any halving (see run_fixed_noise)
 
 
-def _preconditioned_step(params, grad, curvature, *, phase, reg_covar, covariance_type):
+def _preconditioned_step(params, grad, curvature, *, phase, model):
     """One gradient step scaled by the Gauss-Newton curvature.
 
     With this scaling a unit learning rate at small noise moves each mean like
@@ -92,21 +90,19 @@ def _preconditioned_step(params, grad, curvature, *, phase, reg_covar, covarianc
     T = curvature.noised_covariances
     mass = np.maximum(curvature.mean_resp, _MIN_MEAN_RESP)
     if "means" in phase.learn:
-        step = lr * noised_square_times(T, grad.means, covariance_type)
+        step = lr * noised_square_times(T, grad.means, model)
         step /= (2.0 * a * a * mass)[:, np.newaxis]
         # Trust region: no mean moves by more than a few noised standard deviations.
-        means = means - _trust_region(step, noised_norms(T, step, covariance_type),
+        means = means - _trust_region(step, noised_norms(T, step, model),
                                       _MAX_MEAN_STEP)
         if phase.centred:
             means = means - means.mean(axis=0)
     if "covariance" in phase.learn:
         cov = covariance_step(
             cov, curvature.noised_gradient, T, mean_resp=mass, a=a,
-            scale=phase.covariance_rate * lr, covariance_type=covariance_type,
-            n_features=means.shape[1], reg_covar=reg_covar,
+            scale=phase.covariance_rate * lr, model=model, n_features=means.shape[1],
         )
-    means, cov = _within_bounds(means, cov, phase.bounds, reg_covar=reg_covar,
-                                covariance_type=covariance_type)
+    means, cov = _within_bounds(means, cov, phase.bounds, model)
     if "weight_logits" in phase.learn and phase.closed_form_weights:
         # At small noise the score of well-separated components hardly depends
         # on the weights, so the loss is nearly flat in the logits and gradient
@@ -131,22 +127,22 @@ def _trust_region(step, sizes, bound):
     return step * scale.reshape(scale.shape + (1,) * (step.ndim - scale.ndim))
 
 
-def _within_bounds(means, cov, bounds, *, reg_covar, covariance_type):
-    """Means and covariance coordinates projected into DataBounds (or as they
-    are when there are none)."""
+def _within_bounds(means, cov, bounds, model):
+    """Means and covariance coordinates of type ``model`` projected into
+    DataBounds (or as they are when there are none)."""
     if bounds is None:
         return means, cov
     return (np.clip(means, bounds.low, bounds.high),
-            capped(cov, covariance_type, reg_covar, bounds.max_variance))
+            capped(cov, model, bounds.max_variance))
 
 
-def _param_change(old, new, reg_covar, covariance_type):
+def _param_change(old, new, model):
     """Largest movement of any parameter, in units of its component's scale:
     means in standard deviations, covariances and weights in log terms."""
-    old_cov = covariances(old.covariance, covariance_type, reg_covar)
-    new_cov = covariances(new.covariance, covariance_type, reg_covar)
-    mean_move = noised_norms(new_cov, new.means - old.means, covariance_type)
-    cov_move = log_covariance_change(old_cov, new_cov, covariance_type)
+    old_cov = model.from_coordinates(old.covariance)
+    new_cov = model.from_coordinates(new.covariance)
+    mean_move = noised_norms(new_cov, new.means - old.means, model)
+    cov_move = log_covariance_change(old_cov, new_cov, model)
     logit_move = np.abs(
         (new.weight_logits - new.weight_logits.mean())
         - (old.weight_logits - old.weight_logits.mean())
@@ -182,8 +178,8 @@ def _span_change(old, new):
     return max(angle, abs(new_norm - old_norm) / max(new_norm, TINY))
 
 
-def _objective_and_step(X, phase, seeds, *, reg_covar, covariance_type, fixed=False,
-                        dealt=None, sq_norms=None):
+def _objective_and_step(X, phase, seeds, *, model, fixed=False, dealt=None,
+                        sq_norms=None):
     """The phase's objective under the noise draw that ``seeds`` give, and
     its step (run_fixed_noise holds the draw fixed, ``fixed=True``, and keeps
     the draws between evaluations; run_fresh_noise draws anew, or deals its
@@ -200,9 +196,7 @@ def _objective_and_step(X, phase, seeds, *, reg_covar, covariance_type, fixed=Fa
     noise_cache = NoiseCache() if fixed else None
 
     def evaluate(params):
-        loss, grad, curvature = stein_objective(X, params, phase.t, seeds=seeds,
-                                                reg_covar=reg_covar,
-                                                covariance_type=covariance_type,
+        loss, grad, curvature = stein_objective(X, params, phase.t, seeds=seeds, model=model,
                                                 noise_cache=noise_cache, dealt=dealt,
                                                 sq_norms=sq_norms)
         return loss, (grad, curvature)
@@ -210,12 +204,11 @@ def _objective_and_step(X, phase, seeds, *, reg_covar, covariance_type, fixed=Fa
     def take_step(params, state, learning_rate):
         return _preconditioned_step(params, *state,
                                     phase=phase._replace(learning_rate=learning_rate),
-                                    reg_covar=reg_covar, covariance_type=covariance_type)
+                                    model=model)
     return evaluate, take_step
 
 
-def run_fixed_noise(X, params, phase, *, seeds, reg_covar, covariance_type="spherical",
-                    verbose=0, verbose_interval=10):
+def run_fixed_noise(X, params, phase, *, seeds, model, verbose=0, verbose_interval=10):
     """Gradient descent on the DDPM objective at one noise level, under one
     noise draw held fixed (contrast :func:`run_fresh_noise`).
 
@@ -231,8 +224,8 @@ def run_fixed_noise(X, params, phase, *, seeds, reg_covar, covariance_type="sphe
         the phase so that it minimises one deterministic Monte Carlo version of
         the objective (and ``tol`` can be met); each draw is used with its
         antithetic partner.
-    reg_covar : float
-    covariance_type : str
+    model : CovarianceType
+        The covariance type, with its ``reg_covar`` (standardised units).
     verbose, verbose_interval : int
         Progress output as in GaussianMixture.
 
@@ -250,10 +243,8 @@ def run_fixed_noise(X, params, phase, *, seeds, reg_covar, covariance_type="sphe
     # float32 passes round the loss at ~1e-7 relative: rises below 100 of
     # their rounding units are not evidence of an overshoot.
     rise_tol = max(_LOSS_RISE_TOL, 100 * np.finfo(X.dtype).eps)
-    evaluate, take_step = _objective_and_step(X, phase, seeds, reg_covar=reg_covar,
-                                              covariance_type=covariance_type, fixed=True,
-                                              sq_norms=_span_sq_norms(X, params, phase,
-                                                                      covariance_type))
+    evaluate, take_step = _objective_and_step(X, phase, seeds, model=model, fixed=True,
+                                              sq_norms=_span_sq_norms(X, params, model))
     loss, state = evaluate(params)
     for n_step in range(1, phase.max_steps + 1):
         losses.append(loss)
@@ -274,7 +265,7 @@ def run_fixed_noise(X, params, phase, *, seeds, reg_covar, covariance_type="sphe
                 change = _span_change(params, new)
                 peak_change = max(peak_change, change)
             else:
-                change = _param_change(params, new, reg_covar, covariance_type)
+                change = _param_change(params, new, model)
                 step = _step_vector(params, new)
                 if change >= phase.tol and can_halve and _reverses(step, previous_step):
                     learning_rate *= 0.5
@@ -311,7 +302,7 @@ _BURN_IN_MOVEMENT = 1.0
 _OVERSHOOT_GROWTH = 1.5
 
 
-def statistical_variance(params, n_samples, reg_covar, covariance_type):
+def statistical_variance(params, n_samples, model):
     """Sampling variance of the means' estimates, summed over coordinates.
 
     ``sum_j d v_j / (n pi_j)`` for mean variances v_j (per coordinate) and
@@ -319,12 +310,11 @@ def statistical_variance(params, n_samples, reg_covar, covariance_type):
     components, the scale the Monte Carlo noise of the fit is measured against.
     """
     n_components, n_features = params.means.shape
-    v = mean_variances(covariances(params.covariance, covariance_type, reg_covar),
-                       covariance_type, n_components)
+    v = model.mean_variances(model.from_coordinates(params.covariance), n_components)
     return float(np.sum(n_features * v / (n_samples * params.weights())))
 
 
-def movement_in_standard_errors(old, new, n_samples, *, reg_covar, covariance_type):
+def movement_in_standard_errors(old, new, n_samples, model):
     """How far the means moved, relative to their statistical precision.
 
     The squared movement of mean j in its component's Mahalanobis metric, per
@@ -333,8 +323,8 @@ def movement_in_standard_errors(old, new, n_samples, *, reg_covar, covariance_ty
     means the data hardly determine, count for little.
     """
     n_features = new.means.shape[1]
-    cov = covariances(new.covariance, covariance_type, reg_covar)
-    moves = noised_norms(cov, new.means - old.means, covariance_type)
+    cov = model.from_coordinates(new.covariance)
+    moves = noised_norms(cov, new.means - old.means, model)
     return float(np.mean(moves**2 * n_samples * new.weights() / n_features))
 
 
@@ -366,9 +356,9 @@ class FreshNoiseResult(NamedTuple):
     learning_rate: float
 
 
-def _span_sq_norms(X, params, phase, covariance_type):
-    """X's row_sq_norms where the phase's passes draw span noise, else None."""
-    if not uses_span_noise(covariance_type, *params.means.shape):
+def _span_sq_norms(X, params, model):
+    """X's row_sq_norms where the passes draw span noise, else None."""
+    if not uses_span_noise(model, *params.means.shape):
         return None
     return row_sq_norms(X)
 
@@ -381,8 +371,8 @@ def _span_pool(X, params, random_state):
     return SpanNoisePool(rng, n_samples, rank, n_features=n_features, dtype=X.dtype)
 
 
-def run_fresh_noise(X, params, phase, *, random_state, reg_covar, covariance_type,
-                    max_draws, verbose=0, verbose_interval=10, n_samples=None):
+def run_fresh_noise(X, params, phase, *, random_state, model, max_draws, verbose=0,
+                    verbose_interval=10, n_samples=None):
     """The full-data stage: preconditioned steps, each with a fresh noise draw.
 
     Each step is one pass over X with new noise, so no pass is spent
@@ -411,8 +401,8 @@ def run_fresh_noise(X, params, phase, *, random_state, reg_covar, covariance_typ
         Level, rate, most burn-in steps, tolerance and bounds.
     random_state : RandomState
         Source of the draws' seeds.
-    reg_covar : float
-    covariance_type : str
+    model : CovarianceType
+        The covariance type, with its ``reg_covar`` (standardised units).
     max_draws : int
         Most iterates averaged; 0 or 1 keeps the last burn-in iterate.
     verbose, verbose_interval : int
@@ -434,17 +424,16 @@ def run_fresh_noise(X, params, phase, *, random_state, reg_covar, covariance_typ
     tic = time.time()
 
     pool = None
-    if (uses_span_noise(covariance_type, *params.means.shape)
+    if (uses_span_noise(model, *params.means.shape)
             and phase.max_steps > 0 and max(phase.max_steps, max_draws) > 1):
         pool = _span_pool(X, params, random_state)
-    sq_norms = _span_sq_norms(X, params, phase, covariance_type) if phase.max_steps > 0 else None
+    sq_norms = _span_sq_norms(X, params, model) if phase.max_steps > 0 else None
 
     def step(params, rate):
         seeds = draw_seeds(random_state, X.shape[0])
         dealt = None if pool is None else pool.deal(np.random.default_rng(seeds[0]))
         evaluate, take_step = _objective_and_step(
-            X, phase, seeds, reg_covar=reg_covar, covariance_type=covariance_type,
-            dealt=dealt, sq_norms=sq_norms,
+            X, phase, seeds, model=model, dealt=dealt, sq_norms=sq_norms,
         )
         loss, state = evaluate(params)
         losses.append(loss)
@@ -452,9 +441,8 @@ def run_fresh_noise(X, params, phase, *, random_state, reg_covar, covariance_typ
 
     for n_burn_in in range(1, phase.max_steps + 1):
         new = step(params, learning_rate)
-        movement = movement_in_standard_errors(params, new, n_samples, reg_covar=reg_covar,
-                                               covariance_type=covariance_type)
-        change = _param_change(params, new, reg_covar, covariance_type)
+        movement = movement_in_standard_errors(params, new, n_samples, model)
+        change = _param_change(params, new, model)
         params = new
         if verbose > 1 and n_burn_in % verbose_interval == 0:
             toc = time.time()
@@ -481,7 +469,7 @@ def run_fresh_noise(X, params, phase, *, random_state, reg_covar, covariance_typ
             acc += block
         means.append(params.means)
         if len(means) >= min_draws:
-            limit = statistical_variance(params, n_samples, reg_covar, covariance_type)
+            limit = statistical_variance(params, n_samples, model)
             if _variance_of_average(np.asarray(means)) <= _MC_VARIANCE_FRACTION * limit:
                 break
     average = MixtureParams(*[acc / len(means) for acc in total])

@@ -10,7 +10,6 @@ measurements behind their constants are in ``docs/design.rst``.
 
 import numpy as np
 
-from ._coordinates import covariances, mean_variances, smallest_variances
 from ._history import PhaseKind
 from ._optim import Phase, StopRule
 
@@ -52,7 +51,7 @@ _MAX_FINAL_LEVEL = 0.1
 # Components with less of the mass do not set the EM level's smallest variance.
 _RESOLVED_WEIGHT = 0.05
 # Floor of the smallest per mean variance, full and tied; tuned on breast cancer (docs/design.rst).
-_THIN_FLOOR = {"full": 0.01, "tied": 0.01}
+_THIN_FLOOR = 0.01
 # The same floor for the elementwise types; keeps digits off t = 0 (docs/design.rst).
 _THIN_FLOOR_ELEMENTWISE = 0.1
 
@@ -101,31 +100,32 @@ def _level_for_noise_variance(s2, max_level):
     return float(-0.5 * np.log1p(-s2))
 
 
-def _typical_variance(params, reg_covar, covariance_type):
+def _typical_variance(params, model):
     """Weighted mean of the components' mean variances (a collapsed, nearly
-    empty component does not drag it down)."""
-    cov = covariances(params.covariance, covariance_type, reg_covar)
-    return float(params.weights() @ mean_variances(cov, covariance_type, len(params.means)))
+    empty component does not drag it down), for coordinates of type ``model``."""
+    cov = model.from_coordinates(params.covariance)
+    return float(params.weights() @ model.mean_variances(cov, len(params.means)))
 
 
-def _resolved_variance(params, reg_covar, covariance_type):
+def _resolved_variance(params, model):
     """Smallest variance of the components that hold at least
     ``_RESOLVED_WEIGHT`` of the mass (nearly empty ones are ignored), each
     component's smallest eigenvalue floored at a share of its mean one
-    (``_THIN_FLOOR``)."""
-    cov = covariances(params.covariance, covariance_type, reg_covar)
+    (``_THIN_FLOOR``, ``_THIN_FLOOR_ELEMENTWISE``)."""
+    cov = model.from_coordinates(params.covariance)
     K = len(params.means)
-    floor = _THIN_FLOOR.get(covariance_type, _THIN_FLOOR_ELEMENTWISE)
-    smallest = np.maximum(smallest_variances(cov, covariance_type, K),
-                          floor * mean_variances(cov, covariance_type, K))
+    floor = _THIN_FLOOR_ELEMENTWISE if model.is_elementwise else _THIN_FLOOR
+    smallest = np.maximum(model.smallest_variances(cov, K),
+                          floor * model.mean_variances(cov, K))
     weights = params.weights()
     return float(np.min(smallest[weights >= min(_RESOLVED_WEIGHT, weights.max())]))
 
 
-def em_level(params, reg_covar, covariance_type):
-    """Noise level of the EM phase for the current estimate."""
+def em_level(params, model):
+    """Noise level of the EM phase for the current estimate, coordinates of
+    type ``model`` (a CovarianceType with its ``reg_covar``)."""
     return _level_for_noise_variance(
-        _FINAL_NOISE_TO_VARIANCE * _resolved_variance(params, reg_covar, covariance_type),
+        _FINAL_NOISE_TO_VARIANCE * _resolved_variance(params, model),
         _MAX_FINAL_LEVEL,
     )
 
@@ -149,12 +149,11 @@ def _cold_tol(tol, n_rows, params):
     return max(tol, _COLD_MIN_TOL, _COLD_TOL_TO_STANDARD_ERROR * standard_error)
 
 
-def intermediate_phase(stage, params, reg_covar, *, tol, covariance_type, n_rows):
-    """Intermediate stage number ``stage`` for the current estimate, on
-    ``n_rows`` rows."""
+def intermediate_phase(stage, params, model, *, tol, n_rows):
+    """Intermediate stage number ``stage`` for the current estimate (of type
+    ``model``), on ``n_rows`` rows."""
     level = _level_for_noise_variance(
-        _INTERMEDIATE_NOISE_TO_VARIANCE[stage]
-        * _typical_variance(params, reg_covar, covariance_type),
+        _INTERMEDIATE_NOISE_TO_VARIANCE[stage] * _typical_variance(params, model),
         _MAX_INTERMEDIATE_LEVEL,
     )
     return Phase(PhaseKind.INTERMEDIATE, level, _INTERMEDIATE_STEPS, 1.0,

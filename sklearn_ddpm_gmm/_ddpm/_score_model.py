@@ -34,13 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._coordinates import (
-    coordinate_gradient,
-    covariances,
-    geometry,
-    noised,
-    reduce_tied,
-)
+from ._coordinates import coordinate_gradient, geometry, reduce_tied
 from .._core._mixture import MixtureParams
 from .._numerics._fastops import column_sums, log_normalise, log_softmax, row_dots
 from ._forward import noise_coefficients
@@ -53,14 +47,14 @@ class _NoisedTerms(NamedTuple):
     noised_covariances: np.ndarray  # T, shape set by the covariance type
 
 
-def _noised_terms(X, params, t, *, reg_covar, covariance_type):
+def _noised_terms(X, params, t, model):
     """Posteriors and score of the noised mixture at the points X, shape (n, d)
-    (or :class:`._span_noise.SpanPoints`, see :func:`stein_loss_grad`)."""
+    (or :class:`._span_noise.SpanPoints`, see :func:`stein_loss_grad`), for
+    the covariance type ``model`` (a CovarianceType)."""
     a, s2 = noise_coefficients(t)
     n_features = X.shape[1]
-    T = noised(covariances(params.covariance, covariance_type, reg_covar),
-               covariance_type, a, s2)
-    geo = geometry(X, params.means, T, a=a, covariance_type=covariance_type)
+    T = model.noised(model.from_coordinates(params.covariance), a, s2)
+    geo = geometry(X, params.means, T, a=a, model=model)
     log_weights = log_softmax(params.weight_logits)
     log_prob = (
         log_weights
@@ -71,25 +65,27 @@ def _noised_terms(X, params, t, *, reg_covar, covariance_type):
     return _NoisedTerms(log_norm, resp, geo, T)
 
 
-def log_prob_and_resp(X, params, t, *, reg_covar, covariance_type="spherical"):
-    """Log density and posteriors of X under the (noised) mixture.
+def log_prob_and_resp(X, params, t, model):
+    """Log density and posteriors of X under the (noised) mixture of
+    covariance type ``model`` (a CovarianceType with its ``reg_covar``).
 
     Returns
     -------
     log_prob : ndarray of shape (n_samples,)
     resp : ndarray of shape (n_samples, n_components)
     """
-    terms = _noised_terms(X, params, t, reg_covar=reg_covar, covariance_type=covariance_type)
+    terms = _noised_terms(X, params, t, model)
     return terms.log_norm, terms.resp
 
 
-def score(X, params, t, *, reg_covar, covariance_type="spherical"):
-    """Score ``grad_x log q_t(x)`` of the noised mixture, shape (n_samples, n_features)."""
-    terms = _noised_terms(X, params, t, reg_covar=reg_covar, covariance_type=covariance_type)
+def score(X, params, t, model):
+    """Score ``grad_x log q_t(x)`` of the noised mixture of covariance type
+    ``model``, shape (n_samples, n_features)."""
+    terms = _noised_terms(X, params, t, model)
     return -terms.geometry.combine(terms.resp)
 
 
-def _parameter_gradient(terms, params, t, *, covariance_type, alpha, beta, gamma, V,
+def _parameter_gradient(terms, params, t, *, model, alpha, beta, gamma, V,
                         gamma_V, V_inner, zeta, logit_coef):
     """Gradients of every block from the coefficients of the module docstring.
 
@@ -110,9 +106,9 @@ def _parameter_gradient(terms, params, t, *, covariance_type, alpha, beta, gamma
     )
     grad_noised = (2.0 / n_samples) * reduce_tied(
         geo.covariance_gradient(alpha, beta, gamma, V=V, V_inner=V_inner, zeta=zeta),
-        covariance_type,
+        model,
     )
-    g_cov = coordinate_gradient(params.covariance, a * a * grad_noised, covariance_type)
+    g_cov = coordinate_gradient(params.covariance, a * a * grad_noised, model)
     g_logits = (2.0 / n_samples) * column_sums(logit_coef)
     return MixtureParams(g_means, g_cov, g_logits), grad_noised
 
@@ -126,7 +122,7 @@ class Curvature(NamedTuple):
     weight_logits: np.ndarray  # (K,) Gauss-Newton curvature in the logits
 
 
-def stein_loss_grad(Xt, params, t, *, reg_covar, covariance_type="spherical"):
+def stein_loss_grad(Xt, params, t, model):
     """The DDPM loss in its Stein form at noised points, gradient and curvature.
 
     Parameters
@@ -138,8 +134,8 @@ def stein_loss_grad(Xt, params, t, *, reg_covar, covariance_type="spherical"):
     params : MixtureParams
     t : float
         Noise level, ``t >= 0``.
-    reg_covar : float
-    covariance_type : str
+    model : CovarianceType
+        The covariance type, with its ``reg_covar`` (standardised units).
 
     Returns
     -------
@@ -152,7 +148,7 @@ def stein_loss_grad(Xt, params, t, *, reg_covar, covariance_type="spherical"):
         Used to precondition steps so that a unit step acts like an EM step.
     """
     _, s2 = noise_coefficients(t)
-    terms = _noised_terms(Xt, params, t, reg_covar=reg_covar, covariance_type=covariance_type)
+    terms = _noised_terms(Xt, params, t, model)
     w, geo = terms.resp, terms.geometry
     n_samples, n_features = Xt.shape
     g = geo.sq_norm - geo.trace_precision
@@ -163,7 +159,7 @@ def stein_loss_grad(Xt, params, t, *, reg_covar, covariance_type="spherical"):
     c = g - g_mean[:, np.newaxis] + p + S_sq[:, np.newaxis]
     resp_mass = column_sums(w)
     grad, grad_noised = _parameter_gradient(
-        terms, params, t, covariance_type=covariance_type,
+        terms, params, t, model=model,
         alpha=w * c, beta=-2.0 * w, gamma=-w, V=stats.field, gamma_V=-stats.resp_sum,
         V_inner=p, zeta=resp_mass,
         logit_coef=w * c,

@@ -31,7 +31,6 @@ import numpy as np
 
 from .._numerics._fastops import row_dots
 from ._forward import noise_coefficients
-from .._core._covariance import ONE_VARIANCE
 
 
 # Rows whitened at a time when a pool is drawn.
@@ -40,10 +39,11 @@ _POOL_BLOCK = 8192
 _NORMALS_BLOCK = 2**16
 
 
-def uses_span_noise(covariance_type, n_components, n_features):
-    """Whether a pass draws span noise: spherical types with fewer means than
-    dimensions (otherwise the span is everything and nothing is saved)."""
-    return covariance_type in ONE_VARIANCE and n_components < n_features
+def uses_span_noise(model, n_components, n_features):
+    """Whether a pass draws span noise: spherical types (``model.is_spherical``,
+    a CovarianceType) with fewer means than dimensions (otherwise the span is
+    everything and nothing is saved)."""
+    return model.is_spherical and n_components < n_features
 
 
 class SpanPoints:

@@ -15,7 +15,7 @@ this pass against the general one to rounding.
 
 import numpy as np
 
-from ._coordinates import coordinate_gradient, covariances, noised
+from ._coordinates import coordinate_gradient
 from .._numerics._fastops import log_softmax, posteriors_in_place, row_dots, row_sums
 from ._forward import noise_coefficients
 from ._score_model import Curvature, MixtureParams
@@ -36,7 +36,7 @@ def _points_weighted(X, B):
     return B @ X
 
 
-def spherical_stein_loss_grad(Xt, params, t, *, reg_covar, covariance_type="spherical"):
+def spherical_stein_loss_grad(Xt, params, t, model):
     """:func:`._score_model.stein_loss_grad` for the spherical and identity types.
 
     Parameters
@@ -44,8 +44,8 @@ def spherical_stein_loss_grad(Xt, params, t, *, reg_covar, covariance_type="sphe
     Xt : ndarray of shape (n_samples, n_features) or SpanPoints
     params : MixtureParams
     t : float
-    reg_covar : float
-    covariance_type : {"spherical", "identity"}
+    model : CovarianceType
+        Spherical or identity (``model.is_spherical``), with its ``reg_covar``.
 
     Returns
     -------
@@ -58,8 +58,8 @@ def spherical_stein_loss_grad(Xt, params, t, *, reg_covar, covariance_type="sphe
     # what is returned is float64.
     dtype = Xt.dtype
     means = params.means.astype(dtype, copy=False)
-    noised_covariances = noised(covariances(params.covariance, covariance_type, reg_covar),
-                                covariance_type, a, s2)  # (K,)
+    noised_covariances = model.noised(model.from_coordinates(params.covariance),
+                                      a, s2)  # (K,)
     tau = noised_covariances.astype(dtype, copy=False)
     # Products with reciprocals: a division costs twice a product on (K, n).
     inv_tau_col = (1.0 / tau)[:, np.newaxis]
@@ -132,7 +132,7 @@ def spherical_stein_loss_grad(Xt, params, t, *, reg_covar, covariance_type="sphe
         + d * resp_mass / tau**2
     )
     g_means, grad_noised = g_means.astype(np.float64), grad_noised.astype(np.float64)
-    g_cov = coordinate_gradient(params.covariance, a * a * grad_noised, covariance_type)
+    g_cov = coordinate_gradient(params.covariance, a * a * grad_noised, model)
     g_logits = (2.0 / n_samples) * alpha_mass.astype(np.float64)
 
     # numpy sums pairwise: in float32 within ~1e-7 of the float64 mean,

@@ -349,7 +349,7 @@ def _power_cold_start(rows, context, random_state, cold_start_cache):
         params, history = cold_start_cache[key]
     else:
         params, history, _ = cold_start(Z_cold, spec, seed, scale=context.scale,
-                                        reg=context.cold_reg, cold_type=cold_model.name)
+                                        model=cold_model)
         if key is not None:
             cold_start_cache[key] = (params, history)
     return subsample, from_coordinates(params, cold_model, dtype=rows.dtype), history

@@ -65,7 +65,7 @@ def noised_score(X, t, mixture, model):
     params = MixtureParams(mixture.means, model.with_reg(0.0).to_coordinates(
         mixture.covariances), np.log(mixture.weights))
     with np.errstate(over="ignore", invalid="ignore"):
-        result = score(X, params, t, reg_covar=0.0, covariance_type=model.sklearn_type)
+        result = score(X, params, t, model.with_reg(0.0))
     # Rows too far for their squared distances: the posteriors' limit, and
     # each component's score P_k (a mu_k - x), which is finite.
     far = ~np.all(np.isfinite(result), axis=1)

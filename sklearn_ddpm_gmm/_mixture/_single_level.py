@@ -164,7 +164,7 @@ def _noise_level(params, spec, reg):
     of the current estimate (:func:`._schedule.em_level`) for "auto", or the
     level given."""
     if spec.noise_level == "auto":
-        return em_level(params, reg, spec.model.covariance_type)
+        return em_level(params, spec.model.with_reg(reg))
     return float(spec.noise_level)
 
 
@@ -185,8 +185,8 @@ def _best_cold_start(Z, spec, random_state, *, scale, reg, given):
         # GaussianMixture's means_init skips k-means; the EM level is still
         # reached on the subsample first, where a step that overshoots is
         # caught by the line search at little cost.
-        params = initial_params(Z_cold, spec, random_state, scale=scale, reg=reg,
-                                covariance_type=spec.model.covariance_type, given=given)
+        params = initial_params(Z_cold, spec, random_state, scale=scale,
+                                model=spec.model.with_reg(reg), given=given)
         return settle(Z_cold, params, spec, random_state=random_state, reg=reg)
     # Common noise to compare the starts on one version of the objective.
     compare_seeds = draw_seeds(random_state, n_rows)
@@ -202,8 +202,8 @@ def _best_cold_start(Z, spec, random_state, *, scale, reg, given):
     # Compare at the smallest level any start called for, with common noise.
     level = min(_noise_level(params, spec, reg) for params, _ in starts)
     cold_losses = [
-        stein_objective(Z_cold, params, level, seeds=compare_seeds, reg_covar=reg,
-                        covariance_type=spec.model.covariance_type)[0]
+        stein_objective(Z_cold, params, level, seeds=compare_seeds,
+                        model=spec.model.with_reg(reg))[0]
         for params, _ in starts
     ]
     if spec.verbose:
@@ -219,7 +219,7 @@ def _one_cold_start(Z_cold, spec, seed, *, init, scale, reg, given):
     cold_model = spec.model.cold_type(single_level=True).with_reg(reg)
     with one_blas_thread():  # also in joblib's workers
         params, history, random_state = cold_start(
-            Z_cold, spec, seed, scale=scale, reg=reg, cold_type=cold_model.name, given=given)
+            Z_cold, spec, seed, scale=scale, model=cold_model, given=given)
         params = in_type(params, cold_model, spec.model.with_reg(reg))
         params, settled = settle(Z_cold, params, spec, random_state=random_state, reg=reg)
     return params, history.then(settled)
@@ -238,8 +238,8 @@ def settle(Z_cold, params, spec, *, random_state, reg, kind=PhaseKind.COLD_FINAL
     history : History
     """
     history = History()
-    options = dict(reg=reg, covariance_type=spec.model.covariance_type,
-                   verbose=spec.verbose, verbose_interval=spec.verbose_interval)
+    options = dict(model=spec.model.with_reg(reg), verbose=spec.verbose,
+                   verbose_interval=spec.verbose_interval)
     for _ in range(_MAX_SETTLE_PHASES):
         level = _noise_level(params, spec, reg)
         phase = cold_final_phase(level, spec.tol, len(Z_cold), params)._replace(kind=kind)
@@ -269,7 +269,6 @@ def final_stage(Z, params, spec, *, random_state, reg, bounds, ladder=False,
         Steps taken on all rows.
     """
     n_samples = Z.shape[0]
-    covariance_type = spec.model.covariance_type
     phase = single_level_final_phase(_noise_level(params, spec, reg), spec.max_iter,
                                      spec.tol)._replace(kind=kind, bounds=bounds)
     history = History()
@@ -280,8 +279,8 @@ def final_stage(Z, params, spec, *, random_state, reg, bounds, ladder=False,
         print(f"  Phase {kind.value} at noise level t = {phase.t:.3g} on {n_samples} rows, "
               "fresh noise each step")
     result = run_fresh_noise(
-        noised_rows(Z), params, phase, random_state=random_state, reg_covar=reg,
-        covariance_type=covariance_type, max_draws=spec.n_noise_draws, verbose=spec.verbose,
+        noised_rows(Z), params, phase, random_state=random_state,
+        model=spec.model.with_reg(reg), max_draws=spec.n_noise_draws, verbose=spec.verbose,
         verbose_interval=spec.verbose_interval, n_samples=n_samples,
     )
     if spec.verbose:
@@ -319,8 +318,8 @@ def _ladder(Z, params, phase, *, spec, random_state, reg):
             continue
         rows = Z[random_state.randint(stride)::stride]
         step = run_fresh_noise(rows, params, phase._replace(max_steps=1),
-                               random_state=random_state, reg_covar=reg,
-                               covariance_type=spec.model.covariance_type, max_draws=1)
+                               random_state=random_state, model=spec.model.with_reg(reg),
+                               max_draws=1)
         params = step.params
         history = history.then(phase_history(
             PhaseKind.FINAL_SUBSAMPLE, t=phase.t, n_steps=1, learning_rate=phase.learning_rate,
