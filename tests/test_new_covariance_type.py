@@ -129,3 +129,10 @@ def test_the_registry_names_the_type_only_while_registered(tied_diag):
     with pytest.raises(ValueError, match="covariance_type"):
         DDPMGaussianMixture(2, covariance_type=tied_diag).fit(_data(100)[0])
     register_covariance_type(TiedDiagCovariance)
+
+
+def test_what_a_type_does_not_define_is_said(tied_diag):
+    X = _data(300)[0]
+    with pytest.raises(NotImplementedError, match="'tied_diag' does not define to_coordinates"):
+        DDPMGaussianMixture(2, covariance_type=tied_diag, noise_level="auto",
+                            random_state=0).fit(X)

@@ -148,7 +148,7 @@ class CovarianceType:
     # ------------------------------------------------------ shapes, checks
     def shape(self, n_components: int, n_features: int) -> tuple:
         """Shape of ``covariances_`` (and ``precisions_init``)."""
-        raise NotImplementedError
+        raise self._not_defined("shape")
 
     def check_precisions(self, precisions, n_components: int, n_features: int) -> np.ndarray:
         """A user's ``precisions_init``, checked as GaussianMixture checks it
@@ -181,30 +181,30 @@ class CovarianceType:
                 + n_components - 1)
 
     def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
-        raise NotImplementedError
+        raise self._not_defined("n_covariance_parameters")
 
     # ------------------------------------------- precisions and densities
     def precisions_cholesky(self, covariances) -> np.ndarray:
         """Cholesky factors of the precisions (GaussianMixture's upper factor
         ``P = U U^T``); ValueError where a covariance is not positive definite."""
-        raise NotImplementedError
+        raise self._not_defined("precisions_cholesky")
 
     def precisions(self, precisions_cholesky) -> np.ndarray:
         """Precisions from their Cholesky factors (GaussianMixture's shapes)."""
-        raise NotImplementedError
+        raise self._not_defined("precisions")
 
     def precision_matrices(self, precisions_cholesky, n_components, n_features):
         """Every component's precision as a (d, d) matrix, shape (K, d, d)."""
-        raise NotImplementedError
+        raise self._not_defined("precision_matrices")
 
     def log_det_cholesky(self, precisions_cholesky, n_features: int) -> np.ndarray:
         """``log det`` of each component's precision factor, shape (K,) (or a
         scalar shared by all, tied)."""
-        raise NotImplementedError
+        raise self._not_defined("log_det_cholesky")
 
     def squared_distances(self, X, means, precisions_cholesky) -> np.ndarray:
         """Mahalanobis distances squared, shape (n_samples, n_components)."""
-        raise NotImplementedError
+        raise self._not_defined("squared_distances")
 
     def log_gaussian_prob(self, X, means, precisions_cholesky) -> np.ndarray:
         """``log N(x_i; mu_k, Sigma_k)``, shape (n_samples, n_components)."""
@@ -235,7 +235,7 @@ class CovarianceType:
     def second_statistic(self, X, resp, means, sample_weight) -> np.ndarray:
         """The type's second-order statistic (see :class:`Statistics`) of
         rows X with (weighted) posteriors ``resp`` and the M-step's means."""
-        raise NotImplementedError
+        raise self._not_defined("second_statistic")
 
     def merged(self, a: Statistics, b: Statistics) -> Statistics:
         """The statistics of two sets of rows together (the additive ones add)."""
@@ -251,7 +251,7 @@ class CovarianceType:
         return nk / nk.sum(), means, covariances
 
     def covariances_from(self, stats, nk, means, fixed_covariances):
-        raise NotImplementedError
+        raise self._not_defined("covariances_from")
 
     # ---------------------------------------------------- fitted attributes
     def check_positive_definite(self, covariances, precisions, dtype) -> None:
@@ -280,19 +280,19 @@ class CovarianceType:
 
     def mean_variances(self, covariances, n_components: int) -> np.ndarray:
         """Each component's mean variance (mean eigenvalue), shape (K,)."""
-        raise NotImplementedError
+        raise self._not_defined("mean_variances")
 
     def smallest_variances(self, covariances, n_components: int) -> np.ndarray:
         """Smallest eigenvalue of each component's covariance, shape (K,)."""
-        raise NotImplementedError
+        raise self._not_defined("smallest_variances")
 
     def sampling_factors(self, covariances, n_components: int, n_features: int) -> list:
         """A square root ``F`` of each covariance (``F F^T = Sigma``), (d, d) each."""
-        raise NotImplementedError
+        raise self._not_defined("sampling_factors")
 
     def precision_products(self, precisions_cholesky, offsets) -> np.ndarray:
         """``P_k v_k`` for offsets v of shape (n, K, d)."""
-        raise NotImplementedError
+        raise self._not_defined("precision_products")
 
     # ------------------------------------------- the DDPM phases' coordinates
     def to_coordinates(self, covariances) -> np.ndarray:
@@ -300,11 +300,11 @@ class CovarianceType:
         ``reg_covar`` on the diagonal): log-variances, or a lower-triangular
         factor with log-diagonal, of ``Sigma - reg I``. Covariances below
         ``reg_covar`` (in any direction) are floored just above it."""
-        raise NotImplementedError
+        raise self._not_defined("to_coordinates")
 
     def from_coordinates(self, c) -> np.ndarray:
         """Covariances from coordinates (inverse of :meth:`to_coordinates`)."""
-        raise NotImplementedError
+        raise self._not_defined("from_coordinates")
 
     def noised(self, covariances, a: float, s2: float) -> np.ndarray:
         """Noised covariances ``a^2 Sigma + s^2 I``, same shape."""
@@ -314,7 +314,14 @@ class CovarianceType:
 
     def from_spherical(self, variances, weights, n_features: int) -> np.ndarray:
         """Covariances ``v_k I`` in this type's shape (tied: their weighted mean)."""
-        raise NotImplementedError
+        raise self._not_defined("from_spherical")
+
+    def _not_defined(self, method):
+        return NotImplementedError(
+            f"The covariance type {self.name!r} does not define {method}; "
+            "the default fit needs the E-step, the M-step, the attributes and "
+            "from_spherical, the DDPM phases also the coordinates."
+        )
 
     def _coordinate_floor(self):
         return max(FLOOR_OF_REG * self.reg_covar, TINY)
