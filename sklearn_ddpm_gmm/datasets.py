@@ -1,10 +1,16 @@
 """Synthetic mixtures with known parameters, for tests, examples and benchmarks."""
 
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.utils import check_random_state
 
 
-def make_symmetric_mixture(n_samples, n_features, mean_norm=1.0, random_state=None):
+def make_symmetric_mixture(
+    n_samples: int, n_features: int, mean_norm: float = 1.0,
+    random_state: int | np.random.RandomState | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw from ``0.5 N(mu, I) + 0.5 N(-mu, I)`` with ``|mu| = mean_norm``.
 
     The setting of Shah, Chen & Klivans' random-initialisation theorem.
@@ -39,8 +45,10 @@ def make_symmetric_mixture(n_samples, n_features, mean_norm=1.0, random_state=No
     return X, y, means
 
 
-def make_separated_mixture(n_samples, n_features, n_components, separation=None,
-                           random_state=None):
+def make_separated_mixture(
+    n_samples: int, n_features: int, n_components: int,
+    separation: float | None = None, random_state: int | np.random.RandomState | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw from an equal-weight mixture of unit-variance spherical Gaussians.
 
     Means are Gaussian draws rescaled so that the smallest pairwise distance is
@@ -77,7 +85,7 @@ def make_separated_mixture(n_samples, n_features, n_components, separation=None,
     return X, y, means
 
 
-def min_pairwise_distance(points):
+def min_pairwise_distance(points: ArrayLike) -> float:
     """Smallest distance between two distinct rows of points.
 
     Parameters
@@ -100,8 +108,11 @@ def min_pairwise_distance(points):
     return float(pdist(points).min())
 
 
-def make_covariance_mixture(n_samples, n_features, n_components, covariance_type="full",
-                            separation=None, random_state=None):
+def make_covariance_mixture(
+    n_samples: int, n_features: int, n_components: int,
+    covariance_type: str = "full", separation: float | None = None,
+    random_state: int | np.random.RandomState | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Draw from a mixture with unequal weights and non-unit covariances.
 
     Weights are proportional to ``linspace(0.1, 0.5, K)``; the components'
@@ -176,7 +187,10 @@ def make_covariance_mixture(n_samples, n_features, n_components, covariance_type
 # little Gaussian noise (the continuous mixtures of Gatmiry, Kelner & Lee).
 
 
-def make_blurred_ring(n_samples, radius=1.0, noise=0.05, random_state=None):
+def make_blurred_ring(
+    n_samples: int, radius: float = 1.0, noise: float = 0.05,
+    random_state: int | np.random.RandomState | None = None,
+) -> np.ndarray:
     """Points uniform on a circle of ``radius`` in 2-D, plus ``N(0, noise^2 I)``.
 
     Parameters
@@ -205,7 +219,10 @@ def make_blurred_ring(n_samples, radius=1.0, noise=0.05, random_state=None):
     return X + noise * rng.standard_normal((n_samples, 2))
 
 
-def make_blurred_moons(n_samples, noise=0.05, random_state=None):
+def make_blurred_moons(
+    n_samples: int, noise: float = 0.05,
+    random_state: int | np.random.RandomState | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles (scikit-learn's two moons), blurred by ``noise``.
 
     The geometry of ``sklearn.datasets.make_moons``, but each point's moon and
@@ -242,7 +259,10 @@ def make_blurred_moons(n_samples, noise=0.05, random_state=None):
     return X + noise * rng.standard_normal((n_samples, 2)), y
 
 
-def make_segments(n_features=5, n_segments=3, length=3.0, spread=1.0, random_state=None):
+def make_segments(
+    n_features: int = 5, n_segments: int = 3, length: float = 3.0,
+    spread: float = 1.0, random_state: int | np.random.RandomState | None = None,
+) -> np.ndarray:
     """Random segments: midpoints ``N(0, spread^2 I)``, uniform random directions.
 
     Parameters
@@ -277,7 +297,10 @@ def make_segments(n_features=5, n_segments=3, length=3.0, spread=1.0, random_sta
     return np.stack([mid - half, mid + half], axis=1)
 
 
-def make_blurred_segments(n_samples, segments, noise=0.05, random_state=None):
+def make_blurred_segments(
+    n_samples: int, segments: ArrayLike, noise: float = 0.05,
+    random_state: int | np.random.RandomState | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Points uniform on the given segments (equal weights), plus ``N(0, noise^2 I)``.
 
     Parameters

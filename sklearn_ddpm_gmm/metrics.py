@@ -1,11 +1,14 @@
 """Parameter errors after matching estimated components to true ones."""
 
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
 
-def match_components(estimated_means, true_means):
+def match_components(estimated_means: np.ndarray, true_means: np.ndarray) -> np.ndarray:
     """Hungarian matching of estimated to true means by squared distance.
 
     Parameters
@@ -30,7 +33,7 @@ def match_components(estimated_means, true_means):
     return cols[np.argsort(rows)]
 
 
-def matched_mean_errors(estimated_means, true_means):
+def matched_mean_errors(estimated_means: np.ndarray, true_means: np.ndarray) -> np.ndarray:
     """Distance of each true mean to its matched estimate.
 
     Parameters
@@ -54,7 +57,7 @@ def matched_mean_errors(estimated_means, true_means):
     return np.linalg.norm(estimated_means[order] - true_means, axis=1)
 
 
-def matched_mean_error(estimated_means, true_means):
+def matched_mean_error(estimated_means: np.ndarray, true_means: np.ndarray) -> float:
     """Frobenius norm of the matched mean errors ``|mu_hat - mu*|``.
 
     Parameters
@@ -76,8 +79,11 @@ def matched_mean_error(estimated_means, true_means):
     return float(np.linalg.norm(matched_mean_errors(estimated_means, true_means)))
 
 
-def matched_parameter_errors(weights, means, covariances, true_weights, true_means,
-                             true_covariances, covariance_type="full"):
+def matched_parameter_errors(
+    weights: np.ndarray, means: np.ndarray, covariances: ArrayLike,
+    true_weights: np.ndarray, true_means: np.ndarray, true_covariances: np.ndarray,
+    covariance_type: str = "full",
+) -> dict[str, float]:
     """Errors of each parameter block after Hungarian matching of the means.
 
     Covariances have GaussianMixture's shape for ``covariance_type`` (both the
@@ -119,7 +125,8 @@ def matched_parameter_errors(weights, means, covariances, true_weights, true_mea
     }
 
 
-def energy_distance(X, Y, *, unbiased=False, chunk_size=2048):
+def energy_distance(X: ArrayLike, Y: ArrayLike, *, unbiased: bool = False,
+                    chunk_size: int = 2048) -> float:
     """Energy distance between two samples (V-statistic, or U-statistic).
 
     ``2 mean|x_i - y_j| - mean|x_i - x_k| - mean|y_j - y_l|`` over all pairs.

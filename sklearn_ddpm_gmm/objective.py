@@ -15,9 +15,12 @@ gradient scaled by the Gauss-Newton curvature, with which a unit step at
 small noise moves each mean as EM does.
 """
 
+from __future__ import annotations
+
 from numbers import Real
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
@@ -72,8 +75,11 @@ _PARAMETERS = {
 
 
 @validate_params(_PARAMETERS, prefer_skip_nested_validation=True)
-def ddpm_loss(X, weights, means, covariances, t, *, covariance_type="full",
-              random_state=None):
+def ddpm_loss(
+    X: ArrayLike, weights: ArrayLike, means: ArrayLike, covariances: ArrayLike | None,
+    t: float, *, covariance_type: str = "full",
+    random_state: int | np.random.RandomState | None = None,
+) -> float:
     """The DDPM loss of a Gaussian mixture's score at noise level ``t``.
 
     Parameters
@@ -124,9 +130,13 @@ def ddpm_loss(X, weights, means, covariances, t, *, covariance_type="full",
      "centred": ["boolean"]},
     prefer_skip_nested_validation=True,
 )
-def ddpm_step(X, weights, means, covariances, t, *, covariance_type="full",
-              learn=("means", "covariances", "weights"), learning_rate=1.0, centred=False,
-              random_state=None):
+def ddpm_step(
+    X: ArrayLike, weights: ArrayLike, means: ArrayLike, covariances: ArrayLike | None,
+    t: float, *, covariance_type: str = "full",
+    learn: tuple[str, ...] | list[str] = ("means", "covariances", "weights"),
+    learning_rate: float = 1.0, centred: bool = False,
+    random_state: int | np.random.RandomState | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One preconditioned gradient step on the DDPM loss at noise level ``t``.
 
     The step DDPMGaussianMixture's DDPM phases take (without their projection

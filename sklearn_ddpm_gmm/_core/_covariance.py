@@ -32,11 +32,12 @@ operation, so that fits agree with it to rounding (tests compare to 1e-7).
 from __future__ import annotations
 
 import math
-from collections.abc import Set
+from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass, replace
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 from scipy.linalg import cholesky, solve_triangular
 from sklearn.utils import check_array
 
@@ -122,7 +123,7 @@ class CovarianceType:
             return self
         return SphericalCovariance(self.reg_covar)
 
-    def pass_dtype(self, dtype):
+    def pass_dtype(self, dtype: DTypeLike) -> DTypeLike:
         """Precision of the single-level estimator's passes: float32 for one
         variance per component (a pass costs 0.6-0.7x a float64 one, the data
         are standardised in float64 first and each block's statistics summed
@@ -141,7 +142,7 @@ class CovarianceType:
         # Divided twice: scale**2 may underflow where reg_covar / scale does not.
         return 0.0 if self.is_fixed else self.reg_covar / scale / scale
 
-    def fixed_covariances(self, n_components: int, scale: float):
+    def fixed_covariances(self, n_components: int, scale: float) -> np.ndarray | None:
         """The identity model's unit variances in standardised units, else None."""
         return None
 
@@ -150,28 +151,29 @@ class CovarianceType:
         """Shape of ``covariances_`` (and ``precisions_init``)."""
         raise self._not_defined("shape")
 
-    def check_precisions(self, precisions, n_components: int, n_features: int) -> np.ndarray:
+    def check_precisions(self, precisions: ArrayLike, n_components: int,
+                         n_features: int) -> np.ndarray:
         """A user's ``precisions_init``, checked as GaussianMixture checks it
         (shape, symmetry, positivity; its messages)."""
         shape = self.shape(n_components, n_features)
-        precisions = check_array(precisions, dtype=[np.float64, np.float32],
-                                 ensure_2d=False, allow_nd=len(shape) > 2)
-        check_shape(precisions, shape, f"{self.sklearn_type} precision")
+        checked = check_array(precisions, dtype=[np.float64, np.float32],
+                              ensure_2d=False, allow_nd=len(shape) > 2)
+        check_shape(checked, shape, f"{self.sklearn_type} precision")
         if self.is_elementwise:
-            if np.any(precisions <= 0.0):
+            if np.any(checked <= 0.0):
                 raise ValueError(f"'{self.sklearn_type} precision' should be positive")
-            return precisions
-        for matrix in precisions.reshape((-1,) + precisions.shape[-2:]):
+            return checked
+        for matrix in checked.reshape((-1,) + checked.shape[-2:]):
             if not (np.all(np.isclose(matrix, matrix.T))
                     and np.all(np.linalg.eigvalsh(matrix) > 0.0)):
                 raise ValueError(f"'{self.sklearn_type} precision' should be symmetric, "
                                  "positive-definite")
-        return precisions
+        return checked
 
-    def from_precisions(self, precisions) -> np.ndarray:
+    def from_precisions(self, precisions: ArrayLike) -> np.ndarray:
         """Covariances from precisions in GaussianMixture's shapes."""
-        precisions = np.asarray(precisions, dtype=float)
-        return 1.0 / precisions if self.is_elementwise else np.linalg.inv(precisions)
+        array = np.asarray(precisions, dtype=float)
+        return 1.0 / array if self.is_elementwise else np.linalg.inv(array)
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         """Free parameters, counted as GaussianMixture counts them: means,
@@ -184,29 +186,32 @@ class CovarianceType:
         raise self._not_defined("n_covariance_parameters")
 
     # ------------------------------------------- precisions and densities
-    def precisions_cholesky(self, covariances) -> np.ndarray:
+    def precisions_cholesky(self, covariances: np.ndarray) -> np.ndarray:
         """Cholesky factors of the precisions (GaussianMixture's upper factor
         ``P = U U^T``); ValueError where a covariance is not positive definite."""
         raise self._not_defined("precisions_cholesky")
 
-    def precisions(self, precisions_cholesky) -> np.ndarray:
+    def precisions(self, precisions_cholesky: np.ndarray) -> np.ndarray:
         """Precisions from their Cholesky factors (GaussianMixture's shapes)."""
         raise self._not_defined("precisions")
 
-    def precision_matrices(self, precisions_cholesky, n_components, n_features):
+    def precision_matrices(self, precisions_cholesky: np.ndarray, n_components: int,
+                           n_features: int) -> np.ndarray:
         """Every component's precision as a (d, d) matrix, shape (K, d, d)."""
         raise self._not_defined("precision_matrices")
 
-    def log_det_cholesky(self, precisions_cholesky, n_features: int) -> np.ndarray:
+    def log_det_cholesky(self, precisions_cholesky: np.ndarray, n_features: int) -> np.ndarray:
         """``log det`` of each component's precision factor, shape (K,) (or a
         scalar shared by all, tied)."""
         raise self._not_defined("log_det_cholesky")
 
-    def squared_distances(self, X, means, precisions_cholesky) -> np.ndarray:
+    def squared_distances(self, X: np.ndarray, means: np.ndarray,
+                          precisions_cholesky: np.ndarray) -> np.ndarray:
         """Mahalanobis distances squared, shape (n_samples, n_components)."""
         raise self._not_defined("squared_distances")
 
-    def log_gaussian_prob(self, X, means, precisions_cholesky) -> np.ndarray:
+    def log_gaussian_prob(self, X: np.ndarray, means: np.ndarray,
+                          precisions_cholesky: np.ndarray) -> np.ndarray:
         """``log N(x_i; mu_k, Sigma_k)``, shape (n_samples, n_components)."""
         n_features = X.shape[1]
         log_det = self.log_det_cholesky(precisions_cholesky, n_features)
@@ -214,7 +219,8 @@ class CovarianceType:
         return -0.5 * (n_features * math.log(2 * math.pi) + distances) + log_det
 
     # ------------------------------------------------------------ M-step
-    def statistics(self, X, resp, log_prob, sample_weight=None) -> Statistics:
+    def statistics(self, X: np.ndarray, resp: np.ndarray, log_prob: np.ndarray | None,
+                   sample_weight: np.ndarray | None = None) -> Statistics:
         """Sufficient statistics of rows X with posteriors ``resp`` and
         log-densities ``log_prob`` (each row counting ``sample_weight`` times)."""
         if sample_weight is not None:
@@ -232,7 +238,8 @@ class CovarianceType:
             log_likelihood = float(np.sum(sample_weight * log_prob))
         return Statistics(mass, first, second, log_likelihood, weight)
 
-    def second_statistic(self, X, resp, means, sample_weight) -> np.ndarray:
+    def second_statistic(self, X: np.ndarray, resp: np.ndarray, means: np.ndarray,
+                         sample_weight: np.ndarray | None) -> np.ndarray:
         """The type's second-order statistic (see :class:`Statistics`) of
         rows X with (weighted) posteriors ``resp`` and the M-step's means."""
         raise self._not_defined("second_statistic")
@@ -242,7 +249,8 @@ class CovarianceType:
         return Statistics(a.mass + b.mass, a.first + b.first, a.second + b.second,
                           a.log_likelihood + b.log_likelihood, a.weight + b.weight)
 
-    def m_step(self, stats: Statistics, fixed_covariances=None):
+    def m_step(self, stats: Statistics, fixed_covariances: np.ndarray | None = None,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """EM's update from the statistics: weights, means, covariances
         (GaussianMixture's M-step; ``fixed_covariances`` for identity)."""
         nk = floored(stats.mass)
@@ -250,11 +258,13 @@ class CovarianceType:
         covariances = self.covariances_from(stats, nk, means, fixed_covariances)
         return nk / nk.sum(), means, covariances
 
-    def covariances_from(self, stats, nk, means, fixed_covariances):
+    def covariances_from(self, stats: Statistics, nk: np.ndarray, means: np.ndarray,
+                         fixed_covariances: np.ndarray | None) -> np.ndarray:
         raise self._not_defined("covariances_from")
 
     # ---------------------------------------------------- fitted attributes
-    def check_positive_definite(self, covariances, precisions, dtype) -> None:
+    def check_positive_definite(self, covariances: np.ndarray, precisions: np.ndarray,
+                                dtype: DTypeLike) -> None:
         """Refuse fitted covariances or precisions that ``dtype`` cannot hold
         (a variance that underflows without reg_covar, or its inverse
         overflows), and matrices that are not positive definite in ``dtype``
@@ -278,41 +288,44 @@ class CovarianceType:
                     "reg_covar, or scale the input data."
                 ) from None
 
-    def mean_variances(self, covariances, n_components: int) -> np.ndarray:
+    def mean_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         """Each component's mean variance (mean eigenvalue), shape (K,)."""
         raise self._not_defined("mean_variances")
 
-    def smallest_variances(self, covariances, n_components: int) -> np.ndarray:
+    def smallest_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         """Smallest eigenvalue of each component's covariance, shape (K,)."""
         raise self._not_defined("smallest_variances")
 
-    def sampling_factors(self, covariances, n_components: int, n_features: int) -> list:
+    def sampling_factors(self, covariances: np.ndarray, n_components: int,
+                         n_features: int) -> list:
         """A square root ``F`` of each covariance (``F F^T = Sigma``), (d, d) each."""
         raise self._not_defined("sampling_factors")
 
-    def precision_products(self, precisions_cholesky, offsets) -> np.ndarray:
+    def precision_products(self, precisions_cholesky: np.ndarray,
+                           offsets: np.ndarray) -> np.ndarray:
         """``P_k v_k`` for offsets v of shape (n, K, d)."""
         raise self._not_defined("precision_products")
 
     # ------------------------------------------- the DDPM phases' coordinates
-    def to_coordinates(self, covariances) -> np.ndarray:
+    def to_coordinates(self, covariances: ArrayLike) -> np.ndarray:
         """Unconstrained coordinates ``c`` of covariances (this type's
         ``reg_covar`` on the diagonal): log-variances, or a lower-triangular
         factor with log-diagonal, of ``Sigma - reg I``. Covariances below
         ``reg_covar`` (in any direction) are floored just above it."""
         raise self._not_defined("to_coordinates")
 
-    def from_coordinates(self, c) -> np.ndarray:
+    def from_coordinates(self, c: np.ndarray) -> np.ndarray:
         """Covariances from coordinates (inverse of :meth:`to_coordinates`)."""
         raise self._not_defined("from_coordinates")
 
-    def noised(self, covariances, a: float, s2: float) -> np.ndarray:
+    def noised(self, covariances: np.ndarray, a: float, s2: float) -> np.ndarray:
         """Noised covariances ``a^2 Sigma + s^2 I``, same shape."""
         if self.is_elementwise:
             return a * a * covariances + s2
         return a * a * covariances + s2 * np.eye(covariances.shape[-1])
 
-    def from_spherical(self, variances, weights, n_features: int) -> np.ndarray:
+    def from_spherical(self, variances: np.ndarray, weights: np.ndarray,
+                       n_features: int) -> np.ndarray:
         """Covariances ``v_k I`` in this type's shape (tied: their weighted mean)."""
         raise self._not_defined("from_spherical")
 
@@ -323,7 +336,7 @@ class CovarianceType:
             "from_spherical, the DDPM phases also the coordinates."
         )
 
-    def _coordinate_floor(self):
+    def _coordinate_floor(self) -> float:
         return max(FLOOR_OF_REG * self.reg_covar, TINY)
 
 
@@ -343,59 +356,66 @@ class DiagCovariance(CovarianceType):
     sklearn_type: ClassVar[str] = "diag"
     is_elementwise: ClassVar[bool] = True
 
-    def shape(self, n_components, n_features):
+    def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_components, n_features)
 
-    def n_covariance_parameters(self, n_components, n_features):
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         return n_components * n_features
 
-    def precisions_cholesky(self, covariances):
+    def precisions_cholesky(self, covariances: np.ndarray) -> np.ndarray:
         if np.any(covariances <= 0.0):
             raise ValueError(_message(covariances.dtype))
         return 1.0 / np.sqrt(covariances)
 
-    def precisions(self, precisions_cholesky):
+    def precisions(self, precisions_cholesky: np.ndarray) -> np.ndarray:
         return precisions_cholesky**2
 
-    def precision_matrices(self, precisions_cholesky, n_components, n_features):
+    def precision_matrices(self, precisions_cholesky: np.ndarray, n_components: int,
+                           n_features: int) -> np.ndarray:
         diagonal = np.broadcast_to(precisions_cholesky**2, (n_components, n_features))
         return diagonal[:, :, np.newaxis] * np.eye(n_features)
 
-    def log_det_cholesky(self, precisions_cholesky, n_features):
+    def log_det_cholesky(self, precisions_cholesky: np.ndarray, n_features: int) -> np.ndarray:
         return np.sum(np.log(precisions_cholesky), axis=1)
 
-    def squared_distances(self, X, means, precisions_cholesky):
+    def squared_distances(self, X: np.ndarray, means: np.ndarray,
+                          precisions_cholesky: np.ndarray) -> np.ndarray:
         precisions = precisions_cholesky**2
         return (np.sum((means**2 * precisions), axis=1)
                 - 2.0 * (X @ (means * precisions).T)
                 + (X**2 @ precisions.T))
 
-    def second_statistic(self, X, resp, means, sample_weight):
+    def second_statistic(self, X: np.ndarray, resp: np.ndarray, means: np.ndarray,
+                         sample_weight: np.ndarray | None) -> np.ndarray:
         return resp.T @ (X * X)
 
-    def covariances_from(self, stats, nk, means, fixed_covariances):
+    def covariances_from(self, stats: Statistics, nk: np.ndarray, means: np.ndarray,
+                         fixed_covariances: np.ndarray | None) -> np.ndarray:
         return stats.second / nk[:, np.newaxis] - means**2 + self.reg_covar
 
-    def mean_variances(self, covariances, n_components):
+    def mean_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return covariances.mean(axis=1)
 
-    def smallest_variances(self, covariances, n_components):
+    def smallest_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return covariances.min(axis=1)
 
-    def sampling_factors(self, covariances, n_components, n_features):
+    def sampling_factors(self, covariances: np.ndarray, n_components: int,
+                         n_features: int) -> list[np.ndarray]:
         return [np.diag(np.sqrt(v)) for v in covariances]
 
-    def precision_products(self, precisions_cholesky, offsets):
+    def precision_products(self, precisions_cholesky: np.ndarray,
+                           offsets: np.ndarray) -> np.ndarray:
         return offsets * precisions_cholesky**2
 
-    def to_coordinates(self, covariances):
+    def to_coordinates(self, covariances: ArrayLike) -> np.ndarray:
         cov = np.asarray(covariances, dtype=float)
         return np.log(np.maximum(cov - self.reg_covar, self._coordinate_floor()))
 
-    def from_coordinates(self, c):
+    def from_coordinates(self, c: np.ndarray) -> np.ndarray:
         return np.exp(c) + self.reg_covar
 
-    def from_spherical(self, variances, weights, n_features):
+    def from_spherical(self, variances: np.ndarray, weights: np.ndarray,
+                       n_features: int) -> np.ndarray:
         return np.repeat(variances[:, np.newaxis], n_features, axis=1)
 
 
@@ -407,41 +427,47 @@ class SphericalCovariance(DiagCovariance):
     sklearn_type: ClassVar[str] = "spherical"
     is_spherical: ClassVar[bool] = True
 
-    def shape(self, n_components, n_features):
+    def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_components,)
 
-    def n_covariance_parameters(self, n_components, n_features):
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         return n_components
 
-    def precision_matrices(self, precisions_cholesky, n_components, n_features):
+    def precision_matrices(self, precisions_cholesky: np.ndarray, n_components: int,
+                           n_features: int) -> np.ndarray:
         diagonal = np.outer(precisions_cholesky**2, np.ones(n_features))
         return diagonal[:, :, np.newaxis] * np.eye(n_features)
 
-    def log_det_cholesky(self, precisions_cholesky, n_features):
+    def log_det_cholesky(self, precisions_cholesky: np.ndarray, n_features: int) -> np.ndarray:
         return n_features * np.log(precisions_cholesky)
 
-    def squared_distances(self, X, means, precisions_cholesky):
+    def squared_distances(self, X: np.ndarray, means: np.ndarray,
+                          precisions_cholesky: np.ndarray) -> np.ndarray:
         precisions = precisions_cholesky**2
         return (np.sum(means**2, axis=1) * precisions
                 - 2 * (X @ means.T * precisions)
                 + np.outer(np.einsum("ij,ij->i", X, X), precisions))
 
-    def covariances_from(self, stats, nk, means, fixed_covariances):
+    def covariances_from(self, stats: Statistics, nk: np.ndarray, means: np.ndarray,
+                         fixed_covariances: np.ndarray | None) -> np.ndarray:
         return np.mean(super().covariances_from(stats, nk, means, fixed_covariances), axis=1)
 
-    def mean_variances(self, covariances, n_components):
+    def mean_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return covariances
 
-    def smallest_variances(self, covariances, n_components):
+    def smallest_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return covariances
 
-    def sampling_factors(self, covariances, n_components, n_features):
+    def sampling_factors(self, covariances: np.ndarray, n_components: int,
+                         n_features: int) -> list[np.ndarray]:
         return [np.sqrt(v) * np.eye(n_features) for v in covariances]
 
-    def precision_products(self, precisions_cholesky, offsets):
+    def precision_products(self, precisions_cholesky: np.ndarray,
+                           offsets: np.ndarray) -> np.ndarray:
         return offsets * (precisions_cholesky**2)[:, np.newaxis]
 
-    def from_spherical(self, variances, weights, n_features):
+    def from_spherical(self, variances: np.ndarray, weights: np.ndarray,
+                       n_features: int) -> np.ndarray:
         return variances
 
 
@@ -453,14 +479,16 @@ class IdentityCovariance(SphericalCovariance):
     name: ClassVar[str] = "identity"
     is_fixed: ClassVar[bool] = True
 
-    def n_covariance_parameters(self, n_components, n_features):
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         return 0
 
-    def fixed_covariances(self, n_components, scale):
+    def fixed_covariances(self, n_components: int, scale: float) -> np.ndarray | None:
         return np.full(n_components, 1.0 / scale / scale)
 
-    def covariances_from(self, stats, nk, means, fixed_covariances):
-        return fixed_covariances
+    def covariances_from(self, stats: Statistics, nk: np.ndarray, means: np.ndarray,
+                         fixed_covariances: np.ndarray | None) -> np.ndarray:
+        # The fits always pass the identity model's fixed_covariances(...).
+        return cast(np.ndarray, fixed_covariances)
 
 
 # ------------------------------------------------------------------ matrices
@@ -471,34 +499,37 @@ class FullCovariance(CovarianceType):
     name: ClassVar[str] = "full"
     sklearn_type: ClassVar[str] = "full"
 
-    def shape(self, n_components, n_features):
+    def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_components, n_features, n_features)
 
-    def n_covariance_parameters(self, n_components, n_features):
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         return n_components * n_features * (n_features + 1) // 2
 
-    def precisions_cholesky(self, covariances):
+    def precisions_cholesky(self, covariances: np.ndarray) -> np.ndarray:
         return np.stack([_inverse_cholesky(cov) for cov in covariances])
 
-    def precisions(self, precisions_cholesky):
+    def precisions(self, precisions_cholesky: np.ndarray) -> np.ndarray:
         return precisions_cholesky @ np.swapaxes(precisions_cholesky, -1, -2)
 
-    def precision_matrices(self, precisions_cholesky, n_components, n_features):
+    def precision_matrices(self, precisions_cholesky: np.ndarray, n_components: int,
+                           n_features: int) -> np.ndarray:
         return self.precisions(precisions_cholesky)
 
-    def log_det_cholesky(self, precisions_cholesky, n_features):
+    def log_det_cholesky(self, precisions_cholesky: np.ndarray, n_features: int) -> np.ndarray:
         n_components = precisions_cholesky.shape[0]
         return np.sum(np.log(
             np.reshape(precisions_cholesky, (n_components, -1))[:, :: n_features + 1]), axis=1)
 
-    def squared_distances(self, X, means, precisions_cholesky):
+    def squared_distances(self, X: np.ndarray, means: np.ndarray,
+                          precisions_cholesky: np.ndarray) -> np.ndarray:
         distances = np.empty((X.shape[0], means.shape[0]), dtype=X.dtype)
         for k, (mu, prec_chol) in enumerate(zip(means, precisions_cholesky)):
             y = (X @ prec_chol) - (mu @ prec_chol)
             distances[:, k] = np.sum(np.square(y), axis=1)
         return distances
 
-    def second_statistic(self, X, resp, means, sample_weight):
+    def second_statistic(self, X: np.ndarray, resp: np.ndarray, means: np.ndarray,
+                         sample_weight: np.ndarray | None) -> np.ndarray:
         # The scatter around each component's mean, as GaussianMixture forms it.
         scatter = np.empty((means.shape[0], X.shape[1], X.shape[1]), dtype=X.dtype)
         for k in range(means.shape[0]):
@@ -506,7 +537,7 @@ class FullCovariance(CovarianceType):
             scatter[k] = (resp[:, k] * diff.T) @ diff
         return scatter
 
-    def merged(self, a, b):
+    def merged(self, a: Statistics, b: Statistics) -> Statistics:
         # Scatters around each set's own means, combined around the joint
         # mean (Chan, Golub & LeVeque's pairwise update).
         mean_a = a.first / floored(a.mass)[:, np.newaxis]
@@ -519,35 +550,39 @@ class FullCovariance(CovarianceType):
         return Statistics(mass, a.first + b.first, second,
                           a.log_likelihood + b.log_likelihood, a.weight + b.weight)
 
-    def covariances_from(self, stats, nk, means, fixed_covariances):
+    def covariances_from(self, stats: Statistics, nk: np.ndarray, means: np.ndarray,
+                         fixed_covariances: np.ndarray | None) -> np.ndarray:
         covariances = stats.second / nk[:, np.newaxis, np.newaxis]
         for cov in covariances:
             cov.flat[:: cov.shape[0] + 1] += self.reg_covar
         return covariances
 
-    def mean_variances(self, covariances, n_components):
+    def mean_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return np.trace(covariances, axis1=-2, axis2=-1) / covariances.shape[-1]
 
-    def smallest_variances(self, covariances, n_components):
+    def smallest_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return np.linalg.eigvalsh(covariances)[..., 0]
 
-    def sampling_factors(self, covariances, n_components, n_features):
+    def sampling_factors(self, covariances: np.ndarray, n_components: int,
+                         n_features: int) -> list[np.ndarray]:
         return list(np.linalg.cholesky(covariances))
 
-    def precision_products(self, precisions_cholesky, offsets):
+    def precision_products(self, precisions_cholesky: np.ndarray,
+                           offsets: np.ndarray) -> np.ndarray:
         white = np.einsum("kji,nkj->nki", precisions_cholesky, offsets)
         return np.einsum("kij,nkj->nki", precisions_cholesky, white)
 
-    def to_coordinates(self, covariances):
+    def to_coordinates(self, covariances: ArrayLike) -> np.ndarray:
         cov = np.asarray(covariances, dtype=float)
         return cholesky_coordinates(floored_cholesky(
             cov - self.reg_covar * np.eye(cov.shape[-1]), self._coordinate_floor()))
 
-    def from_coordinates(self, c):
+    def from_coordinates(self, c: np.ndarray) -> np.ndarray:
         L = cholesky_factor(c)
         return L @ np.swapaxes(L, -1, -2) + self.reg_covar * np.eye(c.shape[-1])
 
-    def from_spherical(self, variances, weights, n_features):
+    def from_spherical(self, variances: np.ndarray, weights: np.ndarray,
+                       n_features: int) -> np.ndarray:
         return variances[:, np.newaxis, np.newaxis] * np.eye(n_features)
 
 
@@ -559,55 +594,62 @@ class TiedCovariance(FullCovariance):
     sklearn_type: ClassVar[str] = "tied"
     is_shared: ClassVar[bool] = True
 
-    def shape(self, n_components, n_features):
+    def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_features, n_features)
 
-    def n_covariance_parameters(self, n_components, n_features):
+    def n_covariance_parameters(self, n_components: int, n_features: int) -> int:
         return n_features * (n_features + 1) // 2
 
-    def precisions_cholesky(self, covariances):
+    def precisions_cholesky(self, covariances: np.ndarray) -> np.ndarray:
         return _inverse_cholesky(covariances)
 
-    def precision_matrices(self, precisions_cholesky, n_components, n_features):
+    def precision_matrices(self, precisions_cholesky: np.ndarray, n_components: int,
+                           n_features: int) -> np.ndarray:
         return np.broadcast_to(precisions_cholesky @ precisions_cholesky.T,
                                (n_components, n_features, n_features))
 
-    def log_det_cholesky(self, precisions_cholesky, n_features):
+    def log_det_cholesky(self, precisions_cholesky: np.ndarray, n_features: int) -> np.ndarray:
         return np.sum(np.log(np.diagonal(precisions_cholesky)))
 
-    def squared_distances(self, X, means, precisions_cholesky):
+    def squared_distances(self, X: np.ndarray, means: np.ndarray,
+                          precisions_cholesky: np.ndarray) -> np.ndarray:
         return super().squared_distances(
             X, means, np.broadcast_to(precisions_cholesky, (len(means),)
                                       + precisions_cholesky.shape))
 
-    def second_statistic(self, X, resp, means, sample_weight):
+    def second_statistic(self, X: np.ndarray, resp: np.ndarray, means: np.ndarray,
+                         sample_weight: np.ndarray | None) -> np.ndarray:
         # The rows' second moment; the M-step takes each mean's share off it.
         if sample_weight is None:
             return X.T @ X
         return (X * sample_weight[:, np.newaxis]).T @ X
 
-    def merged(self, a, b):
+    def merged(self, a: Statistics, b: Statistics) -> Statistics:
         return CovarianceType.merged(self, a, b)
 
-    def covariances_from(self, stats, nk, means, fixed_covariances):
+    def covariances_from(self, stats: Statistics, nk: np.ndarray, means: np.ndarray,
+                         fixed_covariances: np.ndarray | None) -> np.ndarray:
         covariance = stats.second - nk * means.T @ means
         covariance /= np.sum(nk)
         covariance.flat[:: covariance.shape[0] + 1] += self.reg_covar
         return covariance
 
-    def mean_variances(self, covariances, n_components):
+    def mean_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return np.broadcast_to(np.trace(covariances) / covariances.shape[-1], (n_components,))
 
-    def smallest_variances(self, covariances, n_components):
+    def smallest_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return np.broadcast_to(np.linalg.eigvalsh(covariances)[0], (n_components,))
 
-    def sampling_factors(self, covariances, n_components, n_features):
+    def sampling_factors(self, covariances: np.ndarray, n_components: int,
+                         n_features: int) -> list[np.ndarray]:
         return [np.linalg.cholesky(covariances)] * n_components
 
-    def precision_products(self, precisions_cholesky, offsets):
+    def precision_products(self, precisions_cholesky: np.ndarray,
+                           offsets: np.ndarray) -> np.ndarray:
         return offsets @ precisions_cholesky @ precisions_cholesky.T
 
-    def from_spherical(self, variances, weights, n_features):
+    def from_spherical(self, variances: np.ndarray, weights: np.ndarray,
+                       n_features: int) -> np.ndarray:
         return float(weights @ variances) * np.eye(n_features)
 
 
@@ -636,17 +678,17 @@ class RegisteredTypes(Set):
     """The registered types' names as a live set, for parameter constraints
     that accept a type registered after import."""
 
-    def __contains__(self, name):
+    def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in COVARIANCE_TYPES
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(COVARIANCE_TYPES)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(COVARIANCE_TYPES)
 
     @classmethod
-    def _from_iterable(cls, iterable):
+    def _from_iterable(cls, iterable: Iterable[Any]) -> set[Any]:
         return set(iterable)
 
 

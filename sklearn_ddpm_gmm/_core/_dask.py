@@ -12,19 +12,30 @@ and M-step as the in-memory pass.
 dask is imported only here, and only when a Dask array is given.
 """
 
-import numpy as np
+from __future__ import annotations
 
-from ._em import iterate, posteriors
-from ._mixture import make_mixture
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._covariance import CovarianceType, Statistics
+from ._em import LikelihoodResult, iterate, posteriors
+from ._mixture import Mixture, make_mixture
 from ._standardise import centre_and_scale, check_spread
 
+if TYPE_CHECKING:
+    import dask.array as da
+    from dask.delayed import Delayed
 
-def is_dask_array(X):
+
+def is_dask_array(X: object) -> bool:
     """Whether X is a dask.array.Array (without importing dask)."""
     return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "to_delayed")
 
 
-def block_statistics(block, params, model, *, centre, scale):
+def block_statistics(block: ArrayLike, params: Mixture, model: CovarianceType, *,
+                     centre: np.ndarray, scale: float) -> Statistics:
     """The sufficient statistics of one block of raw rows, shape (n_block, d).
 
     Runs on a worker: the block is standardised there, in float64.
@@ -34,7 +45,7 @@ def block_statistics(block, params, model, *, centre, scale):
     return model.statistics(Z, resp, log_prob)
 
 
-def _tree_sum(parts, model):
+def _tree_sum(parts: list[Delayed], model: CovarianceType) -> Delayed:
     """Pairwise merges of delayed Statistics, as a tree of depth log2(len(parts))."""
     from dask import delayed
 
@@ -48,18 +59,18 @@ def _tree_sum(parts, model):
 class DaskRows:
     """Standardised rows of a Dask array chunked by rows: what the fit reads."""
 
-    def __init__(self, X, centre, scale):
+    def __init__(self, X: da.Array, centre: np.ndarray, scale: float) -> None:
         self.X, self.centre, self.scale = X, centre, scale
         self.sample_weight = None  # weighted Dask fits are refused
         self.shape = X.shape
         self.dtype = np.dtype(np.float64)
 
-    def __getitem__(self, rows):
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
         """Standardised rows ``rows`` (sorted indices), gathered to the caller."""
         return (np.asarray(self.X[np.sort(rows)].compute(), dtype=np.float64)
                 - self.centre) / self.scale
 
-    def pass_statistics(self, params, model):
+    def pass_statistics(self, params: Mixture, model: CovarianceType) -> Statistics:
         """One pass over every block: the total Statistics."""
         import dask
         from dask import delayed
@@ -71,10 +82,12 @@ class DaskRows:
                  for block in blocks]
         return dask.compute(_tree_sum(parts, model))[0]
 
-    def run_phase(self, params, model, *, tol, max_iter, lower_bound=-np.inf,
-                  fixed_covariances=None, verbose=0, verbose_interval=10):
+    def run_phase(self, params: Mixture, model: CovarianceType, *, tol: float,
+                  max_iter: int, lower_bound: float = -np.inf,
+                  fixed_covariances: np.ndarray | None = None, verbose: int = 0,
+                  verbose_interval: int = 10) -> LikelihoodResult:
         """:func:`._em.run_likelihood_phase` over the blocks."""
-        def step(current):
+        def step(current: Mixture) -> tuple[float, Mixture]:
             stats = self.pass_statistics(current, model)
             return (stats.log_likelihood / stats.weight,
                     make_mixture(*model.m_step(stats, fixed_covariances), model))
@@ -83,7 +96,8 @@ class DaskRows:
                        verbose=verbose, verbose_interval=verbose_interval)
 
 
-def dask_rows(X, n_components, min_variance):
+def dask_rows(X: da.Array, n_components: int,
+              min_variance: float) -> tuple[DaskRows, np.ndarray, float]:
     """The standardised rows of a Dask array X chunked by rows.
 
     Returns
@@ -108,7 +122,7 @@ def dask_rows(X, n_components, min_variance):
     return DaskRows(X, centre, scale), centre, scale
 
 
-def standardisation(X, min_variance=0.0):
+def standardisation(X: da.Array, min_variance: float = 0.0) -> tuple[np.ndarray, float]:
     """Centre and scale of a Dask array, by the in-memory rule
     (:func:`._standardise.centre_and_scale`) with Dask's reductions; NaN,
     infinities and spreads float64 cannot hold are refused first."""

@@ -33,8 +33,11 @@ covariance type (:mod:`._covariance`) supplies every per-type computation.
 "identity" is the paper's model: fixed covariances, only means and weights move.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
 from time import time
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -51,7 +54,7 @@ from ._mixture import Mixture, make_mixture
 _RESOLUTION_SHARE = 0.05
 
 
-def stopping_tol(tol, n_components, n_samples, n_features):
+def stopping_tol(tol: float, n_components: int, n_samples: int, n_features: int) -> float:
     """The final phase's tolerance on the gain per row: ``tol``, or less on
     data large enough to resolve a smaller gain (see ``_RESOLUTION_SHARE``)."""
     return min(tol, _RESOLUTION_SHARE * n_components * n_features / n_samples)
@@ -65,11 +68,12 @@ class LikelihoodResult(NamedTuple):
     converged: bool
 
     @property
-    def n_iter(self):
+    def n_iter(self) -> int:
         return len(self.lower_bounds)
 
 
-def posteriors(X, params: Mixture, model: CovarianceType):
+def posteriors(X: np.ndarray, params: Mixture,
+               model: CovarianceType) -> tuple[np.ndarray, np.ndarray]:
     """Log-density of each row and posteriors (the E-step).
 
     Parameters
@@ -94,8 +98,9 @@ def posteriors(X, params: Mixture, model: CovarianceType):
     return log_normalise(weighted)
 
 
-def em_step(X, resp, model: CovarianceType, *, fixed_covariances=None,
-            sample_weight=None) -> Mixture:
+def em_step(X: np.ndarray, resp: np.ndarray, model: CovarianceType, *,
+            fixed_covariances: np.ndarray | None = None,
+            sample_weight: np.ndarray | None = None) -> Mixture:
     """The preconditioned gradient step of unit length: EM's update, the
     M-step from the rows' sufficient statistics.
 
@@ -119,9 +124,11 @@ def em_step(X, resp, model: CovarianceType, *, fixed_covariances=None,
     return make_mixture(*model.m_step(stats, fixed_covariances), model)
 
 
-def run_likelihood_phase(X, params, model: CovarianceType, *, tol, max_iter,
-                         lower_bound=-np.inf, fixed_covariances=None, sample_weight=None,
-                         verbose=0, verbose_interval=10):
+def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, *,
+                         tol: float, max_iter: int, lower_bound: float = -np.inf,
+                         fixed_covariances: np.ndarray | None = None,
+                         sample_weight: np.ndarray | None = None, verbose: int = 0,
+                         verbose_interval: int = 10) -> LikelihoodResult:
     """EM-matched steps on the integrated objective until the gain per row
     still to come is below ``tol`` (see :func:`remaining_gain`).
 
@@ -157,7 +164,7 @@ def run_likelihood_phase(X, params, model: CovarianceType, *, tol, max_iter,
     -------
     LikelihoodResult
     """
-    def step(current):
+    def step(current: Mixture) -> tuple[float, Mixture]:
         log_prob, resp = posteriors(X, current, model)
         stepped = em_step(X, resp, model, fixed_covariances=fixed_covariances,
                           sample_weight=sample_weight)
@@ -167,8 +174,9 @@ def run_likelihood_phase(X, params, model: CovarianceType, *, tol, max_iter,
                    verbose=verbose, verbose_interval=verbose_interval)
 
 
-def iterate(step, params, *, tol, max_iter, lower_bound=-np.inf, verbose=0,
-            verbose_interval=10):
+def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *,
+            tol: float, max_iter: int, lower_bound: float = -np.inf, verbose: int = 0,
+            verbose_interval: int = 10) -> LikelihoodResult:
     """GaussianMixture's loop around ``step``, with the stop of
     :func:`run_likelihood_phase`.
 
@@ -216,7 +224,7 @@ def iterate(step, params, *, tol, max_iter, lower_bound=-np.inf, verbose=0,
     return LikelihoodResult(params, lower_bounds, converged)
 
 
-def _mean(values, weights=None):
+def _mean(values: np.ndarray, weights: np.ndarray | None = None) -> float:
     """``np.average(values, weights=weights)``, also where the sum overflows:
     the identity model's log-densities at spreads near 1e153 are -1e306 each."""
     with np.errstate(over="ignore"):
@@ -228,7 +236,7 @@ def _mean(values, weights=None):
     return mean
 
 
-def remaining_gain(change, previous_change, lower_bound):
+def remaining_gain(change: float, previous_change: float, lower_bound: float) -> float:
     """Gain still to come after a step that gained ``change``, the one before
     having gained ``previous_change``, at mean log-likelihood ``lower_bound``.
 
@@ -252,20 +260,21 @@ class InMemoryRows:
     """Rows held in memory, shape (n_samples, n_features): what the fit reads
     (:class:`._dask.DaskRows` is the same for the blocks of a Dask array)."""
 
-    def __init__(self, array, sample_weight=None):
+    def __init__(self, array: np.ndarray, sample_weight: np.ndarray | None = None) -> None:
         self.array, self.sample_weight = array, sample_weight
         self.shape, self.dtype = array.shape, array.dtype
 
-    def __getitem__(self, rows):
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
         return self.array[rows]
 
-    def run_phase(self, params, model, **kwargs):
+    def run_phase(self, params: Mixture, model: CovarianceType,
+                  **kwargs: Any) -> LikelihoodResult:
         """:func:`run_likelihood_phase` on the rows (with their weights)."""
         return run_likelihood_phase(self.array, params, model,
                                     sample_weight=self.sample_weight, **kwargs)
 
 
-def far_posteriors(X, params: Mixture, model: CovarianceType):
+def far_posteriors(X: np.ndarray, params: Mixture, model: CovarianceType) -> np.ndarray:
     """Posteriors of rows so far from the means that their squared distances
     overflow (the E-step's log-densities are then all -inf, its posteriors NaN).
 

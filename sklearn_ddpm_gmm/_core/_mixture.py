@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 from scipy.special import softmax
 from sklearn.utils import check_array
 
@@ -38,12 +39,13 @@ class MixtureParams(NamedTuple):
     covariance: np.ndarray  # coordinates, shape set by the covariance type
     weight_logits: np.ndarray  # (K,)
 
-    def weights(self):
+    def weights(self) -> np.ndarray:
         """Mixing weights ``softmax(beta)``, shape (K,)."""
         return softmax(self.weight_logits)
 
 
-def make_mixture(weights, means, covariances, model: CovarianceType) -> Mixture:
+def make_mixture(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray,
+                 model: CovarianceType) -> Mixture:
     """A Mixture with the precisions' Cholesky factors computed.
 
     Raises GaussianMixture's ValueError ("ill-defined empirical covariance")
@@ -53,15 +55,16 @@ def make_mixture(weights, means, covariances, model: CovarianceType) -> Mixture:
 
 
 # ------------------------------------------------------------------ units
-def standardised(weights, means, covariances, model: CovarianceType, *, centre,
-                 scale) -> Mixture:
+def standardised(weights: ArrayLike, means: ArrayLike, covariances: ArrayLike,
+                 model: CovarianceType, *, centre: np.ndarray, scale: float) -> Mixture:
     """The mixture in standardised units from values in the data's units."""
     covariances = np.asarray(covariances, dtype=float) / scale / scale
     return make_mixture(np.asarray(weights, dtype=float),
                    (np.asarray(means, dtype=float) - centre) / scale, covariances, model)
 
 
-def attributes(params: Mixture, model: CovarianceType, *, centre, scale, dtype) -> dict:
+def attributes(params: Mixture, model: CovarianceType, *, centre: np.ndarray, scale: float,
+               dtype: DTypeLike) -> dict[str, np.ndarray]:
     """Fitted attributes in the data's units and ``dtype`` from a Mixture in
     standardised units.
 
@@ -82,8 +85,9 @@ def attributes(params: Mixture, model: CovarianceType, *, centre, scale, dtype) 
                        model=model, dtype=dtype)
 
 
-def attributes_from_coordinates(params: MixtureParams, model: CovarianceType, *, centre,
-                                scale, dtype=np.float64) -> dict:
+def attributes_from_coordinates(params: MixtureParams, model: CovarianceType, *,
+                                centre: np.ndarray, scale: float,
+                                dtype: DTypeLike = np.float64) -> dict[str, np.ndarray]:
     """Fitted attributes from the DDPM phases' coordinates (standardised
     units; ``model`` carries the regularisation they were taken with)."""
     cov = scale * scale * model.from_coordinates(params.covariance)
@@ -95,7 +99,9 @@ def attributes_from_coordinates(params: MixtureParams, model: CovarianceType, *,
                        cov.astype(dtype), precisions_cholesky=chol, model=model, dtype=dtype)
 
 
-def _attributes(weights, means, cov, *, precisions_cholesky, model, dtype):
+def _attributes(weights: np.ndarray, means: np.ndarray, cov: np.ndarray, *,
+                precisions_cholesky: np.ndarray, model: CovarianceType,
+                dtype: DTypeLike) -> dict[str, np.ndarray]:
     precisions = model.precisions(precisions_cholesky)
     model.check_positive_definite(cov, precisions, dtype)
     return {"weights_": weights, "means_": means, "covariances_": cov,
@@ -103,8 +109,9 @@ def _attributes(weights, means, cov, *, precisions_cholesky, model, dtype):
 
 
 # ------------------------------------------------------------ coordinates
-def to_coordinates(weights, means, covariances, model: CovarianceType, *, centre,
-                   scale) -> MixtureParams:
+def to_coordinates(weights: ArrayLike, means: ArrayLike, covariances: ArrayLike,
+                   model: CovarianceType, *, centre: np.ndarray,
+                   scale: float) -> MixtureParams:
     """The DDPM phases' coordinates in standardised units from values in the
     data's units (``model`` carries the standardised regularisation)."""
     cov = np.asarray(covariances, dtype=float) / scale / scale
@@ -112,7 +119,8 @@ def to_coordinates(weights, means, covariances, model: CovarianceType, *, centre
                          model.to_coordinates(cov), np.log(np.asarray(weights, dtype=float)))
 
 
-def from_coordinates(params: MixtureParams, model: CovarianceType, dtype=None) -> Mixture:
+def from_coordinates(params: MixtureParams, model: CovarianceType,
+                     dtype: DTypeLike | None = None) -> Mixture:
     """The Mixture that coordinates describe (in ``dtype``, theirs if None)."""
     covariances = model.from_coordinates(params.covariance)
     weights, means = params.weights(), params.means
@@ -135,8 +143,11 @@ def in_type(params: MixtureParams, source: CovarianceType,
 
 
 # ---------------------------------------------------------- initial values
-def initial_values(model: CovarianceType, *, weights_init, means_init, precisions_init,
-                   n_components, n_features):
+def initial_values(
+    model: CovarianceType, *, weights_init: ArrayLike | None,
+    means_init: ArrayLike | None, precisions_init: ArrayLike | None, n_components: int,
+    n_features: int,
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """Validate the user's starting values with GaussianMixture's checks and
     messages.
 
@@ -163,7 +174,10 @@ def initial_values(model: CovarianceType, *, weights_init, means_init, precision
     return weights, means, cov
 
 
-def standardised_initial(given, *, centre, scale):
+def standardised_initial(
+    given: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None], *,
+    centre: np.ndarray, scale: float,
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """The user's starting values (:func:`initial_values`) in standardised
     units; None where not given."""
     weights, means, cov = given
@@ -172,17 +186,17 @@ def standardised_initial(given, *, centre, scale):
             None if cov is None else cov / scale / scale)
 
 
-def _checked_weights(weights, n_components):
+def _checked_weights(weights: ArrayLike, n_components: int) -> np.ndarray:
     """GaussianMixture's check of ``weights_init`` (range and normalisation)."""
-    weights = check_array(weights, dtype=[np.float64, np.float32], ensure_2d=False)
-    check_shape(weights, (n_components,), "weights")
-    if np.any(np.less(weights, 0.0)) or np.any(np.greater(weights, 1.0)):
+    checked = check_array(weights, dtype=[np.float64, np.float32], ensure_2d=False)
+    check_shape(checked, (n_components,), "weights")
+    if np.any(np.less(checked, 0.0)) or np.any(np.greater(checked, 1.0)):
         raise ValueError(
             "The parameter 'weights' should be in the range [0, 1], but got max value "
-            f"{np.min(weights):.5f}, min value {np.max(weights):.5f}"
+            f"{np.min(checked):.5f}, min value {np.max(checked):.5f}"
         )
-    atol = 1e-6 if weights.dtype == np.float32 else 1e-8
-    if not np.allclose(float(np.abs(1.0 - np.sum(weights))), 0.0, atol=atol):
+    atol = 1e-6 if checked.dtype == np.float32 else 1e-8
+    if not np.allclose(float(np.abs(1.0 - np.sum(checked))), 0.0, atol=atol):
         raise ValueError("The parameter 'weights' should be normalized, but got "
-                         f"sum(weights) = {np.sum(weights):.5f}")
-    return weights
+                         f"sum(weights) = {np.sum(checked):.5f}")
+    return checked

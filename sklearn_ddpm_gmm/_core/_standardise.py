@@ -5,9 +5,13 @@ constants are in the data's units, and the fitted parameters are mapped back
 at the end. Nothing here squares a number in the data's units.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .._numerics._fastops import column_min_max, column_sums
 
@@ -16,7 +20,10 @@ from .._numerics._fastops import column_min_max, column_sums
 _STANDARDISATION_ROWS = 16384
 
 
-def standardise(X, dtype=None, min_variance=0.0, sample_weight=None):
+def standardise(
+    X: np.ndarray, dtype: DTypeLike | None = None, min_variance: float = 0.0,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, float, DataBounds]:
     """``Z = (X - centre) / scale`` with one scale for all features, and the
     bounds of Z (:class:`DataBounds`).
 
@@ -89,7 +96,10 @@ def standardise(X, dtype=None, min_variance=0.0, sample_weight=None):
     return Z, centre, scale, bounds
 
 
-def centre_and_scale(low, high, *, mean_offset, mean_square, dtype, min_variance):
+def centre_and_scale(low: np.ndarray, high: np.ndarray, *,
+                     mean_offset: Callable[[np.ndarray], np.ndarray],
+                     mean_square: Callable[[np.ndarray, float], float], dtype: DTypeLike,
+                     min_variance: float) -> tuple[np.ndarray, float, float]:
     """The standardisation's rule, wherever the rows are (in memory, or in the
     blocks of a Dask array): the caller supplies the two reductions.
 
@@ -137,7 +147,7 @@ def centre_and_scale(low, high, *, mean_offset, mean_square, dtype, min_variance
     return centre, scale, spread
 
 
-def check_spread(low, high, dtype):
+def check_spread(low: np.ndarray, high: np.ndarray, dtype: DTypeLike) -> None:
     """Refuse data whose squared distances ``dtype`` cannot hold.
 
     Every component's variance along a feature is at most a quarter of the
@@ -160,7 +170,8 @@ def check_spread(low, high, dtype):
         )
 
 
-def standardised(X, centre, scale, dtype=None):
+def standardised(X: np.ndarray, centre: np.ndarray, scale: float,
+                 dtype: DTypeLike | None = None) -> np.ndarray:
     """``(X - centre) / scale`` in ``dtype`` (X's if None), one copy of X."""
     Z = np.empty(X.shape, dtype=X.dtype if dtype is None else dtype)
     for start in range(0, X.shape[0], _STANDARDISATION_ROWS):
@@ -179,7 +190,7 @@ class DataBounds(NamedTuple):
     max_variance: float
 
 
-def data_bounds(X):
+def data_bounds(X: np.ndarray) -> DataBounds:
     """DataBounds of X, shape (n_samples, n_features): O(n d) work and no
     temporary the size of X (``X.var`` would make one; partial_fit's memory is
     counted in chunks)."""

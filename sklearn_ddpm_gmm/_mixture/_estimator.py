@@ -7,10 +7,14 @@ inference methods evaluate them (:mod:`._inference`). Every branch on the
 covariance type is in its class (:mod:`.._core._covariance`).
 """
 
+from __future__ import annotations
+
 import warnings
 from numbers import Integral, Real
+from typing import Self
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -244,25 +248,25 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_components=1,
+        n_components: int = 1,
         *,
-        covariance_type="full",
-        tol=1e-3,
-        reg_covar=1e-6,
-        max_iter=100,
-        n_init=1,
-        init_params="power",
-        weights_init=None,
-        means_init=None,
-        precisions_init=None,
-        noise_level="integrated",
-        n_noise_draws=16,
-        random_state=None,
-        n_jobs=None,
-        warm_start=False,
-        verbose=0,
-        verbose_interval=10,
-    ):
+        covariance_type: str = "full",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "power",
+        weights_init: ArrayLike | None = None,
+        means_init: ArrayLike | None = None,
+        precisions_init: ArrayLike | None = None,
+        noise_level: str | float = "integrated",
+        n_noise_draws: int = 16,
+        random_state: int | np.random.RandomState | None = None,
+        n_jobs: int | None = None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+    ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -283,7 +287,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike | None = None,
+            sample_weight: ArrayLike | None = None) -> Self:
         """Estimate the mixture's parameters by gradient descent on the DDPM objective.
 
         Parameters
@@ -319,7 +324,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             return self._fit_dask(X)
         return self._fit(X, sample_weight)
 
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X: ArrayLike, y: ArrayLike | None = None) -> np.ndarray:
         """Fit the model and return the component of each training point.
 
         Parameters
@@ -472,7 +477,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                                     ensure_non_negative=True)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None, sample_weight=None):
+    def partial_fit(self, X: ArrayLike, y: ArrayLike | None = None,
+                    sample_weight: ArrayLike | None = None) -> Self:
         """Update the mixture with one chunk of data (streaming).
 
         The first call on an unfitted estimator fits the chunk as :meth:`fit`
@@ -556,7 +562,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return log_prob_resp(X, self._mixture(), self._spec().model)
 
-    def score_samples(self, X):
+    def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Log density of each sample under the fitted mixture.
 
         Parameters
@@ -580,7 +586,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             return X.map_blocks(self.score_samples, drop_axis=1, dtype=np.float64)
         return self._estimate_log_prob_resp(X)[0]
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X: ArrayLike, y: ArrayLike | None = None,
+              sample_weight: ArrayLike | None = None) -> float:
         """Mean log density of the samples (higher is better).
 
         Parameters
@@ -610,7 +617,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             sample_weight = self._checked_weights(sample_weight, log_prob[:, np.newaxis])
         return float(np.average(log_prob, weights=sample_weight))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Posterior probability of each component for each sample.
 
         Parameters
@@ -636,7 +643,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                                 chunks=(X.chunks[0], (self.n_components,)))
         return self._estimate_log_prob_resp(X)[1]
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Most probable component of each sample.
 
         Parameters
@@ -661,7 +668,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             return X.map_blocks(self.predict, drop_axis=1, dtype=np.intp)
         return self.predict_proba(X).argmax(axis=1)
 
-    def score_function(self, X, t):
+    def score_function(self, X: ArrayLike, t: float) -> np.ndarray:
         """Score of the fitted mixture noised to level ``t``.
 
         The forward process maps a clean point to ``a x + s z`` with
@@ -695,7 +702,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return noised_score(X, _check_level(t), self._mixture(), self._spec().model)
 
-    def sample(self, n_samples=1, *, random_state=None):
+    def sample(
+        self, n_samples: int = 1, *,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Draw samples from the fitted mixture.
 
         Parameters
@@ -736,7 +746,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """Free parameters, counted as GaussianMixture counts them."""
         return self._spec().model.n_parameters(self.n_components, self.means_.shape[1])
 
-    def bic(self, X, sample_weight=None):
+    def bic(self, X: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """Bayesian information criterion for the model on X (lower is better).
 
         Parameters
@@ -763,7 +773,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         return (-2 * self.score(X, sample_weight=sample_weight) * n_samples
                 + self._n_parameters() * np.log(n_samples))
 
-    def aic(self, X, sample_weight=None):
+    def aic(self, X: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """Akaike information criterion for the model on X (lower is better).
 
         Parameters

@@ -1,11 +1,16 @@
 """DDPMGaussianMixtureIC: the number of components and the covariance type, chosen in one call."""
 
+from __future__ import annotations
+
 import time
 import warnings
+from collections.abc import Sequence
 from numbers import Integral, Real
+from typing import Self
 
 import numpy as np
 from joblib import Parallel, delayed
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -201,19 +206,19 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_components=10,
+        n_components: int | ArrayLike = 10,
         *,
-        covariance_type=("full", "tied", "diag", "spherical"),
-        criterion="bic",
-        held_out_size=0.2,
-        n_init=1,
-        tol=1e-3,
-        reg_covar=1e-6,
-        max_iter=100,
-        random_state=None,
-        n_jobs=None,
-        verbose=0,
-    ):
+        covariance_type: str | Sequence[str] = ("full", "tied", "diag", "spherical"),
+        criterion: str = "bic",
+        held_out_size: float = 0.2,
+        n_init: int = 1,
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        random_state: int | np.random.RandomState | None = None,
+        n_jobs: int | None = None,
+        verbose: int = 0,
+    ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.criterion = criterion
@@ -244,7 +249,7 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         return grid
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: ArrayLike | None = None) -> Self:
         """Fit every candidate and keep the best by the criterion.
 
         Parameters
@@ -320,7 +325,7 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         validate_data(self, X, reset=False, dtype=np.float64)
         return self.best_estimator_
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Component of each sample under the chosen model.
 
         Parameters
@@ -344,7 +349,7 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         """
         return self._best(X).predict(X)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Posterior probability of each component under the chosen model.
 
         Parameters
@@ -368,7 +373,7 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         """
         return self._best(X).predict_proba(X)
 
-    def score_samples(self, X):
+    def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Log density of each sample under the chosen model.
 
         Parameters
@@ -392,7 +397,7 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         """
         return self._best(X).score_samples(X)
 
-    def score(self, X, y=None):
+    def score(self, X: ArrayLike, y: ArrayLike | None = None) -> float:
         """Mean log density of the samples under the chosen model.
 
         Parameters
@@ -417,7 +422,7 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         """
         return self._best(X).score(X)
 
-    def bic(self, X):
+    def bic(self, X: ArrayLike) -> float:
         """The chosen model's Bayesian information criterion on X.
 
         Parameters
@@ -441,7 +446,7 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         """
         return self._best(X).bic(X)
 
-    def aic(self, X):
+    def aic(self, X: ArrayLike) -> float:
         """The chosen model's Akaike information criterion on X.
 
         Parameters
@@ -465,7 +470,10 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         """
         return self._best(X).aic(X)
 
-    def sample(self, n_samples=1, *, random_state=None):
+    def sample(
+        self, n_samples: int = 1, *,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Draw samples from the chosen model (see DDPMGaussianMixture.sample).
 
         Parameters

@@ -1,8 +1,12 @@
 """DiffusionMixtureSampler: piecewise polynomial scores at every noise level, then reverse diffusion."""
 
+from __future__ import annotations
+
 from numbers import Integral, Real
+from typing import Self
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import log_softmax
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.utils import check_random_state
@@ -199,18 +203,18 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_components=1,
+        n_components: int = 1,
         *,
-        degree="auto",
-        n_levels=16,
-        t_min=1e-5,
-        t_max=5.0,
-        n_noise_draws=4,
-        alpha=1e-3,
-        method="sde",
-        n_sample_steps=200,
-        random_state=None,
-    ):
+        degree: str | int = "auto",
+        n_levels: int = 16,
+        t_min: float = 1e-5,
+        t_max: float = 5.0,
+        n_noise_draws: int = 4,
+        alpha: float = 1e-3,
+        method: str = "sde",
+        n_sample_steps: int | None = 200,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
         self.n_components = n_components
         self.degree = degree
         self.n_levels = n_levels
@@ -224,7 +228,8 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: ArrayLike, y: ArrayLike | None = None,
+            sample_weight: ArrayLike | None = None) -> Self:
         """Fit the centres and the denoiser at every noise level.
 
         Parameters
@@ -339,7 +344,7 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
 
         return log_prior
 
-    def score_samples(self, X):
+    def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Log density of each sample (the data's law smoothed at ``t_min``).
 
         Computed through the probability-flow ODE, by Heun steps geometric in
@@ -374,7 +379,7 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
             out[sl] = ode_log_likelihood(self._denoiser, Z[sl], sigmas, log_prior)
         return out - np.sum(np.log(self.data_scale_))
 
-    def score(self, X, y=None):
+    def score(self, X: ArrayLike, y: ArrayLike | None = None) -> float:
         """Mean log density of the samples (higher is better).
 
         Parameters
@@ -398,7 +403,7 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         """
         return float(np.mean(self.score_samples(X)))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Soft assignment of each sample to the components (centres ``means_``).
 
         ``softmax_j(-|z - c_j|^2 / (2 v))`` in standardised units, with ``v`` the
@@ -435,7 +440,7 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
             logits = -((dist - nearest) * (dist + nearest)) / (2.0 * self._assignment_variance)
         return np.exp(log_softmax(logits, axis=1))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Component (nearest of ``means_``) of each sample.
 
         Parameters
@@ -460,7 +465,7 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         Z = self._standardise(X)
         return nearest_centre(Z, (self.means_ - self.data_mean_) / self.data_scale_)
 
-    def score_function(self, X, t):
+    def score_function(self, X: ArrayLike, t: float) -> np.ndarray:
         """Learned score of the data noised to level ``t``, in the data's units.
 
         As for :meth:`DDPMGaussianMixture.score_function`, the forward process
@@ -505,7 +510,11 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         D = self.data_mean_ + scale * self._denoiser(Y, sigma)
         return (a * D - X) / s2
 
-    def sample(self, n_samples=1, *, random_state=None, method=None):
+    def sample(
+        self, n_samples: int = 1, *,
+        random_state: int | np.random.RandomState | None = None,
+        method: str | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Draw samples by reverse diffusion from the noised data's Gaussian.
 
         Parameters
