@@ -184,7 +184,7 @@ def _objective_and_step(X, phase, seeds, *, model, fixed=False, dealt=None,
     its step (run_fixed_noise holds the draw fixed, ``fixed=True``, and keeps
     the draws between evaluations; run_fresh_noise draws anew, or deals its
     span noise from a pool, ``dealt``); ``sq_norms`` are X's
-    :func:`._objective.row_sq_norms`, if known.
+    :func:`._loss.row_sq_norms`, if known.
 
     Returns
     -------
@@ -220,7 +220,7 @@ def run_fixed_noise(X, params, phase, *, seeds, model, verbose=0, verbose_interv
         Starting point.
     phase : Phase
     seeds : ndarray
-        Seeds of the noise (:func:`._objective.draw_seeds`), held fixed during
+        Seeds of the noise (:func:`._loss.draw_seeds`), held fixed during
         the phase so that it minimises one deterministic Monte Carlo version of
         the objective (and ``tol`` can be met); each draw is used with its
         antithetic partner.

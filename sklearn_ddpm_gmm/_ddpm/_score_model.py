@@ -2,7 +2,7 @@
 
 Parameters of a K-component mixture in d dimensions (:class:`MixtureParams`):
 ``means`` (K, d), ``covariance`` (the unconstrained coordinates of
-:mod:`._covariance`) and ``weight_logits`` (K,), with ``pi = softmax(beta)``.
+:mod:`.._core._covariance`) and ``weight_logits`` (K,), with ``pi = softmax(beta)``.
 
 At noise level t (``a = exp(-t)``, ``s^2 = 1 - a^2``) component i of the noised
 law is ``N(a mu_i, T_i)``, ``T_i = a^2 Sigma_i + s^2 I``. With
@@ -24,7 +24,7 @@ Both forms' gradients share one shape. Differentiating through ``w``, ``u`` and
                      + sym2(T_i^{-1} sum_n (beta_ni u_ni + gamma_ni V_n) u_ni^T))
                      + zeta_i T_i^{-2}]
 
-with ``sym2(M) = M + M^T``; the covariance geometry (:mod:`._covariance`)
+with ``sym2(M) = M + M^T``; the covariance geometry (:mod:`._coordinates`)
 evaluates them per type, and the chain rule through ``T = a^2 Sigma + s^2 I``
 reaches the coordinates. ``tests/test_score_model.py`` checks every block
 against finite differences.

@@ -394,7 +394,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     def _fit_dask(self, X):
         """fit on a Dask array: the passes of the final phase run on the blocks
-        where they live (:mod:`._distributed`); the subsamples of the
+        where they live (:mod:`.._core._dask`); the subsamples of the
         initialisation are gathered by row index."""
         if X.ndim != 2:
             raise ValueError(f"Expected a 2D Dask array, got {X.ndim} dimensions.")
