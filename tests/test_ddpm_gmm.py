@@ -261,6 +261,55 @@ def test_two_warm_fits_of_one_step_equal_one_fit_of_two(three_blobs, covariance_
     assert warm.lower_bound_ == pytest.approx(once.lower_bound_, abs=1e-10)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_warm_fits_of_one_step_converge_where_one_fit_does(three_blobs, covariance_type):
+    # GaussianMixture's semantics (its test_monotonic_likelihood): warm fits of
+    # max_iter=1 reach converged_ as one fit does, the stop's extrapolation of
+    # the gains to come carried from one call to the next.
+    X, _, _ = three_blobs
+    kwargs = dict(covariance_type=covariance_type, random_state=0, tol=1e-7)
+    once = DDPMGaussianMixture(3, max_iter=500, **kwargs).fit(X)
+    assert once.converged_ and once.n_iter_ > 2
+    warm = DDPMGaussianMixture(3, max_iter=1, warm_start=True, **kwargs)
+    scores = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for calls in range(1, 500):
+            scores.append(warm.fit(X).score(X))
+            if warm.converged_:
+                break
+    assert warm.converged_ and calls == once.n_iter_
+    assert np.all(np.diff(scores) >= -1e-12)
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(warm, name), getattr(once, name), rtol=1e-8,
+                                   atol=1e-10)
+
+
+def test_the_first_of_n_init_starts_is_n_init_1s(three_blobs, monkeypatch):
+    # GaussianMixture's semantics (its test_init): more starts never end lower.
+    from sklearn_ddpm_gmm._mixture import _fit
+
+    X, _, _ = three_blobs
+    runs = []
+    one_init = _fit._one_init
+
+    def spy(*args, **kwargs):
+        result = one_init(*args, **kwargs)
+        runs.append(result[0].lower_bounds)
+        return result
+
+    monkeypatch.setattr(_fit, "_one_init", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        single = DDPMGaussianMixture(3, max_iter=1, random_state=5).fit(X)
+        runs.clear()
+        several = DDPMGaussianMixture(3, max_iter=1, n_init=4, random_state=5).fit(X)
+    assert len(runs) == 4
+    np.testing.assert_array_equal(runs[0][-1] - X.shape[1] * np.log(
+        several._standardisation_[1]), single.lower_bound_)
+    assert several.lower_bound_ >= single.lower_bound_
+
+
 def test_max_iter_zero_returns_the_initialisation(three_blobs):
     X, _, means = three_blobs
     given = dict(means_init=means + 0.3, weights_init=[0.2, 0.3, 0.5],

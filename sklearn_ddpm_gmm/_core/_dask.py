@@ -84,6 +84,7 @@ class DaskRows:
 
     def run_phase(self, params: Mixture, model: CovarianceType, *, tol: float,
                   max_iter: int, lower_bound: float = -np.inf,
+                  previous_change: float = np.inf,
                   fixed_covariances: np.ndarray | None = None, verbose: int = 0,
                   verbose_interval: int = 10) -> LikelihoodResult:
         """:func:`._em.run_likelihood_phase` over the blocks."""
@@ -93,7 +94,8 @@ class DaskRows:
                     make_mixture(*model.m_step(stats, fixed_covariances), model))
 
         return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
-                       verbose=verbose, verbose_interval=verbose_interval)
+                       previous_change=previous_change, verbose=verbose,
+                       verbose_interval=verbose_interval)
 
 
 def dask_rows(X: da.Array, n_components: int,

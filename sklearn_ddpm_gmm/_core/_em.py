@@ -66,6 +66,7 @@ class LikelihoodResult(NamedTuple):
     params: Mixture
     lower_bounds: list  # mean log-likelihood per row before each step
     converged: bool
+    last_change: float = np.inf  # the gain of the last step (inf before two passes)
 
     @property
     def n_iter(self) -> int:
@@ -126,6 +127,7 @@ def em_step(X: np.ndarray, resp: np.ndarray, model: CovarianceType, *,
 
 def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, *,
                          tol: float, max_iter: int, lower_bound: float = -np.inf,
+                         previous_change: float = np.inf,
                          fixed_covariances: np.ndarray | None = None,
                          sample_weight: np.ndarray | None = None, verbose: int = 0,
                          verbose_interval: int = 10) -> LikelihoodResult:
@@ -153,6 +155,9 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
         Most steps.
     lower_bound : float, default=-inf
         Mean log-likelihood of the start, if known (a warm start).
+    previous_change : float, default=inf
+        The gain of the step that led to the start, if known (a warm start
+        continues the stop's extrapolation of the gains still to come).
     fixed_covariances : ndarray of shape (n_components,), default=None
         See :func:`em_step`.
     sample_weight : ndarray of shape (n_samples,), default=None
@@ -171,11 +176,13 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
         return _mean(log_prob, sample_weight), stepped
 
     return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
-                   verbose=verbose, verbose_interval=verbose_interval)
+                   previous_change=previous_change, verbose=verbose,
+                   verbose_interval=verbose_interval)
 
 
 def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *,
-            tol: float, max_iter: int, lower_bound: float = -np.inf, verbose: int = 0,
+            tol: float, max_iter: int, lower_bound: float = -np.inf,
+            previous_change: float = np.inf, verbose: int = 0,
             verbose_interval: int = 10) -> LikelihoodResult:
     """GaussianMixture's loop around ``step``, with the stop of
     :func:`run_likelihood_phase`.
@@ -185,9 +192,9 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     step : callable
         ``step(params) -> (mean log-likelihood of params, stepped params)``:
         one pass, wherever the rows are (in memory, or in the blocks of a
-        Dask array, :mod:`._distributed`).
+        Dask array, :mod:`._dask`).
     params : Mixture
-    tol, max_iter, lower_bound, verbose, verbose_interval
+    tol, max_iter, lower_bound, previous_change, verbose, verbose_interval
         As in :func:`run_likelihood_phase`.
 
     Returns
@@ -196,7 +203,7 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     """
     lower_bounds = []
     converged = False
-    change = np.inf
+    change = previous_change
     start = previous_time = time()
     for n_iter in range(1, max_iter + 1):
         previous, previous_change = lower_bound, change
@@ -221,7 +228,7 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
         else:
             print(f"Initialization {status}. time lapse {time() - start:.5f}s\t lower bound"
                   f" {lower_bound:.5f}.")
-    return LikelihoodResult(params, lower_bounds, converged)
+    return LikelihoodResult(params, lower_bounds, converged, change)
 
 
 def _mean(values: np.ndarray, weights: np.ndarray | None = None) -> float:

@@ -421,13 +421,15 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     def _fit_rows(self, rows, spec, given, random_state, *, centre, scale, dtype, warm):
         """The default fit of standardised rows, and its attributes."""
-        warm = (self.weights_, self.means_, self.covariances_, self.lower_bound_) if warm else None
+        warm = (self.weights_, self.means_, self.covariances_, self.lower_bound_,
+                getattr(self, "_last_change_", np.inf)) if warm else None
         result = fit_likelihood(rows, spec, random_state, centre=centre, scale=scale,
                                 dtype=dtype, given=given, warm=warm,
                                 cold_start_cache=getattr(self, "_cold_start_cache", None))
         self._store(result)
         self.lower_bound_ = result.lower_bound
         self.lower_bounds_ = result.lower_bounds
+        self._last_change_ = result.last_change
         self.n_samples_seen_ = rows.shape[0]
         weights = rows.sample_weight
         self._weight_seen_ = float(rows.shape[0] if weights is None else weights.sum())

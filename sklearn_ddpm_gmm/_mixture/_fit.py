@@ -14,6 +14,7 @@ Dask array (:class:`._distributed.DaskRows`):
 Each step maps (rows, parameters, spec) to (parameters, History).
 """
 
+import copy
 import hashlib
 from typing import NamedTuple
 
@@ -62,6 +63,7 @@ class FitResult(NamedTuple):
     converged: bool
     n_iter: int
     phase_reg: float  # the cold start's regularisation, standardised units
+    last_change: float = np.inf  # the final phase's last gain per row (a warm start's)
 
 
 class _Context(NamedTuple):
@@ -92,9 +94,10 @@ def fit_likelihood(rows, spec, random_state, *, centre, scale, dtype, given, war
         Of the fitted attributes.
     given : tuple of (weights, means, covariances)
         The user's starting values in the data's units, None where not given.
-    warm : tuple of (weights, means, covariances, lower_bound), default=None
-        The previous fit's attributes and ``lower_bound_``: the final phase
-        starts there (warm_start).
+    warm : tuple of (weights, means, covariances, lower_bound, last_change), default=None
+        The previous fit's attributes, ``lower_bound_`` and its last gain: the
+        final phase starts there and continues its stop (warm_start), so that
+        fits of ``max_iter=1`` converge as one longer fit would.
     cold_start_cache : dict, default=None
         Lent by DDPMGaussianMixtureIC: the cold start does not depend on the
         covariance type, so one run serves every type of a grid.
@@ -112,24 +115,28 @@ def fit_likelihood(rows, spec, random_state, *, centre, scale, dtype, given, war
                        cold_reg=max(reg, _COLD_REG_COVAR),
                        fixed=model.fixed_covariances(spec.n_components, scale))
     if warm is not None:
-        *warm_attributes, lower_bound = warm
+        *warm_attributes, lower_bound, last_change = warm
         start = standardised(*warm_attributes, model, centre=centre, scale=scale)
         with one_blas_thread():
             runs = [_final_phase(rows, start, context, history=History(),
-                                 lower_bound=lower_bound + log_scale)]
+                                 lower_bound=lower_bound + log_scale,
+                                 previous_change=last_change)]
     elif spec.n_init == 1:
         runs = [_one_init(rows, given, context, random_state=random_state, init=0,
                           cold_start_cache=cold_start_cache)]
     else:
-        # A seed per start: the same starts whatever n_jobs. (On a Dask array
-        # they run one after the other: its passes are already spread over
-        # the cluster.)
-        seeds = random_state.randint(np.iinfo(np.int32).max, size=spec.n_init)
+        # The first start is n_init=1's (so more starts never end lower, as
+        # in GaussianMixture); each other start draws from its own seed: the
+        # same starts whatever n_jobs. (On a Dask array they run one after
+        # the other: its passes are already spread over the cluster.)
+        first = copy.deepcopy(random_state)
+        seeds = random_state.randint(np.iinfo(np.int32).max, size=spec.n_init - 1)
+        states = [first] + [np.random.RandomState(seed) for seed in seeds]
         jobs = 1 if isinstance(rows, DaskRows) else spec.n_jobs
         runs = Parallel(n_jobs=jobs)(
-            delayed(_one_init)(rows, given, context, random_state=np.random.RandomState(seed),
-                               init=init, cold_start_cache=cold_start_cache)
-            for init, seed in enumerate(seeds)
+            delayed(_one_init)(rows, given, context, random_state=state, init=init,
+                               cold_start_cache=cold_start_cache)
+            for init, state in enumerate(states)
         )
     best = -np.inf
     for result, history in runs:
@@ -142,6 +149,7 @@ def fit_likelihood(rows, spec, random_state, *, centre, scale, dtype, given, war
         lower_bound=best - log_scale,
         lower_bounds=[value - log_scale for value in kept.lower_bounds],
         converged=kept.converged, n_iter=kept.n_iter, phase_reg=context.cold_reg,
+        last_change=kept.last_change,
     )
 
 
@@ -220,7 +228,8 @@ def _one_init(rows, given, context, *, random_state, init, cold_start_cache):
         return _final_phase(rows, start, context, history=history)
 
 
-def _final_phase(rows, start, context, *, history, lower_bound=-np.inf):
+def _final_phase(rows, start, context, *, history, lower_bound=-np.inf,
+                 previous_change=np.inf):
     """The final phase on all rows from ``start``."""
     spec = context.spec
     if spec.max_iter == 0:
@@ -230,8 +239,9 @@ def _final_phase(rows, start, context, *, history, lower_bound=-np.inf):
     result = rows.run_phase(
         start, context.model,
         tol=stopping_tol(spec.tol, spec.n_components, *rows.shape),
-        max_iter=spec.max_iter, lower_bound=lower_bound, fixed_covariances=context.fixed,
-        verbose=spec.verbose, verbose_interval=spec.verbose_interval,
+        max_iter=spec.max_iter, lower_bound=lower_bound, previous_change=previous_change,
+        fixed_covariances=context.fixed, verbose=spec.verbose,
+        verbose_interval=spec.verbose_interval,
     )
     return result, history.then(likelihood_history(PhaseKind.FINAL, result, rows.shape[0]))
 
