@@ -197,3 +197,31 @@ def test_positive_definiteness_is_checked_in_the_attributes_dtype(covariance_typ
     assert np.min(np.linalg.eigvalsh(cov.astype(np.float32))) <= 0.0
     with pytest.raises(ValueError, match="not positive definite"):
         model.check_positive_definite(cov, precisions, np.float32)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_singular_components_have_a_direction_at_reg_covar(covariance_type):
+    reg = 1e-6
+    model = CovarianceModel(covariance_type, reg)
+    regular = _random_covariances(covariance_type, 2, 3, np.random.RandomState(0)) + (
+        reg * np.eye(3) if covariance_type in ("full", "tied") else reg)
+    assert not model.singular_components(regular, 2).any()
+    if covariance_type == "identity":
+        return  # fixed covariances are never singular
+    # Rows on a plane (full, tied), a constant feature (diag), one point (spherical).
+    singular = regular.copy()
+    if covariance_type == "full":
+        singular[0] = np.diag([reg, 1.0, 2.0])
+    elif covariance_type == "tied":
+        singular = np.diag([reg, 1.0, 2.0])
+    elif covariance_type == "diag":
+        singular[0, 1] = reg
+    else:
+        singular[0] = reg
+    flags = model.singular_components(singular, 2)
+    assert flags[0] and (flags[1] == (covariance_type == "tied"))
+    # A small but genuine variance is not singular.
+    nearly = singular.copy()
+    nearly[(0, 0, 0) if covariance_type == "full" else (0, 0) if covariance_type == "tied"
+           else (0, 1) if covariance_type == "diag" else 0] = reg + 1e-4
+    assert not model.singular_components(nearly, 2)[0]

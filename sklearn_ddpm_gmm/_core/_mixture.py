@@ -54,6 +54,14 @@ def make_mixture(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray
     return Mixture(weights, means, covariances, model.precisions_cholesky(covariances))
 
 
+def has_singular_component(params: Mixture, model: CovarianceType, n_rows: float) -> bool:
+    """Whether a component holding at least half a row's weight is singular
+    (:meth:`CovarianceType.singular_components`); an empty one is not a
+    maximum of the likelihood, just unused."""
+    singular = model.singular_components(params.covariances, len(params.weights))
+    return bool(np.any(singular & (params.weights * n_rows >= 0.5)))
+
+
 # ------------------------------------------------------------------ units
 def standardised(weights: ArrayLike, means: ArrayLike, covariances: ArrayLike,
                  model: CovarianceType, *, centre: np.ndarray, scale: float) -> Mixture:

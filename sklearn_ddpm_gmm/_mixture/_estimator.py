@@ -34,6 +34,13 @@ from ._spec import FitSpec
 
 _WEIGHTS_NEED_INTEGRATED = ("sample_weight is supported by the default final phase, "
                             "noise_level='integrated'.")
+_SINGULAR = (
+    "Every maximum found has a singular component: its rows lie in a "
+    "lower-dimensional set (data recorded at finite precision allow that) and "
+    "reg_covar alone keeps its covariance definite, a spurious maximum of the "
+    "likelihood. Try fewer components, another covariance type or a larger "
+    "reg_covar."
+)
 _NOT_CONVERGED = (
     "Best performing initialization did not converge. Try different init "
     "parameters, or increase max_iter, tol, or check for degenerate data."
@@ -427,6 +434,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                                 dtype=dtype, given=given, warm=warm,
                                 cold_start_cache=getattr(self, "_cold_start_cache", None))
         self._store(result)
+        if result.singular:
+            warnings.warn(_SINGULAR, UserWarning)
         self.lower_bound_ = result.lower_bound
         self.lower_bounds_ = result.lower_bounds
         self._last_change_ = result.last_change

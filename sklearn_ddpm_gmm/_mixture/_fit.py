@@ -35,6 +35,7 @@ from .._core._em import (
 from .._core._mixture import (
     attributes,
     from_coordinates,
+    has_singular_component,
     make_mixture,
     standardised,
     standardised_initial,
@@ -64,6 +65,7 @@ class FitResult(NamedTuple):
     n_iter: int
     phase_reg: float  # the cold start's regularisation, standardised units
     last_change: float = np.inf  # the final phase's last gain per row (a warm start's)
+    singular: bool = False  # whether a component is singular (only such maxima were found)
 
 
 class _Context(NamedTuple):
@@ -138,18 +140,23 @@ def fit_likelihood(rows, spec, random_state, *, centre, scale, dtype, given, war
                                cold_start_cache=cold_start_cache)
             for init, state in enumerate(states)
         )
-    best = -np.inf
+    # The highest lower bound among the regular maxima: one with a singular
+    # component is spurious, kept only where every start ended in one.
+    best, best_regular = -np.inf, False
     for result, history in runs:
         lower_bound = result.lower_bounds[-1] if result.lower_bounds else -np.inf
-        if spec.max_iter == 0 or lower_bound > best or best == -np.inf:
-            best, (kept, kept_history) = lower_bound, (result, history)
+        regular = not _singular(result.params, context, rows.shape[0])
+        if (spec.max_iter == 0 or (regular, lower_bound) > (best_regular, best)
+                or (best == -np.inf and regular >= best_regular)):
+            best, best_regular = lower_bound, regular
+            kept, kept_history = result, history
     return FitResult(
         attributes=attributes(kept.params, model, centre=centre, scale=scale, dtype=dtype),
         history=kept_history,
         lower_bound=best - log_scale,
         lower_bounds=[value - log_scale for value in kept.lower_bounds],
         converged=kept.converged, n_iter=kept.n_iter, phase_reg=context.cold_reg,
-        last_change=kept.last_change,
+        last_change=kept.last_change, singular=spec.max_iter > 0 and not best_regular,
     )
 
 
@@ -306,7 +313,7 @@ def _power_start(rows, context, random_state, cold_start_cache):
                                                    random_state=random_state,
                                                    sample_weight=weights),
     }
-    best = None
+    best = best_key = None
     for kind, resp in candidates.items():
         result = run_likelihood_phase(
             Z_start, em_step(Z_start, resp, context.model, fixed_covariances=context.fixed,
@@ -317,8 +324,9 @@ def _power_start(rows, context, random_state, cold_start_cache):
             sample_weight=weights,
         )
         history = history.then(likelihood_history(kind, result, len(subsample)))
-        if best is None or result.lower_bounds[-1] > best.lower_bounds[-1]:
-            best = result
+        key = (not _singular(result.params, context, len(subsample)), result.lower_bounds[-1])
+        if best is None or key > best_key:
+            best, best_key = result, key
     return best.params, history
 
 
@@ -377,3 +385,8 @@ def _with_given(params, given, model):
         params.covariances if cov is None else cov.astype(params.covariances.dtype),
         model,
     )
+
+
+def _singular(params, context, n_rows):
+    """Whether a Mixture in standardised units has a singular component."""
+    return has_singular_component(params, context.model, n_rows)

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._estimator import DDPMGaussianMixture
 from .._core._covariance import COVARIANCE_TYPES, RegisteredTypes
+from .._core._mixture import has_singular_component
 
 
 def _fit_candidates(estimators, X_fit, X_eval):
@@ -38,6 +39,9 @@ def _fit_candidate(estimator, X_fit, X_eval, cache):
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
+            # Reported in cv_results_["singular"] instead.
+            warnings.filterwarnings("ignore", message="Every maximum found has a singular",
+                                    category=UserWarning)
             estimator.fit(X_fit)
     finally:
         if cache is not None:
@@ -48,6 +52,8 @@ def _fit_candidate(estimator, X_fit, X_eval, cache):
         "bic": estimator.bic(X_fit),
         "aic": estimator.aic(X_fit),
         "held_out_score": estimator.score(X_eval) if X_eval is not None else np.nan,
+        "singular": estimator.max_iter > 0 and has_singular_component(
+            estimator._mixture(), estimator._spec().model, len(X_fit)),
         "lower_bound": estimator.lower_bound_,
         "n_iter": estimator.n_iter_,
         "converged": estimator.converged_,
@@ -167,7 +173,9 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         One entry per candidate, as in GridSearchCV: ``param_n_components``,
         ``param_covariance_type``, ``bic``, ``aic``, ``held_out_score`` (NaN
         unless ``criterion="held-out"``), ``lower_bound``, ``n_iter``,
-        ``converged``, ``fit_time`` and ``rank`` (1 for the chosen one).
+        ``converged``, ``singular`` (a component whose rows lie in a
+        lower-dimensional set: a spurious maximum, ranked after every regular
+        candidate), ``fit_time`` and ``rank`` (1 for the chosen one).
     best_index_ : int
         The chosen candidate's index in ``cv_results_``.
     n_features_in_ : int
@@ -299,7 +307,10 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
             values = -np.array([fit["held_out_score"] for fit in fits])
         else:
             values = np.array([fit[self.criterion] for fit in fits])
-        order = np.argsort(values, kind="stable")
+        # Models with a singular component come last: their likelihood is a
+        # spurious maximum (see CovarianceType.singular_components).
+        singular = np.array([fit["singular"] for fit in fits])
+        order = np.lexsort((values, singular))
         rank = np.empty(len(fits), dtype=int)
         rank[order] = np.arange(1, len(fits) + 1)
         self.cv_results_ = {
@@ -307,7 +318,7 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
             "param_covariance_type": np.array([t for _, t in grid], dtype=object),
             **{key: np.array([fit[key] for fit in fits]) for key in (
                 "bic", "aic", "held_out_score", "lower_bound", "n_iter", "converged",
-                "fit_time")},
+                "singular", "fit_time")},
             "rank": rank,
         }
         if self.verbose:
@@ -316,6 +327,11 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
                       f"aic {fit['aic']:.3f}  held-out {fit['held_out_score']:.4f}  "
                       f"({fit['fit_time']:.2f} s)")
         self.best_index_ = int(order[0])
+        if singular[self.best_index_]:
+            warnings.warn("Every candidate has a singular component (its rows lie in a "
+                          "lower-dimensional set): the chosen model's likelihood is a "
+                          "spurious maximum. Try fewer components or a larger reg_covar.",
+                          UserWarning)
         self.best_estimator_ = fits[self.best_index_]["estimator"]
         self.n_components_, self.covariance_type_ = grid[self.best_index_]
         return self
