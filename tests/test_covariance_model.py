@@ -200,28 +200,34 @@ def test_positive_definiteness_is_checked_in_the_attributes_dtype(covariance_typ
 
 
 @pytest.mark.parametrize("covariance_type", TYPES)
-def test_singular_components_have_a_direction_at_reg_covar(covariance_type):
-    reg = 1e-6
-    model = CovarianceModel(covariance_type, reg)
-    regular = _random_covariances(covariance_type, 2, 3, np.random.RandomState(0)) + (
-        reg * np.eye(3) if covariance_type in ("full", "tied") else reg)
-    assert not model.singular_components(regular, 2).any()
-    if covariance_type == "identity":
-        return  # fixed covariances are never singular
-    # Rows on a plane (full, tied), a constant feature (diag), one point (spherical).
-    singular = regular.copy()
-    if covariance_type == "full":
-        singular[0] = np.diag([reg, 1.0, 2.0])
+def test_singular_components_are_rows_in_a_lower_dimensional_set(covariance_type):
+    from sklearn_ddpm_gmm._core._em import em_step
+    from sklearn_ddpm_gmm._core._mixture import singular_components
+
+    rng = np.random.RandomState(0)
+    model = CovarianceModel(covariance_type, 1e-6)
+    labels = np.repeat([0, 1], 100)
+    resp = np.eye(2)[labels]
+
+    def flags(X):
+        mixture = em_step(X, resp, model, fixed_covariances=np.ones(2))
+        return list(singular_components(mixture, model, len(X)))
+
+    X = rng.standard_normal((200, 3)) + 4.0 * labels[:, np.newaxis]
+    assert flags(X) == [False, False]
+    # Badly scaled features are not singular (the rule is relative to the data's spread).
+    assert flags(X * [1e4, 1.0, 1e-3]) == [False, False]
+    # A feature constant in all rows is shared by every model: not singular.
+    assert flags(np.c_[X, np.full(200, 7.0)]) == [False, False]
+    degenerate = X.copy()
+    if covariance_type == "spherical":
+        degenerate[:100] = degenerate[0]  # the first component's rows are one point
     elif covariance_type == "tied":
-        singular = np.diag([reg, 1.0, 2.0])
-    elif covariance_type == "diag":
-        singular[0, 1] = reg
+        degenerate[:, 2] = 3.0 * labels  # each component's rows on a plane
     else:
-        singular[0] = reg
-    flags = model.singular_components(singular, 2)
-    assert flags[0] and (flags[1] == (covariance_type == "tied"))
-    # A small but genuine variance is not singular.
-    nearly = singular.copy()
-    nearly[(0, 0, 0) if covariance_type == "full" else (0, 0) if covariance_type == "tied"
-           else (0, 1) if covariance_type == "diag" else 0] = reg + 1e-4
-    assert not model.singular_components(nearly, 2)[0]
+        degenerate[:100, 2] = 0.5  # the first component's rows on a plane
+    expected = {"identity": [False, False], "tied": [True, True]}.get(covariance_type,
+                                                                        [True, False])
+    assert flags(degenerate) == expected
+    # Data recorded at finite precision: a coarse grid on the plane is still a plane.
+    assert flags(np.round(degenerate, 1)) == expected

@@ -62,9 +62,6 @@ class TiedDiagCovariance(CovarianceType):
     def smallest_variances(self, covariances, n_components):
         return np.full(n_components, covariances.min())
 
-    def largest_variances(self, covariances, n_components):
-        return np.full(n_components, covariances.max())
-
     def sampling_factors(self, covariances, n_components, n_features):
         return [np.diag(np.sqrt(covariances))] * n_components
 

@@ -50,10 +50,6 @@ def floored(mass):
     the posteriors' precision), which the M-step divides by."""
     return mass + 10 * np.finfo(mass.dtype).eps
 
-# A component is singular where a direction's variance beyond reg_covar is
-# below this share of its largest: a zero eigenvalue rounds to about eps times
-# the largest, and sqrt(eps) leaves room for a fit stopped short of the collapse.
-SINGULAR_SHARE = float(np.sqrt(np.finfo(np.float64).eps))
 # Floor of a covariance's part beyond reg_covar, as a share of reg_covar, in
 # the DDPM coordinates (smaller is invisible next to it, and a collapsing
 # factor would overflow the matrix steps).
@@ -300,21 +296,6 @@ class CovarianceType:
         """Smallest eigenvalue of each component's covariance, shape (K,)."""
         raise self._not_defined("smallest_variances")
 
-    def largest_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
-        """Largest eigenvalue of each component's covariance, shape (K,) (one
-        variance per component: the largest of all, the only scale there is)."""
-        raise self._not_defined("largest_variances")
-
-    def singular_components(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
-        """Which components are singular, shape (K,) bool: a direction in which
-        the variance beyond ``reg_covar`` is below ``SINGULAR_SHARE`` of the
-        component's largest, so that ``reg_covar`` alone keeps it definite and
-        the component's rows lie in a lower-dimensional set (data recorded at
-        finite precision allow that). Such a maximum of the likelihood is
-        spurious: it grows without bound as ``reg_covar`` falls."""
-        excess = self.smallest_variances(covariances, n_components) - self.reg_covar
-        return excess <= SINGULAR_SHARE * self.largest_variances(covariances, n_components)
-
     def sampling_factors(self, covariances: np.ndarray, n_components: int,
                          n_features: int) -> list:
         """A square root ``F`` of each covariance (``F F^T = Sigma``), (d, d) each."""
@@ -418,8 +399,6 @@ class DiagCovariance(CovarianceType):
     def smallest_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return covariances.min(axis=1)
 
-    def largest_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
-        return covariances.max(axis=1)
 
     def sampling_factors(self, covariances: np.ndarray, n_components: int,
                          n_features: int) -> list[np.ndarray]:
@@ -480,8 +459,6 @@ class SphericalCovariance(DiagCovariance):
     def smallest_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return covariances
 
-    def largest_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
-        return np.full(n_components, np.max(covariances))
 
     def sampling_factors(self, covariances: np.ndarray, n_components: int,
                          n_features: int) -> list[np.ndarray]:
@@ -514,9 +491,6 @@ class IdentityCovariance(SphericalCovariance):
                          fixed_covariances: np.ndarray | None) -> np.ndarray:
         # The fits always pass the identity model's fixed_covariances(...).
         return cast(np.ndarray, fixed_covariances)
-
-    def singular_components(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
-        return np.zeros(n_components, dtype=bool)  # fixed unit covariances
 
 
 # ------------------------------------------------------------------ matrices
@@ -591,8 +565,6 @@ class FullCovariance(CovarianceType):
     def smallest_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return np.linalg.eigvalsh(covariances)[..., 0]
 
-    def largest_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
-        return np.linalg.eigvalsh(covariances)[..., -1]
 
     def sampling_factors(self, covariances: np.ndarray, n_components: int,
                          n_features: int) -> list[np.ndarray]:
@@ -671,8 +643,6 @@ class TiedCovariance(FullCovariance):
     def smallest_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return np.broadcast_to(np.linalg.eigvalsh(covariances)[0], (n_components,))
 
-    def largest_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
-        return np.broadcast_to(np.linalg.eigvalsh(covariances)[-1], (n_components,))
 
     def sampling_factors(self, covariances: np.ndarray, n_components: int,
                          n_features: int) -> list[np.ndarray]:

@@ -54,12 +54,48 @@ def make_mixture(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray
     return Mixture(weights, means, covariances, model.precisions_cholesky(covariances))
 
 
+# A component is singular where, in some direction, its variance beyond
+# reg_covar is below this share of the data's: a zero eigenvalue rounds to
+# about eps, and sqrt(eps) leaves room for a fit stopped short of the collapse.
+SINGULAR_SHARE = float(np.sqrt(np.finfo(np.float64).eps))
+
+
+def singular_components(params: Mixture, model: CovarianceType, n_rows: float) -> np.ndarray:
+    """Which components are singular, shape (K,) bool.
+
+    A component is singular where its rows lie in a lower-dimensional set
+    than the data's (data recorded at finite precision allow that): in some
+    direction its variance beyond ``reg_covar`` is below ``SINGULAR_SHARE``
+    of the data's there, so that ``reg_covar`` alone keeps it definite and
+    its likelihood grows without bound as ``reg_covar`` falls: a spurious
+    maximum. Directions in which the data themselves do not vary (a constant
+    feature) are left out, and so are components of less than half a row's
+    weight (empty, not singular). The data's covariance is the mixture's own
+    (after an M-step the mixture's first two moments are the data's, ``reg``
+    added), so the rule needs no pass over the rows and does not depend on
+    the features' scales.
+    """
+    n_components, n_features = params.means.shape
+    if model.is_fixed:
+        return np.zeros(n_components, dtype=bool)
+    reg = model.reg_covar * np.eye(n_features)
+    factors = model.sampling_factors(params.covariances, n_components, n_features)
+    dense = np.stack([factor @ factor.T for factor in factors]) - reg
+    centred = params.means - params.weights @ params.means
+    data = (np.einsum("k,kij->ij", params.weights, dense)
+            + (params.weights[:, np.newaxis] * centred).T @ centred)
+    variances, directions = np.linalg.eigh(data)
+    varying = variances > 100 * np.finfo(float).eps * max(variances[-1], 0.0)
+    if not np.any(varying):
+        return np.zeros(n_components, dtype=bool)
+    whiten = directions[:, varying] / np.sqrt(variances[varying])
+    shares = np.linalg.eigvalsh(np.swapaxes(whiten, 0, 1) @ dense @ whiten)[:, 0]
+    return (shares <= SINGULAR_SHARE) & (params.weights * n_rows >= 0.5)
+
+
 def has_singular_component(params: Mixture, model: CovarianceType, n_rows: float) -> bool:
-    """Whether a component holding at least half a row's weight is singular
-    (:meth:`CovarianceType.singular_components`); an empty one is not a
-    maximum of the likelihood, just unused."""
-    singular = model.singular_components(params.covariances, len(params.weights))
-    return bool(np.any(singular & (params.weights * n_rows >= 0.5)))
+    """Whether any component is singular (:func:`singular_components`)."""
+    return bool(np.any(singular_components(params, model, n_rows)))
 
 
 # ------------------------------------------------------------------ units

@@ -308,7 +308,7 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         else:
             values = np.array([fit[self.criterion] for fit in fits])
         # Models with a singular component come last: their likelihood is a
-        # spurious maximum (see CovarianceType.singular_components).
+        # spurious maximum (see _core._mixture.singular_components).
         singular = np.array([fit["singular"] for fit in fits])
         order = np.lexsort((values, singular))
         rank = np.empty(len(fits), dtype=int)
