@@ -1,8 +1,8 @@
 """The default fit: a start, then the exact integrated objective (maximum likelihood).
 
 :func:`fit_likelihood` is the pipeline the estimator calls, on standardised
-rows held in memory (:class:`._likelihood.InMemoryRows`) or in the blocks of a
-Dask array (:class:`._distributed.DaskRows`):
+rows held in memory (:class:`.._core._em.InMemoryRows`) or in the blocks of a
+Dask array (:class:`.._core._dask.DaskRows`):
 
 1. a start per initialisation (:func:`_start`): the user's values, GaussianMixture's
    initial posteriors, or for ``init_params="power"`` the paper's cold start on
