@@ -850,3 +850,12 @@ def test_density_with_high_degree_fits_has_no_spikes():
     mass, peak = _moons_density_on_grid(model, X)
     assert 0.97 < mass < 1.03
     assert peak < 2.0
+
+
+def test_the_warm_starts_singular_maxima_are_not_the_users_warning():
+    # Duplicated rows make the warm-start mixture singular; it only places
+    # the centres, so its warning must not reach the sampler's user.
+    X = np.repeat(np.random.RandomState(0).normal(size=(5, 3)), 20, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        DiffusionMixtureSampler(5, n_levels=5, n_noise_draws=2, random_state=0).fit(X)

@@ -67,7 +67,8 @@ def warm_start(Z, n_components, random_state, sample_weight=None):
 
     The mixture (power-iteration-then-EM schedule) is fitted on a subsample of
     the standardised data Z, shape (n_samples, d), and its posteriors computed
-    on all of Z. Its ConvergenceWarning is silenced: it is a warm start. Should
+    on all of Z. Its ConvergenceWarning and singular-maximum warning are
+    silenced: it is a warm start, which only places the centres. Should
     it return non-finite parameters (degenerate data), k-means++ seeds and
     hard assignments take over. ``sample_weight`` (positive, or None) goes
     to the mixture's fit on the subsample, and to the k-means++ seeding.
@@ -94,7 +95,10 @@ def warm_start(Z, n_components, random_state, sample_weight=None):
     mixture = DDPMGaussianMixture(n_components, covariance_type="spherical",
                                   random_state=seed)
     with warnings.catch_warnings():
+        # A warm start: it only places the centres.
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message="Every maximum found has a singular",
+                                category=UserWarning)
         mixture.fit(Z[rows], sample_weight=None if w is None else w[rows])
         resp = mixture.predict_proba(Z)
     variance = float(mixture.weights_ @ mixture.covariances_)
