@@ -1,5 +1,7 @@
 """DiffusionMixtureSampler and its pieces: polynomial ridge, denoisers, integrators."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
