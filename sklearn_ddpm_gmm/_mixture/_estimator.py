@@ -34,6 +34,10 @@ from ._spec import FitSpec
 
 _WEIGHTS_NEED_INTEGRATED = ("sample_weight is supported by the default final phase, "
                             "noise_level='integrated'.")
+class SingularComponentWarning(UserWarning):
+    """Every maximum the fit found has a singular component (a spurious one)."""
+
+
 _SINGULAR = (
     "Every maximum found has a singular component: its rows lie in a "
     "lower-dimensional set (data recorded at finite precision allow that) and "
@@ -435,7 +439,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
                                 cold_start_cache=getattr(self, "_cold_start_cache", None))
         self._store(result)
         if result.singular:
-            warnings.warn(_SINGULAR, UserWarning)
+            warnings.warn(_SINGULAR, SingularComponentWarning)
         self.lower_bound_ = result.lower_bound
         self.lower_bounds_ = result.lower_bounds
         self._last_change_ = result.last_change

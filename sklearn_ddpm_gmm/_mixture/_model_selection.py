@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._estimator import DDPMGaussianMixture
+from ._estimator import DDPMGaussianMixture, SingularComponentWarning
 from .._core._covariance import COVARIANCE_TYPES, RegisteredTypes
 from .._core._mixture import has_singular_component
 
@@ -40,8 +40,7 @@ def _fit_candidate(estimator, X_fit, X_eval, cache):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             # Reported in cv_results_["singular"] instead.
-            warnings.filterwarnings("ignore", message="Every maximum found has a singular",
-                                    category=UserWarning)
+            warnings.simplefilter("ignore", SingularComponentWarning)
             estimator.fit(X_fit)
     finally:
         if cache is not None:
@@ -331,7 +330,7 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
             warnings.warn("Every candidate has a singular component (its rows lie in a "
                           "lower-dimensional set): the chosen model's likelihood is a "
                           "spurious maximum. Try fewer components or a larger reg_covar.",
-                          UserWarning)
+                          SingularComponentWarning)
         self.best_estimator_ = fits[self.best_index_]["estimator"]
         self.n_components_, self.covariance_type_ = grid[self.best_index_]
         return self

@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .._core._covariance import FullCovariance
 from .._core._em import posteriors, run_likelihood_phase
 from .._core._standardise import standardise
-from .._mixture._estimator import DDPMGaussianMixture
+from .._mixture._estimator import DDPMGaussianMixture, SingularComponentWarning
 from ._cell_regression import SIGNIFICANCE
 from ._mixture_denoiser import MixtureBaseline, fit_mixture_baseline, nearest_centre
 
@@ -97,8 +97,7 @@ def warm_start(Z, n_components, random_state, sample_weight=None):
     with warnings.catch_warnings():
         # A warm start: it only places the centres.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.filterwarnings("ignore", message="Every maximum found has a singular",
-                                category=UserWarning)
+        warnings.simplefilter("ignore", SingularComponentWarning)
         mixture.fit(Z[rows], sample_weight=None if w is None else w[rows])
         resp = mixture.predict_proba(Z)
     variance = float(mixture.weights_ @ mixture.covariances_)
