@@ -147,28 +147,102 @@ def test_phase_never_lowers_the_likelihood(covariance_type):
     assert np.all(np.diff(result.lower_bounds) > -1e-12)
 
 
-@pytest.mark.parametrize("covariance_type", TYPES)
-def test_same_start_same_fit_as_gaussian_mixture(covariance_type):
-    # Both run EM from the same given start until the change falls below tol:
-    # fitted values agree to 7 decimals.
-    X = _misspecified_data() * 3.0 + 5.0
+def _gaussian_mixture_start(covariance_type):
+    """A start in GaussianMixture's parameters for data three times as spread."""
     params = _params(covariance_type)
     if covariance_type in ("spherical", "diag"):
         precisions = 1 / (9 * params.covariances)
     else:
         precisions = np.linalg.inv(9 * params.covariances)
-    init = dict(weights_init=params.weights, means_init=3.0 * MEANS + 5.0,
+    return dict(weights_init=params.weights, means_init=3.0 * MEANS + 5.0,
                 precisions_init=precisions, covariance_type=covariance_type, tol=1e-10,
                 max_iter=500)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_em_steps_are_gaussian_mixtures(covariance_type):
+    # Without acceleration, the phase is GaussianMixture's EM step for step:
+    # the same passes and lower bounds from the same start.
+    X = _misspecified_data() * 3.0 + 5.0
+    init = _gaussian_mixture_start(covariance_type)
+    theirs = GaussianMixture(2, **init).fit(X)
+    model = covariance_model(covariance_type, 1e-6)
+    start = _params(covariance_type)
+    start = make_mixture(start.weights, init["means_init"], 9 * start.covariances, model)
+    ours = run_likelihood_phase(X, start, model, tol=1e-10, max_iter=500)
+    assert ours.n_iter == theirs.n_iter_
+    np.testing.assert_allclose(ours.lower_bounds, theirs.lower_bounds_, atol=1e-9)
+    for got, name in zip(ours.params, ("weights_", "means_", "covariances_")):
+        np.testing.assert_allclose(got, getattr(theirs, name), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_same_start_same_fit_as_gaussian_mixture(covariance_type):
+    # The estimator's phase is accelerated (SQUAREM): from the same start it
+    # converges to GaussianMixture's maximum, closer than GaussianMixture's
+    # own stop on a gain of 1e-10 per row (1e-7-2e-6 from it here).
+    X = _misspecified_data() * 3.0 + 5.0
+    init = _gaussian_mixture_start(covariance_type)
     ours = DDPMGaussianMixture(2, **init).fit(X)
     theirs = GaussianMixture(2, **init).fit(X)
-    assert ours.n_iter_ == theirs.n_iter_
+    maximum = GaussianMixture(2, **{**init, "tol": 1e-15, "max_iter": 10_000}).fit(X)
+    assert ours.converged_ and theirs.converged_ and maximum.converged_
     for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
-        np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name),
-                                   rtol=1e-7, atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(getattr(ours, name), getattr(maximum, name),
+                                   rtol=1e-7, atol=1e-7, err_msg=name)
     assert ours.lower_bound_ == pytest.approx(theirs.lower_bound_, abs=1e-9)
-    np.testing.assert_allclose(ours.lower_bounds_, theirs.lower_bounds_, atol=1e-9)
+    assert ours.score(X) >= theirs.score(X) - 1e-12
+    assert ours.lower_bound_ == ours.lower_bounds_[-1]
+    assert ours.lower_bound_ >= max(ours.lower_bounds_) - 1e-12
     assert ours.bic(X) == pytest.approx(theirs.bic(X), abs=1e-7)
+
+
+def _weakly_separated(n_samples=6000, n_features=5, separation=0.8, seed=0):
+    """Two symmetric components whose means are ``separation`` from the
+    centre: EM contracts slowly along the means' direction."""
+    rng = np.random.default_rng(seed)
+    signs = rng.choice([-1.0, 1.0], n_samples)
+    X = rng.standard_normal((n_samples, n_features))
+    X[:, 0] += separation * signs
+    return X
+
+
+def _split(X):
+    """Posteriors that split the rows off centre along the means' direction."""
+    upper = X[:, 0] > 0.3
+    return np.c_[upper, ~upper].astype(float)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_acceleration_reaches_em_maximum_in_fewer_passes(covariance_type):
+    # EM needs 117-1691 passes here (full: 1691, diag: 1032), SQUAREM 27-241.
+    X = _weakly_separated(n_samples=2000, separation=1.0)
+    model = covariance_model(covariance_type, 1e-6)
+    start = em_step(X, _split(X), model)
+    plain = run_likelihood_phase(X, start, model, tol=1e-9, max_iter=20_000)
+    fast = run_likelihood_phase(X, start, model, tol=1e-9, max_iter=20_000, accelerated=True)
+    assert plain.converged and fast.converged
+    assert fast.n_iter < plain.n_iter / 4
+    assert fast.lower_bounds[-1] >= plain.lower_bounds[-1] - 1e-8
+    for got, want in zip(fast.params[:3], plain.params[:3]):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
+
+
+def test_acceleration_is_monotone_but_where_a_jump_is_rejected():
+    # Each pass records one value; the safeguard returns to EM's path after
+    # a jump that lowered the likelihood, so the values after a rejected
+    # jump's resume from the best before it, and the last is the highest.
+    X = _weakly_separated(separation=0.5)
+    model = covariance_model("full", 1e-6)
+    start = em_step(X, _split(X), model)
+    result = run_likelihood_phase(X, start, model, tol=1e-12, max_iter=5000,
+                                  accelerated=True)
+    values = np.array(result.lower_bounds)
+    assert result.n_iter == len(values) and values[-1] == values.max()
+    best = np.maximum.accumulate(values)
+    dips = np.flatnonzero(values < best - 1e-12)
+    # A rejected jump is followed by a pass at least as high as every earlier one.
+    assert np.all(values[dips + 1] >= best[dips] - 1e-12)
 
 
 def test_one_component_bic_equals_gaussian_mixture_to_seven_decimals():

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._covariance import CovarianceType, Statistics
-from ._em import LikelihoodResult, iterate, posteriors
+from ._em import Extrapolation, LikelihoodResult, iterate, posteriors
 from ._mixture import Mixture, make_mixture
 from ._standardise import centre_and_scale, check_spread
 
@@ -85,8 +85,8 @@ class DaskRows:
     def run_phase(self, params: Mixture, model: CovarianceType, *, tol: float,
                   max_iter: int, lower_bound: float = -np.inf,
                   previous_change: float = np.inf,
-                  fixed_covariances: np.ndarray | None = None, verbose: int = 0,
-                  verbose_interval: int = 10) -> LikelihoodResult:
+                  fixed_covariances: np.ndarray | None = None, accelerated: bool = False,
+                  verbose: int = 0, verbose_interval: int = 10) -> LikelihoodResult:
         """:func:`._em.run_likelihood_phase` over the blocks."""
         def step(current: Mixture) -> tuple[float, Mixture]:
             stats = self.pass_statistics(current, model)
@@ -94,8 +94,9 @@ class DaskRows:
                     make_mixture(*model.m_step(stats, fixed_covariances), model))
 
         return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
-                       previous_change=previous_change, verbose=verbose,
-                       verbose_interval=verbose_interval)
+                       previous_change=previous_change,
+                       extrapolation=Extrapolation.of(model) if accelerated else None,
+                       verbose=verbose, verbose_interval=verbose_interval)
 
 
 def dask_rows(X: da.Array, n_components: int,

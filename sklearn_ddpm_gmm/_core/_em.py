@@ -40,6 +40,7 @@ from time import time
 from typing import Any, NamedTuple
 
 import numpy as np
+from scipy.special import softmax
 
 from .._numerics._fastops import log_normalise
 from ._covariance import CovarianceType
@@ -52,6 +53,9 @@ from ._mixture import Mixture, make_mixture
 # short of it adds at most 2 n g / (K d) to their squared error's ratio, so
 # 0.05 keeps their error within sqrt(1.1) = 1.05x of the maximum's.
 _RESOLUTION_SHARE = 0.05
+# SQUAREM's bound on the step length grows or shrinks by this factor
+# (Varadhan & Roland's R package SQUAREM, ``mstep``).
+_STEP_GROWTH = 4.0
 
 
 def stopping_tol(tol: float, n_components: int, n_samples: int, n_features: int) -> float:
@@ -129,8 +133,8 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
                          tol: float, max_iter: int, lower_bound: float = -np.inf,
                          previous_change: float = np.inf,
                          fixed_covariances: np.ndarray | None = None,
-                         sample_weight: np.ndarray | None = None, verbose: int = 0,
-                         verbose_interval: int = 10) -> LikelihoodResult:
+                         sample_weight: np.ndarray | None = None, accelerated: bool = False,
+                         verbose: int = 0, verbose_interval: int = 10) -> LikelihoodResult:
     """EM-matched steps on the integrated objective until the gain per row
     still to come is below ``tol`` (see :func:`remaining_gain`).
 
@@ -162,6 +166,8 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
         See :func:`em_step`.
     sample_weight : ndarray of shape (n_samples,), default=None
         Weights of the rows: the lower bound is their weighted mean.
+    accelerated : bool, default=False
+        EM's steps accelerated by SQUAREM (:func:`iterate`).
     verbose, verbose_interval : int
         Progress lines in GaussianMixture's format.
 
@@ -176,16 +182,167 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
         return _mean(log_prob, sample_weight), stepped
 
     return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
-                   previous_change=previous_change, verbose=verbose,
-                   verbose_interval=verbose_interval)
+                   previous_change=previous_change,
+                   extrapolation=Extrapolation.of(model) if accelerated else None,
+                   verbose=verbose, verbose_interval=verbose_interval)
+
+
+class _Jump(NamedTuple):
+    """A SQUAREM extrapolation (:meth:`Extrapolation.jump`)."""
+
+    params: Mixture
+    length: float  # the step length ``a``, within [1, step_max]
+    rate: float  # EM's contraction rate measured, ``1 - 1 / |r| * |v|``
+
+
+class Extrapolation:
+    """The unconstrained coordinates in which SQUAREM extrapolates a
+    Mixture: the weights' logs (the mixture's softmax renormalises them), the
+    means, and the covariance type's coordinates (:meth:`CovarianceType.
+    to_coordinates`: log-variances or a log-diagonal Cholesky factor of the
+    covariance less ``reg_covar``), so every jump is a valid mixture.
+
+    Parameters
+    ----------
+    model : CovarianceType
+        With ``reg_covar`` in the rows' units.
+    """
+
+    def __init__(self, model: CovarianceType) -> None:
+        self.model = model
+
+    @classmethod
+    def of(cls, model: CovarianceType) -> Extrapolation | None:
+        """The extrapolation of a type, None where the type defines no
+        coordinates (EM then runs unaccelerated)."""
+        if type(model).to_coordinates is CovarianceType.to_coordinates:
+            return None
+        return cls(model)
+
+    def jump(self, start: Mixture, first: Mixture, second: Mixture,
+             step_max: float) -> _Jump | None:
+        """SQUAREM's S3 jump from two EM steps ``start -> first -> second``;
+        None where the coordinates are not finite (a weight of zero) or the
+        steps did not move."""
+        x0, x1, x2 = (self._vector(params) for params in (start, first, second))
+        if not (np.all(np.isfinite(x0)) and np.all(np.isfinite(x1))
+                and np.all(np.isfinite(x2))):
+            return None
+        r = x1 - x0
+        v = x2 - 2.0 * x1 + x0
+        r_norm, v_norm = np.linalg.norm(r), np.linalg.norm(v)
+        if r_norm == 0.0 or v_norm == 0.0:
+            return None
+        length = min(max(r_norm / v_norm, 1.0), step_max)
+        rate = 1.0 - v_norm / r_norm
+        if length == 1.0:
+            return _Jump(second, 1.0, rate)
+        try:
+            params = self._mixture(x0 + 2.0 * length * r + length * length * v, start)
+        except ValueError:  # a covariance that rounds to singular: EM's path
+            return _Jump(second, 1.0, rate)
+        return _Jump(params, length, rate)
+
+    def _vector(self, params: Mixture) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            parts = [np.log(params.weights.astype(float)), params.means.ravel()]
+        if not self.model.is_fixed:
+            parts.append(self.model.to_coordinates(params.covariances).ravel())
+        return np.concatenate(parts).astype(float)
+
+    def _mixture(self, vector: np.ndarray, like: Mixture) -> Mixture:
+        n_components, n_features = like.means.shape
+        dtype = like.means.dtype
+        logits, vector = vector[:n_components], vector[n_components:]
+        means = vector[:n_components * n_features].reshape(n_components, n_features)
+        if self.model.is_fixed:
+            covariances = like.covariances
+        else:
+            shape = self.model.to_coordinates(like.covariances).shape
+            covariances = self.model.from_coordinates(
+                vector[n_components * n_features:].reshape(shape))
+        return make_mixture(softmax(logits).astype(dtype), means.astype(dtype),
+                            covariances.astype(dtype), self.model)
+
+
+class _Passes:
+    """The passes of one phase: the lower bounds they record, the budget
+    ``max_iter``, the stop's test and GaussianMixture's progress lines."""
+
+    def __init__(self, step: Callable[[Mixture], tuple[float, Mixture]], *, tol: float,
+                 max_iter: int, lower_bound: float, verbose: int,
+                 verbose_interval: int) -> None:
+        self.step, self.tol, self.max_iter = step, tol, max_iter
+        self.verbose, self.verbose_interval = verbose, verbose_interval
+        self.lower_bounds: list = []
+        self.last = lower_bound
+        self.start = self.previous_time = time()
+
+    @property
+    def passes_left(self) -> int:
+        return self.max_iter - len(self.lower_bounds)
+
+    def evaluate(self, params: Mixture) -> tuple[float, Mixture]:
+        """One pass: the mean log-likelihood of ``params`` and their EM step."""
+        value, stepped = self.step(params)
+        self.lower_bounds.append(value)
+        n_iter, change, self.last = len(self.lower_bounds), value - self.last, value
+        if self.verbose and n_iter % self.verbose_interval == 0:
+            if self.verbose == 1:
+                print(f"  Iteration {n_iter}")
+            else:
+                now = time()
+                print(f"  Iteration {n_iter}\t time lapse {now - self.previous_time:.5f}s\t "
+                      f"ll change {change:.5f}")
+                self.previous_time = now
+        return value, stepped
+
+    def stops(self, change: float, remaining: float) -> bool:
+        """The stop: an EM step's gain, and the gains still to come, below tol."""
+        return abs(change) < self.tol and remaining < self.tol
+
+    def result(self, params: Mixture, *, converged: bool, change: float) -> LikelihoodResult:
+        if self.verbose and self.max_iter > 0:
+            status = "converged" if converged else "did not converge"
+            if self.verbose == 1:
+                print(f"Initialization {status}.")
+            else:
+                print(f"Initialization {status}. time lapse {time() - self.start:.5f}s\t "
+                      f"lower bound {self.last:.5f}.")
+        return LikelihoodResult(params, self.lower_bounds, converged, change)
 
 
 def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *,
             tol: float, max_iter: int, lower_bound: float = -np.inf,
-            previous_change: float = np.inf, verbose: int = 0,
-            verbose_interval: int = 10) -> LikelihoodResult:
+            previous_change: float = np.inf, extrapolation: Extrapolation | None = None,
+            verbose: int = 0, verbose_interval: int = 10) -> LikelihoodResult:
     """GaussianMixture's loop around ``step``, with the stop of
-    :func:`run_likelihood_phase`.
+    :func:`run_likelihood_phase`, accelerated by SQUAREM where
+    ``extrapolation`` is given.
+
+    SQUAREM (Varadhan & Roland 2008, scheme S3) takes two EM steps
+    ``x1 = F(x0)``, ``x2 = F(x1)`` and, with ``r = x1 - x0`` and
+    ``v = x2 - 2 x1 + x0`` in the unconstrained coordinates, jumps to
+    ``x' = x0 + 2 a r + a^2 v``, ``a = |r| / |v|``: along the direction in
+    which EM contracts at the rate ``lam``, ``a = 1 / (1 - lam)`` and the jump
+    lands on the fixed point, which EM would reach only geometrically. The
+    next pass evaluates ``x'`` and steps from it; the jump is kept only if
+    the likelihood at ``x'`` is at least that at ``x1`` (the monotone
+    safeguard), else the loop goes on from ``x2`` as EM would, and the
+    longest jump allowed (``a <= step_max``, R's SQUAREM rule: times 4 after
+    each jump at the bound, divided by 4 after a rejected one) shrinks.
+
+    Every pass over the rows records one value in ``lower_bounds``: the
+    mean log-likelihood of the parameters it evaluated. A rejected jump's
+    value is below the one before it; no phase ends on one (a jump is not
+    tried with fewer than two passes left).
+
+    The stop is tested after each pass whose parameters are an EM step
+    from the previous evaluated ones: the gain ``change`` of that step below
+    ``tol``, and the gains still to come at EM's rate below ``tol``
+    (:func:`remaining_gain`). After two EM steps SQUAREM measures that rate
+    in the parameters themselves, ``lam = 1 - 1 / a``; otherwise it is the
+    ratio of two successive gains.
 
     Parameters
     ----------
@@ -196,39 +353,58 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     params : Mixture
     tol, max_iter, lower_bound, previous_change, verbose, verbose_interval
         As in :func:`run_likelihood_phase`.
+    extrapolation : Extrapolation, default=None
+        The coordinates SQUAREM extrapolates in; None for plain EM steps.
 
     Returns
     -------
     LikelihoodResult
     """
-    lower_bounds = []
-    converged = False
-    change = previous_change
-    start = previous_time = time()
-    for n_iter in range(1, max_iter + 1):
-        previous, previous_change = lower_bound, change
-        lower_bound, params = step(params)
-        lower_bounds.append(lower_bound)
-        change = lower_bound - previous
-        if verbose and n_iter % verbose_interval == 0:
-            if verbose == 1:
-                print(f"  Iteration {n_iter}")
-            else:
-                now = time()
-                print(f"  Iteration {n_iter}\t time lapse {now - previous_time:.5f}s\t "
-                      f"ll change {change:.5f}")
-                previous_time = now
-        if abs(change) < tol and remaining_gain(change, previous_change, lower_bound) < tol:
-            converged = True
-            break
-    if verbose and max_iter > 0:
-        status = "converged" if converged else "did not converge"
-        if verbose == 1:
-            print(f"Initialization {status}.")
-        else:
-            print(f"Initialization {status}. time lapse {time() - start:.5f}s\t lower bound"
-                  f" {lower_bound:.5f}.")
-    return LikelihoodResult(params, lower_bounds, converged, change)
+    loop = _Passes(step, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
+                   verbose=verbose, verbose_interval=verbose_interval)
+    # ``parent``: the log-likelihood of the parameters whose EM step ``params``
+    # is, and that step's predecessor's gain (a warm start continues both).
+    parent, parent_change = lower_bound, previous_change
+    step_max, jump_gain = 1.0, 0.0
+    while loop.passes_left > 0:
+        value, stepped = loop.evaluate(params)
+        change = value - parent
+        if loop.stops(change, remaining_gain(change, parent_change, value)):
+            return loop.result(stepped, converged=True, change=change)
+        if extrapolation is None or loop.passes_left < 3:
+            params, parent, parent_change = stepped, value, change
+            continue
+        # Two EM steps x0 -> x1 -> x2, then the jump.
+        start, first = params, stepped
+        first_value, second = loop.evaluate(first)
+        first_change = first_value - value
+        jump = extrapolation.jump(start, first, second, step_max)
+        # EM's rate from the two gains, or from the parameters' steps (the
+        # gains fall as the squared distance to the maximum, at lam^2):
+        # the slower, as either can miss a slow direction the other sees.
+        remaining = remaining_gain(first_change, change, first_value)
+        if jump is not None:
+            remaining = max(remaining, _tail(first_change, jump.rate ** 2, first_value))
+        # A jump that gained tol or more shows gains still to come along a
+        # direction where EM is slow, which its own last gains may not show.
+        if loop.stops(first_change, remaining) and jump_gain < loop.tol:
+            return loop.result(second, converged=True, change=first_change)
+        if jump is None or jump.length == 1.0:  # x' = x2: nothing to test
+            if jump is not None and step_max == 1.0:
+                step_max = _STEP_GROWTH
+            params, parent, parent_change = second, first_value, first_change
+            continue
+        jump_value, from_jump = loop.evaluate(jump.params)
+        jump_gain = jump_value - first_value
+        if jump_gain >= 0.0:
+            if jump.length == step_max:
+                step_max *= _STEP_GROWTH
+            params, parent, parent_change = from_jump, jump_value, np.inf
+        else:  # the safeguard: back on EM's path
+            if jump.length == step_max:
+                step_max = max(1.0, step_max / _STEP_GROWTH)
+            params, parent, parent_change = second, first_value, first_change
+    return loop.result(params, converged=False, change=parent_change)
 
 
 def _mean(values: np.ndarray, weights: np.ndarray | None = None) -> float:
@@ -253,13 +429,20 @@ def remaining_gain(change: float, previous_change: float, lower_bound: float) ->
     tail is unknown and taken as infinite; a gain at the rounding level of
     ``lower_bound`` leaves nothing to come.
     """
+    if not np.isfinite(previous_change):
+        rate = np.inf
+    elif previous_change <= 0.0:  # the step before lost only by rounding
+        rate = 0.5
+    else:
+        rate = change / previous_change
+    return _tail(change, rate, lower_bound)
+
+
+def _tail(change: float, rate: float, lower_bound: float) -> float:
+    """Sum of the gains after one of ``change`` that fall at ``rate``
+    (:func:`remaining_gain`)."""
     if change <= 64 * np.finfo(float).eps * max(1.0, abs(lower_bound)):
         return 0.0
-    if not np.isfinite(previous_change):
-        return np.inf
-    if previous_change <= 0.0:  # the step before lost only by rounding
-        return change
-    rate = change / previous_change
     return np.inf if rate >= 1.0 else change * rate / (1.0 - rate)
 
 

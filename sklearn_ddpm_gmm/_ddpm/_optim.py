@@ -165,17 +165,18 @@ def _reverses(step, previous):
 
 
 def _span_change(old, new):
-    """How far the power iteration still moves: the larger of the squared sine
-    of the largest principal angle between the spans of the old and new means
-    and the relative change of the means' overall norm. The means may turn
-    within their span (the objective at large noise hardly depends on how),
-    so the span, not each mean's direction, is what settles; in one dimension
-    only the norm can change."""
-    cosines = np.linalg.svd(span_basis(old.means).T @ span_basis(new.means),
-                            compute_uv=False)
-    angle = 1.0 - float(np.min(cosines)) ** 2
-    old_norm, new_norm = np.linalg.norm(old.means), np.linalg.norm(new.means)
-    return max(angle, abs(new_norm - old_norm) / max(new_norm, TINY))
+    """How far the power iteration still moves: the squared relative change
+    of the means' second-moment matrix ``M = sum_k mu_k mu_k^T``. The means
+    may turn within their span (the objective at large noise hardly depends
+    on how), so ``M``, which is blind to that, is what settles; it also
+    settles where the span is degenerate (means nearly collinear), where the
+    principal angles of a basis of the span jump from step to step, and it
+    carries the means' overall norm."""
+    old_moment, new_moment = old.means.T @ old.means, new.means.T @ new.means
+    scale = max(float(np.linalg.norm(new_moment)), TINY)
+    # Capped: the means grow by many orders from a small start.
+    relative = min(float(np.linalg.norm(new_moment - old_moment)) / scale, 1e100)
+    return relative * relative
 
 
 def _objective_and_step(X, phase, seeds, *, model, fixed=False, dealt=None,

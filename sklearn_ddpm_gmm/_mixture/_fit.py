@@ -192,7 +192,7 @@ def partial_fit_likelihood(X, current, spec, *, centre, scale, sample_weight, sh
             tol=stopping_tol(spec.tol, spec.n_components, *Z.shape),
             max_iter=spec.max_iter, fixed_covariances=model.fixed_covariances(
                 spec.n_components, scale),
-            sample_weight=sample_weight,
+            sample_weight=sample_weight, accelerated=True,
         )
     blended = make_mixture(
         *((1.0 - share) * old + share * new for old, new in
@@ -247,7 +247,7 @@ def _final_phase(rows, start, context, *, history, lower_bound=-np.inf,
         start, context.model,
         tol=stopping_tol(spec.tol, spec.n_components, *rows.shape),
         max_iter=spec.max_iter, lower_bound=lower_bound, previous_change=previous_change,
-        fixed_covariances=context.fixed, verbose=spec.verbose,
+        fixed_covariances=context.fixed, accelerated=True, verbose=spec.verbose,
         verbose_interval=spec.verbose_interval,
     )
     return result, history.then(likelihood_history(PhaseKind.FINAL, result, rows.shape[0]))
@@ -321,7 +321,7 @@ def _power_start(rows, context, random_state, cold_start_cache):
             context.model,
             tol=stopping_tol(spec.tol, spec.n_components, *Z_start.shape),
             max_iter=_START_MAX_ITER, fixed_covariances=context.fixed,
-            sample_weight=weights,
+            sample_weight=weights, accelerated=True,
         )
         history = history.then(likelihood_history(kind, result, len(subsample)))
         key = (not _singular(result.params, context, len(subsample)), result.lower_bounds[-1])
