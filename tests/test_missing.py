@@ -74,11 +74,11 @@ def test_one_component_is_gaussian_conditioning(kind):
             B = S[np.ix_(m, o)] @ np.linalg.inv(S[np.ix_(o, o)])
             expected_mean = mean[0, m] + B @ (X[row, o] - mean[0, o])
             expected_cov = S[np.ix_(m, m)] - B @ S[np.ix_(o, m)]
-            got_mean = (block.offsets[j, 0] + mean[0])[m]
+            got_mean = (block.offsets[0, j] + mean[0])[m]
             got_cov = block.covariances[block.pattern[j], 0]
             np.testing.assert_allclose(got_mean, expected_mean, rtol=0, atol=1e-10)
             np.testing.assert_allclose(got_cov, expected_cov, rtol=0, atol=1e-10)
-            np.testing.assert_allclose((block.offsets[j, 0] + mean[0])[o], X[row, o],
+            np.testing.assert_allclose((block.offsets[0, j] + mean[0])[o], X[row, o],
                                        rtol=0, atol=1e-12)
             expected_log = multivariate_normal(mean[0, o], S[np.ix_(o, o)]).logpdf(X[row, o])
             assert abs(block.log_gaussian[j, 0] - expected_log) < 1e-10
@@ -113,7 +113,7 @@ def test_expected_statistics_without_missing_equal_the_statistics(kind):
     model = covariance_model(kind, 1e-6)
     stats = model.statistics(X, resp, None)
     means = stats.first / stats.mass[:, None]
-    filled = np.broadcast_to(X[:, None, :], (100, K, d))
+    filled = np.broadcast_to(X, (K, 100, d))
     second = model.expected_second_statistic(filled, resp, means, np.zeros((K, d, d)))
     np.testing.assert_allclose(second, stats.second, rtol=1e-12, atol=1e-12)
 

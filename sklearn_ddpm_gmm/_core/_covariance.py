@@ -248,13 +248,13 @@ class CovarianceType:
                                   means: np.ndarray, conditional: np.ndarray) -> np.ndarray:
         """The type's second-order statistic of rows with missing entries
         (EM's expected statistic, :mod:`._missing`): component k sees the
-        rows completed by its conditional means, ``filled[:, k]``, and adds
-        the conditional covariances. With nothing missing (``filled[:, k]``
+        rows completed by its conditional means, ``filled[k]``, and adds
+        the conditional covariances. With nothing missing (``filled[k]``
         the rows, ``conditional`` zero) it is :meth:`second_statistic`.
 
         Parameters
         ----------
-        filled : ndarray of shape (n_samples, n_components, n_features)
+        filled : ndarray of shape (n_components, n_samples, n_features)
         resp : ndarray of shape (n_samples, n_components)
             Posteriors, already multiplied by the rows' weights.
         means : ndarray of shape (n_components, n_features)
@@ -411,7 +411,7 @@ class DiagCovariance(CovarianceType):
 
     def expected_second_statistic(self, filled: np.ndarray, resp: np.ndarray,
                                   means: np.ndarray, conditional: np.ndarray) -> np.ndarray:
-        return (np.einsum("nk,nkd->kd", resp, filled * filled)
+        return (np.matmul(resp.T[:, np.newaxis, :], filled * filled)[:, 0]
                 + np.diagonal(conditional, axis1=1, axis2=2))
 
     def covariances_from(self, stats: Statistics, nk: np.ndarray, means: np.ndarray,
@@ -568,7 +568,7 @@ class FullCovariance(CovarianceType):
                                   means: np.ndarray, conditional: np.ndarray) -> np.ndarray:
         scatter = conditional.copy()
         for k in range(means.shape[0]):
-            diff = filled[:, k] - means[k]
+            diff = filled[k] - means[k]
             scatter[k] += (resp[:, k] * diff.T) @ diff
         return scatter
 
@@ -666,7 +666,7 @@ class TiedCovariance(FullCovariance):
         # nothing is missing (the posteriors sum to the rows' weights).
         second = conditional.sum(axis=0)
         for k in range(means.shape[0]):
-            second += (filled[:, k] * resp[:, k, np.newaxis]).T @ filled[:, k]
+            second += (filled[k] * resp[:, k, np.newaxis]).T @ filled[k]
         return second
 
     def merged(self, a: Statistics, b: Statistics) -> Statistics:

@@ -77,8 +77,12 @@ def missing_patterns(X: np.ndarray) -> MissingPatterns:
     groups = []
     for q in np.unique(counts[counts > 0]):
         rows = np.flatnonzero(counts == q)
-        patterns, pattern = np.unique(mask[rows], axis=0, return_inverse=True)
-        missing = np.nonzero(patterns)[1].reshape(len(patterns), int(q))
+        # Patterns as byte strings: np.unique over rows of booleans
+        # (axis=0) costs 15x more.
+        packed = np.ascontiguousarray(np.packbits(mask[rows], axis=1))
+        keys = packed.view(f"S{packed.shape[1]}").ravel()
+        _, first, pattern = np.unique(keys, return_index=True, return_inverse=True)
+        missing = np.nonzero(mask[rows[first]])[1].reshape(len(first), int(q))
         groups.append(PatternGroup(rows, pattern.ravel(), missing))
     return MissingPatterns(len(X), np.flatnonzero(counts == 0), groups)
 
@@ -88,7 +92,7 @@ class Conditional(NamedTuple):
 
     rows: np.ndarray  # (n_b,) indices of the rows
     log_gaussian: np.ndarray  # (n_b, K) log N(x_o; mu_ko, Sigma_k,oo)
-    offsets: np.ndarray  # (n_b, K, d) E[x | x_o, k] - mu_k
+    offsets: np.ndarray  # (K, n_b, d) E[x | x_o, k] - mu_k
     covariances: np.ndarray  # (G, K, q, q) Cov[x_m | x_o, k] of each pattern
     pattern: np.ndarray  # (n_b,) each row's pattern
     missing: np.ndarray  # (G, q) the missing coordinates of each pattern
@@ -130,19 +134,22 @@ def conditionals(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
         covariances = np.swapaxes(inverse_factor, -1, -2) @ inverse_factor
         log_det_mm = 2.0 * np.sum(np.log(np.diagonal(factor, axis1=-2, axis2=-1)), axis=-1)
         step = max(1, _BLOCK_ENTRIES // (n_components * max(q * q, n_features)))
+        # (K, G, q, q): each component's covariances contiguous for the gathers.
+        by_component = np.ascontiguousarray(np.swapaxes(covariances, 0, 1))
         for start in range(0, len(group.rows), step):
             block = slice(start, start + step)
             rows, pattern = group.rows[block], group.pattern[block]
-            missing = group.missing[pattern][:, None, :]  # (n_b, 1, q)
-            offsets = X[rows][:, None, :] - params.means  # NaN where missing
+            missing = group.missing[pattern][np.newaxis]  # (1, n_b, q)
+            # Laid out (K, n_b, d): each component's products are one BLAS call.
+            offsets = X[rows] - params.means[:, np.newaxis, :]  # NaN where missing
             np.put_along_axis(offsets, missing, 0.0, axis=2)
-            u = model.precision_products(chol, offsets)
-            u_m = np.take_along_axis(u, missing, axis=2)  # (n_b, K, q)
-            shift = np.einsum("nkij,nkj->nki", covariances[pattern], u_m)
-            distances = (np.einsum("nkd,nkd->nk", offsets, u)
-                         - np.einsum("nkq,nkq->nk", u_m, shift))
+            u = np.matmul(offsets, precisions)  # P_k e (P symmetric)
+            u_m = np.take_along_axis(u, missing, axis=2)  # (K, n_b, q)
+            shift = np.einsum("knij,knj->kni", by_component[:, pattern], u_m)
+            distances = (np.einsum("knd,knd->kn", offsets, u)
+                         - np.einsum("knq,knq->kn", u_m, shift))
             np.maximum(distances, 0.0, out=distances)  # rounding below zero
-            log_gaussian = (-0.5 * ((n_features - q) * math.log(2 * math.pi) + distances)
+            log_gaussian = (-0.5 * ((n_features - q) * math.log(2 * math.pi) + distances.T)
                             + log_det - 0.5 * log_det_mm[pattern])
             np.put_along_axis(offsets, missing, -shift, axis=2)
             yield Conditional(rows, log_gaussian, offsets, covariances, pattern,
@@ -200,12 +207,49 @@ def observed_statistics(X: np.ndarray, patterns: MissingPatterns, params: Mixtur
         weights = None if sample_weight is None else sample_weight[complete]
         log_prob, resp = posteriors(rows, params, model)
         stats = model.statistics(rows, resp, log_prob, weights)
+    if model.is_elementwise and patterns.has_missing:
+        part = _elementwise_statistics(X, patterns, params, model, sample_weight)
+        return part if stats is None else model.merged(stats, part)
     for block in conditionals(X, patterns, params, model):
         log_prob, resp = weighted_posteriors(block.log_gaussian, params.weights)
         weights = None if sample_weight is None else sample_weight[block.rows]
         part = _expected_statistics(block, resp, log_prob, params, model, weights)
         stats = part if stats is None else model.merged(stats, part)
     return stats
+
+
+def _elementwise_statistics(X, patterns, params, model, sample_weight):
+    """:func:`observed_statistics` of the incomplete rows for diagonal
+    covariances, where the coordinates are independent given the component:
+    the observed marginal is the product over the observed coordinates, a
+    missing entry's conditional law is its component's ``N(mu_kj, var_kj)``.
+    Every sum is then a product of (n, d) and (d, K) arrays over all
+    incomplete rows at once (no pattern groups): the general pass costs
+    10-20x the complete-data one here."""
+    rows = np.concatenate([group.rows for group in patterns.groups])
+    Z = X[rows]
+    missing = np.isnan(Z)
+    observed = (~missing).astype(Z.dtype)
+    Z = np.where(missing, 0.0, Z)
+    n_components, n_features = params.means.shape
+    precisions = np.diagonal(model.precision_matrices(params.precisions_cholesky,
+                                                      n_components, n_features),
+                             axis1=1, axis2=2)  # (K, d)
+    means = params.means
+    distances = ((Z * Z) @ precisions.T - 2.0 * Z @ (means * precisions).T
+                 + observed @ (means * means * precisions).T)
+    log_gaussian = -0.5 * (observed.sum(axis=1, keepdims=True) * math.log(2 * math.pi)
+                           + distances) + 0.5 * observed @ np.log(precisions).T
+    log_prob, resp = weighted_posteriors(log_gaussian, params.weights)
+    weights = None if sample_weight is None else sample_weight[rows]
+    if weights is not None:
+        resp = resp * weights[:, np.newaxis]
+    missing_mass = resp.T @ missing.astype(Z.dtype)  # (K, d)
+    first = resp.T @ Z + means * missing_mass
+    second = resp.T @ (Z * Z) + (means * means + 1.0 / precisions) * missing_mass
+    weight = float(len(rows) if weights is None else np.sum(weights))
+    log_likelihood = float(np.sum(log_prob if weights is None else weights * log_prob))
+    return Statistics(resp.sum(axis=0), first, second, log_likelihood, weight)
 
 
 def _expected_statistics(block: Conditional, resp: np.ndarray, log_prob: np.ndarray,
@@ -215,9 +259,10 @@ def _expected_statistics(block: Conditional, resp: np.ndarray, log_prob: np.ndar
     if sample_weight is not None:
         resp = resp * sample_weight[:, np.newaxis]
     n_components, n_features = params.means.shape
-    filled = block.offsets + params.means  # each component's completion of the rows
+    # Each component's completion of the rows, (K, n_b, d).
+    filled = block.offsets + params.means[:, np.newaxis, :]
     mass = resp.sum(axis=0)
-    first = np.einsum("nk,nkd->kd", resp, filled)
+    first = np.matmul(resp.T[:, np.newaxis, :], filled)[:, 0]
     # sum_i r_ik Cov[x_i | x_io, k], each pattern's covariance weighted by
     # its rows' posteriors, in the missing coordinates' places.
     pattern_mass = np.zeros((len(block.missing), n_components), dtype=resp.dtype)
@@ -251,9 +296,10 @@ def completed(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
     for block in conditionals(X, patterns, params, model):
         _, resp = weighted_posteriors(block.log_gaussian, params.weights)
         missing = block.missing[block.pattern]  # (n_b, q)
-        means = np.take_along_axis(block.offsets + params.means, missing[:, None, :], axis=2)
+        means = np.take_along_axis(block.offsets + params.means[:, np.newaxis, :],
+                                   missing[np.newaxis], axis=2)  # (K, n_b, q)
         if random_state is None:
-            values = np.einsum("nk,nkq->nq", resp, means)
+            values = np.einsum("nk,knq->nq", resp, means)
         else:
             # A component per row by inversion of its posteriors, then the
             # component's conditional Gaussian.
@@ -263,7 +309,7 @@ def completed(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
             rows = np.arange(len(resp))
             factor = np.linalg.cholesky(block.covariances[block.pattern, component])
             noise = random_state.standard_normal(missing.shape)
-            values = means[rows, component] + np.einsum("nij,nj->ni", factor, noise)
+            values = means[component, rows] + np.einsum("nij,nj->ni", factor, noise)
         target = filled[block.rows]
         np.put_along_axis(target, missing, values, axis=1)
         filled[block.rows] = target
