@@ -317,3 +317,35 @@ def test_conditional_draws_follow_the_conditional_law():
     np.testing.assert_allclose(np.cov(draws.T), expected_cov, atol=0.03)
     again = gm.impute(row[:5], strategy="sample", random_state=0)
     np.testing.assert_array_equal(again, gm.impute(row[:5], strategy="sample", random_state=0))
+
+
+def test_mixture_imputer_in_a_pipeline_and_a_grid_search():
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_ddpm_gmm import MixtureImputer
+
+    rng = np.random.default_rng(11)
+    X, labels = make_covariance_mixture(600, 4, 2, random_state=5)[:2]
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0]) + labels
+    Xm = _holes(X, 0.2, rng)
+    pipe = make_pipeline(MixtureImputer(random_state=0), Ridge())
+    search = GridSearchCV(pipe, {"mixtureimputer__n_components": [1, 2],
+                                 "mixtureimputer__covariance_type": ["full", "diag"]},
+                          cv=3).fit(Xm, y)
+    assert search.best_params_["mixtureimputer__covariance_type"] == "full"
+    imputer = MixtureImputer(random_state=0).fit(Xm)
+    filled = imputer.transform(Xm)
+    observed = ~np.isnan(Xm)
+    np.testing.assert_array_equal(filled[observed], Xm[observed])
+    assert not np.isnan(filled).any()
+    np.testing.assert_array_equal(filled, imputer.mixture_.impute(Xm))
+    drawn = imputer.set_params(strategy="sample").transform(Xm)
+    np.testing.assert_array_equal(drawn[observed], Xm[observed])
+    assert not np.allclose(drawn[~observed], filled[~observed])
+    # The conditional mean beats the draws and the column means in squared error.
+    error = {name: np.sqrt(np.mean((values - X)[~observed] ** 2)) for name, values in
+             [("mean", filled), ("sample", drawn),
+              ("columns", np.where(observed, Xm, np.nanmean(Xm, axis=0)))]}
+    assert error["mean"] < error["sample"] and error["mean"] < error["columns"]
