@@ -349,3 +349,62 @@ def test_mixture_imputer_in_a_pipeline_and_a_grid_search():
              [("mean", filled), ("sample", drawn),
               ("columns", np.where(observed, Xm, np.nanmean(Xm, axis=0)))]}
     assert error["mean"] < error["sample"] and error["mean"] < error["columns"]
+
+
+def test_lower_bound_is_the_observed_log_likelihood_in_the_data_units():
+    rng = np.random.default_rng(12)
+    X = _holes(make_covariance_mixture(800, 3, 2, random_state=6)[0] * 50 + 7, 0.3, rng)
+    gm = DDPMGaussianMixture(2, tol=1e-8, max_iter=500, random_state=0).fit(X)
+    assert gm.lower_bound_ == pytest.approx(gm.score(X), abs=1e-6)
+    weights = rng.integers(1, 3, len(X)).astype(float)
+    gm.fit(X, sample_weight=weights)
+    assert gm.lower_bound_ == pytest.approx(gm.score(X, sample_weight=weights), abs=1e-6)
+
+
+def _masked(X, kind, rng):
+    """X with holes: a share missing completely at random, or ("mar") the
+    other columns missing more often where column 0 (always seen) is high."""
+    if kind == "mar":
+        high = X[:, 0] > np.median(X[:, 0])
+        share = np.where(high, 0.5, 0.1)[:, None] * np.ones(X.shape[1])
+        share[:, 0] = 0.0
+        mask = rng.random(X.shape) < share
+    else:
+        mask = rng.random(X.shape) < kind
+    Xm = X.copy()
+    Xm[mask] = np.nan
+    return Xm[~mask.all(axis=1)]  # rows with nothing seen are dropped
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("kind", [0.1, 0.3, 0.5, "mar"])
+def test_recovery_matches_the_oracle_em_and_beats_imputing_first(kind, seed):
+    """Parameter errors within 1.05x of a converged textbook EM on the same
+    observed entries started at the truth, and below imputing first
+    (SimpleImputer or IterativeImputer, then GaussianMixture)."""
+    from _reference import missing_data_em
+    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+    from sklearn.impute import IterativeImputer, SimpleImputer
+    from sklearn.mixture import GaussianMixture
+
+    from sklearn_ddpm_gmm.metrics import matched_parameter_errors
+
+    X, _, weights, means, cov = make_covariance_mixture(3000, 4, 3, random_state=seed)
+    truth = (weights, means, cov)
+    Xm = _masked(X, kind, np.random.default_rng(seed))
+
+    def errors(w, m, c):
+        e = matched_parameter_errors(w, m, c, *truth)
+        return np.array([e["means"], e["covariances"]])
+
+    oracle = errors(*missing_data_em(Xm, *truth)[:3])
+    gm = DDPMGaussianMixture(3, random_state=0).fit(Xm)
+    ours = errors(gm.weights_, gm.means_, gm.covariances_)
+    assert np.all(ours <= 1.05 * oracle), (ours, oracle)
+    for imputer in (SimpleImputer(), IterativeImputer(random_state=0)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            baseline = GaussianMixture(3, random_state=0).fit(imputer.fit_transform(Xm))
+        assert np.all(ours < errors(baseline.weights_, baseline.means_,
+                                    baseline.covariances_)), type(imputer).__name__

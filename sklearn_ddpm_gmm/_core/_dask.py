@@ -70,6 +70,11 @@ class DaskRows:
         return (np.asarray(self.X[np.sort(rows)].compute(), dtype=np.float64)
                 - self.centre) / self.scale
 
+    @property
+    def observed_features(self) -> float:
+        """Observed entries per row (all of them: NaN is refused)."""
+        return self.shape[1]
+
     def subset(self, rows: np.ndarray) -> InMemoryRows:
         """The standardised rows ``rows``, gathered to the caller."""
         return InMemoryRows(self[rows])

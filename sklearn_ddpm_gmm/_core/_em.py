@@ -289,6 +289,11 @@ class InMemoryRows:
         """The rows the starts read (no entry is missing here)."""
         return self.array
 
+    @property
+    def observed_features(self) -> float:
+        """Observed entries per row (all of them here)."""
+        return self.shape[1]
+
     def subset(self, rows: np.ndarray) -> InMemoryRows:
         """The rows ``rows`` (indices) with their weights."""
         return InMemoryRows(self.array[rows],

@@ -333,6 +333,12 @@ class MissingRows(InMemoryRows):
     def imputed(self) -> np.ndarray:
         return self._imputed
 
+    @property
+    def observed_features(self) -> float:
+        """Observed entries per row, on average (weighted by the rows' weights)."""
+        counts = np.sum(~np.isnan(self.array), axis=1)
+        return float(np.average(counts, weights=self.sample_weight))
+
     def subset(self, rows: np.ndarray) -> InMemoryRows:
         return rows_of(self.array[rows],
                        None if self.sample_weight is None else self.sample_weight[rows])

@@ -108,7 +108,9 @@ def fit_likelihood(rows, spec, random_state, *, centre, scale, dtype, given, war
     FitResult
     """
     n_samples, n_features = rows.shape
-    log_scale = n_features * np.log(scale)
+    # The log-likelihood per row in the data's units: each observed entry
+    # of a row contributes -log(scale).
+    log_scale = rows.observed_features * np.log(scale)
     model = spec.model
     given = standardised_initial(given, centre=centre, scale=scale)
     reg = model.standardised_reg(scale)
@@ -185,8 +187,9 @@ def partial_fit_likelihood(X, current, spec, *, centre, scale, sample_weight, sh
     Z = standardised_rows(X, centre, scale)
     current = standardised(*current, model, centre=centre, scale=scale)
     standardised_model = model.with_reg(model.standardised_reg(scale))
+    rows = rows_of(Z, sample_weight)
     with one_blas_thread():
-        result = rows_of(Z, sample_weight).run_phase(
+        result = rows.run_phase(
             current, standardised_model,
             tol=stopping_tol(spec.tol, spec.n_components, *Z.shape),
             max_iter=spec.max_iter, fixed_covariances=model.fixed_covariances(
@@ -197,7 +200,7 @@ def partial_fit_likelihood(X, current, spec, *, centre, scale, sample_weight, sh
           zip(current[:3], result.params[:3])),
         model,
     )
-    log_scale = X.shape[1] * np.log(scale)
+    log_scale = rows.observed_features * np.log(scale)
     lower_bounds = [value - log_scale for value in result.lower_bounds]
     return FitResult(
         attributes=attributes(blended, model, centre=centre, scale=scale, dtype=X.dtype),
