@@ -40,6 +40,7 @@ def _expected_failed_checks(estimator):
     DiffusionMixtureSampler(),
     DiffusionMixtureSampler(n_components=2),
     MixtureImputer(),
+    MixtureImputer(n_components=2),
     MixtureImputer(n_components=1, strategy="sample"),
 ], expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):

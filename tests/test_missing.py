@@ -75,7 +75,7 @@ def test_one_component_is_gaussian_conditioning(kind):
             expected_mean = mean[0, m] + B @ (X[row, o] - mean[0, o])
             expected_cov = S[np.ix_(m, m)] - B @ S[np.ix_(o, m)]
             got_mean = (block.offsets[0, j] + mean[0])[m]
-            got_cov = block.covariances[block.pattern[j], 0]
+            got_cov = block.covariances[0, block.pattern[j]]
             np.testing.assert_allclose(got_mean, expected_mean, rtol=0, atol=1e-10)
             np.testing.assert_allclose(got_cov, expected_cov, rtol=0, atol=1e-10)
             np.testing.assert_allclose((block.offsets[0, j] + mean[0])[o], X[row, o],

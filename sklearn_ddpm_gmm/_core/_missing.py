@@ -93,7 +93,7 @@ class Conditional(NamedTuple):
     rows: np.ndarray  # (n_b,) indices of the rows
     log_gaussian: np.ndarray  # (n_b, K) log N(x_o; mu_ko, Sigma_k,oo)
     offsets: np.ndarray  # (K, n_b, d) E[x | x_o, k] - mu_k
-    covariances: np.ndarray  # (G, K, q, q) Cov[x_m | x_o, k] of each pattern
+    covariances: np.ndarray  # (K, G, q, q) Cov[x_m | x_o, k] of each pattern
     pattern: np.ndarray  # (n_b,) each row's pattern
     missing: np.ndarray  # (G, q) the missing coordinates of each pattern
 
@@ -121,21 +121,19 @@ def conditionals(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
     chol = params.precisions_cholesky
     precisions = model.precision_matrices(chol, n_components, n_features)
     log_det = model.log_det_cholesky(chol, n_features)
-    components = np.arange(n_components)[None, :, None, None]
+    components = np.arange(n_components)[:, None, None, None]
     for group in patterns.groups:
         q = group.missing.shape[1]
         # Each pattern's P_mm, factored once: the conditional covariances
         # and log det P_mm.
-        p_mm = precisions[components, group.missing[:, None, :, None],
-                          group.missing[:, None, None, :]]  # (G, K, q, q)
+        p_mm = precisions[components, group.missing[None, :, :, None],
+                          group.missing[None, :, None, :]]  # (K, G, q, q)
         factor = np.linalg.cholesky(p_mm)
         identity = np.broadcast_to(np.eye(q), p_mm.shape)
         inverse_factor = np.linalg.solve(factor, identity)
         covariances = np.swapaxes(inverse_factor, -1, -2) @ inverse_factor
         log_det_mm = 2.0 * np.sum(np.log(np.diagonal(factor, axis1=-2, axis2=-1)), axis=-1)
         step = max(1, _BLOCK_ENTRIES // (n_components * max(q * q, n_features)))
-        # (K, G, q, q): each component's covariances contiguous for the gathers.
-        by_component = np.ascontiguousarray(np.swapaxes(covariances, 0, 1))
         for start in range(0, len(group.rows), step):
             block = slice(start, start + step)
             rows, pattern = group.rows[block], group.pattern[block]
@@ -145,12 +143,12 @@ def conditionals(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
             np.put_along_axis(offsets, missing, 0.0, axis=2)
             u = np.matmul(offsets, precisions)  # P_k e (P symmetric)
             u_m = np.take_along_axis(u, missing, axis=2)  # (K, n_b, q)
-            shift = np.einsum("knij,knj->kni", by_component[:, pattern], u_m)
+            shift = np.einsum("knij,knj->kni", covariances[:, pattern], u_m)
             distances = (np.einsum("knd,knd->kn", offsets, u)
                          - np.einsum("knq,knq->kn", u_m, shift))
             np.maximum(distances, 0.0, out=distances)  # rounding below zero
             log_gaussian = (-0.5 * ((n_features - q) * math.log(2 * math.pi) + distances.T)
-                            + log_det - 0.5 * log_det_mm[pattern])
+                            + log_det - 0.5 * log_det_mm[:, pattern].T)
             np.put_along_axis(offsets, missing, -shift, axis=2)
             yield Conditional(rows, log_gaussian, offsets, covariances, pattern,
                               group.missing)
@@ -265,12 +263,19 @@ def _expected_statistics(block: Conditional, resp: np.ndarray, log_prob: np.ndar
     first = np.matmul(resp.T[:, np.newaxis, :], filled)[:, 0]
     # sum_i r_ik Cov[x_i | x_io, k], each pattern's covariance weighted by
     # its rows' posteriors, in the missing coordinates' places.
-    pattern_mass = np.zeros((len(block.missing), n_components), dtype=resp.dtype)
-    np.add.at(pattern_mass, block.pattern, resp)
-    conditional = np.zeros((n_components, n_features, n_features), dtype=resp.dtype)
-    np.add.at(conditional, (np.arange(n_components)[None, :, None, None],
-                            block.missing[:, None, :, None], block.missing[:, None, None, :]),
-              pattern_mass[:, :, None, None] * block.covariances)
+    n_patterns, q = block.missing.shape
+    pattern_mass = np.stack([np.bincount(block.pattern, weights=resp[:, k],
+                                         minlength=n_patterns)
+                             for k in range(n_components)])  # (K, G)
+    # Flat indices of (k, missing_i, missing_j) in a (K, d, d) array: a
+    # one-dimensional bincount (np.add.at on broadcast indices is 10x slower).
+    flat = (np.arange(n_components)[:, None, None, None] * n_features**2
+            + block.missing[None, :, :, None] * n_features + block.missing[None, :, None, :])
+    values = pattern_mass[:, :, None, None] * block.covariances
+    conditional = np.bincount(np.broadcast_to(flat, values.shape).ravel(),
+                              weights=values.ravel(), minlength=n_components * n_features**2)
+    conditional = conditional.reshape(n_components, n_features, n_features).astype(
+        resp.dtype, copy=False)
     second = model.expected_second_statistic(filled, resp, first / floored(mass)[:, None],
                                              conditional)
     weight = float(len(log_prob) if sample_weight is None else np.sum(sample_weight))
@@ -307,7 +312,7 @@ def completed(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
             draws = random_state.uniform(size=(len(resp), 1)) * cumulative[:, -1:]
             component = np.minimum((cumulative < draws).sum(axis=1), resp.shape[1] - 1)
             rows = np.arange(len(resp))
-            factor = np.linalg.cholesky(block.covariances[block.pattern, component])
+            factor = np.linalg.cholesky(block.covariances[component, block.pattern])
             noise = random_state.standard_normal(missing.shape)
             values = means[component, rows] + np.einsum("nij,nj->ni", factor, noise)
         target = filled[block.rows]
