@@ -7,7 +7,7 @@ entries, then used to fill the lower half of unseen digits: by the
 conditional mean, and by draws from the conditional law, beside scikit-learn's
 IterativeImputer fitted to the same rows.
 
-The training digits have 30% of their pixels missing completely at random;
+The 1 000 training digits have 30% of their pixels missing completely at random;
 nothing is imputed to fit the mixture (each row's likelihood is that of its
 observed pixels). The test digits show only their upper half.
 """
@@ -25,7 +25,7 @@ from sklearn_ddpm_gmm import DDPMGaussianMixture
 X, y = load_digits(return_X_y=True)
 rng = np.random.default_rng(0)
 order = rng.permutation(len(X))
-train, test = X[order[:1500]], X[order[1500:]]
+train, test = X[order[:1000]], X[order[1500:]]
 
 X_train = train.copy()
 X_train[rng.random(train.shape) < 0.3] = np.nan
@@ -35,7 +35,7 @@ X_test[:, 32:] = np.nan  # the lower half of each 8 x 8 image
 tic = time.perf_counter()
 # reg_covar in pixel units (0-16): pixels that are nearly always blank would
 # otherwise give components variances of 1e-6.
-gm = DDPMGaussianMixture(10, covariance_type="full", reg_covar=0.5,
+gm = DDPMGaussianMixture(6, covariance_type="full", reg_covar=0.5,
                          random_state=0).fit(X_train)
 mean_fill = gm.impute(X_test)
 draws = [gm.impute(X_test, strategy="sample", random_state=seed) for seed in range(2)]

@@ -805,7 +805,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
         See Also
         --------
-        MixtureImputer : The same as a transformer.
+        sklearn_ddpm_gmm.MixtureImputer : The same as a transformer.
 
         Examples
         --------

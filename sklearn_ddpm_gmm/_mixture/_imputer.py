@@ -71,7 +71,7 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
 
     See Also
     --------
-    DDPMGaussianMixture.impute : The same from a fitted mixture.
+    sklearn_ddpm_gmm.DDPMGaussianMixture.impute : The same from a fitted mixture.
     sklearn.impute.IterativeImputer : Chained regressions, one feature at a time.
 
     References
