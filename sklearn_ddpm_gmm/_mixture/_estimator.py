@@ -309,7 +309,11 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data: an array, or a ``dask.array.Array`` chunked by rows
-            (its blocks are passed over where they live).
+            (its blocks are passed over where they live). NaN marks a missing
+            entry (missing at random; arrays in memory, default final phase):
+            the fit maximises the likelihood of the observed entries (EM with
+            missing coordinates; see the user guide). Every row and every
+            column needs an observed entry.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -599,6 +603,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Log density of each sample under the fitted mixture.
 
+        Missing entries (NaN) are marginalised: a row's density is that of
+        its observed entries (0 for a row with none).
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -653,6 +660,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Posterior probability of each component for each sample.
+
+        Given a row's observed entries where some are missing (NaN).
 
         Parameters
         ----------
