@@ -1,10 +1,11 @@
 """Gaussian mixtures learned with the objective that trains diffusion models."""
 
 from ._mixture._estimator import DDPMGaussianMixture
+from ._mixture._imputer import MixtureImputer
 from ._mixture._model_selection import DDPMGaussianMixtureIC
 from ._sampler._estimator import DiffusionMixtureSampler
 
 __version__ = "0.1.0"
 
 __all__ = ["DDPMGaussianMixture", "DDPMGaussianMixtureIC", "DiffusionMixtureSampler",
-           "__version__"]
+           "MixtureImputer", "__version__"]

@@ -247,3 +247,70 @@ def log_likelihood_gradient(X, params, covariance_type):
         grad_cov = per_entry.sum(axis=1) if covariance_type == "spherical" else per_entry
     grad_logits = nk / n_samples - params.weights
     return grad_means, grad_cov, grad_logits
+
+
+# --------------------------------------------- EM with missing coordinates
+def missing_data_em(X, weights, means, covariances, *, reg_covar=1e-6, tol=1e-10,
+                    max_iter=2000):
+    """EM on the observed entries of X (NaN where missing), full covariances,
+    written the textbook way (Ghahramani & Jordan 1994): for each row and
+    component, the observed marginal and the conditional moments from
+    ``Sigma_oo``'s inverse (the package works from ``P_mm``, the precision's
+    missing block, instead), one missingness pattern at a time.
+
+    Runs until a step gains less than ``tol`` per row (a converged maximum).
+
+    Returns
+    -------
+    weights, means, covariances : ndarray
+    log_likelihood : float
+        Mean observed-data log-likelihood per row at the returned parameters'
+        predecessor (as GaussianMixture's lower bound).
+    """
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    n, d = X.shape
+    weights, means = np.array(weights, float), np.array(means, float)
+    covariances = np.array(covariances, float)
+    K = len(weights)
+    observed = ~np.isnan(X)
+    patterns, which = np.unique(observed, axis=0, return_inverse=True)
+    which = which.ravel()
+    previous = -np.inf
+    for _ in range(max_iter):
+        log_r = np.empty((n, K))
+        filled = np.empty((n, K, d))
+        conditional = np.zeros((n, K, d, d))
+        for g, o in enumerate(patterns):
+            rows = np.flatnonzero(which == g)
+            m = ~o
+            for k in range(K):
+                S, mu = covariances[k], means[k]
+                S_oo, S_mo = S[np.ix_(o, o)], S[np.ix_(m, o)]
+                B = np.linalg.solve(S_oo, S_mo.T).T  # S_mo S_oo^-1
+                x_o = X[np.ix_(rows, o)]
+                log_r[rows, k] = np.log(weights[k]) + np.atleast_1d(
+                    multivariate_normal(mu[o], S_oo).logpdf(x_o))
+                block = np.empty((len(rows), d))
+                block[:, o] = x_o
+                block[:, m] = mu[m] + (x_o - mu[o]) @ B.T
+                filled[rows, k] = block
+                C = np.zeros((d, d))
+                C[np.ix_(m, m)] = S[np.ix_(m, m)] - B @ S_mo.T
+                conditional[rows, k] = C
+        log_norm = logsumexp(log_r, axis=1)
+        resp = np.exp(log_r - log_norm[:, None])
+        nk = resp.sum(axis=0)
+        weights = nk / n
+        means = np.einsum("nk,nkd->kd", resp, filled) / nk[:, None]
+        for k in range(K):
+            diff = filled[:, k] - means[k]
+            covariances[k] = ((resp[:, k, None] * diff).T @ diff
+                              + np.einsum("n,nij->ij", resp[:, k], conditional[:, k])) / nk[k]
+            covariances[k] += reg_covar * np.eye(d)
+        current = float(np.mean(log_norm))
+        if current - previous < tol:
+            break
+        previous = current
+    return weights, means, covariances, current

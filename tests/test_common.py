@@ -2,7 +2,12 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_ddpm_gmm import DDPMGaussianMixture, DDPMGaussianMixtureIC, DiffusionMixtureSampler
+from sklearn_ddpm_gmm import (
+    DDPMGaussianMixture,
+    DDPMGaussianMixtureIC,
+    DiffusionMixtureSampler,
+    MixtureImputer,
+)
 
 
 def _expected_failed_checks(estimator):
@@ -34,6 +39,9 @@ def _expected_failed_checks(estimator):
     DDPMGaussianMixtureIC(n_components=3, covariance_type=("diag", "spherical")),
     DiffusionMixtureSampler(),
     DiffusionMixtureSampler(n_components=2),
+    MixtureImputer(),
+    MixtureImputer(n_components=2),
+    MixtureImputer(n_components=1, strategy="sample"),
 ], expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

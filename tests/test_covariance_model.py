@@ -143,27 +143,24 @@ def test_history_joins_phases_and_hands_out_copies():
 
 def test_power_start_keeps_the_candidate_of_higher_likelihood(monkeypatch):
     X = make_covariance_mixture(1500, 3, 4, random_state=3)[0]
-    candidates, starts = [], []
-    run_candidate, run_final = _fit.run_likelihood_phase, InMemoryRows.run_phase
+    # Every phase runs through the rows' run_phase: the two candidates on
+    # the subsample, then the final phase on all rows from the one kept.
+    calls = []
+    run_phase = InMemoryRows.run_phase
 
-    def spy_candidate(*args, **kwargs):
-        result = run_candidate(*args, **kwargs)
-        candidates.append(result)
+    def spy(self, start, model, **kwargs):
+        result = run_phase(self, start, model, **kwargs)
+        calls.append((start, result))
         return result
 
-    def spy_final(self, start, model, **kwargs):
-        starts.append(start)
-        return run_final(self, start, model, **kwargs)
-
-    monkeypatch.setattr(_fit, "run_likelihood_phase", spy_candidate)
-    monkeypatch.setattr(InMemoryRows, "run_phase", spy_final)
+    monkeypatch.setattr(InMemoryRows, "run_phase", spy)
     for seed in range(3):
-        candidates.clear()
-        starts.clear()
+        calls.clear()
         DDPMGaussianMixture(4, random_state=seed).fit(X)
-        assert len(candidates) == 2 and len(starts) == 1
-        kept = max(candidates, key=lambda result: result.lower_bounds[-1])
-        for got, expected in zip(starts[0], kept.params):
+        assert len(calls) == 3
+        kept = max((result for _, result in calls[:2]),
+                   key=lambda result: result.lower_bounds[-1])
+        for got, expected in zip(calls[2][0], kept.params):
             np.testing.assert_array_equal(got, expected)
 
 

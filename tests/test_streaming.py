@@ -68,8 +68,11 @@ def test_partial_fit_checks_the_chunk():
     with pytest.raises(ValueError, match="features"):
         model.partial_fit(X[:, :2])
     bad = X[:10].copy()
-    bad[0, 0] = np.nan
+    bad[0] = np.nan  # a row with nothing observed (a NaN alone is a missing entry)
     with pytest.raises(ValueError, match="NaN"):
+        model.partial_fit(bad)
+    bad[0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
         model.partial_fit(bad)
 
 

@@ -8,6 +8,7 @@ EXAMPLE_ORDER = [
     "plot_em_phase.py",
     "plot_error_vs_n.py",
     "plot_model_selection.py",
+    "plot_missing_values.py",
     "plot_sampler.py",
     "plot_streaming.py",
 ]

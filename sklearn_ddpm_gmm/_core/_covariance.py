@@ -244,6 +244,26 @@ class CovarianceType:
         rows X with (weighted) posteriors ``resp`` and the M-step's means."""
         raise self._not_defined("second_statistic")
 
+    def expected_second_statistic(self, filled: np.ndarray, resp: np.ndarray,
+                                  means: np.ndarray, conditional: np.ndarray) -> np.ndarray:
+        """The type's second-order statistic of rows with missing entries
+        (EM's expected statistic, :mod:`._missing`): component k sees the
+        rows completed by its conditional means, ``filled[k]``, and adds
+        the conditional covariances. With nothing missing (``filled[k]``
+        the rows, ``conditional`` zero) it is :meth:`second_statistic`.
+
+        Parameters
+        ----------
+        filled : ndarray of shape (n_components, n_samples, n_features)
+        resp : ndarray of shape (n_samples, n_components)
+            Posteriors, already multiplied by the rows' weights.
+        means : ndarray of shape (n_components, n_features)
+            The M-step's means of these rows.
+        conditional : ndarray of shape (n_components, n_features, n_features)
+            ``sum_i resp_ik Cov[x_i | observed part of x_i, k]``.
+        """
+        raise self._not_defined("expected_second_statistic")
+
     def merged(self, a: Statistics, b: Statistics) -> Statistics:
         """The statistics of two sets of rows together (the additive ones add)."""
         return Statistics(a.mass + b.mass, a.first + b.first, a.second + b.second,
@@ -388,6 +408,11 @@ class DiagCovariance(CovarianceType):
     def second_statistic(self, X: np.ndarray, resp: np.ndarray, means: np.ndarray,
                          sample_weight: np.ndarray | None) -> np.ndarray:
         return resp.T @ (X * X)
+
+    def expected_second_statistic(self, filled: np.ndarray, resp: np.ndarray,
+                                  means: np.ndarray, conditional: np.ndarray) -> np.ndarray:
+        return (np.matmul(resp.T[:, np.newaxis, :], filled * filled)[:, 0]
+                + np.diagonal(conditional, axis1=1, axis2=2))
 
     def covariances_from(self, stats: Statistics, nk: np.ndarray, means: np.ndarray,
                          fixed_covariances: np.ndarray | None) -> np.ndarray:
@@ -539,6 +564,14 @@ class FullCovariance(CovarianceType):
             scatter[k] = (resp[:, k] * diff.T) @ diff
         return scatter
 
+    def expected_second_statistic(self, filled: np.ndarray, resp: np.ndarray,
+                                  means: np.ndarray, conditional: np.ndarray) -> np.ndarray:
+        scatter = conditional.copy()
+        for k in range(means.shape[0]):
+            diff = filled[k] - means[k]
+            scatter[k] += (resp[:, k] * diff.T) @ diff
+        return scatter
+
     def merged(self, a: Statistics, b: Statistics) -> Statistics:
         # Scatters around each set's own means, combined around the joint
         # mean (Chan, Golub & LeVeque's pairwise update).
@@ -626,6 +659,15 @@ class TiedCovariance(FullCovariance):
         if sample_weight is None:
             return X.T @ X
         return (X * sample_weight[:, np.newaxis]).T @ X
+
+    def expected_second_statistic(self, filled: np.ndarray, resp: np.ndarray,
+                                  means: np.ndarray, conditional: np.ndarray) -> np.ndarray:
+        # sum_k sum_i r_ik E[x x^T | ., k]: the rows' second moment when
+        # nothing is missing (the posteriors sum to the rows' weights).
+        second = conditional.sum(axis=0)
+        for k in range(means.shape[0]):
+            second += (filled[k] * resp[:, k, np.newaxis]).T @ filled[k]
+        return second
 
     def merged(self, a: Statistics, b: Statistics) -> Statistics:
         return CovarianceType.merged(self, a, b)

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._covariance import CovarianceType, Statistics
-from ._em import Extrapolation, LikelihoodResult, iterate, posteriors
+from ._em import Extrapolation, InMemoryRows, LikelihoodResult, iterate, posteriors
 from ._mixture import Mixture, make_mixture
 from ._standardise import centre_and_scale, check_spread
 
@@ -69,6 +69,19 @@ class DaskRows:
         """Standardised rows ``rows`` (sorted indices), gathered to the caller."""
         return (np.asarray(self.X[np.sort(rows)].compute(), dtype=np.float64)
                 - self.centre) / self.scale
+
+    @property
+    def observed_features(self) -> float:
+        """Observed entries per row (all of them: NaN is refused)."""
+        return self.shape[1]
+
+    def subset(self, rows: np.ndarray) -> InMemoryRows:
+        """The standardised rows ``rows``, gathered to the caller."""
+        return InMemoryRows(self[rows])
+
+    def cold_start_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The rows of the subsample ``rows`` that the cold start reads."""
+        return self[rows]
 
     def pass_statistics(self, params: Mixture, model: CovarianceType) -> Statistics:
         """One pass over every block: the total Statistics."""
@@ -133,7 +146,11 @@ def standardisation(X: da.Array, min_variance: float = 0.0) -> tuple[np.ndarray,
 
     low, high = dask.compute(X.min(axis=0), X.max(axis=0))
     if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
-        raise ValueError("Input X contains NaN or infinity.")
+        raise ValueError(
+            "Input X contains NaN or infinity. Missing values (NaN) are supported "
+            "for arrays in memory, not yet for Dask arrays: fit X.compute(), or "
+            "impute the Dask array first."
+        )
     check_spread(low, high, np.dtype(np.float64))
 
     def mean_offset(middle):

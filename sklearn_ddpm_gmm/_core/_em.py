@@ -92,13 +92,23 @@ def posteriors(X: np.ndarray, params: Mixture,
     log_prob : ndarray of shape (n_samples,)
     resp : ndarray of shape (n_samples, n_components)
     """
-    with np.errstate(divide="ignore"):  # a weight of zero is allowed
-        log_weights = np.log(params.weights)
     # A squared distance beyond float64 (a point 1e154 standard deviations
     # from a collapsed component) is a density of zero: its log is -inf.
     with np.errstate(over="ignore"):
-        weighted = model.log_gaussian_prob(X, params.means,
-                                           params.precisions_cholesky) + log_weights
+        log_gaussian = model.log_gaussian_prob(X, params.means, params.precisions_cholesky)
+    return weighted_posteriors(log_gaussian, params.weights)
+
+
+def weighted_posteriors(log_gaussian: np.ndarray,
+                        weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Log-density of each row and posteriors from the components'
+    log-densities ``log N(x_i; mu_k, Sigma_k)``, shape (n_samples, n_components),
+    and the weights (the E-step's last part, shared with the observed-data
+    E-step of :mod:`._missing`)."""
+    with np.errstate(divide="ignore"):  # a weight of zero is allowed
+        log_weights = np.log(weights)
+    with np.errstate(over="ignore"):
+        weighted = log_gaussian + log_weights
     # The project's log-sum-exp: scipy's took a third of a fit's time.
     return log_normalise(weighted)
 
@@ -456,6 +466,30 @@ class InMemoryRows:
 
     def __getitem__(self, rows: np.ndarray) -> np.ndarray:
         return self.array[rows]
+
+    @property
+    def imputed(self) -> np.ndarray:
+        """The rows the starts read (no entry is missing here)."""
+        return self.array
+
+    @property
+    def observed_features(self) -> float:
+        """Observed entries per row (all of them here)."""
+        return self.shape[1]
+
+    def subset(self, rows: np.ndarray) -> InMemoryRows:
+        """The rows ``rows`` (indices) with their weights."""
+        return InMemoryRows(self.array[rows],
+                            None if self.sample_weight is None else self.sample_weight[rows])
+
+    def cold_start_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The rows of the subsample ``rows`` that the cold start reads."""
+        return self.array[rows]
+
+    def posteriors(self, params: Mixture,
+                   model: CovarianceType) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`posteriors` of the rows."""
+        return posteriors(self.array, params, model)
 
     def run_phase(self, params: Mixture, model: CovarianceType,
                   **kwargs: Any) -> LikelihoodResult:

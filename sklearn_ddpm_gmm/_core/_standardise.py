@@ -64,6 +64,8 @@ def standardise(
     blocks = [slice(i, i + _STANDARDISATION_ROWS)
               for i in range(0, n_samples, _STANDARDISATION_ROWS)]
     low, high = column_min_max(X)
+    if np.isnan(low).any():  # NaN propagates through the minima
+        return _standardise_observed(X, dtype, min_variance, sample_weight)
     check_spread(low, high, X.dtype)
     w = sample_weight
     total = n_samples if w is None else float(np.sum(w))
@@ -94,6 +96,38 @@ def standardise(
     total_variance = X.shape[1] * (spread / scale) ** 2
     bounds = DataBounds((low - centre) / scale, (high - centre) / scale, total_variance)
     return Z, centre, scale, bounds
+
+
+def _standardise_observed(X, dtype, min_variance, sample_weight):
+    """:func:`standardise` of X with missing entries (NaN): the centre, scale
+    and bounds of the observed entries (each column's weighted mean over its
+    observed rows, the root mean square of all observed offsets); Z keeps
+    the NaN."""
+    observed = ~np.isnan(X)
+    weights = observed.astype(np.float64)
+    if sample_weight is not None:
+        weights *= sample_weight[:, np.newaxis]
+    with np.errstate(invalid="ignore"):  # all-NaN columns are refused earlier
+        low, high = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+    check_spread(low, high, X.dtype)
+    column_weight = weights.sum(axis=0)
+
+    def offsets(centre, unit=1.0):
+        return np.where(observed, (X - centre) / unit, 0.0)
+
+    def mean_offset(middle):
+        return np.sum(weights * offsets(middle), axis=0) / column_weight
+
+    def mean_square(centre, unit):
+        return float(np.sum(weights * offsets(centre, unit) ** 2) / np.sum(column_weight))
+
+    centre, scale, spread = centre_and_scale(low, high, mean_offset=mean_offset,
+                                             mean_square=mean_square, dtype=X.dtype,
+                                             min_variance=min_variance)
+    Z = standardised(X, centre, scale, dtype)
+    total_variance = X.shape[1] * (spread / scale) ** 2
+    return Z, centre, scale, DataBounds((low - centre) / scale, (high - centre) / scale,
+                                        total_variance)
 
 
 def centre_and_scale(low: np.ndarray, high: np.ndarray, *,

@@ -23,17 +23,20 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from .._core._covariance import RegisteredTypes, covariance_model
 from .._core._dask import dask_rows, is_dask_array
-from .._core._em import InMemoryRows
+from .._core._missing import has_nan, rows_of
 from .._core._mixture import Mixture, initial_values
 from .._core._standardise import check_spread, standardise
 from .._numerics._fastops import column_min_max
 from ._fit import fit_likelihood, partial_fit_likelihood
-from ._inference import log_prob_resp, noised_score, sample
+from ._inference import impute, log_prob_resp, noised_score, sample
 from ._single_level import fit_single_level, partial_fit_single_level
 from ._spec import FitSpec
 
 _WEIGHTS_NEED_INTEGRATED = ("sample_weight is supported by the default final phase, "
                             "noise_level='integrated'.")
+_NAN_NEEDS_INTEGRATED = ("Missing values (NaN) are supported by the default final phase, "
+                         "noise_level='integrated'.")
+
 class SingularComponentWarning(UserWarning):
     """Every maximum the fit found has a singular component (a spurious one)."""
 
@@ -306,7 +309,11 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data: an array, or a ``dask.array.Array`` chunked by rows
-            (its blocks are passed over where they live).
+            (its blocks are passed over where they live). NaN marks a missing
+            entry (missing at random; arrays in memory, default final phase):
+            the fit maximises the likelihood of the observed entries (EM with
+            missing coordinates; see the user guide). Every row and every
+            column needs an observed entry.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -383,7 +390,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """fit on in-memory X (labels are left to predict: a pass fit does not need)."""
         warm = self.warm_start and hasattr(self, "converged_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2,
-                          reset=not warm)
+                          reset=not warm, ensure_all_finite="allow-nan")
+        missing = _check_missing(X)
         sample_weight = self._checked_weights(sample_weight, X)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
@@ -397,10 +405,12 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         if spec.single_level:
             if sample_weight is not None:
                 raise ValueError(_WEIGHTS_NEED_INTEGRATED)
+            if missing:
+                raise ValueError(_NAN_NEEDS_INTEGRATED)
             return self._fit_single_level(X, spec, given, random_state=random_state,
                                           warm=warm)
         Z, centre, scale, _ = standardise(X, min_variance=spec.model.min_variance)
-        return self._fit_rows(InMemoryRows(Z, sample_weight), spec, given, random_state,
+        return self._fit_rows(rows_of(Z, sample_weight), spec, given, random_state,
                               centre=centre, scale=scale, dtype=X.dtype, warm=warm)
 
     def _fit_dask(self, X):
@@ -536,12 +546,17 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         """
         if not hasattr(self, "means_"):
             return self.fit(X, sample_weight=sample_weight)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False,
+                          ensure_all_finite="allow-nan")
+        missing = _check_missing(X)
         sample_weight = self._checked_weights(sample_weight, X)
         centre, scale = self._standardisation_
         # The chunk is taken in the first fit's units: with them, its spread
         # must be one float64 covariances hold.
-        low, high = column_min_max(X)
+        if missing:
+            low, high = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+        else:
+            low, high = column_min_max(X)
         check_spread(np.minimum(low, centre), np.maximum(high, centre), X.dtype)
         spec = self._spec()
         current = (self.weights_, self.means_, self.covariances_)
@@ -555,6 +570,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         else:
             if sample_weight is not None:
                 raise ValueError(_WEIGHTS_NEED_INTEGRATED)
+            if missing:
+                raise ValueError(_NAN_NEEDS_INTEGRATED)
             result = partial_fit_single_level(
                 X, current, spec, random_state=self._random_state_, centre=centre, scale=scale,
                 reg=self._phase_reg_, n_samples_seen=self.n_samples_seen_,
@@ -574,11 +591,20 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     def _estimate_log_prob_resp(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, X, reset=False, dtype=np.float64,
+                          ensure_all_finite="allow-nan")
         return log_prob_resp(X, self._mixture(), self._spec().model)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
 
     def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Log density of each sample under the fitted mixture.
+
+        Missing entries (NaN) are marginalised: a row's density is that of
+        its observed entries (0 for a row with none).
 
         Parameters
         ----------
@@ -634,6 +660,8 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Posterior probability of each component for each sample.
+
+        Given a row's observed entries where some are missing (NaN).
 
         Parameters
         ----------
@@ -756,6 +784,62 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         rng = check_random_state(self.random_state if random_state is None else random_state)
         return sample(n_samples, rng, self._mixture(), self._spec().model)
 
+    def impute(self, X: ArrayLike, *, strategy: str = "mean",
+               random_state: int | np.random.RandomState | None = None) -> np.ndarray:
+        """Fill the missing entries (NaN) of X from the fitted mixture.
+
+        Each row's missing coordinates given its observed ones follow a
+        mixture of Gaussians: component k with the posterior probability of
+        the observed part, and within it the Gaussian conditional
+        ``N(mu_m + Sigma_mo Sigma_oo^{-1} (x_o - mu_o), Sigma_mm - Sigma_mo
+        Sigma_oo^{-1} Sigma_om)``. ``strategy="mean"`` fills the conditional
+        mean (the best guess in squared error); ``"sample"`` draws from the
+        conditional law (multiple imputation: call again with other seeds).
+        A row with nothing observed gets the mixture's mean, or a draw from it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            NaN where missing.
+        strategy : {"mean", "sample"}, default="mean"
+            Conditional mean or conditional draw.
+        random_state : int, RandomState instance or None, default=None
+            Source of the draws of ``"sample"``; None uses the estimator's
+            ``random_state``.
+
+        Returns
+        -------
+        X_filled : ndarray of shape (n_samples, n_features)
+            A new array: X's observed entries, the missing ones filled.
+
+        See Also
+        --------
+        sklearn_ddpm_gmm.MixtureImputer : The same as a transformer.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_ddpm_gmm import DDPMGaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.multivariate_normal([0, 0], [[1, 0.9], [0.9, 1]], size=500)
+        >>> gm = DDPMGaussianMixture(random_state=0).fit(X)
+        >>> filled = gm.impute([[2.0, np.nan]])
+        >>> bool(abs(filled[0, 1] - 0.9 * 2.0) < 0.2)
+        True
+        >>> gm.impute([[2.0, np.nan]], strategy="sample", random_state=0).shape
+        (1, 2)
+        """
+        check_is_fitted(self)
+        if strategy not in ("mean", "sample"):
+            raise ValueError(f"strategy must be 'mean' or 'sample'; got {strategy!r}.")
+        X = validate_data(self, X, reset=False, dtype=np.float64,
+                          ensure_all_finite="allow-nan")
+        rng = None
+        if strategy == "sample":
+            rng = check_random_state(self.random_state if random_state is None
+                                     else random_state)
+        return impute(X, self._mixture(), self._spec().model, random_state=rng)
+
     # --------------------------------------------------------- model selection
     def _n_parameters(self):
         """Free parameters, counted as GaussianMixture counts them."""
@@ -813,6 +897,27 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         n_samples = _weighted_count(X, sample_weight)
         return (-2 * self.score(X, sample_weight=sample_weight) * n_samples
                 + 2 * self._n_parameters())
+
+
+def _check_missing(X):
+    """Whether X has missing entries (NaN); ValueError where a row or a
+    column has no observed entry (nothing to fit it to)."""
+    if not has_nan(X):
+        return False
+    missing = np.isnan(X)
+    columns = np.flatnonzero(missing.all(axis=0))
+    if len(columns):
+        raise ValueError(
+            f"{len(columns)} feature(s) of X are missing (NaN) in every row (column(s) "
+            f"{columns[:10].tolist()}): there is nothing to fit them to. Drop them."
+        )
+    rows = np.flatnonzero(missing.all(axis=1))
+    if len(rows):
+        raise ValueError(
+            f"{len(rows)} row(s) of X have every feature missing (NaN) (row(s) "
+            f"{rows[:10].tolist()}): there is nothing to fit them to. Drop them."
+        )
+    return True
 
 
 def _weighted_count(X, sample_weight):

@@ -28,10 +28,9 @@ from .._ddpm._cold_start import cold_start, initial_posteriors, one_hot
 from .._core._em import (
     LikelihoodResult,
     em_step,
-    posteriors,
-    run_likelihood_phase,
     stopping_tol,
 )
+from .._core._missing import rows_of
 from .._core._mixture import (
     attributes,
     from_coordinates,
@@ -109,7 +108,9 @@ def fit_likelihood(rows, spec, random_state, *, centre, scale, dtype, given, war
     FitResult
     """
     n_samples, n_features = rows.shape
-    log_scale = n_features * np.log(scale)
+    # The log-likelihood per row in the data's units: each observed entry
+    # of a row contributes -log(scale).
+    log_scale = rows.observed_features * np.log(scale)
     model = spec.model
     given = standardised_initial(given, centre=centre, scale=scale)
     reg = model.standardised_reg(scale)
@@ -186,20 +187,21 @@ def partial_fit_likelihood(X, current, spec, *, centre, scale, sample_weight, sh
     Z = standardised_rows(X, centre, scale)
     current = standardised(*current, model, centre=centre, scale=scale)
     standardised_model = model.with_reg(model.standardised_reg(scale))
+    rows = rows_of(Z, sample_weight)
     with one_blas_thread():
-        result = run_likelihood_phase(
-            Z, current, standardised_model,
+        result = rows.run_phase(
+            current, standardised_model,
             tol=stopping_tol(spec.tol, spec.n_components, *Z.shape),
             max_iter=spec.max_iter, fixed_covariances=model.fixed_covariances(
                 spec.n_components, scale),
-            sample_weight=sample_weight, accelerated=True,
+            accelerated=True,
         )
     blended = make_mixture(
         *((1.0 - share) * old + share * new for old, new in
           zip(current[:3], result.params[:3])),
         model,
     )
-    log_scale = X.shape[1] * np.log(scale)
+    log_scale = rows.observed_features * np.log(scale)
     lower_bounds = [value - log_scale for value in result.lower_bounds]
     return FitResult(
         attributes=attributes(blended, model, centre=centre, scale=scale, dtype=X.dtype),
@@ -271,7 +273,7 @@ def _start(rows, given, context, *, random_state, cold_start_cache):
         return make_mixture(*given, context.model), History()
     if given[1] is not None:
         # Given means: each row to its nearest, as k-means labels would.
-        resp = one_hot(pairwise_distances_argmin(rows.array, given[1]), spec.n_components,
+        resp = one_hot(pairwise_distances_argmin(rows.imputed, given[1]), spec.n_components,
                        rows.dtype)
     elif spec.init_params == "power" and spec.n_components > 1:
         start, history = _power_start(rows, context, random_state, cold_start_cache)
@@ -281,9 +283,11 @@ def _start(rows, given, context, *, random_state, cold_start_cache):
         # one row there, whose collapsed covariance could overflow).
         resp = np.ones((rows.shape[0], 1), dtype=rows.dtype)
     else:
-        resp = initial_posteriors(rows.array, spec.n_components, spec.init_params,
+        resp = initial_posteriors(rows.imputed, spec.n_components, spec.init_params,
                                   random_state=random_state, sample_weight=rows.sample_weight)
-    start = em_step(rows.array, resp, context.model, fixed_covariances=context.fixed,
+    # With missing entries the first M-step reads them at their columns'
+    # means; the final phase then uses only the observed ones.
+    start = em_step(rows.imputed, resp, context.model, fixed_covariances=context.fixed,
                     sample_weight=rows.sample_weight)
     return _with_given(start, given, context.model), History()
 
@@ -303,25 +307,25 @@ def _power_start(rows, context, random_state, cold_start_cache):
     spec = context.spec
     subsample, cold, history = _power_cold_start(rows, context, random_state,
                                                  cold_start_cache)
-    Z_start = rows[subsample]
-    weights = rows.sample_weight
-    weights = None if weights is None else weights[subsample]
+    start_rows = rows.subset(subsample)
+    Z_start = start_rows.imputed  # the rows themselves where nothing is missing
+    weights = start_rows.sample_weight
     candidates = {
-        PhaseKind.START_POWER: posteriors(Z_start, cold,
-                                          spec.model.cold_type(single_level=False))[1],
+        PhaseKind.START_POWER: start_rows.posteriors(
+            cold, spec.model.cold_type(single_level=False))[1],
         PhaseKind.START_KMEANS: initial_posteriors(Z_start, spec.n_components, "kmeans",
                                                    random_state=random_state,
                                                    sample_weight=weights),
     }
     best = best_key = None
     for kind, resp in candidates.items():
-        result = run_likelihood_phase(
-            Z_start, em_step(Z_start, resp, context.model, fixed_covariances=context.fixed,
-                             sample_weight=weights),
+        result = start_rows.run_phase(
+            em_step(Z_start, resp, context.model, fixed_covariances=context.fixed,
+                    sample_weight=weights),
             context.model,
             tol=stopping_tol(spec.tol, spec.n_components, *Z_start.shape),
             max_iter=_START_MAX_ITER, fixed_covariances=context.fixed,
-            sample_weight=weights, accelerated=True,
+            accelerated=True,
         )
         history = history.then(likelihood_history(kind, result, len(subsample)))
         key = (not _singular(result.params, context, len(subsample)), result.lower_bounds[-1])
@@ -357,7 +361,7 @@ def _power_cold_start(rows, context, random_state, cold_start_cache):
         subsample = np.sort(random_state.choice(positive, min(n_rows, len(positive)),
                                                 replace=False))
     # The cold phases pass over the data in float32 (a pass costs 0.6-0.7x).
-    Z_cold = rows[subsample].astype(np.float32)
+    Z_cold = rows.cold_start_rows(subsample).astype(np.float32)
     seed = random_state.randint(np.iinfo(np.int32).max)
     key = None
     if cold_start_cache is not None:

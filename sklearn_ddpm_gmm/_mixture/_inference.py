@@ -9,6 +9,7 @@ validate their input.
 import numpy as np
 
 from .._core._em import far_posteriors, posteriors
+from .._core._missing import completed, has_nan, missing_patterns, observed_posteriors
 from .._core._mixture import Mixture, MixtureParams, make_mixture
 from .._ddpm._forward import noise_coefficients
 from .._ddpm._score_model import score
@@ -42,21 +43,52 @@ def log_prob_resp(X, mixture, model):
     log_prob : ndarray of shape (n_samples,)
     resp : ndarray of shape (n_samples, n_components)
     """
+    Z, params, (_, scale) = _centred(X, mixture, model)
+    patterns = missing_patterns(Z) if has_nan(Z) else None
+    with np.errstate(over="ignore", invalid="ignore"):
+        if patterns is None:
+            log_prob, resp = posteriors(Z, params, model)
+        else:  # the observed coordinates' marginal
+            log_prob, resp = observed_posteriors(Z, patterns, params, model)
+    # Rows too far for their squared distances: their density is below
+    # float64's (-inf), their posteriors the limit (rows with missing
+    # entries: the limit with those entries at the mixture's mean, an
+    # approximation where float64 holds no density).
+    far = ~np.all(np.isfinite(resp), axis=1)
+    if np.any(far):
+        resp[far] = far_posteriors(np.nan_to_num(Z[far]), params, model)
+        log_prob[far] = -np.inf
+    # Each row's density is over its observed coordinates only.
+    n_observed = X.shape[1] if patterns is None else np.sum(~np.isnan(Z), axis=1)
+    return log_prob - n_observed * np.log(scale), resp
+
+
+def _centred(X, mixture, model):
+    """X and the mixture in a frame centred on the means (see :func:`_reference`)."""
     centre, scale = _reference(mixture, model)
     params = Mixture(
         mixture.weights, (mixture.means - centre) / scale,
         mixture.covariances / scale / scale, mixture.precisions_cholesky * scale,
     )
-    Z = (X - centre) / scale
-    with np.errstate(over="ignore", invalid="ignore"):
-        log_prob, resp = posteriors(Z, params, model)
-    # Rows too far for their squared distances: their density is below
-    # float64's (-inf), their posteriors the limit.
-    far = ~np.all(np.isfinite(resp), axis=1)
-    if np.any(far):
-        resp[far] = far_posteriors(Z[far], params, model)
-        log_prob[far] = -np.inf
-    return log_prob - X.shape[1] * np.log(scale), resp
+    return (X - centre) / scale, params, (centre, scale)
+
+
+def impute(X, mixture, model, random_state=None):
+    """X with its missing entries (NaN) filled by the conditional mean, or a
+    conditional draw with ``random_state`` (:func:`.._core._missing.completed`).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_features)
+    """
+    if not has_nan(X):
+        return X.copy()
+    Z, params, (centre, scale) = _centred(X, mixture, model)
+    filled = completed(Z, missing_patterns(Z), params, model, random_state=random_state)
+    missing = np.isnan(X)
+    result = X.copy()
+    result[missing] = (centre + scale * filled)[missing]
+    return result
 
 
 def noised_score(X, t, mixture, model):
