@@ -837,9 +837,6 @@ def test_density_of_the_default_fit_on_moons_integrates_to_about_one():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="a given degree of 8 on two moons swings off the "
-                   "data (log-density about 3 where the density is ~0); the automatic "
-                   "degree is lower")
 def test_density_with_high_degree_fits_has_no_spikes():
     # Clamping feature inputs to the full training range once let a degree-10
     # fit swing to a density of mass 3119 here (log-density 15.7 in an empty
