@@ -1,0 +1,118 @@
+"""Fit time and maxima of DDPMGaussianMixture against GaussianMixture on real
+tables, both at their defaults, every covariance type (issue 28).
+
+Two groups of data sets, standardised, split 70/30 (fixed), each fit with one
+BLAS thread:
+
+- tuning: scikit-learn's digits, breast cancer, wine and iris (the project's
+  constants were measured on them), n_components = the number of classes;
+- validation: tables shipped in statsmodels on PyPI, never tuned on
+  (``pip install statsmodels``): anes96 (944 rows, 10 columns), modechoice
+  (840 x 7), fair (6 366 x 9) and randhie (20 190 x 10), n_components = 5.
+  Most of their columns are integers or coded categories, so singular maxima
+  (a component on a lattice plane) are common.
+
+For each (set, type, seed) it prints the fit times of DDPMGaussianMixture,
+GaussianMixture (n_init=1) and GaussianMixture(n_init=10), the training
+log-likelihood per row of DDPM less each GaussianMixture's, the held-out one
+less GaussianMixture(n_init=10)'s, and whether DDPM's fit has a singular
+component (:class:`sklearn_ddpm_gmm.SingularComponentWarning`); then a
+summary per group.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_real_data_speed.py [--seeds 2]
+                                                                [--groups tuning,validation]
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from sklearn_ddpm_gmm import DDPMGaussianMixture, SingularComponentWarning
+
+TYPES = ("full", "tied", "diag", "spherical")
+
+
+def _sklearn(loader):
+    def load():
+        data = loader()
+        return data.data, len(np.unique(data.target))
+    return load
+
+
+def _statsmodels(name, drop=()):
+    def load():
+        import statsmodels.api as sm
+
+        frame = getattr(sm.datasets, name).load_pandas().data.drop(columns=list(drop))
+        return frame.to_numpy(dtype=float), 5
+    return load
+
+
+SETS = {
+    "tuning": {"digits": _sklearn(load_digits), "breast_cancer": _sklearn(load_breast_cancer),
+               "wine": _sklearn(load_wine), "iris": _sklearn(load_iris)},
+    "validation": {"anes96": _statsmodels("anes96", drop=("logpopul",)),
+                   "modechoice": _statsmodels("modechoice", drop=("individual", "mode")),
+                   "fair": _statsmodels("fair"), "randhie": _statsmodels("randhie")},
+}
+
+
+def _timed(estimator, X):
+    with threadpool_limits(1), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        estimator.fit(X)
+        seconds = time.perf_counter() - start
+    singular = any(issubclass(w.category, SingularComponentWarning) for w in caught)
+    return seconds, singular
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--groups", default="tuning,validation")
+    parser.add_argument("--types", default=",".join(TYPES))
+    args = parser.parse_args()
+    print(f"{'set':<14}{'type':<10}{'n':>6} | {'t DDPM':>7}{'t GM':>7}{'t GM10':>7}"
+          f"{'D/GM':>6}{'D/GM10':>7} | {'tr-GM':>7}{'tr-GM10':>8}{'te-GM10':>8} | sing")
+    for group in args.groups.split(","):
+        rows = []
+        for name, load in SETS[group].items():
+            X, n_components = load()
+            X = StandardScaler().fit_transform(X)
+            X_train, X_test = train_test_split(X, test_size=0.3, random_state=0)
+            for covariance_type in args.types.split(","):
+                for seed in range(args.seeds):
+                    kwargs = dict(covariance_type=covariance_type, random_state=seed)
+                    ddpm = DDPMGaussianMixture(n_components, **kwargs)
+                    gm = GaussianMixture(n_components, **kwargs)
+                    gm10 = GaussianMixture(n_components, n_init=10, **kwargs)
+                    t_ddpm, singular = _timed(ddpm, X_train)
+                    t_gm, _ = _timed(gm, X_train)
+                    t_gm10, _ = _timed(gm10, X_train)
+                    train = [ddpm.score(X_train) - m.score(X_train) for m in (gm, gm10)]
+                    test = ddpm.score(X_test) - gm10.score(X_test)
+                    rows.append((t_ddpm / t_gm, t_ddpm / t_gm10, *train, test, singular))
+                    print(f"{name:<14}{covariance_type:<10}{len(X_train):>6} | {t_ddpm:7.3f}"
+                          f"{t_gm:7.3f}{t_gm10:7.3f}{t_ddpm / t_gm:6.1f}{t_ddpm / t_gm10:7.2f} |"
+                          f"{train[0]:7.3f}{train[1]:8.3f}{test:8.3f} | {int(singular)}",
+                          flush=True)
+        ratio, ratio10, train1, train10, test10, singular = np.array(rows, dtype=float).T
+        print(f"\n{group}: {len(rows)} fits; time / GM: median {np.median(ratio):.1f} "
+              f"(range {ratio.min():.1f}-{ratio.max():.1f}); time / GM(n_init=10): median "
+              f"{np.median(ratio10):.2f}")
+        print(f"  training ll >= GM(n_init=10)'s - 1e-3: {np.sum(train10 >= -1e-3)}/{len(rows)};"
+              f" more than 0.01 below GM(n_init=1)'s: {np.sum(train1 < -0.01)}/{len(rows)};"
+              f" held-out ll >= GM(n_init=10)'s - 1e-3: {np.sum(test10 >= -1e-3)}/{len(rows)};"
+              f" singular: {int(singular.sum())}\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()
