@@ -181,7 +181,9 @@ def near_em_step(Z, mixture, sample_weight=None):
         cells = post.cells
         mass[cells] += w.sum(axis=0)
         first[cells] += w.T @ Z[rows]
-        scatter = np.einsum("nk,nke,nkf->kef", w, post.P, post.P)
+        # At noise 0 the standardised offsets are V_j^T (z - mu_j) / sqrt(lam_j).
+        P = post.Q * np.sqrt(post.var)
+        scatter = np.einsum("nk,nke,nkf->kef", w, P, P)
         V = baseline.eigvecs[cells]
         second[cells] += V @ scatter @ V.transpose(0, 2, 1)
     weight = float(len(Z) if sample_weight is None else np.sum(sample_weight))

@@ -104,31 +104,34 @@ class Posterior(NamedTuple):
     """
 
     cells: np.ndarray  # (k,) the listed cells
-    P: np.ndarray  # (n, k, d) offsets (y - mu_j) in cell j's eigenbasis
+    Q: np.ndarray  # (n, k, d) offsets (y - mu_j) in cell j's eigenbasis, over sqrt(var)
     var: np.ndarray  # (k, d) eigenvalues of the noised covariances, lam_j + sigma^2
     w: np.ndarray  # (n, k) posterior of each listed cell
     log_density: np.ndarray  # (n,) log of the listed cells' density
 
 
 def _posterior(baseline, Y, sigma, cells):
-    """:class:`Posterior` of the rows of Y on ``cells`` (one matrix product)."""
+    """:class:`Posterior` of the rows of Y on ``cells`` (two matrix products)."""
     n, d = Y.shape
     k = len(cells)
     V = baseline.eigvecs[cells]  # (k, d, d)
     with np.errstate(divide="ignore"):
         log_w = np.log(baseline.weights[cells])
     var = baseline.eigvals[cells] + sigma * sigma
-    # Column j d + e of V_all is V_j[:, e].
-    V_all = V.transpose(1, 0, 2).reshape(d, k * d)
-    shift = np.einsum("kd,kde->ke", baseline.means[cells], V).reshape(k * d)
-    P = (Y @ V_all - shift).reshape(n, k, d)
-    log_prob = log_w - 0.5 * (np.sum(P * P / var, axis=2)
-                              + np.sum(np.log(2.0 * np.pi * var), axis=1))
+    sd = np.sqrt(var).reshape(k * d)
+    # Column j d + e of V_all is V_j[:, e] / sd_je: the standardised offsets.
+    V_all = V.transpose(1, 0, 2).reshape(d, k * d) / sd
+    shift = np.einsum("kd,kde->ke", baseline.means[cells], V).reshape(k * d) / sd
+    Q = Y @ V_all
+    Q -= shift
+    log_prob = (Q * Q) @ np.kron(np.eye(k), np.full((d, 1), -0.5))  # (n, k)
+    log_prob += log_w - 0.5 * np.sum(np.log(2.0 * np.pi * var), axis=1)
     top = log_prob.max(axis=1, keepdims=True)
-    w = np.exp(log_prob - top)
+    log_prob -= top
+    w = np.exp(log_prob, out=log_prob)
     total = w.sum(axis=1, keepdims=True)
     w /= total
-    return Posterior(cells, P, var, w, (top + np.log(total))[:, 0])
+    return Posterior(cells, Q.reshape(n, k, d), var, w, (top + np.log(total))[:, 0])
 
 
 def _excluded_log_density(baseline, sigma, floor):
@@ -207,30 +210,33 @@ def posterior_groups(baseline, Y, sigma, *, near=None, home=None):
 
 
 def _take_rows(post, rows):
-    return post._replace(P=post.P[rows], w=post.w[rows], log_density=post.log_density[rows])
+    return post._replace(Q=post.Q[rows], w=post.w[rows], log_density=post.log_density[rows])
 
 
 def _posterior_mean(baseline, post):
-    """``D = sum_j w_j m_j(y)`` over a :class:`Posterior`'s cells, shape (n, d)."""
-    n, k, d = post.P.shape
+    """``D = sum_j w_j m_j(y)`` over a :class:`Posterior`'s cells, shape (n, d).
+
+    ``m_j = mu_j + V_j (lam_j / var_j) V_j^T (y - mu_j)``: in the
+    standardised offsets, ``V_j (lam_j / sqrt(var_j)) Q_j``.
+    """
+    n, k, d = post.Q.shape
     V = baseline.eigvecs[post.cells]
-    V_stack = V.transpose(0, 2, 1).reshape(k * d, d)  # rows j d + e: V_j[:, e]
-    shrink = baseline.eigvals[post.cells] / post.var
-    C = (post.w[:, :, np.newaxis] * shrink * post.P).reshape(n, k * d)
+    gain = (baseline.eigvals[post.cells] / np.sqrt(post.var))[:, :, np.newaxis]
+    V_stack = (V.transpose(0, 2, 1) * gain).reshape(k * d, d)  # rows j d + e: gain V_j[:, e]
+    C = (post.Q * post.w[:, :, np.newaxis]).reshape(n, k * d)
     return post.w @ baseline.means[post.cells] + C @ V_stack
 
 
 def _jacobian_diagonal(baseline, post, D):
     """``dD_i / dy_i`` (see :func:`mixture_denoise`), shape (n, d)."""
-    n, k, d = post.P.shape
     V = baseline.eigvecs[post.cells]
     lam = baseline.eigvals[post.cells]
+    sd = np.sqrt(post.var)
     # (A_j)_ii = sum_e V_ie^2 lam_e / (lam_e + sigma^2), shape (k, d).
     A_diag = np.einsum("kie,ke->ki", V ** 2, lam / post.var)
     diag = post.w @ A_diag
-    G = post.P / post.var  # -g_j in the eigenbasis
-    m = baseline.means[post.cells] + np.einsum("nke,kie->nki", post.P * (lam / post.var), V)
-    g = -np.einsum("nke,kie->nki", G, V)
+    m = baseline.means[post.cells] + np.einsum("nke,kie->nki", post.Q * (lam / sd), V)
+    g = -np.einsum("nke,kie->nki", post.Q / sd, V)  # gradient of log N_j
     gbar = np.einsum("nk,nki->ni", post.w, g)
     diag += np.einsum("nk,nki->ni", post.w, m * g)
     return diag - D * gbar
@@ -243,13 +249,13 @@ def _posterior_draw(baseline, post, sigma, *, u, z):
     point from its Gaussian posterior ``N(m_j(y), sigma^2 A_j)`` (by the
     standard normals ``z``, shape (n, d)); shape (n, d).
     """
-    n, k, d = post.P.shape
+    n, k, d = post.Q.shape
     cumulative = np.cumsum(post.w, axis=1)
     pick = np.minimum(np.sum(cumulative < u * cumulative[:, -1:], axis=1), k - 1)
     cell = post.cells[pick]
-    offsets = post.P[np.arange(n), pick]  # (n, d): (y - mu_j) V_j
-    shrink = baseline.eigvals[cell] / post.var[pick]
-    coords = offsets * shrink + sigma * np.sqrt(shrink) * z
+    lam, var = baseline.eigvals[cell], post.var[pick]
+    shrink = lam / var
+    coords = post.Q[np.arange(n), pick] * (lam / np.sqrt(var)) + sigma * np.sqrt(shrink) * z
     return baseline.means[cell] + np.einsum("nij,nj->ni", baseline.eigvecs[cell], coords)
 
 
