@@ -7,6 +7,7 @@ are added to, and a draw from it gives the ancestral steps their spread.
 ``nearest_centre`` gives the Voronoi cell of a point among the centres.
 """
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -124,7 +125,7 @@ def _posterior(baseline, Y, sigma, cells):
     shift = np.einsum("kd,kde->ke", baseline.means[cells], V).reshape(k * d) / sd
     Q = Y @ V_all
     Q -= shift
-    log_prob = (Q * Q) @ np.kron(np.eye(k), np.full((d, 1), -0.5))  # (n, k)
+    log_prob = (Q * Q) @ _half_block_sums(k, d)  # (n, k)
     log_prob += log_w - 0.5 * np.sum(np.log(2.0 * np.pi * var), axis=1)
     top = log_prob.max(axis=1, keepdims=True)
     log_prob -= top
@@ -132,6 +133,12 @@ def _posterior(baseline, Y, sigma, cells):
     total = w.sum(axis=1, keepdims=True)
     w /= total
     return Posterior(cells, Q.reshape(n, k, d), var, w, (top + np.log(total))[:, 0])
+
+
+@functools.lru_cache(maxsize=16)
+def _half_block_sums(k, d):
+    """(k d, k) matrix that sums each cell's d columns, times -1/2."""
+    return np.kron(np.eye(k), np.full((d, 1), -0.5))
 
 
 def _excluded_log_density(baseline, sigma, floor):
@@ -229,16 +236,20 @@ def _posterior_mean(baseline, post):
 
 def _jacobian_diagonal(baseline, post, D):
     """``dD_i / dy_i`` (see :func:`mixture_denoise`), shape (n, d)."""
-    V = baseline.eigvecs[post.cells]
+    V_T = baseline.eigvecs[post.cells].transpose(0, 2, 1)
     lam = baseline.eigvals[post.cells]
     sd = np.sqrt(post.var)
     # (A_j)_ii = sum_e V_ie^2 lam_e / (lam_e + sigma^2), shape (k, d).
-    A_diag = np.einsum("kie,ke->ki", V ** 2, lam / post.var)
+    A_diag = np.einsum("kie,ke->ki", V_T.transpose(0, 2, 1) ** 2, lam / post.var)
     diag = post.w @ A_diag
-    m = baseline.means[post.cells] + np.einsum("nke,kie->nki", post.Q * (lam / sd), V)
-    g = -np.einsum("nke,kie->nki", post.Q / sd, V)  # gradient of log N_j
-    gbar = np.einsum("nk,nki->ni", post.w, g)
-    diag += np.einsum("nk,nki->ni", post.w, m * g)
+    # Cell by cell (k products of (n, d) by (d, d)): m_j(y), and g_j(y) the
+    # gradient of log N_j, shape (k, n, d).
+    Q = post.Q.transpose(1, 0, 2)
+    m = baseline.means[post.cells][:, np.newaxis] + (Q * (lam / sd)[:, np.newaxis]) @ V_T
+    g = -((Q / sd[:, np.newaxis]) @ V_T)
+    w = post.w.T[:, :, np.newaxis]
+    gbar = np.sum(w * g, axis=0)
+    diag += np.sum(w * m * g, axis=0)
     return diag - D * gbar
 
 
