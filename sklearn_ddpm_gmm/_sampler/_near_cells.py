@@ -1,10 +1,9 @@
 """The cells near a point: which of a mixture's components its posterior can involve.
 
-A point's posterior under a mixture of K cells (and the cells' soft
-memberships) is a sum over all cells, but a cell many of its widths away
-contributes nothing measurable. Each cell ``g`` keeps a list of the
-``n_near`` cells whose centres are nearest to its own centre (itself first)
-and its *reach*: the distance from its centre to the nearest centre not on
+A point's posterior under a mixture of K cells is a sum over all cells, but
+a cell many of its widths away contributes nothing measurable. Each cell
+``g`` keeps a list of the ``n_near`` cells whose centres are nearest to its
+own centre and its *reach*: the distance from its centre to the nearest centre not on
 the list. A point ``y`` whose *home* is cell ``g`` (any cell; the nearest
 gives the tightest bound) is then at least
 
@@ -63,9 +62,9 @@ class NearCells:
         k = min(n_near, K)
         if k < K:
             dist, lists = self.tree.query(self.centres, k=k + 1)
-            # The cell itself first, even where another centre coincides with it.
-            lists = _self_first(lists[:, :k], np.arange(K))
-            self.lists, self.reach = lists, dist[:, k]
+            # In the cells' order, so that a posterior draw's pick by
+            # cumulative weight is the full posterior's (to the dropped mass).
+            self.lists, self.reach = np.sort(lists[:, :k], axis=1), dist[:, k]
         else:
             self.lists, self.reach = np.tile(np.arange(K), (K, 1)), np.full(K, np.inf)
 
@@ -109,13 +108,3 @@ def groups(home, n_cells):
     bounds = np.searchsorted(home[order], np.arange(n_cells + 1))
     for g in np.flatnonzero(np.diff(bounds)):
         yield g, order[bounds[g]:bounds[g + 1]]
-
-
-def _self_first(lists, cells):
-    """Each row of ``lists`` with ``cells[row]`` moved to the front (or put
-    there in place of the last entry if a coinciding centre displaced it)."""
-    lists = lists.copy()
-    for row in np.flatnonzero(lists[:, 0] != cells):
-        rest = [c for c in lists[row] if c != cells[row]][:lists.shape[1] - 1]
-        lists[row] = [cells[row]] + rest
-    return lists
