@@ -562,6 +562,9 @@ def test_same_random_state_gives_identical_results(ring_fit):
         if name == "baseline":
             for a, b in zip(value, again.score_model_.baseline):
                 np.testing.assert_array_equal(a, b)
+        elif name == "near":
+            np.testing.assert_array_equal(value.lists, again.score_model_.near.lists)
+            np.testing.assert_array_equal(value.reach, again.score_model_.near.reach)
         else:
             np.testing.assert_array_equal(value, getattr(again.score_model_, name))
     for method in ("sde", "ode"):

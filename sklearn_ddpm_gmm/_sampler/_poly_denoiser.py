@@ -58,14 +58,8 @@ from scipy.spatial.distance import cdist
 
 from ._cell_regression import fit_level
 from ._features import n_poly_features, polynomial_feature_derivative, polynomial_features
-from ._mixture_denoiser import (
-    MixtureBaseline,
-    _noised_posteriors,
-    _posterior_draw,
-    _posterior_mean,
-    mixture_denoise,
-    nearest_centre,
-)
+from ._mixture_denoiser import MixtureBaseline, mixture_denoise, posterior_mean_and_draw
+from ._near_cells import NearCells
 from ._noise_schedule import NoiseSchedule
 
 # Width, in standard deviations of the data, added on each side of its bounding
@@ -102,6 +96,7 @@ class PolyDenoiser(NamedTuple):
     u_low: np.ndarray  # (L, K, d) training range of u
     u_high: np.ndarray  # (L, K, d)
     coef: np.ndarray  # (L, K, m, d) ridge coefficients (zero beyond the cell's degree)
+    near: NearCells  # the baseline's components near each point (its posteriors' truncation)
 
     @property
     def sigmas(self):
@@ -169,6 +164,11 @@ def fit_poly_denoiser(X0, centres, baseline, *, schedule, degrees, alpha, n_nois
     is_val = np.tile(val_point, n_noise_draws)
     groups = np.tile(np.arange(n_samples), n_noise_draws)
     row_weights = None if w is None else np.tile(w, n_noise_draws)
+    # Each noised pair starts its searches from its clean point's nearest
+    # cell and component (any start is exact; the nearest bounds best).
+    cell_near, near = NearCells(centres), NearCells(baseline.means)
+    cell_home = np.tile(cell_near.home(X0), n_noise_draws)
+    home = np.tile(near.home(X0), n_noise_draws)
     levels = []
     for sigma in schedule.sigmas():
         # Draw 2i + 1 is the mirror image of draw 2i.
@@ -176,8 +176,8 @@ def fit_poly_denoiser(X0, centres, baseline, *, schedule, degrees, alpha, n_nois
         z[0::2] = random_state.standard_normal((len(z[0::2]), n_samples, n_features))
         z[1::2] = -z[0:n_noise_draws - 1:2]
         Y = X0_rep + sigma * z.reshape(-1, n_features)
-        cells = nearest_centre(Y, centres)
-        G = mixture_denoise(baseline, Y, sigma)
+        cells = cell_near.nearest(Y, cell_home)
+        G = mixture_denoise(baseline, Y, sigma, near=near, home=home)
         levels.append(fit_level(X0_rep, Y, cells, n_cells=K, G=G, degrees=degrees,
                                 alpha=alpha, is_val=is_val, groups=groups,
                                 weights=row_weights))
@@ -197,6 +197,7 @@ def fit_poly_denoiser(X0, centres, baseline, *, schedule, degrees, alpha, n_nois
         u_low=np.stack([lev["u_low"] for lev in levels]),
         u_high=np.stack([lev["u_high"] for lev in levels]),
         coef=np.stack([lev["coef"] for lev in levels]),
+        near=near,
     )
     if w is None:
         n_val_pairs = max(int(is_val.sum()), 1)
@@ -257,10 +258,10 @@ def _level_correction(model, level, Y, *, weights, divergence):
     R = np.zeros((n, d))
     diag = np.zeros((n, d)) if divergence else None
     RH = np.zeros((n, d)) if divergence else None
-    for j in range(len(model.centres)):
+    for j in np.flatnonzero(model.degrees[level] >= 0):
         p = model.degrees[level, j]
         rows = np.flatnonzero(weights[:, j])
-        if len(rows) == 0 or p < 0:
+        if len(rows) == 0:
             continue
         w = weights[rows, j][:, np.newaxis]
         m = n_poly_features(d, p)
@@ -307,9 +308,10 @@ def denoise(model, Y, sigma, divergence=False):
         Only when ``divergence``; exact for the fitted (clamped) function.
     """
     if divergence:
-        D, diag = mixture_denoise(model.baseline, Y, sigma, divergence=True)
+        D, diag = mixture_denoise(model.baseline, Y, sigma, divergence=True, near=model.near)
         return _corrected(model, Y, sigma, D=D, diag=diag)
-    return _corrected(model, Y, sigma, D=mixture_denoise(model.baseline, Y, sigma))
+    return _corrected(model, Y, sigma,
+                      D=mixture_denoise(model.baseline, Y, sigma, near=model.near))
 
 
 def draw_clean_point(model, Y, sigma, random_state):
@@ -317,13 +319,11 @@ def draw_clean_point(model, Y, sigma, random_state):
 
     Its mean is :func:`denoise`'s ``D``; its deviation from ``D`` is that of a
     draw from the baseline mixture's posterior from its mean (see
-    :func:`mixture_posterior_deviation`), both from one evaluation of the
+    :func:`.posterior_mean_and_draw`), both from one evaluation of the
     mixture's posteriors. Shape (n_samples, d).
     """
-    P, var, w = _noised_posteriors(model.baseline, Y, sigma)
-    D = _posterior_mean(model.baseline, P, var, w)
-    deviation = _posterior_draw(model.baseline, P, var, w=w, sigma=sigma,
-                                random_state=random_state) - D
+    D, draw = posterior_mean_and_draw(model.baseline, Y, sigma, random_state, near=model.near)
+    deviation = draw - D
     return _corrected(model, Y, sigma, D=D) + deviation
 
 
@@ -334,11 +334,15 @@ def _corrected(model, Y, sigma, *, D, diag=None):
     returns the divergence of the result.
     """
     divergence = diag is not None
-    weights = cell_weights(Y, model.centres, model.blend_var)
-    if divergence:
-        # d w_j / dy_i = w_j (h_ji - hbar_i): hbar, the weights' mean of h.
-        hbar = -(Y - weights @ model.centres) / model.blend_var
-    for level, weight in model.schedule.level_weights(sigma):
+    levels = [(level, weight) for level, weight in model.schedule.level_weights(sigma)
+              if np.any(model.degrees[level] >= 0)]
+    if levels:
+        # Levels with no correction in any cell need no memberships.
+        weights = cell_weights(Y, model.centres, model.blend_var)
+        if divergence:
+            # d w_j / dy_i = w_j (h_ji - hbar_i): hbar, the weights' mean of h.
+            hbar = -(Y - weights @ model.centres) / model.blend_var
+    for level, weight in levels:
         R, dR, RH = _level_correction(model, level, Y, weights=weights,
                                      divergence=divergence)
         D += weight * R
