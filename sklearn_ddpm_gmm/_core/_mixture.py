@@ -84,6 +84,8 @@ def singular_components(params: Mixture, model: CovarianceType, n_rows: float) -
     centred = params.means - params.weights @ params.means
     data = (np.einsum("k,kij->ij", params.weights, dense)
             + (params.weights[:, np.newaxis] * centred).T @ centred)
+    if not np.all(np.isfinite(data)):  # spreads beyond float64's squares
+        return np.zeros(n_components, dtype=bool)
     variances, directions = np.linalg.eigh(data)
     varying = variances > 100 * np.finfo(float).eps * max(variances[-1], 0.0)
     if not np.any(varying):
