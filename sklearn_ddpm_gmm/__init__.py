@@ -1,6 +1,6 @@
 """Gaussian mixtures learned with the objective that trains diffusion models."""
 
-from ._mixture._estimator import DDPMGaussianMixture
+from ._mixture._estimator import DDPMGaussianMixture, SingularComponentWarning
 from ._mixture._imputer import MixtureImputer
 from ._mixture._model_selection import DDPMGaussianMixtureIC
 from ._sampler._estimator import DiffusionMixtureSampler
@@ -8,4 +8,4 @@ from ._sampler._estimator import DiffusionMixtureSampler
 __version__ = "0.1.0"
 
 __all__ = ["DDPMGaussianMixture", "DDPMGaussianMixtureIC", "DiffusionMixtureSampler",
-           "MixtureImputer", "__version__"]
+           "MixtureImputer", "SingularComponentWarning", "__version__"]

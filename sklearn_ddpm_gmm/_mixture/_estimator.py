@@ -38,7 +38,21 @@ _NAN_NEEDS_INTEGRATED = ("Missing values (NaN) are supported by the default fina
                          "noise_level='integrated'.")
 
 class SingularComponentWarning(UserWarning):
-    """Every maximum the fit found has a singular component (a spurious one)."""
+    """Every maximum the fit found has a singular component (a spurious one).
+
+    A component is singular where its rows lie in a lower-dimensional set
+    (data recorded at finite precision allow that) and ``reg_covar`` alone
+    keeps its covariance definite: its likelihood grows without bound as
+    ``reg_covar`` falls. The fit prefers a regular maximum among its starts
+    and warns only when every start ended in a singular one.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn_ddpm_gmm import SingularComponentWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", SingularComponentWarning)
+    """
 
 
 _SINGULAR = (
