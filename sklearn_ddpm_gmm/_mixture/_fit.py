@@ -48,9 +48,13 @@ from .._numerics._threads import one_blas_thread
 # components, and must not collapse one onto a point whatever reg_covar the
 # final phase uses.
 _COLD_REG_COVAR = 1e-6
-# Most steps that converge each candidate start on the subsample
-# (GaussianMixture's default max_iter).
+# Most steps that converge the kept start on the subsample (GaussianMixture's
+# default max_iter).
 _START_MAX_ITER = 100
+# Passes each start gets before the first halving; on the tuning sets (iris,
+# wine, breast cancer, digits; 2 seeds, 4 types) 2 and 4 kept the same starts,
+# converging both first kept a better one in 1 of 32 fits at 1.3x the time.
+_FIRST_ROUND = 4
 
 
 class FitResult(NamedTuple):
@@ -297,12 +301,13 @@ def _power_start(rows, context, random_state, cold_start_cache):
 
     The paper's cold start (power and intermediate levels, one variance per
     component, :func:`_power_cold_start`) gives posteriors; so does
-    GaussianMixture's k-means start on the same rows. Each is converged there
-    by the exact final phase in the requested type, and the one with the
-    higher likelihood is kept. Neither start finds the components every time,
-    and each fails where the other does not: the power start when the weights
-    or variances differ much, k-means on separated components in many
-    dimensions (see the user guide); the likelihood tells which one did.
+    GaussianMixture's k-means start on the same rows. Neither start finds the
+    components every time, and each fails where the other does not: the
+    power start when the weights or variances differ much, k-means on
+    separated components in many dimensions (see the user guide); the
+    likelihood tells which one did, after a few accelerated EM passes each
+    (:func:`_successive_halving`), and the one kept is converged there in
+    the requested type.
     """
     spec = context.spec
     subsample, cold, history = _power_cold_start(rows, context, random_state,
@@ -317,21 +322,59 @@ def _power_start(rows, context, random_state, cold_start_cache):
                                                    random_state=random_state,
                                                    sample_weight=weights),
     }
-    best = best_key = None
-    for kind, resp in candidates.items():
-        result = start_rows.run_phase(
-            em_step(Z_start, resp, context.model, fixed_covariances=context.fixed,
-                    sample_weight=weights),
-            context.model,
-            tol=stopping_tol(spec.tol, spec.n_components, *Z_start.shape),
-            max_iter=_START_MAX_ITER, fixed_covariances=context.fixed,
-            accelerated=True,
-        )
+    starts = [(kind, em_step(Z_start, resp, context.model, fixed_covariances=context.fixed,
+                             sample_weight=weights))
+              for kind, resp in candidates.items()]
+    best, records = _successive_halving(start_rows, starts, context)
+    for kind, result in records:
         history = history.then(likelihood_history(kind, result, len(subsample)))
-        key = (not _singular(result.params, context, len(subsample)), result.lower_bounds[-1])
-        if best is None or key > best_key:
-            best, best_key = result, key
     return best.params, history
+
+
+def _successive_halving(rows, starts, context):
+    """The best of several starts on the same rows, by successive halving:
+    each round gives every live start twice the passes of the round before
+    and keeps the better half, by (regular, lower bound); the last is
+    converged. Returns the survivor's LikelihoodResult and, per start, its
+    record (kind, LikelihoodResult over all its passes)."""
+    spec = context.spec
+    n_rows = rows.shape[0]
+    tol = stopping_tol(spec.tol, spec.n_components, *rows.shape)
+    live = [(index, LikelihoodResult(params, [], False)) for index, (_, params)
+            in enumerate(starts)]
+    results = dict(live)
+    budget = _FIRST_ROUND
+
+    def advance(result, max_iter):
+        if result.converged or max_iter <= 0:
+            return result
+        more = rows.run_phase(
+            result.params, context.model, tol=tol, max_iter=max_iter,
+            lower_bound=result.lower_bounds[-1] if result.lower_bounds else -np.inf,
+            previous_change=result.last_change, fixed_covariances=context.fixed,
+            accelerated=True)
+        return LikelihoodResult(more.params, result.lower_bounds + more.lower_bounds,
+                                more.converged, more.last_change)
+
+    def key(item):
+        result = item[1]
+        return (not _singular(result.params, context, n_rows),
+                result.lower_bounds[-1] if result.lower_bounds else -np.inf)
+
+    while len(live) > 1:
+        live = [(index, advance(result, budget)) for index, result in live]
+        results.update(live)
+        live = sorted(live, key=key, reverse=True)[:(len(live) + 1) // 2]
+        budget *= 2
+    index, survivor = live[0]
+    results[index] = advance(survivor, _START_MAX_ITER - survivor.n_iter)
+    if not key((index, results[index]))[0]:
+        # A singularity shows only as EM converges into it: converge the
+        # others too, and keep a regular maximum if one is found.
+        for other, result in results.items():
+            results[other] = advance(result, _START_MAX_ITER - result.n_iter)
+        index = max(results.items(), key=key)[0]
+    return results[index], [(kind, results[i]) for i, (kind, _) in enumerate(starts)]
 
 
 def _power_cold_start(rows, context, random_state, cold_start_cache):
