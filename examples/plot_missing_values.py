@@ -4,8 +4,9 @@ Completing partly hidden digits
 
 A Gaussian mixture fitted to data with holes (NaN) by EM on the observed
 entries, then used to fill the lower half of unseen digits: by the
-conditional mean, and by draws from the conditional law, beside scikit-learn's
-IterativeImputer fitted to the same rows.
+conditional mean, and by draws from the conditional law; beside it a
+DiffusionMixtureSampler's draws (inpainting by reverse diffusion) and
+scikit-learn's IterativeImputer fitted to the same rows.
 
 The 1 000 training digits have 30% of their pixels missing completely at random;
 nothing is imputed to fit the mixture (each row's likelihood is that of its
@@ -20,7 +21,7 @@ from sklearn.datasets import load_digits
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401
 from sklearn.impute import IterativeImputer
 
-from sklearn_ddpm_gmm import DDPMGaussianMixture
+from sklearn_ddpm_gmm import DDPMGaussianMixture, DiffusionMixtureSampler
 
 X, y = load_digits(return_X_y=True)
 rng = np.random.default_rng(0)
@@ -41,6 +42,15 @@ mean_fill = gm.impute(X_test)
 draws = [gm.impute(X_test, strategy="sample", random_state=seed) for seed in range(2)]
 seconds_mixture = time.perf_counter() - tic
 
+# The sampler does not fit with NaN: it is fitted on the training rows
+# completed by one conditional draw of the mixture (one multiple-imputation
+# copy), then draws the hidden halves given the shown ones.
+tic = time.perf_counter()
+sampler = DiffusionMixtureSampler(6, n_sample_steps=40, random_state=0).fit(
+    gm.impute(X_train, strategy="sample", random_state=0))
+sampler_draw = sampler.impute(X_test, random_state=0)
+seconds_sampler = time.perf_counter() - tic
+
 tic = time.perf_counter()
 iterative = IterativeImputer(random_state=0, max_iter=5).fit(X_train)
 # IterativeImputer fills a feature it never saw missing by its fitted
@@ -54,20 +64,29 @@ def rmse(filled):
 
 
 print(f"RMSE on the hidden pixels (0-16 scale): mixture mean {rmse(mean_fill):.2f}, "
-      f"mixture draw {rmse(draws[0]):.2f}, IterativeImputer {rmse(iterative_fill):.2f}, "
+      f"mixture draw {rmse(draws[0]):.2f}, sampler draw {rmse(sampler_draw):.2f}, "
+      f"IterativeImputer {rmse(iterative_fill):.2f}, "
       f"column means {rmse(np.where(np.isnan(X_test), np.nanmean(X_train, 0), X_test)):.2f}")
-print(f"fit and fill: mixture {seconds_mixture:.1f} s, IterativeImputer "
-      f"{seconds_iterative:.1f} s")
+print(f"fit and fill: mixture {seconds_mixture:.1f} s, sampler {seconds_sampler:.1f} s, "
+      f"IterativeImputer {seconds_iterative:.1f} s")
+print(f"the sampler's polynomial degree at each level: {sampler.degrees_}")
 
 # %%
 # Each column is one test digit: the original, what was shown, the
-# mixture's conditional mean, two conditional draws and IterativeImputer's fill.
-# The conditional mean averages the digits the upper half is compatible with
-# (a 3 or a 9 may share a top); the draws commit to one component each, so
-# they look like digits but their squared error is larger.
+# mixture's conditional mean, two conditional draws, the sampler's draw and
+# IterativeImputer's fill. The conditional mean averages the digits the upper
+# half is compatible with (a 3 or a 9 may share a top); the draws commit to
+# one component each, so they look like digits but their squared error is
+# larger. On 1 000 digits in 64 dimensions the sampler's held-out choice of
+# degree keeps no polynomial correction (degree -1 at every level): it is then
+# its own mixture of 6 full-covariance Gaussians, and its draws are that
+# mixture's exact conditional; on low-dimensional curved data (a ring) its
+# corrections make its conditional draws far closer to the exact conditional
+# than a mixture's (see the user guide).
 rows = [("original", test), ("shown", np.nan_to_num(X_test, nan=-4.0)),
         ("mixture mean", mean_fill), ("mixture draw", draws[0]),
-        ("another draw", draws[1]), ("IterativeImputer", iterative_fill)]
+        ("another draw", draws[1]), ("sampler draw", sampler_draw),
+        ("IterativeImputer", iterative_fill)]
 n_digits = 8
 fig, axes = plt.subplots(len(rows), n_digits, figsize=(n_digits * 1.1, len(rows) * 1.2))
 for row, (label, images) in enumerate(rows):

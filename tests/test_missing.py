@@ -408,3 +408,20 @@ def test_recovery_matches_the_oracle_em_and_beats_imputing_first(kind, seed):
             baseline = GaussianMixture(3, random_state=0).fit(imputer.fit_transform(Xm))
         assert np.all(ours < errors(baseline.weights_, baseline.means_,
                                     baseline.covariances_)), type(imputer).__name__
+
+
+def test_model_selection_with_missing_values():
+    """DDPMGaussianMixtureIC fits its candidates on the observed entries and
+    finds the components of separated clusters with 20% of the entries missing."""
+    from sklearn_ddpm_gmm import DDPMGaussianMixtureIC
+
+    rng = np.random.default_rng(0)
+    means = np.array([[0.0, 0.0, 0.0], [6.0, 0.0, 6.0], [0.0, 6.0, -6.0]])
+    X = means[rng.integers(3, size=600)] + rng.standard_normal((600, 3))
+    Xm = _holes(X, 0.2, rng)
+    search = DDPMGaussianMixtureIC(5, covariance_type="spherical", random_state=0).fit(Xm)
+    assert search.n_components_ == 3
+    assert matched_mean_error(search.best_estimator_.means_, means) < 0.3
+    assert np.all(np.isfinite(search.score_samples(Xm)))
+    np.testing.assert_array_equal(search.predict(Xm[:50]),
+                                  search.best_estimator_.predict(Xm[:50]))

@@ -298,28 +298,51 @@ def completed(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
     ndarray of shape (n_samples, n_features)
         A new array; the observed entries are X's.
     """
+    mean, draw = completions(X, patterns, params, model, random_state=random_state)
+    return mean if random_state is None else draw
+
+
+def completions(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
+                model: CovarianceType, random_state: np.random.RandomState | None = None
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """X filled by the conditional mean and, with ``random_state``, by a
+    conditional draw (see :func:`completed`), from one pass of
+    :func:`conditionals`.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_samples, n_features)
+    draw : ndarray of shape (n_samples, n_features) or None
+        None without ``random_state``.
+    """
     filled = X.copy()
+    drawn = None if random_state is None else X.copy()
     for block in conditionals(X, patterns, params, model):
         _, resp = weighted_posteriors(block.log_gaussian, params.weights)
         missing = block.missing[block.pattern]  # (n_b, q)
         means = np.take_along_axis(block.offsets + params.means[:, np.newaxis, :],
                                    missing[np.newaxis], axis=2)  # (K, n_b, q)
+        _put_rows(filled, block.rows, missing, np.einsum("nk,knq->nq", resp, means))
         if random_state is None:
-            values = np.einsum("nk,knq->nq", resp, means)
-        else:
-            # A component per row by inversion of its posteriors, then the
-            # component's conditional Gaussian.
-            cumulative = np.cumsum(resp, axis=1)
-            draws = random_state.uniform(size=(len(resp), 1)) * cumulative[:, -1:]
-            component = np.minimum((cumulative < draws).sum(axis=1), resp.shape[1] - 1)
-            rows = np.arange(len(resp))
-            factor = np.linalg.cholesky(block.covariances[component, block.pattern])
-            noise = random_state.standard_normal(missing.shape)
-            values = means[component, rows] + np.einsum("nij,nj->ni", factor, noise)
-        target = filled[block.rows]
-        np.put_along_axis(target, missing, values, axis=1)
-        filled[block.rows] = target
-    return filled
+            continue
+        # A component per row by inversion of its posteriors, then the
+        # component's conditional Gaussian.
+        cumulative = np.cumsum(resp, axis=1)
+        draws = random_state.uniform(size=(len(resp), 1)) * cumulative[:, -1:]
+        component = np.minimum((cumulative < draws).sum(axis=1), resp.shape[1] - 1)
+        rows = np.arange(len(resp))
+        factor = np.linalg.cholesky(block.covariances[component, block.pattern])
+        noise = random_state.standard_normal(missing.shape)
+        _put_rows(drawn, block.rows, missing,
+                  means[component, rows] + np.einsum("nij,nj->ni", factor, noise))
+    return filled, drawn
+
+
+def _put_rows(X, rows, missing, values):
+    """``X[rows]``'s entries at ``missing`` (n_b, q) set to ``values`` (n_b, q), in place."""
+    target = X[rows]
+    np.put_along_axis(target, missing, values, axis=1)
+    X[rows] = target
 
 
 class MissingRows(InMemoryRows):

@@ -255,6 +255,11 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
             raise ValueError(f"Every candidate n_components exceeds n_samples = {n_samples}.")
         return grid
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: ArrayLike, y: ArrayLike | None = None) -> Self:
         """Fit every candidate and keep the best by the criterion.
@@ -262,7 +267,10 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data.
+            Training data; NaN entries are missing at random, and every
+            candidate is fitted on the observed entries (see
+            :class:`DDPMGaussianMixture`), its criterion counting their
+            likelihood.
         y : Ignored
             Not used, present for API consistency by convention.
 
@@ -282,7 +290,9 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         >>> search.n_components_
         2
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        # NaN: missing at random, each candidate fitted on the observed entries.
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2,
+                          ensure_all_finite="allow-nan")
         random_state = check_random_state(self.random_state)
         seed = random_state.randint(np.iinfo(np.int32).max)
         if self.criterion == "held-out":
@@ -337,7 +347,7 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
 
     def _best(self, X):
         check_is_fitted(self)
-        validate_data(self, X, reset=False, dtype=np.float64)
+        validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite="allow-nan")
         return self.best_estimator_
 
     def predict(self, X: ArrayLike) -> np.ndarray:

@@ -327,6 +327,26 @@ def draw_clean_point(model, Y, sigma, random_state):
     return _corrected(model, Y, sigma, D=D) + deviation
 
 
+def correction(model, Y, sigma):
+    """The cells' corrections ``sum_j w_j R_j(y)`` at ``sigma`` (interpolated
+    between trained levels), unclamped: what :func:`denoise` adds to the
+    mixture's posterior mean, shape (n_samples, d)."""
+    R = np.zeros_like(Y, dtype=float)
+    levels = _corrected_levels(model, sigma)
+    if levels:
+        weights = cell_weights(Y, model.centres, model.blend_var)
+    for level, weight in levels:
+        R += weight * _level_correction(model, level, Y, weights=weights,
+                                        divergence=False)[0]
+    return R
+
+
+def _corrected_levels(model, sigma):
+    """The trained levels and weights at ``sigma`` that have a correction in some cell."""
+    return [(level, weight) for level, weight in model.schedule.level_weights(sigma)
+            if np.any(model.degrees[level] >= 0)]
+
+
 def _corrected(model, Y, sigma, *, D, diag=None):
     """Add the cells' corrections to the mixture's ``D`` (in place) and clamp it to the box.
 
@@ -334,8 +354,7 @@ def _corrected(model, Y, sigma, *, D, diag=None):
     returns the divergence of the result.
     """
     divergence = diag is not None
-    levels = [(level, weight) for level, weight in model.schedule.level_weights(sigma)
-              if np.any(model.degrees[level] >= 0)]
+    levels = _corrected_levels(model, sigma)
     if levels:
         # Levels with no correction in any cell need no memberships.
         weights = cell_weights(Y, model.centres, model.blend_var)
