@@ -265,9 +265,14 @@ def test_two_warm_fits_of_one_step_equal_one_fit_of_two(three_blobs, covariance_
 def test_warm_fits_of_one_step_converge_where_one_fit_does(three_blobs, covariance_type):
     # GaussianMixture's semantics (its test_monotonic_likelihood): warm fits of
     # max_iter=1 reach converged_ as one fit does, the stop's extrapolation of
-    # the gains to come carried from one call to the next.
+    # the gains to come carried from one call to the next. One pass a call
+    # leaves SQUAREM nothing to extrapolate: they run plain EM to the maximum
+    # the accelerated fit reaches.
     X, _, _ = three_blobs
-    kwargs = dict(covariance_type=covariance_type, random_state=0, tol=1e-7)
+    # GaussianMixture's k-means start: the default's start is converged on
+    # these rows already (they are its subsample).
+    kwargs = dict(covariance_type=covariance_type, random_state=0, tol=1e-9,
+                  init_params="kmeans")
     once = DDPMGaussianMixture(3, max_iter=500, **kwargs).fit(X)
     assert once.converged_ and once.n_iter_ > 2
     warm = DDPMGaussianMixture(3, max_iter=1, warm_start=True, **kwargs)
@@ -278,11 +283,12 @@ def test_warm_fits_of_one_step_converge_where_one_fit_does(three_blobs, covarian
             scores.append(warm.fit(X).score(X))
             if warm.converged_:
                 break
-    assert warm.converged_ and calls == once.n_iter_
+    assert warm.converged_ and calls > 2
     assert np.all(np.diff(scores) >= -1e-12)
+    assert warm.score(X) == pytest.approx(once.score(X), abs=1e-8)
     for name in ("weights_", "means_", "covariances_"):
-        np.testing.assert_allclose(getattr(warm, name), getattr(once, name), rtol=1e-8,
-                                   atol=1e-10)
+        np.testing.assert_allclose(getattr(warm, name), getattr(once, name), rtol=1e-4,
+                                   atol=1e-6)
 
 
 def test_the_first_of_n_init_starts_is_n_init_1s(three_blobs, monkeypatch):
