@@ -314,6 +314,27 @@ def denoise(model, Y, sigma, divergence=False):
                       D=mixture_denoise(model.baseline, Y, sigma, near=model.near))
 
 
+def mixture_from(model):
+    """The least VE level from which up the denoiser is its baseline mixture's alone.
+
+    At and above it no trained level that :func:`denoise` interpolates keeps
+    a correction in any cell, so the fitted field there is the mixture's
+    exact score (to the box clamp, inactive near the data): the mixture's
+    reverse kernels and noised density are exact for the model there.
+
+    Returns
+    -------
+    sigma : float
+        A trained level; 0 when no level keeps a correction (level 0 also
+        serves below the trained range), inf when the top one does.
+    """
+    corrected = np.flatnonzero(np.any(model.degrees >= 0, axis=1))
+    if len(corrected) == 0:
+        return 0.0
+    above = corrected[-1] + 1
+    return float(model.sigmas[above]) if above < len(model.sigmas) else np.inf
+
+
 def draw_clean_point(model, Y, sigma, random_state):
     """A draw of x0 given ``y``: the fitted denoiser plus the mixture posterior's spread.
 
