@@ -11,7 +11,13 @@ from sklearn.neighbors import KernelDensity
 from sklearn_ddpm_gmm import DiffusionMixtureSampler
 from sklearn_ddpm_gmm._core._covariance import FullCovariance
 from sklearn_ddpm_gmm._core._em import em_step, posteriors
-from sklearn_ddpm_gmm._sampler import _baseline, _estimator, _mixture_denoiser, _poly_denoiser
+from sklearn_ddpm_gmm._sampler import (
+    _baseline,
+    _cell_regression,
+    _estimator,
+    _mixture_denoiser,
+    _poly_denoiser,
+)
 from sklearn_ddpm_gmm._sampler._baseline import n_regression_cells, near_em_step
 from sklearn_ddpm_gmm._sampler._mixture_denoiser import (
     MixtureBaseline,
@@ -286,3 +292,26 @@ def test_sampling_merges_the_steps_where_the_mixture_is_exact(ring_mixture_fit, 
     full.sample(50, random_state=0)
     np.testing.assert_array_equal(calls, full_steps)
     assert L == len(sm.sigmas)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_regression_features_in_blocks_give_the_one_block_fit(weighted, monkeypatch):
+    # The cells' features are built block by block of rows (memory); the
+    # normal sums and held-out errors are those of one block, to rounding.
+    rng = np.random.RandomState(0)
+    n, d = 6000, 2
+    angle = rng.uniform(0, 2 * np.pi, n)
+    X0 = np.c_[np.cos(angle), np.sin(angle)]
+    Y = X0 + 0.2 * rng.normal(size=(n, d))
+    cells = (Y[:, 0] > 0).astype(np.intp)
+    G = 0.5 * Y  # a poor baseline: the residual needs degree 2 and up
+    kwargs = dict(n_cells=2, G=G, degrees=range(-1, 6), alpha=1e-3,
+                  is_val=rng.rand(n) < 0.2, groups=np.arange(n),
+                  weights=rng.uniform(0.5, 2.0, n) if weighted else None)
+    one = _cell_regression.fit_level(X0, Y, cells, **kwargs)
+    monkeypatch.setattr(_cell_regression, "_FEATURE_BLOCK_ELEMENTS", 21 * 50)  # ~60 blocks
+    blocks = _cell_regression.fit_level(X0, Y, cells, **kwargs)
+    assert one["degree"] == blocks["degree"] >= 2
+    np.testing.assert_array_equal(one["degrees"], blocks["degrees"])
+    np.testing.assert_allclose(blocks["coef"], one["coef"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(blocks["heldout"], one["heldout"], rtol=1e-10)
