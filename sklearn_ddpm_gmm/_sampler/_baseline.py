@@ -184,7 +184,9 @@ def near_em_step(Z, mixture, sample_weight=None):
         first[cells] += w.T @ Z[rows]
         # At noise 0 the standardised offsets are V_j^T (z - mu_j) / sqrt(lam_j).
         P = post.Q * np.sqrt(post.var)
-        scatter = np.einsum("nk,nke,nkf->kef", w, P, P)
+        # Two operands, optimised: a batched product (the three-operand
+        # einsum's loop took a third of a 10-D curve's fit).
+        scatter = np.einsum("nke,nkf->kef", P * w[:, :, np.newaxis], P, optimize=True)
         V = baseline.eigvecs[cells]
         second[cells] += V @ scatter @ V.transpose(0, 2, 1)
     weight = float(len(Z) if sample_weight is None else np.sum(sample_weight))
