@@ -57,7 +57,11 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from ._cell_regression import fit_level
-from ._features import n_poly_features, polynomial_feature_derivative, polynomial_features
+from ._features import (
+    n_poly_features,
+    polynomial_feature_derivative_columns,
+    polynomial_features,
+)
 from ._mixture_denoiser import MixtureBaseline, mixture_denoise, posterior_mean_and_draw
 from ._near_cells import NearCells
 from ._noise_schedule import NoiseSchedule
@@ -280,9 +284,9 @@ def _level_correction(model, level, Y, *, weights, divergence):
             inside = (U >= U_low) & (U <= U_high)
             cell_diag = np.zeros((len(rows), d))
             for k in range(d):
-                dF = polynomial_feature_derivative(F, k, d, p)
+                columns, dF = polynomial_feature_derivative_columns(F, k, d, p)
                 # dR_i/dy_i gets dR_i/du_k * du_k/dy_i = (dF B)_i W_ki.
-                cell_diag += inside[:, k:k + 1] * (dF @ (B * W[k]))
+                cell_diag += inside[:, k:k + 1] * (dF @ (B[columns] * W[k]))
             diag[rows] += w * cell_diag
     return R, diag, RH
 
