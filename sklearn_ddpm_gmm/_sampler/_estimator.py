@@ -81,7 +81,9 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
        ODE by Heun steps (``method="ode"``, deterministic, ending with the
        denoised point);
     4. **likelihood**: the probability-flow ODE carried up the trained levels
-       with the exact divergence of the fitted denoiser.
+       with the exact divergence of the fitted denoiser, up to the highest
+       level with a correction; above it the fitted field is the refreshed
+       mixture's score, and its noised density is known in closed form.
 
     ``score_samples`` is the log-density of the data smoothed by the forward
     process at ``t_min`` (a Gaussian blur of standard deviation
@@ -128,7 +130,8 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         each Heun step twice. Each ancestral step draws the clean point from
         the mixture's posterior, so the mixture part is exact at any step
         count; the steps only resolve how the polynomial corrections vary
-        with the level.
+        with the level, and those above the highest level with a correction
+        are run as one (the mixture's exact reverse kernel).
     random_state : int, RandomState instance or None, default=None
         Controls the warm start, the noise draws, the held-out split and, unless
         ``sample`` is given its own, the samples.
@@ -351,7 +354,10 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         Computed through the probability-flow ODE, by Heun steps geometric in
         t from ``t_min`` to ``t_max`` (64, or one per trained level if more),
         with the exact divergence of the polynomial denoiser: deterministic,
-        and each row's value depends on that row only.
+        and each row's value depends on that row only. The ODE stops at the
+        lowest level above which no level keeps a correction, where the
+        refreshed mixture's noised density is exact (with no correction at
+        any level: that density at ``t_min``, no ODE).
 
         Parameters
         ----------
