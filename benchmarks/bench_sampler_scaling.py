@@ -7,7 +7,9 @@ log-likelihood on 5 000 other rows, and beside it a KernelDensity whose
 bandwidth is chosen by 3-fold GridSearchCV over bench_sampler's 8 values
 (the whole search timed, then its held-out log-likelihood); the ratio of each
 fit time to the previous size's (issue 30's bar: at most 2.3 per doubling,
-so 5.3 per quadrupling). ``--memory`` adds the peak of Python-tracked memory
+so 5.3 per quadrupling); the reverse steps that ``sample`` runs (one merged
+step where the fit is the mixture alone, then every step below the highest
+level with a correction). ``--memory`` adds the peak of Python-tracked memory
 (tracemalloc, numpy's arrays included) during the fit.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_sampler_scaling.py --quick
@@ -32,6 +34,7 @@ from sklearn.neighbors import KernelDensity
 
 import bench_sampler as b
 from sklearn_ddpm_gmm import DiffusionMixtureSampler
+from sklearn_ddpm_gmm._sampler._poly_denoiser import mixture_from
 
 N_EVAL = 5000
 
@@ -55,6 +58,10 @@ def run(name, make, K, n, *, seed, kde_max_rows, memory):
         tracemalloc.stop()
     row["cells"] = len(model.score_model_.centres)
     row["top_degree"] = int(model.degrees_.max())
+    # Reverse steps that sample() runs: one merged step down to the highest
+    # level with a correction, then every step below it.
+    sigmas = model.score_model_.schedule.sample_sigmas(model.n_sample_steps)
+    row["steps"] = 1 + int(np.sum(sigmas[1:] < mixture_from(model.score_model_)))
     _, row["sample"] = _timed(lambda: model.sample(N_EVAL, random_state=seed))
     ll, row["score"] = _timed(lambda: model.score_samples(X_ll))
     row["ll"] = float(np.mean(ll))
@@ -84,7 +91,7 @@ def main():
     warnings.simplefilter("ignore", ConvergenceWarning)
     sets = {name: (make, K) for name, make, K, _ in b.SETS}
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"{'set':<10} {'n':>8} | {'cells':>5} {'deg':>3} | {'fit s':>7} {'x prev':>6} | "
+    print(f"{'set':<10} {'n':>8} | {'cells':>5} {'deg':>3} {'steps':>5} | {'fit s':>7} {'x prev':>6} | "
           f"{'sample s':>8} {'score s':>7} | {'ll DMS':>8} {'ll KDE':>8} | {'KDE srch s':>10}"
           + (" | peak MB" if args.memory else ""), flush=True)
     for name in args.sets.split(","):
@@ -95,7 +102,7 @@ def main():
                       memory=args.memory)
             ratio = f"{row['fit'] / previous:6.2f}" if previous else f"{'':>6}"
             previous = row["fit"]
-            print(f"{name:<10} {n:>8} | {row['cells']:>5} {row['top_degree']:>3} | "
+            print(f"{name:<10} {n:>8} | {row['cells']:>5} {row['top_degree']:>3} {row['steps']:>5} | "
                   f"{row['fit']:7.1f} {ratio} | {row['sample']:8.2f} {row['score']:7.2f} | "
                   f"{row['ll']:8.4f} {_fmt(row, 'kde_ll', '8.4f'):>8} | "
                   f"{_fmt(row, 'kde_search', '10.1f'):>10}"

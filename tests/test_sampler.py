@@ -20,6 +20,7 @@ from sklearn_ddpm_gmm._sampler._features import (
     fill_features,
     n_poly_features,
     polynomial_feature_derivative,
+    polynomial_feature_derivative_columns,
     polynomial_features,
     ridge_solve,
 )
@@ -165,6 +166,18 @@ def test_feature_derivatives_match_finite_differences(n_features, degree):
             polynomial_feature_derivative(F, j, n_features, degree), numeric,
             rtol=1e-6, atol=1e-7,
         )
+
+
+def test_feature_derivative_columns_are_the_monomials_with_the_variable():
+    # 10-D, degree 2: u_j itself and the 10 products u_j u_k.
+    U = np.random.RandomState(1).normal(size=(30, 10))
+    F = polynomial_features(U, 2)
+    for j in (0, 4, 9):
+        columns, dF = polynomial_feature_derivative_columns(F, j, 10, 2)
+        full = polynomial_feature_derivative(F, j, 10, 2)
+        assert len(columns) == 11
+        np.testing.assert_array_equal(dF, full[:, columns])
+        assert not np.any(np.delete(full, columns, axis=1))
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1e-3, 0.5])

@@ -11,7 +11,13 @@ from sklearn.neighbors import KernelDensity
 from sklearn_ddpm_gmm import DiffusionMixtureSampler
 from sklearn_ddpm_gmm._core._covariance import FullCovariance
 from sklearn_ddpm_gmm._core._em import em_step, posteriors
-from sklearn_ddpm_gmm._sampler import _baseline, _mixture_denoiser
+from sklearn_ddpm_gmm._sampler import (
+    _baseline,
+    _cell_regression,
+    _estimator,
+    _mixture_denoiser,
+    _poly_denoiser,
+)
 from sklearn_ddpm_gmm._sampler._baseline import n_regression_cells, near_em_step
 from sklearn_ddpm_gmm._sampler._mixture_denoiser import (
     MixtureBaseline,
@@ -22,6 +28,7 @@ from sklearn_ddpm_gmm._sampler._mixture_denoiser import (
     posterior_mean_and_draw,
 )
 from sklearn_ddpm_gmm._sampler._near_cells import NEAR_CELLS, TRUNCATION_TOL, NearCells
+from sklearn_ddpm_gmm._sampler._reverse import ode_log_likelihood
 from sklearn_ddpm_gmm.datasets import make_blurred_ring
 
 # Truncation drops at most TRUNCATION_TOL of a row's mass; the rest is rounding.
@@ -184,3 +191,127 @@ def test_larger_fit_samples_and_scores_right():
     assert ks_2samp(angle, np.arctan2(held_out[:, 1], held_out[:, 0])).pvalue > 1e-3
     kde = KernelDensity(bandwidth=0.08).fit(X)
     assert model.score(held_out) > kde.score(held_out) / len(held_out)
+
+
+# ------------------------------------------- where the fit is the mixture alone
+@pytest.fixture(scope="module")
+def ring_mixture_fit():
+    X = make_blurred_ring(3000, noise=0.1, random_state=0)
+    model = DiffusionMixtureSampler(4, n_levels=8, random_state=0).fit(X)
+    return model, X
+
+
+def _with_degrees(model, degrees):
+    """A copy of a fitted sampler whose cells keep the given degrees' pattern."""
+    copy = pickle.loads(pickle.dumps(model))
+    copy.score_model_ = copy.score_model_._replace(degrees=degrees)
+    return copy
+
+
+def test_mixture_from_is_the_least_level_above_every_correction(ring_mixture_fit):
+    model, _ = ring_mixture_fit
+    sm = model.score_model_
+    L, K = sm.degrees.shape
+    none = np.full((L, K), -1)
+    assert _poly_denoiser.mixture_from(sm._replace(degrees=none)) == 0.0
+    some = none.copy()
+    some[2, 1] = 1
+    assert _poly_denoiser.mixture_from(sm._replace(degrees=some)) == sm.sigmas[3]
+    some[L - 1, 0] = 0
+    assert _poly_denoiser.mixture_from(sm._replace(degrees=some)) == np.inf
+
+
+def test_score_samples_is_the_mixtures_density_where_nothing_is_corrected(ring_mixture_fit):
+    model, X = ring_mixture_fit
+    sm = model.score_model_
+    mixture_only = _with_degrees(model, np.full(sm.degrees.shape, -1))
+    Q = X[:300]
+    Z = (Q - model.data_mean_) / model.data_scale_
+    sigma = sm.schedule.likelihood_sigmas(64)[0]
+    exact = (_mixture_denoiser.mixture_log_density(sm.baseline, Z, sigma)
+             - np.sum(np.log(model.data_scale_)))
+    np.testing.assert_allclose(mixture_only.score_samples(Q), exact, rtol=0, atol=1e-9)
+    # The probability-flow ODE of the same field converges to it (second order).
+    errors = []
+    for steps in (32, 128):
+        sigmas = sm.schedule.likelihood_sigmas(steps)
+        ode = ode_log_likelihood(mixture_only._denoiser, Z, sigmas,
+                                 mixture_only._log_prior(sigmas[-1]))
+        errors.append(np.abs(ode - np.sum(np.log(model.data_scale_)) - exact).mean())
+    assert errors[1] < errors[0] / 4 and errors[1] < 0.01
+
+
+def test_score_samples_runs_the_ode_below_the_top_correction(ring_mixture_fit, monkeypatch):
+    model, X = ring_mixture_fit
+    sm = model.score_model_
+    degrees = np.full(sm.degrees.shape, -1)
+    degrees[:3] = np.maximum(sm.degrees[:3], 0)  # corrections at the 3 lowest levels
+    part = _with_degrees(model, degrees)
+    top = sm.sigmas[3]
+    seen = []
+    real = _estimator.ode_log_likelihood
+    monkeypatch.setattr(_estimator, "ode_log_likelihood",
+                        lambda *a: seen.append(a[2]) or real(*a))
+    part.score_samples(X[:20])
+    assert seen[0][-1] == top and np.all(np.diff(seen[0]) > 0)
+    assert np.all(seen[0][:-1] < top) and len(seen[0]) > 2
+    # Corrections at the top level: the ODE runs all the way, as before.
+    degrees[-1] = 0
+    seen.clear()
+    _with_degrees(model, degrees).score_samples(X[:20])
+    np.testing.assert_array_equal(seen[0], sm.schedule.likelihood_sigmas(64))
+
+
+def test_sampling_merges_the_steps_where_the_mixture_is_exact(ring_mixture_fit, monkeypatch):
+    model, X = ring_mixture_fit
+    sm = model.score_model_
+    L = sm.degrees.shape[0]
+    degrees = np.full(sm.degrees.shape, -1)
+    degrees[:2] = np.maximum(sm.degrees[:2], 0)
+    part = _with_degrees(model, degrees)
+    calls = []
+    real = _estimator.draw_clean_point
+    monkeypatch.setattr(_estimator, "draw_clean_point",
+                        lambda m, Y, sigma, rng: calls.append(sigma) or real(m, Y, sigma, rng))
+    S = part.sample(4000, random_state=0)[0]
+    full_steps = sm.schedule.sample_sigmas(part.n_sample_steps)
+    below = full_steps[full_steps < sm.sigmas[2]]
+    # One merged step from the top, then every step below the corrections.
+    np.testing.assert_array_equal(calls, np.r_[full_steps[0], below])
+    # Same law as all the steps (the merged kernel is the mixture's exact one).
+    monkeypatch.setattr(_estimator, "mixture_from", lambda m: np.inf)
+    S_all = part.sample(4000, random_state=1)[0]
+    for a, b in ((np.linalg.norm(S, axis=1), np.linalg.norm(S_all, axis=1)),
+                 (np.arctan2(S[:, 1], S[:, 0]), np.arctan2(S_all[:, 1], S_all[:, 0]))):
+        assert ks_2samp(a, b).pvalue > 1e-3
+    # Corrections at every level: the steps and the samples are as before.
+    degrees[:] = np.maximum(sm.degrees, 0)
+    full = _with_degrees(model, degrees)
+    calls.clear()
+    assert _poly_denoiser.mixture_from(full.score_model_) == np.inf
+    full.sample(50, random_state=0)
+    np.testing.assert_array_equal(calls, full_steps)
+    assert L == len(sm.sigmas)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_regression_features_in_blocks_give_the_one_block_fit(weighted, monkeypatch):
+    # The cells' features are built block by block of rows (memory); the
+    # normal sums and held-out errors are those of one block, to rounding.
+    rng = np.random.RandomState(0)
+    n, d = 6000, 2
+    angle = rng.uniform(0, 2 * np.pi, n)
+    X0 = np.c_[np.cos(angle), np.sin(angle)]
+    Y = X0 + 0.2 * rng.normal(size=(n, d))
+    cells = (Y[:, 0] > 0).astype(np.intp)
+    G = 0.5 * Y  # a poor baseline: the residual needs degree 2 and up
+    kwargs = dict(n_cells=2, G=G, degrees=range(-1, 6), alpha=1e-3,
+                  is_val=rng.rand(n) < 0.2, groups=np.arange(n),
+                  weights=rng.uniform(0.5, 2.0, n) if weighted else None)
+    one = _cell_regression.fit_level(X0, Y, cells, **kwargs)
+    monkeypatch.setattr(_cell_regression, "_FEATURE_BLOCK_ELEMENTS", 21 * 50)  # ~60 blocks
+    blocks = _cell_regression.fit_level(X0, Y, cells, **kwargs)
+    assert one["degree"] == blocks["degree"] >= 2
+    np.testing.assert_array_equal(one["degrees"], blocks["degrees"])
+    np.testing.assert_allclose(blocks["coef"], one["coef"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(blocks["heldout"], one["heldout"], rtol=1e-10)

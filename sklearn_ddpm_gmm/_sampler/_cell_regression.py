@@ -35,6 +35,9 @@ CLAMP_QUANTILE = 0.005
 # Two moons: held-out log-likelihood -0.50 with a cap of 6, -0.42 with 10.
 _AUTO_MAX_DEGREE = 10
 _AUTO_MAX_TERMS = 128
+# Entries (rows x monomials) of one block of a cell's features: 16 MB; a
+# cell of up to ~31 000 pairs at 66 monomials is one block.
+_FEATURE_BLOCK_ELEMENTS = 1 << 21
 
 
 def auto_max_degree(n_features):
@@ -72,10 +75,11 @@ class _CellRegression:
     """One cell's ridge regression at one level, its degree raised a step at a time.
 
     Rows are split into train and held-out parts (stored train first, so each
-    part is a slice). Each step adds only the new monomials' columns to the
-    features and the new blocks to the normal sums; the held-out rows'
-    features give their per-row errors, and the sums of both parts the final
-    fit on all rows.
+    part is a slice). Each step adds only the new monomials' blocks to the
+    normal sums; the held-out rows' features give their per-row errors, and
+    the sums of both parts the final fit on all rows. The features are built
+    from the offsets block by block of rows when needed, never held whole
+    (a million rows of a 2-D ring: 66 monomials, 2 GB).
     """
 
     def __init__(self, U, T, is_val, *, group, cap, weight=None):
@@ -86,9 +90,6 @@ class _CellRegression:
         # Row weights (None: all 1); the normal sums and the held-out errors
         # are weighted, the ridge penalty scales with the weights' sum.
         self.w = None if weight is None else weight[order]
-        # Column-major: each degree's new columns are contiguous.
-        self.F = np.empty((len(U), n_poly_features(U.shape[1], cap)), order="F")
-        self.F[:, 0] = 1.0
         self.degree = 0
         if self.w is None:
             self.gram = [np.array([[float(len(part))]]) for part in self._parts(self.T)]
@@ -103,26 +104,48 @@ class _CellRegression:
     def _parts(self, A):
         return A[:self.n_train], A[self.n_train:]
 
+    def _blocks(self, part, degree):
+        """``(rows, F)``: slices of a part's rows and their monomials of degree
+        <= ``degree`` (column-major: each degree's columns contiguous)."""
+        lo, hi = (0, self.n_train) if part == 0 else (self.n_train, len(self.U))
+        m = n_poly_features(self.U.shape[1], degree)
+        step = max(1, _FEATURE_BLOCK_ELEMENTS // m)
+        for start in range(lo, hi, step):
+            rows = slice(start, min(start + step, hi))
+            F = np.empty((rows.stop - rows.start, m), order="F")
+            F[:, 0] = 1.0
+            fill_features(F, self.U[rows], 0, degree)
+            yield rows, F
+
     def grow(self, degree):
-        """Extend features and sums to ``min(degree, cap)``."""
+        """Extend the normal sums to ``min(degree, cap)``."""
         degree = min(degree, self.cap)
         if degree <= self.degree:
             return
         d = self.U.shape[1]
         m_old, m = n_poly_features(d, self.degree), n_poly_features(d, degree)
-        fill_features(self.F, self.U, self.degree, degree)
-        for part, (F, T) in enumerate(zip(self._parts(self.F[:, :m]), self._parts(self.T))):
+        for part in (0, 1):
+            block = np.zeros((m, m - m_old))
+            cross_new = np.zeros((m - m_old, self.T.shape[1]))
+            for i, (rows, F) in enumerate(self._blocks(part, degree)):
+                new = F[:, m_old:]
+                if self.w is not None:
+                    new = new * self.w[rows][:, np.newaxis]
+                # The first block's products as they are (one block: the
+                # unblocked sums, to the bit).
+                products = F.T @ new, new.T @ self.T[rows]
+                if i == 0:
+                    block, cross_new = products
+                else:
+                    block += products[0]
+                    cross_new += products[1]
             gram = np.empty((m, m))
             gram[:m_old, :m_old] = self.gram[part]
-            new = F[:, m_old:]
-            if self.w is not None:
-                new = new * self._parts(self.w)[part][:, np.newaxis]
-            block = F.T @ new  # (m, m - m_old)
             gram[:, m_old:] = block
             gram[m_old:, :m_old] = block[:m_old].T
-            cross = np.empty((m, T.shape[1]))
+            cross = np.empty((m, self.T.shape[1]))
             cross[:m_old] = self.cross[part]
-            cross[m_old:] = new.T @ T
+            cross[m_old:] = cross_new
             self.gram[part], self.cross[part] = gram, cross
         self.degree = degree
 
@@ -133,9 +156,13 @@ class _CellRegression:
             errors = np.sum(T_val ** 2, axis=1)
         else:
             self.grow(degree)
-            m = n_poly_features(self.U.shape[1], min(degree, self.cap))
+            degree = min(degree, self.cap)
+            m = n_poly_features(self.U.shape[1], degree)
             B = ridge_solve(self.gram[0][:m, :m], self.cross[0][:m], alpha, self.mass[0])
-            errors = np.sum((T_val - self.F[self.n_train:, :m] @ B) ** 2, axis=1)
+            errors = np.empty(len(T_val))
+            for rows, F in self._blocks(1, degree):
+                errors[rows.start - self.n_train:rows.stop - self.n_train] = np.sum(
+                    (self.T[rows] - F @ B) ** 2, axis=1)
         return errors if self.w is None else errors * self.w[self.n_train:]
 
     def solve(self, degree, alpha):

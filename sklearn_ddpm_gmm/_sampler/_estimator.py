@@ -18,9 +18,9 @@ from ._baseline import fit_baseline, fit_cells, standardisation
 from ._cell_regression import auto_max_degree
 from ._features import n_poly_features
 from ._inpainting import inpaint
-from ._mixture_denoiser import centre_distances, nearest_centre
+from ._mixture_denoiser import centre_distances, mixture_log_density, nearest_centre
 from ._noise_schedule import NoiseSchedule
-from ._poly_denoiser import denoise, draw_clean_point, fit_poly_denoiser
+from ._poly_denoiser import denoise, draw_clean_point, fit_poly_denoiser, mixture_from
 from ._reverse import ancestral_sample, gaussian_log_density, ode_log_likelihood, ode_sample
 
 # Floor of the pooled variance in predict_proba (standardised units, where the
@@ -82,7 +82,9 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
        ODE by Heun steps (``method="ode"``, deterministic, ending with the
        denoised point);
     4. **likelihood**: the probability-flow ODE carried up the trained levels
-       with the exact divergence of the fitted denoiser.
+       with the exact divergence of the fitted denoiser, up to the highest
+       level with a correction; above it the fitted field is the refreshed
+       mixture's score, and its noised density is known in closed form.
 
     ``score_samples`` is the log-density of the data smoothed by the forward
     process at ``t_min`` (a Gaussian blur of standard deviation
@@ -129,7 +131,8 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         each Heun step twice. Each ancestral step draws the clean point from
         the mixture's posterior, so the mixture part is exact at any step
         count; the steps only resolve how the polynomial corrections vary
-        with the level.
+        with the level, and those above the highest level with a correction
+        are run as one (the mixture's exact reverse kernel).
     random_state : int, RandomState instance or None, default=None
         Controls the warm start, the noise draws, the held-out split and, unless
         ``sample`` is given its own, the samples.
@@ -358,7 +361,10 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         Computed through the probability-flow ODE, by Heun steps geometric in
         t from ``t_min`` to ``t_max`` (64, or one per trained level if more),
         with the exact divergence of the polynomial denoiser: deterministic,
-        and each row's value depends on that row only.
+        and each row's value depends on that row only. The ODE stops at the
+        lowest level above which no level keeps a correction, where the
+        refreshed mixture's noised density is exact (with no correction at
+        any level: that density at ``t_min``, no ODE).
 
         Parameters
         ----------
@@ -379,8 +385,18 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         array([-0.9, -1.4])
         """
         Z = self._standardise(X)
-        sigmas = self.score_model_.schedule.likelihood_sigmas(_LIKELIHOOD_STEPS)
-        log_prior = self._log_prior(sigmas[-1])
+        model = self.score_model_
+        sigmas = model.schedule.likelihood_sigmas(_LIKELIHOOD_STEPS)
+        top = max(mixture_from(model), sigmas[0])
+        if top < sigmas[-1]:
+            # From ``top`` up the field is the mixture's score, whose noised
+            # density is known: the ODE stops there (no steps if it is t_min).
+            sigmas = np.append(sigmas[sigmas < top], top)
+
+            def log_prior(Y):
+                return mixture_log_density(model.baseline, Y, top, near=model.near)
+        else:
+            log_prior = self._log_prior(sigmas[-1])
         out = np.empty(len(Z))
         for start in range(0, len(Z), _LIKELIHOOD_CHUNK):
             sl = slice(start, start + _LIKELIHOOD_CHUNK)
@@ -630,6 +646,10 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         Y = model.mean + (rng.standard_normal((n_samples, len(std))) * std) @ model.eigvecs.T
         sigmas = np.append(sigmas, 0.0)
         if method == "sde":
+            # A step that starts where the denoiser is the mixture's alone is
+            # the mixture's exact reverse kernel, so a run of them is one step.
+            merged = sigmas[1:-1] >= mixture_from(model)
+            sigmas = sigmas[np.r_[True, ~merged, True]]
             # The baseline mixture's posterior spread makes each step exact for
             # the mixture part, however long (see ancestral_sample).
             def clean_point(Y, sigma, random_state):

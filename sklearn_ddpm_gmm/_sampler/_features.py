@@ -100,8 +100,28 @@ def polynomial_feature_derivative(F, j, n_features, degree):
     dF : ndarray of shape (n_samples, m)
         ``d phi_i / d u_j = e_ij u^(e_i - 1_j)``, zero for the terms free of u_j.
     """
+    columns, dF_columns = polynomial_feature_derivative_columns(F, j, n_features, degree)
+    dF = np.zeros_like(F)
+    dF[:, columns] = dF_columns
+    return dF
+
+
+def polynomial_feature_derivative_columns(F, j, n_features, degree):
+    """The columns of :func:`polynomial_feature_derivative` that are not zero.
+
+    Only the monomials with a factor ``u_j`` have a derivative in it (11 of
+    66 at degree 2 in 10-D), so a product with the derivative needs only
+    those columns.
+
+    Returns
+    -------
+    columns : ndarray of int
+        The monomials with a factor ``u_j``.
+    dF : ndarray of shape (n_samples, len(columns))
+    """
     mono = _monomials(n_features, degree)
-    return F[:, mono.lower[j]] * mono.powers[j]
+    columns = np.flatnonzero(mono.powers[j])
+    return columns, F[:, mono.lower[j, columns]] * mono.powers[j, columns]
 
 
 def ridge_solve(gram, cross, alpha, n_rows):

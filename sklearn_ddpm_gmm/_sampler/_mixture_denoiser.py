@@ -314,6 +314,28 @@ def mixture_posterior_deviation(baseline, Y, sigma, random_state, *, near=None):
     return draw - D
 
 
+def mixture_log_density(baseline, Y, sigma, *, near=None):
+    """Log-density of the noised mixture ``sum_k pi_k N(mu_k, C_k + sigma^2 I)``.
+
+    Parameters
+    ----------
+    baseline : MixtureBaseline
+    Y : ndarray of shape (n_samples, d)
+    sigma : float
+    near : NearCells or None, default=None
+        Each row's sum over its near cells (to ``TRUNCATION_TOL``, see
+        :func:`posterior_groups`); None: all cells.
+
+    Returns
+    -------
+    log_density : ndarray of shape (n_samples,)
+    """
+    out = np.empty(len(Y))
+    for rows, post in posterior_groups(baseline, Y, sigma, near=near):
+        out[rows] = post.log_density
+    return out
+
+
 def mixture_denoise(baseline, Y, sigma, divergence=False, *, near=None, home=None):
     """Posterior mean of x0 under a Gaussian mixture prior, at VE level sigma.
 

@@ -57,7 +57,11 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from ._cell_regression import fit_level
-from ._features import n_poly_features, polynomial_feature_derivative, polynomial_features
+from ._features import (
+    n_poly_features,
+    polynomial_feature_derivative_columns,
+    polynomial_features,
+)
 from ._mixture_denoiser import MixtureBaseline, mixture_denoise, posterior_mean_and_draw
 from ._near_cells import NearCells
 from ._noise_schedule import NoiseSchedule
@@ -280,9 +284,9 @@ def _level_correction(model, level, Y, *, weights, divergence):
             inside = (U >= U_low) & (U <= U_high)
             cell_diag = np.zeros((len(rows), d))
             for k in range(d):
-                dF = polynomial_feature_derivative(F, k, d, p)
+                columns, dF = polynomial_feature_derivative_columns(F, k, d, p)
                 # dR_i/dy_i gets dR_i/du_k * du_k/dy_i = (dF B)_i W_ki.
-                cell_diag += inside[:, k:k + 1] * (dF @ (B * W[k]))
+                cell_diag += inside[:, k:k + 1] * (dF @ (B[columns] * W[k]))
             diag[rows] += w * cell_diag
     return R, diag, RH
 
@@ -312,6 +316,27 @@ def denoise(model, Y, sigma, divergence=False):
         return _corrected(model, Y, sigma, D=D, diag=diag)
     return _corrected(model, Y, sigma,
                       D=mixture_denoise(model.baseline, Y, sigma, near=model.near))
+
+
+def mixture_from(model):
+    """The least VE level from which up the denoiser is its baseline mixture's alone.
+
+    At and above it no trained level that :func:`denoise` interpolates keeps
+    a correction in any cell, so the fitted field there is the mixture's
+    exact score (to the box clamp, inactive near the data): the mixture's
+    reverse kernels and noised density are exact for the model there.
+
+    Returns
+    -------
+    sigma : float
+        A trained level; 0 when no level keeps a correction (level 0 also
+        serves below the trained range), inf when the top one does.
+    """
+    corrected = np.flatnonzero(np.any(model.degrees >= 0, axis=1))
+    if len(corrected) == 0:
+        return 0.0
+    above = corrected[-1] + 1
+    return float(model.sigmas[above]) if above < len(model.sigmas) else np.inf
 
 
 def draw_clean_point(model, Y, sigma, random_state):
