@@ -20,8 +20,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._covariance import CovarianceType, Statistics
-from ._em import Extrapolation, InMemoryRows, LikelihoodResult, iterate, posteriors
-from ._mixture import Mixture, make_mixture
+from ._em import InMemoryRows, LikelihoodResult, posteriors, run_statistics_phase
+from ._mixture import Mixture
 from ._standardise import centre_and_scale, check_spread
 
 if TYPE_CHECKING:
@@ -101,15 +101,11 @@ class DaskRows:
                   fixed_covariances: np.ndarray | None = None, accelerated: bool = False,
                   verbose: int = 0, verbose_interval: int = 10) -> LikelihoodResult:
         """:func:`._em.run_likelihood_phase` over the blocks."""
-        def step(current: Mixture) -> tuple[float, Mixture]:
-            stats = self.pass_statistics(current, model)
-            return (stats.log_likelihood / stats.weight,
-                    make_mixture(*model.m_step(stats, fixed_covariances), model))
-
-        return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
-                       previous_change=previous_change,
-                       extrapolation=Extrapolation.of(model) if accelerated else None,
-                       verbose=verbose, verbose_interval=verbose_interval)
+        return run_statistics_phase(
+            lambda current: self.pass_statistics(current, model), params, model, tol=tol,
+            max_iter=max_iter, lower_bound=lower_bound, previous_change=previous_change,
+            fixed_covariances=fixed_covariances, accelerated=accelerated, verbose=verbose,
+            verbose_interval=verbose_interval)
 
 
 def dask_rows(X: da.Array, n_components: int,

@@ -44,7 +44,7 @@ import numpy as np
 from scipy.special import softmax
 
 from .._numerics._fastops import log_normalise
-from ._covariance import CovarianceType
+from ._covariance import CovarianceType, Statistics
 from ._mixture import Mixture, make_mixture
 
 
@@ -204,6 +204,28 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
                    verbose=verbose, verbose_interval=verbose_interval)
 
 
+def run_statistics_phase(pass_statistics: Callable[[Mixture], Statistics], params: Mixture,
+                         model: CovarianceType, *, tol: float, max_iter: int,
+                         lower_bound: float = -np.inf, previous_change: float = np.inf,
+                         fixed_covariances: np.ndarray | None = None,
+                         accelerated: bool = False, verbose: int = 0,
+                         verbose_interval: int = 10) -> LikelihoodResult:
+    """:func:`run_likelihood_phase` where a pass returns the rows' total
+    sufficient statistics (``pass_statistics(params)``, with the summed
+    log-likelihood and weight): the blocks of a Dask array, rows with
+    missing entries.
+    """
+    def step(current: Mixture) -> tuple[float, Mixture]:
+        stats = pass_statistics(current)
+        return (stats.log_likelihood / stats.weight,
+                make_mixture(*model.m_step(stats, fixed_covariances), model))
+
+    return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
+                   previous_change=previous_change,
+                   extrapolation=Extrapolation.of(model) if accelerated else None,
+                   verbose=verbose, verbose_interval=verbose_interval)
+
+
 class _Jump(NamedTuple):
     """A SQUAREM extrapolation (:meth:`Extrapolation.jump`)."""
 
@@ -247,7 +269,7 @@ class Extrapolation:
             return None
         r = x1 - x0
         v = x2 - 2.0 * x1 + x0
-        r_norm, v_norm = np.linalg.norm(r), np.linalg.norm(v)
+        r_norm, v_norm = float(np.linalg.norm(r)), float(np.linalg.norm(v))
         if r_norm == 0.0 or v_norm == 0.0:
             return None
         length = min(max(r_norm / v_norm, 1.0), step_max)
@@ -393,7 +415,7 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     # EM's rates measured by the last jumps: right after a jump the fast
     # directions dominate the next steps, and a rate measured there misses
     # the slow direction that the jump has only partly crossed.
-    rates = deque(maxlen=_RATE_MEMORY)
+    rates: deque[float] = deque(maxlen=_RATE_MEMORY)
 
     def remaining(change, previous_change, value):
         # The slowest of the rates known: from the two gains, or from the

@@ -37,14 +37,13 @@ import numpy as np
 
 from ._covariance import CovarianceType, Statistics, floored
 from ._em import (
-    Extrapolation,
     InMemoryRows,
     LikelihoodResult,
-    iterate,
     posteriors,
+    run_statistics_phase,
     weighted_posteriors,
 )
-from ._mixture import Mixture, make_mixture
+from ._mixture import Mixture
 
 # Entries of the (rows, components, q, q) blocks gathered at a time: the
 # gathered conditional covariances are the largest temporary of a pass.
@@ -214,6 +213,7 @@ def observed_statistics(X: np.ndarray, patterns: MissingPatterns, params: Mixtur
         weights = None if sample_weight is None else sample_weight[block.rows]
         part = _expected_statistics(block, resp, log_prob, params, model, weights)
         stats = part if stats is None else model.merged(stats, part)
+    assert stats is not None  # some rows are incomplete, or X_complete holds rows
     return stats
 
 
@@ -299,7 +299,7 @@ def completed(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
         A new array; the observed entries are X's.
     """
     mean, draw = completions(X, patterns, params, model, random_state=random_state)
-    return mean if random_state is None else draw
+    return mean if draw is None else draw
 
 
 def completions(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
@@ -387,22 +387,15 @@ class MissingRows(InMemoryRows):
                    model: CovarianceType) -> tuple[np.ndarray, np.ndarray]:
         return observed_posteriors(self.array, self.patterns, params, model)
 
-    def run_phase(self, params: Mixture, model: CovarianceType, *, tol: float,
-                  max_iter: int, lower_bound: float = -np.inf,
-                  previous_change: float = np.inf,
-                  fixed_covariances: np.ndarray | None = None, accelerated: bool = False,
-                  verbose: int = 0, verbose_interval: int = 10) -> LikelihoodResult:
-        """The EM loop (:func:`._em.iterate`) on the observed-data likelihood."""
-        def step(current: Mixture) -> tuple[float, Mixture]:
-            stats = observed_statistics(self.array, self.patterns, current, model,
-                                        self.sample_weight, X_complete=self._complete)
-            return (stats.log_likelihood / stats.weight,
-                    make_mixture(*model.m_step(stats, fixed_covariances), model))
+    def run_phase(self, params: Mixture, model: CovarianceType,
+                  **kwargs: Any) -> LikelihoodResult:
+        """The EM loop (:func:`._em.iterate`) on the observed-data likelihood
+        (keywords as :func:`._em.run_likelihood_phase`'s)."""
+        def pass_statistics(current: Mixture) -> Statistics:
+            return observed_statistics(self.array, self.patterns, current, model,
+                                       self.sample_weight, X_complete=self._complete)
 
-        return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
-                       previous_change=previous_change,
-                       extrapolation=Extrapolation.of(model) if accelerated else None,
-                       verbose=verbose, verbose_interval=verbose_interval)
+        return run_statistics_phase(pass_statistics, params, model, **kwargs)
 
 
 def rows_of(array: np.ndarray, sample_weight: np.ndarray | None = None,
