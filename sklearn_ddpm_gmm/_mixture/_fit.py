@@ -51,10 +51,13 @@ _COLD_REG_COVAR = 1e-6
 # Most steps that converge the kept start on the subsample (GaussianMixture's
 # default max_iter).
 _START_MAX_ITER = 100
-# Passes each start gets before the first halving; on the tuning sets (iris,
-# wine, breast cancer, digits; 2 seeds, 4 types) 2 and 4 kept the same starts,
-# converging both first kept a better one in 1 of 32 fits at 1.3x the time.
-_FIRST_ROUND = 4
+# Passes each start gets before the first halving: enough to converge it.
+# Four kept the same start as converging both on the tuning sets (iris, wine,
+# breast cancer, digits; 31 of 32 fits) at 0.8x the time, but on the
+# validation tables (quakes, diamonds, SLID, Cigar) its picks were more than
+# 0.01 below GaussianMixture's single start in 7 of 30 fits against 4 of 32,
+# and singular in 2 (benchmarks/bench_real_data_speed.py).
+_FIRST_ROUND = _START_MAX_ITER
 
 
 class FitResult(NamedTuple):
@@ -305,9 +308,9 @@ def _power_start(rows, context, random_state, cold_start_cache):
     components every time, and each fails where the other does not: the
     power start when the weights or variances differ much, k-means on
     separated components in many dimensions (see the user guide); the
-    likelihood tells which one did, after a few accelerated EM passes each
-    (:func:`_successive_halving`), and the one kept is converged there in
-    the requested type.
+    likelihood tells which one did, once each is converged there in the
+    requested type (:func:`_successive_halving`, whose first round
+    converges them).
     """
     spec = context.spec
     subsample, cold, history = _power_cold_start(rows, context, random_state,
