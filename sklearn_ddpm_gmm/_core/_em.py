@@ -367,9 +367,11 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     lands on the fixed point, which EM would reach only geometrically. The
     next pass evaluates ``x'`` and steps from it; the jump is kept only if
     the likelihood at ``x'`` is at least that at ``x1`` (the monotone
-    safeguard), else the loop goes on from ``x2`` as EM would, and the
-    longest jump allowed (``a <= step_max``, R's SQUAREM rule: times 4 after
-    each jump at the bound, divided by 4 after a rejected one) shrinks.
+    safeguard), else the loop goes on from ``x2`` as EM would. The longest
+    jump allowed, ``a <= step_max``, grows fourfold after a kept jump at the
+    bound (R's SQUAREM rule) and falls to a quarter of the rejected jump's
+    length after a rejection (the same jump, rejected cycle after cycle,
+    cost a third of the passes on a curved ridge).
 
     Every pass over the rows records one value in ``lower_bounds``: the
     mean log-likelihood of the parameters it evaluated. A rejected jump's
@@ -412,10 +414,7 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     # is, and that step's predecessor's gain (a warm start continues both).
     parent, parent_change = lower_bound, previous_change
     step_max, jump_gain = 1.0, 0.0
-    # EM's rates measured by the last jumps: right after a jump the fast
-    # directions dominate the next steps, and a rate measured there misses
-    # the slow direction that the jump has only partly crossed.
-    rates: deque[float] = deque(maxlen=_RATE_MEMORY)
+    rates: deque[float] = deque(maxlen=_RATE_MEMORY)  # measured by the last jumps
 
     def remaining(change, previous_change, value):
         # The slowest of the rates known: from the two gains, or from the
