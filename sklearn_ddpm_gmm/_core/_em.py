@@ -231,7 +231,7 @@ class _Jump(NamedTuple):
 
     params: Mixture
     length: float  # the step length ``a``, within [1, step_max]
-    rate: float  # EM's contraction rate measured, ``1 - 1 / |r| * |v|``
+    rate: float  # EM's contraction rate measured, ``1 - |v| / |r|``
 
 
 class Extrapolation:
@@ -263,7 +263,8 @@ class Extrapolation:
         """SQUAREM's S3 jump from two EM steps ``start -> first -> second``;
         None where the coordinates are not finite (a weight of zero) or the
         steps did not move."""
-        x0, x1, x2 = (self._vector(params) for params in (start, first, second))
+        (x0, shape), (x1, _), (x2, _) = (self._vector(params)
+                                         for params in (start, first, second))
         if not (np.all(np.isfinite(x0)) and np.all(np.isfinite(x1))
                 and np.all(np.isfinite(x2))):
             return None
@@ -277,19 +278,25 @@ class Extrapolation:
         if length == 1.0:
             return _Jump(second, 1.0, rate)
         try:
-            params = self._mixture(x0 + 2.0 * length * r + length * length * v, start)
+            params = self._mixture(x0 + 2.0 * length * r + length * length * v, start,
+                                   shape)
         except ValueError:  # a covariance that rounds to singular: EM's path
             return _Jump(second, 1.0, rate)
         return _Jump(params, length, rate)
 
-    def _vector(self, params: Mixture) -> np.ndarray:
+    def _vector(self, params: Mixture) -> tuple[np.ndarray, tuple[int, ...]]:
+        """The coordinates, flat, and the covariance coordinates' shape."""
         with np.errstate(divide="ignore"):
             parts = [np.log(params.weights.astype(float)), params.means.ravel()]
+        shape: tuple[int, ...] = ()
         if not self.model.is_fixed:
-            parts.append(self.model.to_coordinates(params.covariances).ravel())
-        return np.concatenate(parts).astype(float)
+            coordinates = self.model.to_coordinates(params.covariances)
+            parts.append(coordinates.ravel())
+            shape = coordinates.shape
+        return np.concatenate(parts).astype(float), shape
 
-    def _mixture(self, vector: np.ndarray, like: Mixture) -> Mixture:
+    def _mixture(self, vector: np.ndarray, like: Mixture,
+                 shape: tuple[int, ...]) -> Mixture:
         n_components, n_features = like.means.shape
         dtype = like.means.dtype
         logits, vector = vector[:n_components], vector[n_components:]
@@ -297,7 +304,6 @@ class Extrapolation:
         if self.model.is_fixed:
             covariances = like.covariances
         else:
-            shape = self.model.to_coordinates(like.covariances).shape
             covariances = self.model.from_coordinates(
                 vector[n_components * n_features:].reshape(shape))
         return make_mixture(softmax(logits).astype(dtype), means.astype(dtype),

@@ -51,13 +51,6 @@ _COLD_REG_COVAR = 1e-6
 # Most steps that converge the kept start on the subsample (GaussianMixture's
 # default max_iter).
 _START_MAX_ITER = 100
-# Passes each start gets before the first halving: enough to converge it.
-# Four kept the same start as converging both on the tuning sets (iris, wine,
-# breast cancer, digits; 31 of 32 fits) at 0.8x the time, but on the
-# validation tables (quakes, diamonds, SLID, Cigar) its picks were more than
-# 0.01 below GaussianMixture's single start in 7 of 30 fits against 4 of 32,
-# and singular in 2 (benchmarks/bench_real_data_speed.py).
-_FIRST_ROUND = _START_MAX_ITER
 
 
 class FitResult(NamedTuple):
@@ -309,8 +302,11 @@ def _power_start(rows, context, random_state, cold_start_cache):
     power start when the weights or variances differ much, k-means on
     separated components in many dimensions (see the user guide); the
     likelihood tells which one did, once each is converged there in the
-    requested type (:func:`_successive_halving`, whose first round
-    converges them).
+    requested type; a regular maximum is kept before a singular one.
+    (Keeping the better of the two after four passes each cost 0.8x the time
+    but lost on the validation tables of
+    ``benchmarks/bench_real_data_speed.py``: 7 of 30 fits more than 0.01
+    below GaussianMixture's single start, against 4 of 32, and 2 singular.)
     """
     spec = context.spec
     subsample, cold, history = _power_cold_start(rows, context, random_state,
@@ -325,59 +321,20 @@ def _power_start(rows, context, random_state, cold_start_cache):
                                                    random_state=random_state,
                                                    sample_weight=weights),
     }
-    starts = [(kind, em_step(Z_start, resp, context.model, fixed_covariances=context.fixed,
-                             sample_weight=weights))
-              for kind, resp in candidates.items()]
-    best, records = _successive_halving(start_rows, starts, context)
-    for kind, result in records:
+    best = best_key = None
+    for kind, resp in candidates.items():
+        result = start_rows.run_phase(
+            em_step(Z_start, resp, context.model, fixed_covariances=context.fixed,
+                    sample_weight=weights),
+            context.model,
+            tol=stopping_tol(spec.tol, spec.n_components, *Z_start.shape),
+            max_iter=_START_MAX_ITER, fixed_covariances=context.fixed, accelerated=True,
+        )
         history = history.then(likelihood_history(kind, result, len(subsample)))
+        key = (not _singular(result.params, context, len(subsample)), result.lower_bounds[-1])
+        if best is None or key > best_key:
+            best, best_key = result, key
     return best.params, history
-
-
-def _successive_halving(rows, starts, context):
-    """The best of several starts on the same rows, by successive halving:
-    each round gives every live start twice the passes of the round before
-    and keeps the better half, by (regular, lower bound); the last is
-    converged. Returns the survivor's LikelihoodResult and, per start, its
-    record (kind, LikelihoodResult over all its passes)."""
-    spec = context.spec
-    n_rows = rows.shape[0]
-    tol = stopping_tol(spec.tol, spec.n_components, *rows.shape)
-    live = [(index, LikelihoodResult(params, [], False)) for index, (_, params)
-            in enumerate(starts)]
-    results = dict(live)
-    budget = _FIRST_ROUND
-
-    def advance(result, max_iter):
-        if result.converged or max_iter <= 0:
-            return result
-        more = rows.run_phase(
-            result.params, context.model, tol=tol, max_iter=max_iter,
-            lower_bound=result.lower_bounds[-1] if result.lower_bounds else -np.inf,
-            previous_change=result.last_change, fixed_covariances=context.fixed,
-            accelerated=True)
-        return LikelihoodResult(more.params, result.lower_bounds + more.lower_bounds,
-                                more.converged, more.last_change)
-
-    def key(item):
-        result = item[1]
-        return (not _singular(result.params, context, n_rows),
-                result.lower_bounds[-1] if result.lower_bounds else -np.inf)
-
-    while len(live) > 1:
-        live = [(index, advance(result, budget)) for index, result in live]
-        results.update(live)
-        live = sorted(live, key=key, reverse=True)[:(len(live) + 1) // 2]
-        budget *= 2
-    index, survivor = live[0]
-    results[index] = advance(survivor, _START_MAX_ITER - survivor.n_iter)
-    if not key((index, results[index]))[0]:
-        # A singularity shows only as EM converges into it: converge the
-        # others too, and keep a regular maximum if one is found.
-        for other, result in results.items():
-            results[other] = advance(result, _START_MAX_ITER - result.n_iter)
-        index = max(results.items(), key=key)[0]
-    return results[index], [(kind, results[i]) for i, (kind, _) in enumerate(starts)]
 
 
 def _power_cold_start(rows, context, random_state, cold_start_cache):
