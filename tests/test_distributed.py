@@ -12,6 +12,11 @@ from sklearn_ddpm_gmm._core._dask import (
     standardisation,
 )
 from sklearn_ddpm_gmm._core._em import em_step, posteriors, run_likelihood_phase
+from sklearn_ddpm_gmm._core._missing import (
+    MissingRows,
+    missing_patterns,
+    observed_statistics,
+)
 from sklearn_ddpm_gmm._core._mixture import make_mixture
 from sklearn_ddpm_gmm._core._standardise import standardise as _standardise
 
@@ -57,7 +62,8 @@ def test_phase_over_blocks_equals_the_phase_in_memory(covariance_type):
     X = _data()
     X_dask = da.from_array(X, chunks=(128, 3))
     assert is_dask_array(X_dask) and not is_dask_array(X)
-    centre, scale = standardisation(X_dask)
+    centre, scale, observed_features = standardisation(X_dask)
+    assert observed_features == 3
     Z, centre_mem, scale_mem, _ = _standardise(X)
     np.testing.assert_allclose(centre, centre_mem, rtol=1e-12)
     assert scale == pytest.approx(scale_mem, rel=1e-12)
@@ -71,6 +77,108 @@ def test_phase_over_blocks_equals_the_phase_in_memory(covariance_type):
     np.testing.assert_allclose(blocked.lower_bounds, in_memory.lower_bounds, rtol=1e-10)
     for got, want in zip(blocked.params, in_memory.params):
         np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
+
+
+def _data_with_nan():
+    """_data with ~20% of its entries missing (no row entirely), and an
+    incomplete block with rows in several patterns."""
+    X = _data()
+    X[np.random.default_rng(1).random(X.shape) < 0.2] = np.nan
+    return X[~np.isnan(X).all(axis=1)]
+
+
+def test_standardisation_of_missing_entries_is_the_in_memory_one():
+    X = _data_with_nan()
+    centre, scale, observed_features = standardisation(da.from_array(X, chunks=(128, 3)))
+    _, centre_mem, scale_mem, _ = _standardise(X)
+    np.testing.assert_allclose(centre, centre_mem, rtol=1e-12)
+    assert scale == pytest.approx(scale_mem, rel=1e-12)
+    assert observed_features == pytest.approx(MissingRows(X).observed_features, rel=1e-15)
+    rows = DaskRows(da.from_array(X, chunks=(128, 3)), centre, scale)
+    assert rows.observed_features == pytest.approx(observed_features, rel=1e-15)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_block_statistics_with_missing_entries_are_the_in_memory_ones(covariance_type):
+    X = _data_with_nan()
+    centre, scale = np.nanmean(X, axis=0), 4.0
+    Z = (X - centre) / scale
+    model = covariance_model(covariance_type, 1e-6)
+    params = _params(covariance_type)
+    blocks = [block_statistics(X[rows], params, model, centre=centre, scale=scale)
+              for rows in (slice(0, 170), slice(170, 330), slice(330, None))]
+    stats = model.merged(model.merged(blocks[0], blocks[1]), blocks[2])
+    expected = observed_statistics(Z, missing_patterns(Z), params, model)
+    for got, want in zip(stats, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    # A complete block keeps the complete-data statistics, bit for bit.
+    complete = X[~np.isnan(X).any(axis=1)][:50]
+    got = block_statistics(complete, params, model, centre=centre, scale=scale)
+    Z = (complete - centre) / scale
+    log_prob, resp = posteriors(Z, params, model)
+    want = model.statistics(Z, resp, log_prob)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_gathered_rows_with_missing_entries_are_missing_rows():
+    X = _data_with_nan()
+    centre, scale, _ = standardisation(da.from_array(X, chunks=(128, 3)))
+    rows = DaskRows(da.from_array(X, chunks=(128, 3)), centre, scale)
+    Z = (X - centre) / scale
+    subsample = np.arange(0, 400, 2)
+    assert isinstance(rows.subset(subsample), MissingRows)
+    np.testing.assert_allclose(rows.cold_start_rows(subsample),
+                               MissingRows(Z).cold_start_rows(subsample), rtol=1e-14)
+    # Mostly incomplete rows: the subsample at its columns' means (zero).
+    Z[:, 0] = np.where(np.arange(len(Z)) % 3 == 0, Z[:, 0], np.nan)
+    rows = DaskRows(da.from_array(centre + scale * Z, chunks=(128, 3)), centre, scale)
+    np.testing.assert_allclose(rows.cold_start_rows(subsample), np.nan_to_num(Z[subsample]),
+                               rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "spherical"])
+def test_fit_with_missing_entries_equals_the_fit_in_memory(covariance_type):
+    from sklearn_ddpm_gmm import DDPMGaussianMixture
+
+    X = _data_with_nan()
+    X_dask = da.from_array(X, chunks=(128, 3))
+    in_memory = DDPMGaussianMixture(2, covariance_type=covariance_type,
+                                    random_state=0).fit(X)
+    blocked = DDPMGaussianMixture(2, covariance_type=covariance_type,
+                                  random_state=0).fit(X_dask)
+    assert blocked.n_iter_ == in_memory.n_iter_
+    assert blocked.lower_bound_ == pytest.approx(in_memory.lower_bound_, rel=1e-10)
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(blocked, name), getattr(in_memory, name),
+                                   rtol=1e-8, atol=1e-10)
+    # Inference marginalises the missing entries block by block.
+    np.testing.assert_allclose(blocked.score_samples(X_dask).compute(),
+                               in_memory.score_samples(X), rtol=1e-8)
+    np.testing.assert_allclose(blocked.predict_proba(X_dask).compute(),
+                               in_memory.predict_proba(X), atol=1e-8)
+    np.testing.assert_array_equal(blocked.predict(X_dask).compute(), in_memory.predict(X))
+    assert blocked.score(X_dask) == pytest.approx(in_memory.score(X), rel=1e-10)
+
+
+def test_dask_array_without_observed_entries_or_with_infinity_is_refused():
+    from sklearn_ddpm_gmm import DDPMGaussianMixture
+
+    X = _data_with_nan()
+    X[[5, 300], :] = np.nan
+    with pytest.raises(ValueError, match=r"2 row\(s\) of X have every feature missing "
+                                         r"\(NaN\) \(row\(s\) \[5, 300\]\)"):
+        DDPMGaussianMixture(2).fit(da.from_array(X, chunks=(128, 3)))
+    X = _data_with_nan()
+    X[:, 1] = np.nan
+    with pytest.raises(ValueError, match=r"feature\(s\) of X are missing \(NaN\) in every "
+                                         r"row \(column\(s\) \[1\]\)"):
+        DDPMGaussianMixture(2).fit(da.from_array(X, chunks=(128, 3)))
+    for value in (np.inf, -np.inf):
+        X = _data_with_nan()
+        X[7, 2] = value
+        with pytest.raises(ValueError, match="infinity"):
+            DDPMGaussianMixture(2).fit(da.from_array(X, chunks=(128, 3)))
 
 
 @pytest.mark.slow

@@ -291,14 +291,6 @@ def test_missing_rows_and_columns_are_refused():
         gm.partial_fit(np.full((5, 3), np.nan))
 
 
-def test_dask_array_with_missing_values_is_refused():
-    da = pytest.importorskip("dask.array")
-    X = np.random.default_rng(9).standard_normal((100, 3))
-    X[0, 0] = np.nan
-    with pytest.raises(ValueError, match="not yet for Dask arrays"):
-        DDPMGaussianMixture(2, random_state=0).fit(da.from_array(X, chunks=50))
-
-
 def test_conditional_draws_follow_the_conditional_law():
     """One component: draws of x_m given x_o have the closed-form mean and
     covariance (5 000 draws of the same row)."""

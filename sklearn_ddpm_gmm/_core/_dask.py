@@ -7,20 +7,30 @@ needs only their sufficient statistics (:class:`._covariance.Statistics`).
 Each block computes its statistics where it lives (standardising its own
 rows), they are merged pairwise (:meth:`._covariance.CovarianceType.merged`),
 and the covariance type's M-step takes the total: the same E-step, statistics
-and M-step as the in-memory pass.
+and M-step as the in-memory pass. A block with missing entries (NaN) takes
+the E-step on its observed coordinates and the expected statistics
+(:func:`._missing.observed_statistics`), as rows in memory do.
 
 dask is imported only here, and only when a Dask array is given.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from functools import cached_property
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ._covariance import CovarianceType, Statistics
 from ._em import InMemoryRows, LikelihoodResult, posteriors, run_statistics_phase
+from ._missing import (
+    has_nan,
+    missing_patterns,
+    observed_statistics,
+    refuse_unobserved,
+    rows_of,
+)
 from ._mixture import Mixture
 from ._standardise import centre_and_scale, check_spread
 
@@ -41,6 +51,8 @@ def block_statistics(block: ArrayLike, params: Mixture, model: CovarianceType, *
     Runs on a worker: the block is standardised there, in float64.
     """
     Z = (np.asarray(block, dtype=np.float64) - centre) / scale
+    if has_nan(Z):
+        return observed_statistics(Z, missing_patterns(Z), params, model)
     log_prob, resp = posteriors(Z, params, model)
     return model.statistics(Z, resp, log_prob)
 
@@ -57,31 +69,55 @@ def _tree_sum(parts: list[Delayed], model: CovarianceType) -> Delayed:
 
 
 class DaskRows:
-    """Standardised rows of a Dask array chunked by rows: what the fit reads."""
+    """Standardised rows of a Dask array chunked by rows: what the fit reads.
 
-    def __init__(self, X: da.Array, centre: np.ndarray, scale: float) -> None:
+    Missing entries (NaN) are handled as :class:`._missing.MissingRows`
+    handles them in memory: the passes take the E-step on the observed
+    coordinates, the starts read gathered rows.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        The raw rows, one chunk across the features.
+    centre : ndarray of shape (n_features,)
+    scale : float
+        The standardisation (:func:`standardisation`).
+    observed_features : float, default=None
+        Observed entries per row, on average, if the caller has counted
+        them (:func:`standardisation` does); counted by a pass if None.
+    """
+
+    def __init__(self, X: da.Array, centre: np.ndarray, scale: float,
+                 observed_features: float | None = None) -> None:
         self.X, self.centre, self.scale = X, centre, scale
         self.sample_weight = None  # weighted Dask fits are refused
         self.shape = X.shape
         self.dtype = np.dtype(np.float64)
+        if observed_features is not None:
+            self.observed_features = observed_features  # fills the cached property
 
     def __getitem__(self, rows: np.ndarray) -> np.ndarray:
         """Standardised rows ``rows`` (sorted indices), gathered to the caller."""
         return (np.asarray(self.X[np.sort(rows)].compute(), dtype=np.float64)
                 - self.centre) / self.scale
 
-    @property
+    @cached_property
     def observed_features(self) -> float:
-        """Observed entries per row (all of them: NaN is refused)."""
-        return self.shape[1]
+        """Observed entries per row, on average (one pass, then kept)."""
+        import dask.array as da
+
+        return _observed_features(self.X, int(da.isnan(self.X).sum().compute()))
 
     def subset(self, rows: np.ndarray) -> InMemoryRows:
-        """The standardised rows ``rows``, gathered to the caller."""
-        return InMemoryRows(self[rows])
+        """The standardised rows ``rows``, gathered to the caller
+        (:class:`._missing.MissingRows` where an entry is missing)."""
+        return rows_of(self[rows])
 
     def cold_start_rows(self, rows: np.ndarray) -> np.ndarray:
-        """The rows of the subsample ``rows`` that the cold start reads."""
-        return self[rows]
+        """The rows of the subsample ``rows`` that the cold start reads, by
+        :meth:`._missing.MissingRows.cold_start_rows`'s rule where an entry
+        is missing."""
+        return self.subset(rows).cold_start_rows(np.arange(len(rows)))
 
     def pass_statistics(self, params: Mixture, model: CovarianceType) -> Statistics:
         """One pass over every block: the total Statistics."""
@@ -130,32 +166,67 @@ def dask_rows(X: da.Array, n_components: int,
             f"Expected n_samples >= max(2, n_components) but got n_components = "
             f"{n_components}, n_samples = {n_samples}"
         )
-    centre, scale = standardisation(X, min_variance)
-    return DaskRows(X, centre, scale), centre, scale
+    centre, scale, observed = standardisation(X, min_variance)
+    return DaskRows(X, centre, scale, observed), centre, scale
 
 
-def standardisation(X: da.Array, min_variance: float = 0.0) -> tuple[np.ndarray, float]:
+class Standardisation(NamedTuple):
+    """What :func:`standardisation` measures of a Dask array."""
+
+    centre: np.ndarray  # (n_features,)
+    scale: float
+    observed_features: float  # observed entries per row, on average
+
+
+def standardisation(X: da.Array, min_variance: float = 0.0) -> Standardisation:
     """Centre and scale of a Dask array, by the in-memory rule
-    (:func:`._standardise.centre_and_scale`) with Dask's reductions; NaN,
-    infinities and spreads float64 cannot hold are refused first."""
-    import dask
+    (:func:`._standardise.standardise`: :func:`._standardise.centre_and_scale`
+    with Dask's reductions, over the observed entries where some are NaN).
 
-    low, high = dask.compute(X.min(axis=0), X.max(axis=0))
-    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
-        raise ValueError(
-            "Input X contains NaN or infinity. Missing values (NaN) are supported "
-            "for arrays in memory, not yet for Dask arrays: fit X.compute(), or "
-            "impute the Dask array first."
-        )
+    Infinities, columns or rows with no observed entry, and spreads float64
+    cannot hold are refused first.
+    """
+    import dask
+    import dask.array as da
+
+    # One pass: the bounds of the observed entries, and the missing ones
+    # per row (the complete-data path below is kept where there are none).
+    n_features = X.shape[1]
+    missing_per_row = da.isnan(X).sum(axis=1)
+    low, high, n_missing, n_empty_rows = dask.compute(
+        da.nanmin(X, axis=0), da.nanmax(X, axis=0), missing_per_row.sum(),
+        (missing_per_row == n_features).sum())
+    if np.any(np.isinf(low)) or np.any(np.isinf(high)):
+        raise ValueError("Input X contains infinity.")
+    if n_missing:
+        empty_rows = (da.flatnonzero(missing_per_row == n_features).compute()
+                      if n_empty_rows else np.array([], dtype=np.intp))
+        refuse_unobserved(np.flatnonzero(np.isnan(low)), empty_rows)
     check_spread(low, high, np.dtype(np.float64))
 
-    def mean_offset(middle):
-        return (X - middle).mean(axis=0, dtype=np.float64).compute()
+    if n_missing:
+        # Each column's mean over its observed rows, the mean square over
+        # all observed entries (as _standardise_observed weighs them).
+        def mean_offset(middle):
+            return da.nanmean(X - middle, axis=0, dtype=np.float64).compute()
 
-    def mean_square(centre, unit):
-        return float((((X - centre) / unit) ** 2).mean(dtype=np.float64).compute())
+        def mean_square(centre, unit):
+            return float(da.nanmean(((X - centre) / unit) ** 2, dtype=np.float64).compute())
+    else:
+        def mean_offset(middle):
+            return (X - middle).mean(axis=0, dtype=np.float64).compute()
+
+        def mean_square(centre, unit):
+            return float((((X - centre) / unit) ** 2).mean(dtype=np.float64).compute())
 
     centre, scale, _ = centre_and_scale(low, high, mean_offset=mean_offset,
                                         mean_square=mean_square, dtype=np.float64,
                                         min_variance=min_variance)
-    return centre, scale
+    return Standardisation(centre, scale, _observed_features(X, n_missing))
+
+
+def _observed_features(X: da.Array, n_missing: int) -> float:
+    """Observed entries per row of X, on average, from its count of NaN (the
+    mean of the rows' counts, as :attr:`._missing.MissingRows.observed_features`)."""
+    n_samples, n_features = X.shape
+    return (n_samples * n_features - n_missing) / n_samples if n_missing else n_features

@@ -407,6 +407,29 @@ def rows_of(array: np.ndarray, sample_weight: np.ndarray | None = None,
     return InMemoryRows(array, sample_weight)
 
 
+def refuse_unobserved(columns: np.ndarray, rows: np.ndarray) -> None:
+    """ValueError where a column or a row of X has no observed entry
+    (nothing to fit it to).
+
+    Parameters
+    ----------
+    columns : ndarray of int
+        Indices of the columns of X missing (NaN) in every row.
+    rows : ndarray of int
+        Indices of the rows of X with every feature missing.
+    """
+    if len(columns):
+        raise ValueError(
+            f"{len(columns)} feature(s) of X are missing (NaN) in every row (column(s) "
+            f"{columns[:10].tolist()}): there is nothing to fit them to. Drop them."
+        )
+    if len(rows):
+        raise ValueError(
+            f"{len(rows)} row(s) of X have every feature missing (NaN) (row(s) "
+            f"{rows[:10].tolist()}): there is nothing to fit them to. Drop them."
+        )
+
+
 def has_nan(X: np.ndarray) -> bool:
     """Whether X has a NaN entry; a sum first, so that complete data cost
     one reduction and no boolean array."""

@@ -23,7 +23,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from .._core._covariance import RegisteredTypes, covariance_model
 from .._core._dask import dask_rows, is_dask_array
-from .._core._missing import has_nan, rows_of
+from .._core._missing import has_nan, refuse_unobserved, rows_of
 from .._core._mixture import Mixture, initial_values
 from .._core._standardise import check_spread, standardise
 from .._numerics._fastops import column_min_max
@@ -324,10 +324,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             Training data: an array, or a ``dask.array.Array`` chunked by rows
             (its blocks are passed over where they live). NaN marks a missing
-            entry (missing at random; arrays in memory, default final phase):
-            the fit maximises the likelihood of the observed entries (EM with
-            missing coordinates; see the user guide). Every row and every
-            column needs an observed entry.
+            entry (missing at random; default final phase, in memory or in a
+            Dask array's blocks): the fit maximises the likelihood of the
+            observed entries (EM with missing coordinates; see the user
+            guide). Every row and every column needs an observed entry.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -919,18 +919,8 @@ def _check_missing(X):
     if not has_nan(X):
         return False
     missing = np.isnan(X)
-    columns = np.flatnonzero(missing.all(axis=0))
-    if len(columns):
-        raise ValueError(
-            f"{len(columns)} feature(s) of X are missing (NaN) in every row (column(s) "
-            f"{columns[:10].tolist()}): there is nothing to fit them to. Drop them."
-        )
-    rows = np.flatnonzero(missing.all(axis=1))
-    if len(rows):
-        raise ValueError(
-            f"{len(rows)} row(s) of X have every feature missing (NaN) (row(s) "
-            f"{rows[:10].tolist()}): there is nothing to fit them to. Drop them."
-        )
+    refuse_unobserved(np.flatnonzero(missing.all(axis=0)),
+                      np.flatnonzero(missing.all(axis=1)))
     return True
 
 
