@@ -161,6 +161,25 @@ def test_fit_with_missing_entries_equals_the_fit_in_memory(covariance_type):
     assert blocked.score(X_dask) == pytest.approx(in_memory.score(X), rel=1e-10)
 
 
+@pytest.mark.parametrize("with_nan", [False, True])
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_one_component_fit_equals_the_fit_in_memory(covariance_type, with_nan):
+    # The one-component start (every row in the component) read the rows in
+    # memory, and a Dask array had none to give (AttributeError).
+    from sklearn_ddpm_gmm import DDPMGaussianMixture
+
+    X = _data_with_nan() if with_nan else _data()
+    X_dask = da.from_array(X, chunks=(128, 3))
+    in_memory = DDPMGaussianMixture(1, covariance_type=covariance_type,
+                                    random_state=0).fit(X)
+    blocked = DDPMGaussianMixture(1, covariance_type=covariance_type,
+                                  random_state=0).fit(X_dask)
+    assert blocked.n_iter_ == in_memory.n_iter_
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(blocked, name), getattr(in_memory, name),
+                                   rtol=1e-8, atol=1e-10)
+
+
 def test_dask_array_without_observed_entries_or_with_infinity_is_refused():
     from sklearn_ddpm_gmm import DDPMGaussianMixture
 

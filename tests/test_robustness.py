@@ -59,6 +59,29 @@ def fit_or_refuse(X, **params):
 
 
 # ------------------------------------------------- regressions of issue 17
+def test_fewer_rows_than_dimensions_at_spreads_near_1e147_fit():
+    # Found by the property test: reg_covar 1e-6 in raw units is 7.7e-300 in
+    # the fit's units, so the covariance of 6 rows in 6 dimensions kept an
+    # eigenvalue of -7e-18; the singular-component check crashed in numpy's
+    # Cholesky factorisation (LinAlgError) instead of calling it singular.
+    X = np.array([
+        [-7.3593905684304836e+145, 2.8291573918956430e+145, 1.8103993229877624e+144,
+         7.8158825040942538e+144, -7.9122983867844109e+144, -6.7783287172069776e+144],
+        [7.2591310262456362e+145, -7.2270573812996879e+143, -4.0428143516370490e+143,
+         -3.2828058900904410e+145, 4.1579063747557033e+144, 4.2629512153008795e+145],
+        [8.8960266720369262e+144, 2.7321412548490830e+144, -1.8561517937826684e+145,
+         7.0728092259454827e+145, -1.2681133719670955e+145, -5.3494073648881858e+144],
+        [4.0274702960718873e+145, 2.9325553996357587e+145, 3.4636609819014584e+144,
+         4.8489815679888074e+145, 1.0604346095750727e+145, 4.8717037834491509e+145],
+        [-1.7453340884084238e+147, -6.1812784544780118e+144, -3.4136519657141562e+144,
+         1.6006017821820729e+145, 1.1724655722532933e+145, 7.1908333393561994e+144],
+        [8.0457633727730382e+145, 7.6835529670337856e+144, 2.4214790568187041e+144,
+         1.4356127119115052e+145, 1.5562807923775199e+147, 5.0483809440718917e+144]])
+    outcome = fit_or_refuse(X, n_components=1, covariance_type="full", max_iter=20)
+    assert (isinstance(outcome, DDPMGaussianMixture)
+            or "ill-defined empirical covariance" in str(outcome)), outcome
+
+
 @pytest.mark.parametrize("covariance_type", TYPES)
 def test_spread_beyond_float64_covariances_is_a_value_error(covariance_type):
     # Finding 1: OverflowError setting the fitted attributes (variances of 1e310).

@@ -31,7 +31,7 @@ from ._missing import (
     refuse_unobserved,
     rows_of,
 )
-from ._mixture import Mixture
+from ._mixture import Mixture, make_mixture
 from ._standardise import centre_and_scale, check_spread
 
 if TYPE_CHECKING:
@@ -55,6 +55,17 @@ def block_statistics(block: ArrayLike, params: Mixture, model: CovarianceType, *
         return observed_statistics(Z, missing_patterns(Z), params, model)
     log_prob, resp = posteriors(Z, params, model)
     return model.statistics(Z, resp, log_prob)
+
+
+def block_start_statistics(block: ArrayLike, model: CovarianceType, *,
+                           centre: np.ndarray, scale: float) -> Statistics:
+    """The statistics of one block of raw rows with every row in one
+    component and each missing entry at its column's mean (zero once
+    standardised): the one-component start's M-step reads their total, as
+    :meth:`._em.InMemoryRows.one_component_start` reads the rows in memory."""
+    Z = (np.asarray(block, dtype=np.float64) - centre) / scale
+    Z = np.where(np.isnan(Z), 0.0, Z)
+    return model.statistics(Z, np.ones((len(Z), 1)), None)
 
 
 def _tree_sum(parts: list[Delayed], model: CovarianceType) -> Delayed:
@@ -121,14 +132,25 @@ class DaskRows:
 
     def pass_statistics(self, params: Mixture, model: CovarianceType) -> Statistics:
         """One pass over every block: the total Statistics."""
+        from dask import delayed
+
+        return self._total(model, block_statistics, delayed(params, pure=True), model)
+
+    def one_component_start(self, model: CovarianceType,
+                            fixed_covariances: np.ndarray | None = None) -> Mixture:
+        """Every row in one component: the M-step of one pass over the blocks."""
+        stats = self._total(model, block_start_statistics, model)
+        return make_mixture(*model.m_step(stats, fixed_covariances), model)
+
+    def _total(self, model: CovarianceType, block_function, *args) -> Statistics:
+        """The Statistics of ``block_function(block, *args, centre=, scale=)``
+        over every block, merged as a tree by ``model``."""
         import dask
         from dask import delayed
 
-        blocks = self.X.to_delayed().ravel()
-        params = delayed(params, pure=True)
-        parts = [delayed(block_statistics, pure=True)(block, params, model,
-                                                      centre=self.centre, scale=self.scale)
-                 for block in blocks]
+        parts = [delayed(block_function, pure=True)(block, *args, centre=self.centre,
+                                                    scale=self.scale)
+                 for block in self.X.to_delayed().ravel()]
         return dask.compute(_tree_sum(parts, model))[0]
 
     def run_phase(self, params: Mixture, model: CovarianceType, *, tol: float,

@@ -537,6 +537,14 @@ class InMemoryRows:
         """The rows of the subsample ``rows`` that the cold start reads."""
         return self.array[rows]
 
+    def one_component_start(self, model: CovarianceType,
+                            fixed_covariances: np.ndarray | None = None) -> Mixture:
+        """Every row in one component: its M-step (missing entries, if any,
+        at their columns' means, :attr:`imputed`)."""
+        resp = np.ones((self.shape[0], 1), dtype=self.dtype)
+        return em_step(self.imputed, resp, model, fixed_covariances=fixed_covariances,
+                       sample_weight=self.sample_weight)
+
     def posteriors(self, params: Mixture,
                    model: CovarianceType) -> tuple[np.ndarray, np.ndarray]:
         """:func:`posteriors` of the rows."""

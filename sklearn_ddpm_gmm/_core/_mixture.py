@@ -79,7 +79,15 @@ def singular_components(params: Mixture, model: CovarianceType, n_rows: float) -
     if model.is_fixed:
         return np.zeros(n_components, dtype=bool)
     reg = model.reg_covar * np.eye(n_features)
-    factors = model.sampling_factors(params.covariances, n_components, n_features)
+    try:
+        factors = model.sampling_factors(params.covariances, n_components, n_features)
+    except np.linalg.LinAlgError:
+        # Not definite to rounding: reg_covar (in the fit's units) is below
+        # the rounding of the spread (raw spreads near 1e147 bring 1e-6 to
+        # 1e-300), so a component on fewer rows than dimensions keeps a
+        # zero eigenvalue. Such a component is singular by this rule's measure.
+        smallest = model.smallest_variances(params.covariances, n_components)
+        return (smallest <= 0) & (params.weights * n_rows >= 0.5)
     dense = np.stack([factor @ factor.T for factor in factors]) - reg
     centred = params.means - params.weights @ params.means
     data = (np.einsum("k,kij->ij", params.weights, dense)

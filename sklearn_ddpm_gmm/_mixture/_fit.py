@@ -281,7 +281,8 @@ def _start(rows, given, context, *, random_state, cold_start_cache):
     elif spec.init_params == "power":
         # One component: nothing to separate, every row in it (k-means++ put
         # one row there, whose collapsed covariance could overflow).
-        resp = np.ones((rows.shape[0], 1), dtype=rows.dtype)
+        start = rows.one_component_start(context.model, context.fixed)
+        return _with_given(start, given, context.model), History()
     else:
         resp = initial_posteriors(rows.imputed, spec.n_components, spec.init_params,
                                   random_state=random_state, sample_weight=rows.sample_weight)
