@@ -137,21 +137,27 @@ def test_gathered_rows_with_missing_entries_are_missing_rows():
                                rtol=1e-14, atol=1e-15)
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "spherical"])
-def test_fit_with_missing_entries_equals_the_fit_in_memory(covariance_type):
+def _same_fit_in_memory_and_blocked(X, n_components, covariance_type):
+    """Fits of X and of X as a Dask array (chunks of 128 rows); asserts they
+    agree and returns both and the Dask array."""
     from sklearn_ddpm_gmm import DDPMGaussianMixture
 
-    X = _data_with_nan()
-    X_dask = da.from_array(X, chunks=(128, 3))
-    in_memory = DDPMGaussianMixture(2, covariance_type=covariance_type,
-                                    random_state=0).fit(X)
-    blocked = DDPMGaussianMixture(2, covariance_type=covariance_type,
-                                  random_state=0).fit(X_dask)
+    X_dask = da.from_array(X, chunks=(128, X.shape[1]))
+    in_memory, blocked = (DDPMGaussianMixture(n_components, covariance_type=covariance_type,
+                                              random_state=0).fit(data)
+                          for data in (X, X_dask))
     assert blocked.n_iter_ == in_memory.n_iter_
     assert blocked.lower_bound_ == pytest.approx(in_memory.lower_bound_, rel=1e-10)
     for name in ("weights_", "means_", "covariances_"):
         np.testing.assert_allclose(getattr(blocked, name), getattr(in_memory, name),
                                    rtol=1e-8, atol=1e-10)
+    return in_memory, blocked, X_dask
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "spherical"])
+def test_fit_with_missing_entries_equals_the_fit_in_memory(covariance_type):
+    X = _data_with_nan()
+    in_memory, blocked, X_dask = _same_fit_in_memory_and_blocked(X, 2, covariance_type)
     # Inference marginalises the missing entries block by block.
     np.testing.assert_allclose(blocked.score_samples(X_dask).compute(),
                                in_memory.score_samples(X), rtol=1e-8)
@@ -166,18 +172,8 @@ def test_fit_with_missing_entries_equals_the_fit_in_memory(covariance_type):
 def test_one_component_fit_equals_the_fit_in_memory(covariance_type, with_nan):
     # The one-component start (every row in the component) read the rows in
     # memory, and a Dask array had none to give (AttributeError).
-    from sklearn_ddpm_gmm import DDPMGaussianMixture
-
-    X = _data_with_nan() if with_nan else _data()
-    X_dask = da.from_array(X, chunks=(128, 3))
-    in_memory = DDPMGaussianMixture(1, covariance_type=covariance_type,
-                                    random_state=0).fit(X)
-    blocked = DDPMGaussianMixture(1, covariance_type=covariance_type,
-                                  random_state=0).fit(X_dask)
-    assert blocked.n_iter_ == in_memory.n_iter_
-    for name in ("weights_", "means_", "covariances_"):
-        np.testing.assert_allclose(getattr(blocked, name), getattr(in_memory, name),
-                                   rtol=1e-8, atol=1e-10)
+    _same_fit_in_memory_and_blocked(_data_with_nan() if with_nan else _data(), 1,
+                                    covariance_type)
 
 
 def test_dask_array_without_observed_entries_or_with_infinity_is_refused():
