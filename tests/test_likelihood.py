@@ -245,6 +245,28 @@ def test_acceleration_is_monotone_but_where_a_jump_is_rejected():
     assert np.all(values[dips + 1] >= best[dips] - 1e-12)
 
 
+@pytest.mark.parametrize("accelerated", [False, True])
+def test_a_start_that_cannot_beat_its_rival_ends_early(accelerated):
+    # EM from the split crawls to its maximum (plain EM: over 1000 passes).
+    X = _weakly_separated(n_samples=2000, separation=1.0)
+    model = covariance_model("full", 1e-6)
+    start = em_step(X, _split(X), model)
+    options = dict(tol=1e-9, max_iter=20_000, accelerated=accelerated)
+    full = run_likelihood_phase(X, start, model, **options)
+    top = full.lower_bounds[-1]
+    # A rival 0.1 nats a row above the maximum: ended once 99 times the gain
+    # of a step (the tail at the slowest rate the stop assumes) cannot close
+    # the gap; not converged, below the rival.
+    beaten = run_likelihood_phase(X, start, model, beat=top + 0.1, **options)
+    assert not beaten.converged
+    assert len(beaten.lower_bounds) < len(full.lower_bounds) / 3
+    gains = np.diff(beaten.lower_bounds)
+    assert beaten.lower_bounds[-1] + 99 * gains[-1] < top + 0.1
+    # A rival below the maximum changes nothing.
+    level = run_likelihood_phase(X, start, model, beat=top - 1e-3, **options)
+    assert level.lower_bounds == full.lower_bounds and level.converged
+
+
 def test_one_component_bic_equals_gaussian_mixture_to_seven_decimals():
     X = np.random.RandomState(0).normal(3.0, 2.0, size=(100, 1))
     ours = DDPMGaussianMixture(1, random_state=0).fit(X).bic(X)

@@ -151,7 +151,8 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
                          previous_change: float = np.inf,
                          fixed_covariances: np.ndarray | None = None,
                          sample_weight: np.ndarray | None = None, accelerated: bool = False,
-                         verbose: int = 0, verbose_interval: int = 10) -> LikelihoodResult:
+                         beat: float = -np.inf, verbose: int = 0,
+                         verbose_interval: int = 10) -> LikelihoodResult:
     """EM-matched steps on the integrated objective until the gain per row
     still to come is below ``tol`` (see :func:`remaining_gain`).
 
@@ -185,6 +186,9 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
         Weights of the rows: the lower bound is their weighted mean.
     accelerated : bool, default=False
         EM's steps accelerated by SQUAREM (:func:`iterate`).
+    beat : float, default=-inf
+        A rival's mean log-likelihood: the phase ends once it cannot exceed
+        it (:func:`iterate`).
     verbose, verbose_interval : int
         Progress lines in GaussianMixture's format.
 
@@ -201,14 +205,14 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
     return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
                    previous_change=previous_change,
                    extrapolation=Extrapolation.of(model) if accelerated else None,
-                   verbose=verbose, verbose_interval=verbose_interval)
+                   beat=beat, verbose=verbose, verbose_interval=verbose_interval)
 
 
 def run_statistics_phase(pass_statistics: Callable[[Mixture], Statistics], params: Mixture,
                          model: CovarianceType, *, tol: float, max_iter: int,
                          lower_bound: float = -np.inf, previous_change: float = np.inf,
                          fixed_covariances: np.ndarray | None = None,
-                         accelerated: bool = False, verbose: int = 0,
+                         accelerated: bool = False, beat: float = -np.inf, verbose: int = 0,
                          verbose_interval: int = 10) -> LikelihoodResult:
     """:func:`run_likelihood_phase` where a pass returns the rows' total
     sufficient statistics (``pass_statistics(params)``, with the summed
@@ -223,7 +227,7 @@ def run_statistics_phase(pass_statistics: Callable[[Mixture], Statistics], param
     return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
                    previous_change=previous_change,
                    extrapolation=Extrapolation.of(model) if accelerated else None,
-                   verbose=verbose, verbose_interval=verbose_interval)
+                   beat=beat, verbose=verbose, verbose_interval=verbose_interval)
 
 
 class _Jump(NamedTuple):
@@ -360,7 +364,8 @@ class _Passes:
 def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *,
             tol: float, max_iter: int, lower_bound: float = -np.inf,
             previous_change: float = np.inf, extrapolation: Extrapolation | None = None,
-            verbose: int = 0, verbose_interval: int = 10) -> LikelihoodResult:
+            beat: float = -np.inf, verbose: int = 0,
+            verbose_interval: int = 10) -> LikelihoodResult:
     """GaussianMixture's loop around ``step``, with the stop of
     :func:`run_likelihood_phase`, accelerated by SQUAREM where
     ``extrapolation`` is given.
@@ -409,6 +414,11 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
         As in :func:`run_likelihood_phase`.
     extrapolation : Extrapolation, default=None
         The coordinates SQUAREM extrapolates in; None for plain EM steps.
+    beat : float, default=-inf
+        A mean log-likelihood to exceed (a rival start's): the phase ends,
+        not converged, once its value plus the most its gains still to come
+        can add stays below it: their tail at the slowest rate the stop
+        assumes, ``_SLOWEST_RATE`` or slower (gains that grow never end it).
 
     Returns
     -------
@@ -431,11 +441,21 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
             return gain
         return max(gain, _tail(change, max(max(rates), _SLOWEST_RATE), value))
 
+    def cannot_beat(change, previous_change, value):
+        if beat == -np.inf:
+            return False
+        ratio = (change / previous_change if np.isfinite(previous_change)
+                 and previous_change > 0.0 else np.inf)
+        rate = max(ratio, _SLOWEST_RATE, *rates)
+        return value + _tail(change, rate, value) < beat
+
     while loop.passes_left > 0:
         value, stepped = loop.evaluate(params)
         change = value - parent
         if loop.stops(change, remaining(change, parent_change, value)):
             return loop.result(stepped, converged=True, change=change)
+        if cannot_beat(change, parent_change, value):
+            return loop.result(stepped, converged=False, change=change)
         if extrapolation is None or loop.passes_left < 3:
             params, parent, parent_change = stepped, value, change
             continue
@@ -451,6 +471,8 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
         if (loop.stops(first_change, remaining(first_change, change, first_value))
                 and jump_gain < loop.tol):
             return loop.result(second, converged=True, change=first_change)
+        if cannot_beat(first_change, change, first_value):
+            return loop.result(second, converged=False, change=first_change)
         if jump is None or jump.length == 1.0:  # x' = x2: nothing to test
             if jump is not None and step_max == 1.0:
                 step_max = _STEP_GROWTH

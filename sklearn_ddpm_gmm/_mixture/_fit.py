@@ -329,29 +329,35 @@ def _power_start(rows, context, random_state, cold_start_cache):
         return initial_posteriors(Z_start, spec.n_components, "kmeans", random_state=state,
                                   sample_weight=weights)
 
-    def converged(kind, resp):
+    def converged(kind, resp, best=None):
         """The start's maximum on the subsample, keyed regular first, then by
-        likelihood."""
+        likelihood, and the better of it and ``best``. Against a regular
+        ``best`` the start is abandoned once it cannot exceed its likelihood
+        (:func:`.._core._em.iterate`'s ``beat``): a k-means start that
+        crawled for 73 passes 0.84 nats a row below the power start's maximum
+        (d = 10, K = 4, 10 000 rows) ends after a few."""
         nonlocal history
+        beat = best[0][1] if best is not None and best[0][0] else -np.inf
         result = start_rows.run_phase(
             em_step(Z_start, resp, context.model, fixed_covariances=context.fixed,
                     sample_weight=weights),
             context.model,
             tol=stopping_tol(spec.tol, spec.n_components, *Z_start.shape),
             max_iter=_START_MAX_ITER, fixed_covariances=context.fixed, accelerated=True,
+            beat=beat,
         )
         history = history.then(likelihood_history(kind, result, len(subsample)))
         regular = not _singular(result.params, context, len(subsample))
-        return (regular, result.lower_bounds[-1]), result
+        candidate = ((regular, result.lower_bounds[-1]), result)
+        return candidate if best is None else max(best, candidate, key=lambda c: c[0])
 
     power = start_rows.posteriors(cold, spec.model.cold_type(single_level=False))[1]
-    best = max(converged(PhaseKind.START_POWER, power),
-               converged(PhaseKind.START_KMEANS, kmeans(kmeans_state)), key=lambda c: c[0])
+    best = converged(PhaseKind.START_POWER, power)
+    best = converged(PhaseKind.START_KMEANS, kmeans(kmeans_state), best)
     if not best[0][0]:
         # Both maxima singular: one more k-means start, from the stream after
         # the cold start's draws (iris, 5 full components: 2 of 10 seeds).
-        best = max(best, converged(PhaseKind.START_KMEANS, kmeans(random_state)),
-                   key=lambda c: c[0])
+        best = converged(PhaseKind.START_KMEANS, kmeans(random_state), best)
     return best[1].params, history
 
 
