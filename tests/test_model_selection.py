@@ -149,3 +149,19 @@ def test_a_fit_whose_maxima_are_all_singular_warns_and_ranks_last():
     with pytest.warns(UserWarning, match="Every candidate has a singular component"):
         DDPMGaussianMixtureIC(n_components=[3], covariance_type="full",
                               random_state=0).fit(X)
+
+
+def test_an_int_random_state_is_each_candidates_own():
+    # As in a grid of DDPMGaussianMixture(k, random_state=seed): each
+    # candidate is that fit (its k-means start GaussianMixture's with the
+    # same seed). The largest K is never replaced by a restart from K + 1.
+    X = make_covariance_mixture(600, 3, 3, random_state=1)[0]
+    search = DDPMGaussianMixtureIC(n_components=3, covariance_type=["full", "diag"],
+                                   random_state=5).fit(X)
+    results = search.cv_results_
+    for covariance_type in ("full", "diag"):
+        alone = DDPMGaussianMixture(3, covariance_type=covariance_type,
+                                    random_state=5).fit(X)
+        index = np.flatnonzero((results["param_n_components"] == 3)
+                               & (results["param_covariance_type"] == covariance_type))[0]
+        assert results["lower_bound"][index] == alone.lower_bound_

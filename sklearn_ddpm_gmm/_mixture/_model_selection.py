@@ -153,8 +153,11 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
     max_iter : int, default=100
         DDPMGaussianMixture's ``max_iter``.
     random_state : int, RandomState instance or None, default=None
-        Seeds every candidate's fit (each gets the same seed, so the result is
-        the same for any ``n_jobs``) and the held-out split.
+        Seeds every candidate's fit and the held-out split. Each candidate
+        gets the same seed, so the result is the same for any ``n_jobs``: an
+        int itself (each candidate is then ``DDPMGaussianMixture(k,
+        random_state=random_state)``'s fit, as in a grid of those), otherwise
+        a seed drawn from it.
     n_jobs : int, default=None
         Candidates fitted in parallel (joblib).
     verbose : int, default=0
@@ -294,7 +297,12 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2,
                           ensure_all_finite="allow-nan")
         random_state = check_random_state(self.random_state)
-        seed = random_state.randint(np.iinfo(np.int32).max)
+        drawn = random_state.randint(np.iinfo(np.int32).max)
+        # An int is every candidate's own random_state, as in a grid of
+        # DDPMGaussianMixture(k, random_state=seed): then each candidate's
+        # k-means start is GaussianMixture(k, random_state=seed)'s.
+        seed = (int(self.random_state) if isinstance(self.random_state, Integral)
+                else drawn)
         if self.criterion == "held-out":
             X_fit, X_eval = train_test_split(X, test_size=self.held_out_size,
                                              random_state=random_state)
