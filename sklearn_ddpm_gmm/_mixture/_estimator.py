@@ -130,7 +130,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     max_iter : int, default=100
         Most steps of the final phase on all rows; 0 returns the
         initialisation (the given ``weights_init``, ``means_init`` and
-        ``precisions_init`` when all three are given).
+        ``precisions_init`` when all three are given). The default start's
+        own passes on its subsample are not counted: where the subsample
+        holds every row, the start arrives converged, and so does a fit of
+        a few steps (unlike GaussianMixture's).
     n_init : int, default=1
         Number of initialisations; the one whose final phase ends with the
         highest ``lower_bound_`` is kept.
