@@ -226,20 +226,15 @@ def standardisation(X: da.Array, min_variance: float = 0.0) -> Standardisation:
         refuse_unobserved(np.flatnonzero(np.isnan(low)), empty_rows)
     check_spread(low, high, np.dtype(np.float64))
 
-    if n_missing:
-        # Each column's mean over its observed rows, the mean square over
-        # all observed entries (as _standardise_observed weighs them).
-        def mean_offset(middle):
-            return da.nanmean(X - middle, axis=0, dtype=np.float64).compute()
+    # With NaN: each column's mean over its observed rows, the mean square
+    # over all observed entries (as _standardise_observed weighs them).
+    mean = da.nanmean if n_missing else da.mean
 
-        def mean_square(centre, unit):
-            return float(da.nanmean(((X - centre) / unit) ** 2, dtype=np.float64).compute())
-    else:
-        def mean_offset(middle):
-            return (X - middle).mean(axis=0, dtype=np.float64).compute()
+    def mean_offset(middle):
+        return mean(X - middle, axis=0, dtype=np.float64).compute()
 
-        def mean_square(centre, unit):
-            return float((((X - centre) / unit) ** 2).mean(dtype=np.float64).compute())
+    def mean_square(centre, unit):
+        return float(mean(((X - centre) / unit) ** 2, dtype=np.float64).compute())
 
     centre, scale, _ = centre_and_scale(low, high, mean_offset=mean_offset,
                                         mean_square=mean_square, dtype=np.float64,

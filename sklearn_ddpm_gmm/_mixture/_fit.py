@@ -306,13 +306,9 @@ def _power_start(rows, context, random_state, cold_start_cache):
     requested type; a regular maximum is kept before a singular one. The
     k-means start is GaussianMixture's own (the same draws), so where the
     subsample holds every row the fit does not end below GaussianMixture's
-    single start; before issue 28's second session it drew after the cold
-    start, and 7 of 51 validation fits ended more than 0.01 nats a row below
-    GaussianMixture(n_init=1) (olive, 7 full components: 3 of 3 seeds), 2
-    after (``bench_real_data_speed.py``, docs/design.rst). (Keeping the better of the two after four passes each cost 0.8x the time
-    but lost on the validation tables of
-    ``benchmarks/bench_real_data_speed.py``: 7 of 30 fits more than 0.01
-    below GaussianMixture's single start, against 4 of 32, and 2 singular.)
+    regular single start (docs/design.rst, "The k-means candidate").
+    Converging both beat keeping the better after a few passes each
+    (successive halving; measured in the user guide, ddpm_gmm.rst).
     """
     spec = context.spec
     # The k-means candidate draws what GaussianMixture(random_state) draws for
@@ -333,9 +329,7 @@ def _power_start(rows, context, random_state, cold_start_cache):
         """The start's maximum on the subsample, keyed regular first, then by
         likelihood, and the better of it and ``best``. Against a regular
         ``best`` the start is abandoned once it cannot exceed its likelihood
-        (:func:`.._core._em.iterate`'s ``beat``): a k-means start that
-        crawled for 73 passes 0.84 nats a row below the power start's maximum
-        (d = 10, K = 4, 10 000 rows) ends after a few."""
+        (:func:`.._core._em.iterate`'s ``beat``): a poor start crawls."""
         nonlocal history
         beat = best[0][1] if best is not None and best[0][0] else -np.inf
         result = start_rows.run_phase(
