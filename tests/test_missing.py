@@ -119,17 +119,19 @@ def test_expected_statistics_without_missing_equal_the_statistics(kind):
 
 
 @pytest.mark.parametrize("kind", TYPES)
-def test_observed_statistics_match_a_row_by_row_computation(kind):
+@pytest.mark.parametrize("d, share", [(4, 0.35), (10, 0.75)])
+def test_observed_statistics_match_a_row_by_row_computation(kind, d, share):
     """Posteriors, expected first and second moments against a direct
-    per-row computation from the dense covariances."""
+    per-row computation from the dense covariances (with 10 features and
+    75% missing, most rows take the conditional shift's matmul branch)."""
     rng = np.random.default_rng(3)
-    K, d = 3, 4
+    K = 3
     cov, dense = _type_covariances(kind, rng, K, d)
     means = rng.standard_normal((K, d))
     weights = np.array([0.2, 0.3, 0.5])
     model = covariance_model(kind, 0.0)
     params = make_mixture(weights, means, cov, model)
-    X = _holes(rng.standard_normal((60, d)) * 2, 0.35, rng)
+    X = _holes(rng.standard_normal((60, d)) * 2, share, rng)
     sample_weight = rng.uniform(0.5, 2.0, len(X))
     stats = observed_statistics(X, missing_patterns(X), params, model, sample_weight)
     mass, first = np.zeros(K), np.zeros((K, d))

@@ -47,7 +47,7 @@ from ._mixture import Mixture
 
 # Entries of the (rows, components, q, q) blocks gathered at a time: the
 # gathered conditional covariances are the largest temporary of a pass.
-_BLOCK_ENTRIES = 2**21
+_BLOCK_ENTRIES = 2**17
 
 
 class PatternGroup(NamedTuple):
@@ -134,25 +134,61 @@ def conditionals(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
         covariances = np.swapaxes(inverse_factor, -1, -2) @ inverse_factor
         log_det_mm = 2.0 * np.sum(np.log(np.diagonal(factor, axis1=-2, axis2=-1)), axis=-1)
         step = max(1, _BLOCK_ENTRIES // (n_components * max(q * q, n_features)))
+        by_entry = _by_entry(covariances, q)
         for start in range(0, len(group.rows), step):
             block = slice(start, start + step)
             rows, pattern = group.rows[block], group.pattern[block]
-            missing = group.missing[pattern][np.newaxis]  # (1, n_b, q)
+            # The missing entries' flat indices in an (n_b, d) block, one
+            # row of them per missing coordinate: gathers and scatters on
+            # them cost a fraction of put/take_along_axis's.
+            entries = (np.arange(len(rows)) * n_features
+                       + group.missing[pattern].T)  # (q, n_b)
             # Laid out (K, n_b, d): each component's products are one BLAS call.
             offsets = X[rows] - params.means[:, np.newaxis, :]  # NaN where missing
-            np.put_along_axis(offsets, missing, 0.0, axis=2)
+            flat_offsets = offsets.reshape(n_components, -1)
+            flat_offsets[:, entries] = 0.0
             u = np.matmul(offsets, precisions)  # P_k e (P symmetric)
-            u_m = np.take_along_axis(u, missing, axis=2)  # (K, n_b, q)
-            # Batched matmul: 2.5x einsum's time on (K, n_b, q, q) stacks.
-            shift = np.matmul(covariances[:, pattern], u_m[..., np.newaxis])[..., 0]
+            u_m = u.reshape(n_components, -1)[:, entries]  # (K, q, n_b)
+            shift = _shift(by_entry, pattern, u_m)
             distances = (np.einsum("knd,knd->kn", offsets, u)
-                         - np.einsum("knq,knq->kn", u_m, shift))
+                         - np.einsum("kqn,kqn->kn", u_m, shift))
             np.maximum(distances, 0.0, out=distances)  # rounding below zero
             log_gaussian = (-0.5 * ((n_features - q) * math.log(2 * math.pi) + distances.T)
                             + log_det - 0.5 * log_det_mm[:, pattern].T)
-            np.put_along_axis(offsets, missing, -shift, axis=2)
+            flat_offsets[:, entries] = -shift
             yield Conditional(rows, log_gaussian, offsets, covariances, pattern,
                               group.missing)
+
+
+# Most missing coordinates for which the conditional means' shift is
+# summed entry by entry; above it, one small matmul per row and component
+# is faster (measured with K = 4 on 27 000 rows: 5.5 against 14 ms at q = 3,
+# 17 against 29 at q = 5, 43 against 40 at q = 8).
+_ENTRYWISE_SHIFT_MAX_Q = 6
+
+
+def _by_entry(covariances: np.ndarray, q: int) -> np.ndarray:
+    """The conditional covariances (K, G, q, q) as (q, q, K, G) for
+    :func:`_shift`'s entrywise sums, or unchanged above their range."""
+    if q > _ENTRYWISE_SHIFT_MAX_Q:
+        return covariances
+    return np.ascontiguousarray(np.moveaxis(covariances, (2, 3), (0, 1)))
+
+
+def _shift(by_entry: np.ndarray, pattern: np.ndarray, u_m: np.ndarray) -> np.ndarray:
+    """``Cov[x_m | x_o, k] u_m`` for each row, shape (K, q, n_b), from the
+    conditional covariances (:func:`_by_entry`) and ``u_m`` (K, q, n_b)."""
+    q = u_m.shape[1]
+    if q > _ENTRYWISE_SHIFT_MAX_Q:
+        product = np.matmul(by_entry[:, pattern], np.swapaxes(u_m, 1, 2)[..., np.newaxis])
+        return np.swapaxes(product[..., 0], 1, 2)
+    shift = np.empty_like(u_m)
+    for a in range(q):
+        total = by_entry[a, 0][:, pattern] * u_m[:, 0]
+        for b in range(1, q):
+            total += by_entry[a, b][:, pattern] * u_m[:, b]
+        shift[:, a] = total
+    return shift
 
 
 def observed_posteriors(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
