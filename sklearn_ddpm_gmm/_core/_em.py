@@ -408,6 +408,10 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     below their maximum, at a measured rate of 0.97 where the slow one was
     0.995). A jump that gained ``tol`` or more also forbids the stop.
 
+    Before the first jump, where EM's measured rate says its own steps stop
+    within ``_PASSES_AFTER_A_JUMP`` passes (:func:`_plain_passes`), the loop
+    does not jump; only a jump longer than one step sets the rate floor.
+
     Parameters
     ----------
     step : callable
