@@ -62,7 +62,8 @@ _STEP_GROWTH = 4.0
 _RATE_MEMORY = 3
 # Floor of the rate at which an accelerated phase takes its gains to fall
 # once a jump was measured: its stop asks a gain below tol / 99. Set on one
-# case (the d = 25 pair above); fits that converge fast pay a pass or two.
+# case (the d = 25 pair above); fits where EM is fast never jump, so never
+# pay for it (``_PASSES_AFTER_A_JUMP``).
 _SLOWEST_RATE = 0.99
 # Passes a jump costs before the stop can fire: the jump's own, the EM step
 # from it (whose gain has no predecessor) and the next one. Where plain EM

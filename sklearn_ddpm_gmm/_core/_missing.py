@@ -45,8 +45,10 @@ from ._em import (
 )
 from ._mixture import Mixture
 
-# Entries of the (rows, components, q, q) blocks gathered at a time: the
-# gathered conditional covariances are the largest temporary of a pass.
+# Entries of a block's largest temporaries, (K, n_b, d) or (K, n_b, q, q):
+# 2**17 doubles (1 MiB) stay in the cache (2 MiB of L2 here); 2**21 took a
+# full pass's conditional moments from 53-60 to 88 ms (d = 10, K = 4, 10^5
+# rows, 30% missing).
 _BLOCK_ENTRIES = 2**17
 
 
