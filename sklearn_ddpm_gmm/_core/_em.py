@@ -37,7 +37,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-import math
 from time import time
 from typing import Any, NamedTuple
 
@@ -410,7 +409,7 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     0.995). A jump that gained ``tol`` or more also forbids the stop.
 
     Before the first jump, where EM's measured rate says its own steps stop
-    within ``_PASSES_AFTER_A_JUMP`` passes (:func:`_plain_passes`), the loop
+    within ``_PASSES_AFTER_A_JUMP`` passes (:func:`_em_stops_within`), the loop
     does not jump; only a jump longer than one step sets the rate floor.
 
     Parameters
@@ -476,9 +475,12 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
         jump = extrapolation.jump(start, first, second, step_max)
         # EM's rate: from its two gains, or before two are known from the
         # parameters' steps (the gains falling at lam^2).
-        rate = (first_change / change if np.isfinite(change) and change > 0.0
-                else np.inf if jump is None else max(jump.rate, 0.0) ** 2)
-        if not rates and _plain_passes(first_change, rate, loop.tol) <= _PASSES_AFTER_A_JUMP:
+        if np.isfinite(change) and change > 0.0:
+            rate = first_change / change
+        else:
+            rate = np.inf if jump is None else max(jump.rate, 0.0) ** 2
+        if not rates and _em_stops_within(_PASSES_AFTER_A_JUMP, first_change, rate,
+                                          loop.stops, first_value):
             # Before any jump, where EM stops sooner than a jump could: go on
             # from x2 unaccelerated. (After one, the measured rate is not
             # trusted: see above.)
@@ -512,20 +514,16 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     return loop.result(params, converged=False, change=parent_change)
 
 
-def _plain_passes(change: float, rate: float, tol: float) -> float:
-    """EM passes still needed to stop (:meth:`_Passes.stops`) after a gain of
-    ``change``, the gains falling at ``rate``: inf where it is at least 1."""
-    if not rate < 1.0:
-        return np.inf
-    if change <= 0.0 or rate <= 0.0:
-        return 0
-    # The gain, and its tail change * rate / (1 - rate), below tol.
-    target = tol * min(1.0, (1.0 - rate) / rate)
-    if change < target:
-        return 0
-    if target <= 0.0:  # tol = 0: EM never stops
-        return np.inf
-    return math.ceil(math.log(target / change) / math.log(rate))
+def _em_stops_within(passes: int, change: float, rate: float, stops: Callable[[float, float], bool],
+                     lower_bound: float) -> bool:
+    """Whether the stop (``stops(change, remaining)``) fires within ``passes``
+    more EM steps after one that gained ``change``, the gains falling at
+    ``rate`` (:func:`_tail`)."""
+    for _ in range(passes + 1):
+        if stops(change, _tail(change, rate, lower_bound)):
+            return True
+        change *= rate
+    return False
 
 
 def _mean(values: np.ndarray, weights: np.ndarray | None = None) -> float:
