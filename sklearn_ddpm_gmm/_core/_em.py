@@ -61,13 +61,8 @@ _STEP_GROWTH = 4.0
 _RATE_MEMORY = 3
 # Floor of the rate at which an accelerated phase takes its gains to fall
 # once a jump was measured: its stop asks a gain below tol / 99. Set on one
-# case (the d = 25 pair above); fits where EM is fast never jump, so never
-# pay for it (``_PASSES_AFTER_A_JUMP``).
+# case (the d = 25 pair above); fits that converge fast pay a pass or two.
 _SLOWEST_RATE = 0.99
-# Passes a jump costs before the stop can fire: the jump's own, the EM step
-# from it (whose gain has no predecessor) and the next one. Where plain EM
-# stops within as many, the loop does not jump.
-_PASSES_AFTER_A_JUMP = 3
 
 
 def stopping_tol(tol: float, n_components: int, n_samples: int, n_features: int) -> float:
@@ -408,10 +403,6 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     below their maximum, at a measured rate of 0.97 where the slow one was
     0.995). A jump that gained ``tol`` or more also forbids the stop.
 
-    Before the first jump, where EM's measured rate says its own steps stop
-    within ``_PASSES_AFTER_A_JUMP`` passes (:func:`_em_stops_within`), the loop
-    does not jump; only a jump longer than one step sets the rate floor.
-
     Parameters
     ----------
     step : callable
@@ -473,22 +464,7 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
         first_value, second = loop.evaluate(first)
         first_change = first_value - value
         jump = extrapolation.jump(start, first, second, step_max)
-        # EM's rate: from its two gains, or before two are known from the
-        # parameters' steps (the gains falling at lam^2).
-        if np.isfinite(change) and change > 0.0:
-            rate = first_change / change
-        else:
-            rate = np.inf if jump is None else max(jump.rate, 0.0) ** 2
-        if not rates and _em_stops_within(_PASSES_AFTER_A_JUMP, first_change, rate,
-                                          loop.stops, first_value):
-            # Before any jump, where EM stops sooner than a jump could: go on
-            # from x2 unaccelerated. (After one, the measured rate is not
-            # trusted: see above.)
-            if loop.stops(first_change, remaining(first_change, change, first_value)):
-                return loop.result(second, converged=True, change=first_change)
-            params, parent, parent_change = second, first_value, first_change
-            continue
-        if jump is not None and jump.length > 1.0:
+        if jump is not None:
             rates.append(min(jump.rate ** 2, 1.0) if jump.rate > 0 else 0.0)
         # A jump that gained tol or more shows gains still to come along a
         # direction where EM is slow, which its own last gains may not show.
@@ -512,18 +488,6 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
             step_max = max(1.0, min(step_max, jump.length) / _STEP_GROWTH)
             params, parent, parent_change = second, first_value, first_change
     return loop.result(params, converged=False, change=parent_change)
-
-
-def _em_stops_within(passes: int, change: float, rate: float, stops: Callable[[float, float], bool],
-                     lower_bound: float) -> bool:
-    """Whether the stop (``stops(change, remaining)``) fires within ``passes``
-    more EM steps after one that gained ``change``, the gains falling at
-    ``rate`` (:func:`_tail`)."""
-    for _ in range(passes + 1):
-        if stops(change, _tail(change, rate, lower_bound)):
-            return True
-        change *= rate
-    return False
 
 
 def _mean(values: np.ndarray, weights: np.ndarray | None = None) -> float:
