@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._numerics._small_spd import inverse_and_log_det
 from ._covariance import CovarianceType, Statistics, floored
 from ._em import (
     InMemoryRows,
@@ -95,9 +96,11 @@ class Conditional(NamedTuple):
     rows: np.ndarray  # (n_b,) indices of the rows
     log_gaussian: np.ndarray  # (n_b, K) log N(x_o; mu_ko, Sigma_k,oo)
     offsets: np.ndarray  # (K, n_b, d) E[x | x_o, k] - mu_k
-    covariances: np.ndarray  # (K, G, q, q) Cov[x_m | x_o, k] of each pattern
+    # (K, G, q, q) Cov[x_m | x_o, k] of each pattern; (1, G, q, q) where
+    # the covariance type shares one matrix between the components.
+    covariances: np.ndarray
     pattern: np.ndarray  # (n_b,) each row's pattern
-    missing: np.ndarray  # (G, q) the missing coordinates of each pattern
+    group: int  # the rows' PatternGroup, an index into MissingPatterns.groups
 
 
 def conditionals(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
@@ -122,21 +125,13 @@ def conditionals(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
     n_components, n_features = params.means.shape
     chol = params.precisions_cholesky
     precisions = model.precision_matrices(chol, n_components, n_features)
+    if model.is_shared:  # one P_mm per pattern, not one per component
+        precisions = precisions[:1]
     log_det = model.log_det_cholesky(chol, n_features)
-    components = np.arange(n_components)[:, None, None, None]
-    for group in patterns.groups:
+    for index, group in enumerate(patterns.groups):
         q = group.missing.shape[1]
-        # Each pattern's P_mm, factored once: the conditional covariances
-        # and log det P_mm.
-        p_mm = precisions[components, group.missing[None, :, :, None],
-                          group.missing[None, :, None, :]]  # (K, G, q, q)
-        factor = np.linalg.cholesky(p_mm)
-        identity = np.broadcast_to(np.eye(q), p_mm.shape)
-        inverse_factor = np.linalg.solve(factor, identity)
-        covariances = np.swapaxes(inverse_factor, -1, -2) @ inverse_factor
-        log_det_mm = 2.0 * np.sum(np.log(np.diagonal(factor, axis1=-2, axis2=-1)), axis=-1)
+        covariances, by_entry, log_det_mm = _pattern_covariances(precisions, group.missing)
         step = max(1, _BLOCK_ENTRIES // (n_components * max(q * q, n_features)))
-        by_entry = _by_entry(covariances, q)
         for start in range(0, len(group.rows), step):
             block = slice(start, start + step)
             rows, pattern = group.rows[block], group.pattern[block]
@@ -158,30 +153,60 @@ def conditionals(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
             log_gaussian = (-0.5 * ((n_features - q) * math.log(2 * math.pi) + distances.T)
                             + log_det - 0.5 * log_det_mm[:, pattern].T)
             flat_offsets[:, entries] = -shift
-            yield Conditional(rows, log_gaussian, offsets, covariances, pattern,
-                              group.missing)
+            yield Conditional(rows, log_gaussian, offsets, covariances, pattern, index)
 
 
-# Most missing coordinates for which the conditional means' shift is
-# summed entry by entry; above it, one small matmul per row and component
-# is faster (measured with K = 4 on 27 000 rows: 5.5 against 14 ms at q = 3,
-# 17 against 29 at q = 5, 43 against 40 at q = 8).
-_ENTRYWISE_SHIFT_MAX_Q = 6
+# Most missing coordinates for which the conditional covariances are
+# computed, and the conditional means' shift summed, entry by entry
+# (:mod:`.._numerics._small_spd`); above it, LAPACK's batched Cholesky and
+# one small matmul per row and component are as fast (shift measured with
+# K = 4 on 27 000 rows: 5.5 against 14 ms at q = 3, 17 against 29 at q = 5,
+# 43 against 40 at q = 8).
+_ENTRYWISE_MAX_Q = 6
 
 
-def _by_entry(covariances: np.ndarray, q: int) -> np.ndarray:
-    """The conditional covariances (K, G, q, q) as (q, q, K, G) for
-    :func:`_shift`'s entrywise sums, or unchanged above their range."""
-    if q > _ENTRYWISE_SHIFT_MAX_Q:
-        return covariances
-    return np.ascontiguousarray(np.moveaxis(covariances, (2, 3), (0, 1)))
+def _pattern_covariances(precisions: np.ndarray, missing: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pattern's conditional covariance ``P_mm^{-1}`` and ``log det P_mm``.
+
+    Parameters
+    ----------
+    precisions : ndarray of shape (K, d, d)
+    missing : ndarray of shape (G, q)
+        The missing coordinates of each pattern.
+
+    Returns
+    -------
+    covariances : ndarray of shape (K, G, q, q)
+    by_entry : ndarray
+        The same laid out (q, q, K, G) for :func:`_shift`'s entrywise sums,
+        or ``covariances`` above their range.
+    log_det_mm : ndarray of shape (K, G)
+    """
+    q = missing.shape[1]
+    components = np.arange(len(precisions))[:, None, None, None]
+    p_mm = precisions[components, missing[None, :, :, None], missing[None, :, None, :]]
+    if q <= _ENTRYWISE_MAX_Q:
+        by_entry, log_det_mm = inverse_and_log_det(p_mm)
+        if np.all(np.isfinite(log_det_mm)):
+            return np.moveaxis(by_entry, (0, 1), (2, 3)), by_entry, log_det_mm
+    # LAPACK, which also says where a P_mm is not positive definite.
+    factor = np.linalg.cholesky(p_mm)
+    inverse_factor = np.linalg.solve(factor, np.broadcast_to(np.eye(q), p_mm.shape))
+    covariances = np.swapaxes(inverse_factor, -1, -2) @ inverse_factor
+    log_det_mm = 2.0 * np.sum(np.log(np.diagonal(factor, axis1=-2, axis2=-1)), axis=-1)
+    by_entry = covariances
+    if q <= _ENTRYWISE_MAX_Q:
+        by_entry = np.ascontiguousarray(np.moveaxis(covariances, (2, 3), (0, 1)))
+    return covariances, by_entry, log_det_mm
 
 
 def _shift(by_entry: np.ndarray, pattern: np.ndarray, u_m: np.ndarray) -> np.ndarray:
     """``Cov[x_m | x_o, k] u_m`` for each row, shape (K, q, n_b), from the
-    conditional covariances (:func:`_by_entry`) and ``u_m`` (K, q, n_b)."""
+    conditional covariances (:func:`_pattern_covariances`' ``by_entry``,
+    of K or one shared component) and ``u_m`` (K, q, n_b)."""
     q = u_m.shape[1]
-    if q > _ENTRYWISE_SHIFT_MAX_Q:
+    if q > _ENTRYWISE_MAX_Q:
         product = np.matmul(by_entry[:, pattern], np.swapaxes(u_m, 1, 2)[..., np.newaxis])
         return np.swapaxes(product[..., 0], 1, 2)
     shift = np.empty_like(u_m)
@@ -247,12 +272,26 @@ def observed_statistics(X: np.ndarray, patterns: MissingPatterns, params: Mixtur
     if model.is_elementwise and patterns.has_missing:
         part = _elementwise_statistics(X, patterns, params, model, sample_weight)
         return part if stats is None else model.merged(stats, part)
+    # Each pattern's conditional covariance counts with its rows' summed
+    # posteriors: summed per group, added once per group.
+    pattern_mass: dict[int, np.ndarray] = {}
+    covariances: dict[int, np.ndarray] = {}
     for block in conditionals(X, patterns, params, model):
         log_prob, resp = weighted_posteriors(block.log_gaussian, params.weights)
         weights = None if sample_weight is None else sample_weight[block.rows]
-        part = _expected_statistics(block, resp, log_prob, params, model, weights)
+        if weights is not None:
+            resp = resp * weights[:, np.newaxis]
+        part = _completed_statistics(block, resp, log_prob, params, model, weights)
         stats = part if stats is None else model.merged(stats, part)
+        mass = _pattern_mass(block, resp, len(patterns.groups[block.group].missing))
+        pattern_mass[block.group] = pattern_mass.get(block.group, 0.0) + mass
+        covariances[block.group] = block.covariances
     assert stats is not None  # some rows are incomplete, or X_complete holds rows
+    if pattern_mass:
+        conditional = np.sum([_placed(mass, covariances[g], patterns.groups[g].missing,
+                                      params.means.shape)
+                              for g, mass in pattern_mass.items()], axis=0)
+        stats = model.merged(stats, _conditional_statistics(conditional, params, model))
     return stats
 
 
@@ -290,38 +329,70 @@ def _elementwise_statistics(X, patterns, params, model, sample_weight):
     return Statistics(resp.sum(axis=0), first, second, log_likelihood, weight)
 
 
-def _expected_statistics(block: Conditional, resp: np.ndarray, log_prob: np.ndarray,
-                         params: Mixture, model: CovarianceType,
-                         sample_weight: np.ndarray | None) -> Statistics:
-    """The statistics of a block of incomplete rows from their conditional moments."""
-    if sample_weight is not None:
-        resp = resp * sample_weight[:, np.newaxis]
+def _completed_statistics(block: Conditional, resp: np.ndarray, log_prob: np.ndarray,
+                          params: Mixture, model: CovarianceType,
+                          sample_weight: np.ndarray | None) -> Statistics:
+    """The statistics of a block of incomplete rows completed by each
+    component's conditional means, ``resp`` already weighted; their
+    conditional covariances are added per group (:func:`_conditional_statistics`)."""
     n_components, n_features = params.means.shape
     # Each component's completion of the rows, (K, n_b, d).
     filled = block.offsets + params.means[:, np.newaxis, :]
     mass = resp.sum(axis=0)
     first = np.matmul(resp.T[:, np.newaxis, :], filled)[:, 0]
-    # sum_i r_ik Cov[x_i | x_io, k], each pattern's covariance weighted by
-    # its rows' posteriors, in the missing coordinates' places.
-    n_patterns, q = block.missing.shape
-    pattern_mass = np.stack([np.bincount(block.pattern, weights=resp[:, k],
-                                         minlength=n_patterns)
-                             for k in range(n_components)])  # (K, G)
-    # Flat indices of (k, missing_i, missing_j) in a (K, d, d) array: a
-    # one-dimensional bincount (np.add.at on broadcast indices is 10x slower).
-    flat = (np.arange(n_components)[:, None, None, None] * n_features**2
-            + block.missing[None, :, :, None] * n_features + block.missing[None, :, None, :])
-    values = pattern_mass[:, :, None, None] * block.covariances
-    conditional = np.bincount(np.broadcast_to(flat, values.shape).ravel(),
-                              weights=values.ravel(), minlength=n_components * n_features**2)
-    conditional = conditional.reshape(n_components, n_features, n_features).astype(
-        resp.dtype, copy=False)
+    no_conditional = np.zeros((n_components, n_features, n_features), dtype=resp.dtype)
     second = model.expected_second_statistic(filled, resp, first / floored(mass)[:, None],
-                                             conditional)
+                                             no_conditional)
     weight = float(len(log_prob) if sample_weight is None else np.sum(sample_weight))
     log_likelihood = float(np.sum(log_prob if sample_weight is None
                                   else sample_weight * log_prob))
     return Statistics(mass, first, second, log_likelihood, weight)
+
+
+def _pattern_mass(block: Conditional, resp: np.ndarray, n_patterns: int) -> np.ndarray:
+    """The (weighted) posteriors of the block's rows summed by pattern,
+    shape (K, G), or (1, G) summed over the components where they share
+    one conditional covariance."""
+    n_components = resp.shape[1]
+    if len(block.covariances) == 1:
+        return np.bincount(block.pattern, weights=resp.sum(axis=1),
+                           minlength=n_patterns)[np.newaxis]
+    # One bincount over (pattern, component) pairs.
+    keys = block.pattern[:, np.newaxis] * n_components + np.arange(n_components)
+    mass = np.bincount(keys.ravel(), weights=resp.ravel(), minlength=n_patterns * n_components)
+    return mass.reshape(n_patterns, n_components).T
+
+
+def _placed(pattern_mass: np.ndarray, covariances: np.ndarray, missing: np.ndarray,
+            shape: tuple[int, int]) -> np.ndarray:
+    """``sum_g pattern_mass[k, g] covariances[k, g]`` placed in the missing
+    coordinates' rows and columns of a (K', d, d) array (K' = 1 where the
+    covariance is shared)."""
+    n_components, n_features = len(covariances), shape[1]
+    # Flat indices of (k, missing_i, missing_j) in a (K', d, d) array: a
+    # one-dimensional bincount (np.add.at on broadcast indices is 10x slower).
+    flat = (np.arange(n_components)[:, None, None, None] * n_features**2
+            + missing[None, :, :, None] * n_features + missing[None, :, None, :])
+    values = pattern_mass[:, :, None, None] * covariances
+    placed = np.bincount(np.broadcast_to(flat, values.shape).ravel(), weights=values.ravel(),
+                         minlength=n_components * n_features**2)
+    return placed.reshape(n_components, n_features, n_features)
+
+
+def _conditional_statistics(conditional: np.ndarray, params: Mixture,
+                            model: CovarianceType) -> Statistics:
+    """The conditional covariances' part of the statistics (no rows, no mass):
+    the type's second statistic of ``conditional`` (K or 1, d, d) alone."""
+    n_components, n_features = params.means.shape
+    dtype = params.means.dtype
+    if len(conditional) != n_components:  # shared: the type sums over components
+        conditional = np.concatenate(
+            [conditional, np.zeros((n_components - 1, n_features, n_features))])
+    zero = np.zeros(n_components, dtype=dtype)
+    second = model.expected_second_statistic(
+        np.empty((n_components, 0, n_features), dtype=dtype),
+        np.empty((0, n_components), dtype=dtype), params.means, conditional.astype(dtype))
+    return Statistics(zero, np.zeros_like(params.means), second, 0.0, 0.0)
 
 
 def completed(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
@@ -358,7 +429,7 @@ def completions(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
     drawn = None if random_state is None else X.copy()
     for block in conditionals(X, patterns, params, model):
         _, resp = weighted_posteriors(block.log_gaussian, params.weights)
-        missing = block.missing[block.pattern]  # (n_b, q)
+        missing = patterns.groups[block.group].missing[block.pattern]  # (n_b, q)
         means = np.take_along_axis(block.offsets + params.means[:, np.newaxis, :],
                                    missing[np.newaxis], axis=2)  # (K, n_b, q)
         _put_rows(filled, block.rows, missing, np.einsum("nk,knq->nq", resp, means))
@@ -370,7 +441,9 @@ def completions(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
         draws = random_state.uniform(size=(len(resp), 1)) * cumulative[:, -1:]
         component = np.minimum((cumulative < draws).sum(axis=1), resp.shape[1] - 1)
         rows = np.arange(len(resp))
-        factor = np.linalg.cholesky(block.covariances[component, block.pattern])
+        shared = len(block.covariances) == 1
+        factor = np.linalg.cholesky(
+            block.covariances[0 if shared else component, block.pattern])
         noise = random_state.standard_normal(missing.shape)
         _put_rows(drawn, block.rows, missing,
                   means[component, rows] + np.einsum("nij,nj->ni", factor, noise))
