@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._numerics._fastops import column_sums
 from .._numerics._small_spd import inverse_and_log_det
 from ._covariance import CovarianceType, Statistics, floored
 from ._em import (
@@ -242,7 +243,8 @@ def observed_posteriors(X: np.ndarray, patterns: MissingPatterns, params: Mixtur
 
 def observed_statistics(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
                         model: CovarianceType, sample_weight: np.ndarray | None = None,
-                        X_complete: np.ndarray | None = None) -> Statistics:
+                        X_complete: np.ndarray | None = None,
+                        design: ElementwiseDesign | None = None) -> Statistics:
     """One pass: the observed-data E-step and the expected sufficient
     statistics of the covariance type (standardised units).
 
@@ -255,6 +257,9 @@ def observed_statistics(X: np.ndarray, patterns: MissingPatterns, params: Mixtur
     sample_weight : ndarray of shape (n_samples,), default=None
     X_complete : ndarray, default=None
         ``X[patterns.complete]``, if the caller keeps it.
+    design : ElementwiseDesign, default=None
+        ``elementwise_design(X, patterns)``, if the caller keeps it (read
+        by diagonal types only).
 
     Returns
     -------
@@ -270,7 +275,9 @@ def observed_statistics(X: np.ndarray, patterns: MissingPatterns, params: Mixtur
         log_prob, resp = posteriors(rows, params, model)
         stats = model.statistics(rows, resp, log_prob, weights)
     if model.is_elementwise and patterns.has_missing:
-        part = _elementwise_statistics(X, patterns, params, model, sample_weight)
+        if design is None:
+            design = elementwise_design(X, patterns)
+        part = _elementwise_statistics(design, params, model, sample_weight)
         return part if stats is None else model.merged(stats, part)
     # Each pattern's conditional covariance counts with its rows' summed
     # posteriors: summed per group, added once per group.
@@ -295,38 +302,63 @@ def observed_statistics(X: np.ndarray, patterns: MissingPatterns, params: Mixtur
     return stats
 
 
-def _elementwise_statistics(X, patterns, params, model, sample_weight):
+class ElementwiseDesign(NamedTuple):
+    """The incomplete rows as diagonal types' pass reads them (computed
+    once per fit): with the coordinates independent given the component,
+    every sum over the observed entries is a product with ``values``."""
+
+    rows: np.ndarray  # (n_m,) indices of the incomplete rows
+    # (n_m, 3 d): [x^2, x, 1] on the observed entries, zero on the missing.
+    values: np.ndarray
+    n_observed: np.ndarray  # (n_m,) observed entries of each row
+
+
+def elementwise_design(X: np.ndarray, patterns: MissingPatterns) -> ElementwiseDesign:
+    """The :class:`ElementwiseDesign` of the incomplete rows of X."""
+    rows = np.concatenate([group.rows for group in patterns.groups])
+    Z = X[rows]
+    observed = ~np.isnan(Z)
+    Z = np.where(observed, Z, 0.0)
+    values = np.concatenate([Z * Z, Z, observed.astype(Z.dtype)], axis=1)
+    return ElementwiseDesign(rows, values, observed.sum(axis=1))
+
+
+def _elementwise_statistics(design: ElementwiseDesign, params: Mixture,
+                            model: CovarianceType,
+                            sample_weight: np.ndarray | None) -> Statistics:
     """:func:`observed_statistics` of the incomplete rows for diagonal
     covariances, where the coordinates are independent given the component:
     the observed marginal is the product over the observed coordinates, a
     missing entry's conditional law is its component's ``N(mu_kj, var_kj)``.
-    Every sum is then a product of (n, d) and (d, K) arrays over all
-    incomplete rows at once (no pattern groups): the general pass costs
-    10-20x the complete-data one here."""
-    rows = np.concatenate([group.rows for group in patterns.groups])
-    Z = X[rows]
-    missing = np.isnan(Z)
-    observed = (~missing).astype(Z.dtype)
-    Z = np.where(missing, 0.0, Z)
+    The E-step is then one product of the (n_m, 3d) design with a (3d, K)
+    array and the statistics one product of the posteriors with the design
+    (no pattern groups): the general pass costs 10-20x the complete-data
+    one here."""
     n_components, n_features = params.means.shape
     precisions = np.diagonal(model.precision_matrices(params.precisions_cholesky,
                                                       n_components, n_features),
                              axis1=1, axis2=2)  # (K, d)
     means = params.means
-    distances = ((Z * Z) @ precisions.T - 2.0 * Z @ (means * precisions).T
-                 + observed @ (means * means * precisions).T)
-    log_gaussian = -0.5 * (observed.sum(axis=1, keepdims=True) * math.log(2 * math.pi)
-                           + distances) + 0.5 * observed @ np.log(precisions).T
+    # log N(x_o; mu_ko, diag) = [x^2, x, 1] . [-p/2, mu p, (log p - mu^2 p)/2]
+    # summed over the observed entries, less |o| log(2 pi) / 2.
+    coefficients = np.concatenate([-0.5 * precisions, means * precisions,
+                                   0.5 * (np.log(precisions) - means * means * precisions)],
+                                  axis=1)  # (K, 3d)
+    log_gaussian = (design.values @ coefficients.T
+                    - (0.5 * math.log(2 * math.pi)) * design.n_observed[:, np.newaxis])
     log_prob, resp = weighted_posteriors(log_gaussian, params.weights)
-    weights = None if sample_weight is None else sample_weight[rows]
+    weights = None if sample_weight is None else sample_weight[design.rows]
     if weights is not None:
         resp = resp * weights[:, np.newaxis]
-    missing_mass = resp.T @ missing.astype(Z.dtype)  # (K, d)
-    first = resp.T @ Z + means * missing_mass
-    second = resp.T @ (Z * Z) + (means * means + 1.0 / precisions) * missing_mass
-    weight = float(len(rows) if weights is None else np.sum(weights))
+    sums = resp.T @ design.values  # (K, 3d)
+    observed_second, observed_first = sums[:, :n_features], sums[:, n_features:2 * n_features]
+    mass = column_sums(resp)
+    missing_mass = mass[:, np.newaxis] - sums[:, 2 * n_features:]  # (K, d)
+    first = observed_first + means * missing_mass
+    second = observed_second + (means * means + 1.0 / precisions) * missing_mass
+    weight = float(len(design.rows) if weights is None else np.sum(weights))
     log_likelihood = float(np.sum(log_prob if weights is None else weights * log_prob))
-    return Statistics(resp.sum(axis=0), first, second, log_likelihood, weight)
+    return Statistics(mass, first, second, log_likelihood, weight)
 
 
 def _completed_statistics(block: Conditional, resp: np.ndarray, log_prob: np.ndarray,
@@ -469,6 +501,7 @@ class MissingRows(InMemoryRows):
         self.patterns = missing_patterns(array) if patterns is None else patterns
         self._imputed = np.where(np.isnan(array), 0.0, array).astype(array.dtype, copy=False)
         self._complete = array[self.patterns.complete]
+        self._design: ElementwiseDesign | None = None
 
     @property
     def imputed(self) -> np.ndarray:
@@ -503,9 +536,13 @@ class MissingRows(InMemoryRows):
                   **kwargs: Any) -> LikelihoodResult:
         """The EM loop (:func:`._em.iterate`) on the observed-data likelihood
         (keywords as :func:`._em.run_likelihood_phase`'s)."""
+        if model.is_elementwise and self.patterns.has_missing and self._design is None:
+            self._design = elementwise_design(self.array, self.patterns)
+
         def pass_statistics(current: Mixture) -> Statistics:
             return observed_statistics(self.array, self.patterns, current, model,
-                                       self.sample_weight, X_complete=self._complete)
+                                       self.sample_weight, X_complete=self._complete,
+                                       design=self._design)
 
         return run_statistics_phase(pass_statistics, params, model, **kwargs)
 
