@@ -401,7 +401,11 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     while a slow direction that the jump only partly crossed is left (two
     weakly separated components in 25 dimensions stopped 2.7e-4 per row
     below their maximum, at a measured rate of 0.97 where the slow one was
-    0.995). A jump that gained ``tol`` or more also forbids the stop.
+    0.995). A jump that gained ``tol`` or more also forbids the stop. The
+    first EM step from a kept jump has no ratio of gains, but its gain times
+    ``rate / (1 - rate)`` still bounds the gains after it at any rate up to
+    ``rate``: the stop takes that bound there (one pass fewer than waiting
+    for a second step, in most accelerated fits).
 
     Parameters
     ----------
@@ -436,10 +440,16 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
         # The slowest of the rates known: from the two gains, or from the
         # parameters' steps (gains fall as the squared distance to the
         # maximum, at lam^2).
-        gain = remaining_gain(change, previous_change, value)
         if not rates:
-            return gain
-        return max(gain, _tail(change, max(max(rates), _SLOWEST_RATE), value))
+            return remaining_gain(change, previous_change, value)
+        bound = _tail(change, max(max(rates), _SLOWEST_RATE), value)
+        if not np.isfinite(previous_change):
+            # The first EM step from a jump: no ratio of gains (the jump is
+            # not EM's step), but an EM step's gain bounds the gains after
+            # it at any rate, so the rates' bound holds; not after a jump
+            # that gained tol or more (see below).
+            return bound if jump_gain < loop.tol else np.inf
+        return max(remaining_gain(change, previous_change, value), bound)
 
     def cannot_beat(change, previous_change, value):
         if beat == -np.inf:
