@@ -131,7 +131,7 @@ def conditionals(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
     log_det = model.log_det_cholesky(chol, n_features)
     for index, group in enumerate(patterns.groups):
         q = group.missing.shape[1]
-        covariances, by_entry, log_det_mm = _pattern_covariances(precisions, group.missing)
+        covariances, for_shift, log_det_mm = _pattern_covariances(precisions, group.missing)
         step = max(1, _BLOCK_ENTRIES // (n_components * max(q * q, n_features)))
         for start in range(0, len(group.rows), step):
             block = slice(start, start + step)
@@ -147,7 +147,7 @@ def conditionals(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
             flat_offsets[:, entries] = 0.0
             u = np.matmul(offsets, precisions)  # P_k e (P symmetric)
             u_m = u.reshape(n_components, -1)[:, entries]  # (K, q, n_b)
-            shift = _shift(by_entry, pattern, u_m)
+            shift = _shift(for_shift, pattern, u_m)
             distances = (np.einsum("knd,knd->kn", offsets, u)
                          - np.einsum("kqn,kqn->kn", u_m, shift))
             np.maximum(distances, 0.0, out=distances)  # rounding below zero
@@ -157,13 +157,15 @@ def conditionals(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
             yield Conditional(rows, log_gaussian, offsets, covariances, pattern, index)
 
 
-# Most missing coordinates for which the conditional covariances are
-# computed, and the conditional means' shift summed, entry by entry
-# (:mod:`.._numerics._small_spd`); above it, LAPACK's batched Cholesky and
-# one small matmul per row and component are as fast (shift measured with
-# K = 4 on 27 000 rows: 5.5 against 14 ms at q = 3, 17 against 29 at q = 5,
-# 43 against 40 at q = 8).
-_ENTRYWISE_MAX_Q = 6
+# Most missing coordinates for which each pattern's conditional covariance
+# is computed entry by entry across the patterns (:mod:`.._numerics.
+# _small_spd`; 0.43 against LAPACK's 0.80 ms for 4 x 120 matrices at q = 7,
+# equal at q = 8), and for which the conditional means' shift is summed entry
+# by entry rather than by one small matmul per row and component (58 against
+# 165 ns a row at q = 3, 218 against 263 at q = 5, 355 against 285 at q = 6;
+# K = 4, blocks of 2**17 entries).
+_ENTRYWISE_INVERSE_MAX_Q = 7
+_ENTRYWISE_SHIFT_MAX_Q = 5
 
 
 def _pattern_covariances(precisions: np.ndarray, missing: np.ndarray
@@ -179,43 +181,52 @@ def _pattern_covariances(precisions: np.ndarray, missing: np.ndarray
     Returns
     -------
     covariances : ndarray of shape (K, G, q, q)
-    by_entry : ndarray
-        The same laid out (q, q, K, G) for :func:`_shift`'s entrywise sums,
-        or ``covariances`` above their range.
+    for_shift : ndarray
+        The same as :func:`_shift` reads them: laid out (q, q, K, G) for its
+        entrywise sums, else contiguous (K, G, q, q).
     log_det_mm : ndarray of shape (K, G)
     """
     q = missing.shape[1]
     components = np.arange(len(precisions))[:, None, None, None]
     p_mm = precisions[components, missing[None, :, :, None], missing[None, :, None, :]]
-    if q <= _ENTRYWISE_MAX_Q:
+    by_entry = None
+    if q <= _ENTRYWISE_INVERSE_MAX_Q:
         by_entry, log_det_mm = inverse_and_log_det(p_mm)
-        if np.all(np.isfinite(log_det_mm)):
-            return np.moveaxis(by_entry, (0, 1), (2, 3)), by_entry, log_det_mm
-    # LAPACK, which also says where a P_mm is not positive definite.
-    factor = np.linalg.cholesky(p_mm)
-    inverse_factor = np.linalg.solve(factor, np.broadcast_to(np.eye(q), p_mm.shape))
-    covariances = np.swapaxes(inverse_factor, -1, -2) @ inverse_factor
-    log_det_mm = 2.0 * np.sum(np.log(np.diagonal(factor, axis1=-2, axis2=-1)), axis=-1)
-    by_entry = covariances
-    if q <= _ENTRYWISE_MAX_Q:
-        by_entry = np.ascontiguousarray(np.moveaxis(covariances, (2, 3), (0, 1)))
-    return covariances, by_entry, log_det_mm
+        if not np.all(np.isfinite(log_det_mm)):
+            by_entry = None
+    if by_entry is None:
+        # LAPACK, which also says where a P_mm is not positive definite.
+        factor = np.linalg.cholesky(p_mm)
+        inverse_factor = np.linalg.solve(factor, np.broadcast_to(np.eye(q), p_mm.shape))
+        covariances = np.swapaxes(inverse_factor, -1, -2) @ inverse_factor
+        log_det_mm = 2.0 * np.sum(np.log(np.diagonal(factor, axis1=-2, axis2=-1)), axis=-1)
+        by_entry = np.moveaxis(covariances, (2, 3), (0, 1))
+    covariances = np.moveaxis(by_entry, (0, 1), (2, 3))
+    if q <= _ENTRYWISE_SHIFT_MAX_Q:
+        return covariances, np.ascontiguousarray(by_entry), log_det_mm
+    return covariances, np.ascontiguousarray(covariances), log_det_mm
 
 
-def _shift(by_entry: np.ndarray, pattern: np.ndarray, u_m: np.ndarray) -> np.ndarray:
+def _shift(covariances: np.ndarray, pattern: np.ndarray, u_m: np.ndarray) -> np.ndarray:
     """``Cov[x_m | x_o, k] u_m`` for each row, shape (K, q, n_b), from the
-    conditional covariances (:func:`_pattern_covariances`' ``by_entry``,
+    conditional covariances (:func:`_pattern_covariances`' ``for_shift``,
     of K or one shared component) and ``u_m`` (K, q, n_b)."""
     q = u_m.shape[1]
-    if q > _ENTRYWISE_MAX_Q:
-        product = np.matmul(by_entry[:, pattern], np.swapaxes(u_m, 1, 2)[..., np.newaxis])
+    if q > _ENTRYWISE_SHIFT_MAX_Q:
+        product = np.matmul(covariances[:, pattern], np.swapaxes(u_m, 1, 2)[..., np.newaxis])
         return np.swapaxes(product[..., 0], 1, 2)
-    shift = np.empty_like(u_m)
+    # Each entry of the symmetric covariances gathered once (q (q + 1) / 2
+    # gathers, not q^2), into reused buffers: half the time at q = 3 to 5.
+    shift = np.zeros_like(u_m)
+    entry = np.empty((len(covariances[0, 0]), u_m.shape[2]), dtype=covariances.dtype)  # K or 1
+    product = np.empty_like(u_m[:, 0])
     for a in range(q):
-        total = by_entry[a, 0][:, pattern] * u_m[:, 0]
-        for b in range(1, q):
-            total += by_entry[a, b][:, pattern] * u_m[:, b]
-        shift[:, a] = total
+        np.take(covariances[a, a], pattern, axis=1, out=entry)
+        shift[:, a] += np.multiply(entry, u_m[:, a], out=product)
+        for b in range(a + 1, q):
+            np.take(covariances[a, b], pattern, axis=1, out=entry)
+            shift[:, a] += np.multiply(entry, u_m[:, b], out=product)
+            shift[:, b] += np.multiply(entry, u_m[:, a], out=product)
     return shift
 
 
