@@ -38,7 +38,7 @@ from typing import Any, ClassVar, NamedTuple, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
-from scipy.linalg import cholesky, solve_triangular
+from scipy.linalg import get_lapack_funcs
 from sklearn.utils import check_array
 
 from .._numerics._fastops import TINY
@@ -748,13 +748,25 @@ def _message(dtype):
 
 def _inverse_cholesky(covariance):
     """GaussianMixture's precision factor of one covariance matrix: the
-    transposed inverse of its lower Cholesky factor."""
-    try:
-        cov_chol = cholesky(covariance, lower=True)
-    except np.linalg.LinAlgError:
-        raise ValueError(_message(covariance.dtype)) from None
-    return solve_triangular(cov_chol, np.eye(covariance.shape[-1], dtype=covariance.dtype),
-                            lower=True).T
+    transposed inverse of its lower Cholesky factor.
+
+    The LAPACK routines that scipy.linalg's ``cholesky`` and
+    ``solve_triangular`` call (potrf, then trtrs on its Fortran-ordered
+    factor), called directly: the same numbers, without the wrappers'
+    checks, which cost 20 us a matrix, 5x the routines at d <= 13 (a fifth
+    of a small fit's time, every M-step factoring each component).
+    """
+    if not np.all(np.isfinite(covariance)):
+        raise ValueError("array must not contain infs or NaNs")
+    potrf, trtrs = get_lapack_funcs(("potrf", "trtrs"), (covariance,))
+    cov_chol, info = potrf(covariance, lower=True, clean=True)
+    if info != 0:
+        raise ValueError(_message(covariance.dtype))
+    inverse, info = trtrs(cov_chol, np.eye(covariance.shape[-1], dtype=covariance.dtype),
+                          lower=True)
+    if info != 0:
+        raise ValueError(_message(covariance.dtype))
+    return inverse.T
 
 
 def cholesky_factor(c):
