@@ -306,8 +306,9 @@ def observed_statistics(X: np.ndarray, patterns: MissingPatterns, params: Mixtur
         covariances[block.group] = block.covariances
     assert stats is not None  # some rows are incomplete, or X_complete holds rows
     if pattern_mass:
+        n_features = X.shape[1]
         conditional = np.sum([_placed(mass, covariances[g], patterns.groups[g].missing,
-                                      params.means.shape)
+                                      n_features)
                               for g, mass in pattern_mass.items()], axis=0)
         stats = model.merged(stats, _conditional_statistics(conditional, params, model))
     return stats
@@ -381,7 +382,7 @@ def _completed_statistics(block: Conditional, resp: np.ndarray, log_prob: np.nda
     n_components, n_features = params.means.shape
     # Each component's completion of the rows, (K, n_b, d).
     filled = block.offsets + params.means[:, np.newaxis, :]
-    mass = resp.sum(axis=0)
+    mass = column_sums(resp)
     first = np.matmul(resp.T[:, np.newaxis, :], filled)[:, 0]
     no_conditional = np.zeros((n_components, n_features, n_features), dtype=resp.dtype)
     second = model.expected_second_statistic(filled, resp, first / floored(mass)[:, None],
@@ -407,11 +408,11 @@ def _pattern_mass(block: Conditional, resp: np.ndarray, n_patterns: int) -> np.n
 
 
 def _placed(pattern_mass: np.ndarray, covariances: np.ndarray, missing: np.ndarray,
-            shape: tuple[int, int]) -> np.ndarray:
+            n_features: int) -> np.ndarray:
     """``sum_g pattern_mass[k, g] covariances[k, g]`` placed in the missing
     coordinates' rows and columns of a (K', d, d) array (K' = 1 where the
     covariance is shared)."""
-    n_components, n_features = len(covariances), shape[1]
+    n_components = len(covariances)
     # Flat indices of (k, missing_i, missing_j) in a (K', d, d) array: a
     # one-dimensional bincount (np.add.at on broadcast indices is 10x slower).
     flat = (np.arange(n_components)[:, None, None, None] * n_features**2
