@@ -154,14 +154,48 @@ def test_a_fit_whose_maxima_are_all_singular_warns_and_ranks_last():
 def test_an_int_random_state_is_each_candidates_own():
     # As in a grid of DDPMGaussianMixture(k, random_state=seed): each
     # candidate is that fit (its k-means start GaussianMixture's with the
-    # same seed). The largest K is never replaced by a restart from K + 1.
+    # same seed), or a restart kept because it reached a higher likelihood.
     X = make_covariance_mixture(600, 3, 3, random_state=1)[0]
     search = DDPMGaussianMixtureIC(n_components=3, covariance_type=["full", "diag"],
                                    random_state=5).fit(X)
     results = search.cv_results_
-    for covariance_type in ("full", "diag"):
-        alone = DDPMGaussianMixture(3, covariance_type=covariance_type,
-                                    random_state=5).fit(X)
-        index = np.flatnonzero((results["param_n_components"] == 3)
-                               & (results["param_covariance_type"] == covariance_type))[0]
-        assert results["lower_bound"][index] == alone.lower_bound_
+    for k in (1, 2, 3):
+        for covariance_type in ("full", "diag"):
+            alone = DDPMGaussianMixture(k, covariance_type=covariance_type,
+                                        random_state=5).fit(X)
+            index = np.flatnonzero((results["param_n_components"] == k)
+                                   & (results["param_covariance_type"] == covariance_type))[0]
+            assert results["lower_bound"][index] >= alone.lower_bound_
+    # With one candidate per number of components nothing is restarted.
+    single = DDPMGaussianMixtureIC(n_components=[3], covariance_type="full",
+                                   random_state=5).fit(X)
+    assert single.cv_results_["lower_bound"][0] == DDPMGaussianMixture(
+        3, random_state=5).fit(X).lower_bound_
+
+
+def test_the_split_start_halves_the_component_that_fits_its_rows_worst():
+    from sklearn_ddpm_gmm._mixture._model_selection import _split_start
+
+    rng = np.random.RandomState(0)
+    # A tight cluster, and a wide one that is two clusters along x.
+    X = np.r_[rng.normal(0, 0.3, (200, 2)) + [0, 10],
+              rng.normal(0, 0.5, (300, 2)) - [4, 0], rng.normal(0, 0.5, (300, 2)) + [4, 0]]
+    for covariance_type in ("full", "tied", "diag", "spherical"):
+        gm = DDPMGaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+        wide = int(np.argmin(np.abs(gm.means_[:, 1] - 0.0)))
+        start = _split_start(gm, X)
+        weights, means = start["weights_init"], start["means_init"]
+        assert weights.shape == (3,) and weights.sum() == pytest.approx(1.0)
+        assert weights[wide] == weights[2] == pytest.approx(gm.weights_[wide] / 2)
+        # One standard deviation of the wide cluster's rows (about 4) either
+        # side of its mean, along x.
+        assert sorted([means[wide][0], means[2][0]]) == pytest.approx([-4.0, 4.0], abs=0.3)
+        np.testing.assert_allclose([means[wide][1], means[2][1]], gm.means_[wide][1], atol=0.2)
+        precisions = start["precisions_init"]
+        if covariance_type == "tied":
+            np.testing.assert_array_equal(precisions, gm.precisions_)
+        else:
+            np.testing.assert_array_equal(precisions[2], gm.precisions_[wide])
+        # The split fits the three clusters.
+        split = DDPMGaussianMixture(3, covariance_type=covariance_type, **start).fit(X)
+        assert split.lower_bound_ > gm.lower_bound_ + 0.5

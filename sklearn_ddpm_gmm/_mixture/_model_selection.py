@@ -100,6 +100,82 @@ def _restart_from_larger(by_count, X_fit, X_eval, n_jobs):
     return groups
 
 
+def _restart_from_smaller(by_count, X_fit, X_eval, n_jobs):
+    """Restart each candidate with K components from the regular fit of its
+    type with K - 1, its loosest component split in two; keep a restart where
+    it is regular and its likelihood is higher (or where it is regular and
+    the candidate is not).
+
+    A start from scratch can miss a component hidden inside a wide one (two
+    groups that differ in a small direction, as crabs' species and sexes do
+    beside the size that dominates every measure: 3 of 10 seeds of a full
+    fit with 3 components found it, BIC -57.9 against 117.4 and 151.2); the
+    fit with one component fewer has already placed the others, and split
+    along the principal axis of its members the component that fits them
+    worst starts the final phase beside the hidden one (BIC -81.0 there).
+    Numbers of components are taken in increasing order, so a split restart
+    that won at K is the one split at K + 1.
+    """
+    groups = [list(group) for group in by_count]
+    for index in range(1, len(groups)):
+        smaller = {fit["estimator"].covariance_type: fit for fit in groups[index - 1]
+                   if not fit["singular"] and fit["estimator"].max_iter > 0}
+        jobs = []
+        for position, fit in enumerate(groups[index]):
+            estimator = fit["estimator"]
+            parent = smaller.get(estimator.covariance_type)
+            if parent is None or parent["estimator"].n_components + 1 != estimator.n_components:
+                continue
+            jobs.append((position, clone(estimator).set_params(
+                **_split_start(parent["estimator"], X_fit))))
+        restarts = Parallel(n_jobs=n_jobs)(
+            delayed(_fit_candidate)(estimator, X_fit, X_eval, None) for _, estimator in jobs)
+        for (position, _), restarted in zip(jobs, restarts):
+            fit = groups[index][position]
+            restarted["fit_time"] += fit["fit_time"]
+            if ((not restarted["singular"], restarted["lower_bound"])
+                    > (not fit["singular"], fit["lower_bound"])):
+                groups[index][position] = restarted
+            else:
+                fit["fit_time"] = restarted["fit_time"]
+    return groups
+
+
+def _split_start(estimator, X):
+    """Initial values for one more component than ``estimator`` has: its
+    component that fits its members worst (the lowest mean log-density over
+    its posteriors) replaced by two of half its weight, one standard
+    deviation either side of its mean along the principal axis of its
+    members' scatter; the others as fitted.
+
+    Returns
+    -------
+    dict
+        ``weights_init``, ``means_init`` and (unless the covariances are
+        fixed) ``precisions_init``, in X's units.
+    """
+    resp = estimator.predict_proba(X)
+    rows = estimator.impute(X)  # X itself where nothing is missing
+    mixture, model = estimator._mixture(), estimator._spec().model
+    log_gaussian = model.log_gaussian_prob(rows, mixture.means, mixture.precisions_cholesky)
+    mass = np.maximum(resp.sum(axis=0), np.finfo(float).tiny)
+    worst = int(np.argmin(np.sum(resp * log_gaussian, axis=0) / mass))
+    offsets = rows - estimator.means_[worst]
+    scatter = (offsets * resp[:, worst, np.newaxis]).T @ offsets / mass[worst]
+    eigenvalues, eigenvectors = np.linalg.eigh(scatter)
+    step = np.sqrt(max(eigenvalues[-1], 0.0)) * eigenvectors[:, -1]
+    means = np.vstack([estimator.means_, estimator.means_[worst] + step])
+    means[worst] -= step
+    weights = np.append(estimator.weights_, estimator.weights_[worst] / 2)
+    weights[worst] /= 2
+    start = {"weights_init": weights, "means_init": means}
+    if not model.is_fixed:
+        precisions = estimator.precisions_
+        start["precisions_init"] = (precisions if model.is_shared else
+                                    np.concatenate([precisions, precisions[worst:worst + 1]]))
+    return start
+
+
 def _cheapest_to_drop(estimator, X):
     """The component whose removal (the others' weights renormalised) lowers
     the mean log-likelihood of X least: removing j multiplies each row's
@@ -124,10 +200,14 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
     fail every type of that number together: where the lowest-BIC fit with
     K + 1 components beats every fit with K, each candidate with K components
     is also restarted from it, less the component whose removal costs the
-    least likelihood, and the restart is kept where its likelihood is higher. This is the search R's mclust
-    runs over models; a search only finds the right model when every
-    candidate's start finds its components, which is what the power start of
-    DDPMGaussianMixture is for.
+    least likelihood, and the restart is kept where its likelihood is higher.
+    Each candidate with K components is also restarted from the regular fit
+    of its type with K - 1, its component that fits its rows worst split in
+    two (a component hidden inside a wide one), and kept where it is regular
+    and its likelihood higher. This is the search R's mclust runs over
+    models; a search only finds the right model when every candidate's start
+    finds its components, which is what the power start of
+    DDPMGaussianMixture and the restarts are for.
 
     Parameters
     ----------
@@ -319,6 +399,7 @@ class DDPMGaussianMixtureIC(DensityMixin, BaseEstimator):
             for k in counts
         )
         by_count = _restart_from_larger(by_count, X_fit, X_eval, self.n_jobs)
+        by_count = _restart_from_smaller(by_count, X_fit, X_eval, self.n_jobs)
         fits = [fit for group in by_count for fit in group]
         if self.criterion == "held-out":
             values = -np.array([fit["held_out_score"] for fit in fits])
