@@ -245,6 +245,43 @@ def test_acceleration_is_monotone_but_where_a_jump_is_rejected():
     assert np.all(values[dips + 1] >= best[dips] - 1e-12)
 
 
+@pytest.mark.parametrize("separation, seed", [(1.5, 0), (1.5, 1), (2.0, 0), (2.0, 1)])
+def test_the_first_step_after_a_jump_may_stop_within_tol(separation, seed, monkeypatch):
+    # An EM step's gain bounds the gains after it at the rates the stop
+    # assumes, so the stop may come on the first step from a kept jump,
+    # without a ratio of gains (one pass earlier than before); the phase
+    # then ends within tol of the maximum. (At separation 0.8, where EM's
+    # rate exceeds the 0.99 the stop assumes, fits end up to 9x tol short,
+    # with or without this rule.)
+    from sklearn_ddpm_gmm._core import _em
+
+    X = _weakly_separated(n_samples=4000, separation=separation, seed=seed)
+    model = covariance_model("full", 1e-6)
+    start = em_step(X, _split(X), model)
+    passes, jumped = [0], []
+    evaluate, jump = _em._Passes.evaluate, _em.Extrapolation.jump
+
+    def counted_evaluate(self, params):
+        passes[0] += 1
+        return evaluate(self, params)
+
+    def recorded_jump(self, *args):
+        result = jump(self, *args)
+        if result is not None and result.length > 1.0:
+            jumped.append(passes[0] + 1)  # the pass that evaluates it
+        return result
+
+    monkeypatch.setattr(_em._Passes, "evaluate", counted_evaluate)
+    monkeypatch.setattr(_em.Extrapolation, "jump", recorded_jump)
+    tol = 1e-5
+    result = run_likelihood_phase(X, start, model, tol=tol, max_iter=5000, accelerated=True)
+    monkeypatch.undo()
+    assert result.converged and result.n_iter == jumped[-1] + 1
+    top = run_likelihood_phase(X, start, model, tol=1e-13, max_iter=20_000,
+                               accelerated=True).lower_bounds[-1]
+    assert 0.0 <= top - result.lower_bounds[-1] < tol
+
+
 @pytest.mark.parametrize("accelerated", [False, True])
 def test_a_start_that_cannot_beat_its_rival_ends_early(accelerated):
     # EM from the split crawls to its maximum (plain EM: over 1000 passes).
