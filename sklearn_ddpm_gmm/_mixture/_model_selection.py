@@ -92,11 +92,8 @@ def _restart_from_larger(by_count, X_fit, X_eval, n_jobs):
             for fit in groups[index]
         )
         for position, (fit, restarted) in enumerate(zip(groups[index], restarts)):
-            restarted["fit_time"] += fit["fit_time"]
-            if restarted["lower_bound"] > fit["lower_bound"]:
-                groups[index][position] = restarted
-            else:
-                fit["fit_time"] = restarted["fit_time"]
+            groups[index][position] = _better(fit, restarted,
+                                              key=lambda fit: fit["lower_bound"])
     return groups
 
 
@@ -131,14 +128,20 @@ def _restart_from_smaller(by_count, X_fit, X_eval, n_jobs):
         restarts = Parallel(n_jobs=n_jobs)(
             delayed(_fit_candidate)(estimator, X_fit, X_eval, None) for _, estimator in jobs)
         for (position, _), restarted in zip(jobs, restarts):
-            fit = groups[index][position]
-            restarted["fit_time"] += fit["fit_time"]
-            if ((not restarted["singular"], restarted["lower_bound"])
-                    > (not fit["singular"], fit["lower_bound"])):
-                groups[index][position] = restarted
-            else:
-                fit["fit_time"] = restarted["fit_time"]
+            groups[index][position] = _better(
+                groups[index][position], restarted,
+                key=lambda fit: (not fit["singular"], fit["lower_bound"]))
     return groups
+
+
+def _better(fit, restarted, *, key):
+    """The restart where its ``key`` is higher, else the candidate; the one
+    kept counts both fits' time."""
+    restarted["fit_time"] += fit["fit_time"]
+    if key(restarted) > key(fit):
+        return restarted
+    fit["fit_time"] = restarted["fit_time"]
+    return fit
 
 
 def _split_start(estimator, X):
