@@ -174,6 +174,41 @@ def test_a_reversing_step_halves_the_rate(monkeypatch):
     assert _run(_phase(10, tol=1e-9)).learning_rate == 1.0
 
 
+def test_a_reversing_step_halves_the_power_phase_rate_too(monkeypatch):
+    # The power phase grows its means like a power iteration and is exempt
+    # from the line search, but a step that reflects the means back through
+    # where they were (cosine -1) is a swing about the span's fixed point,
+    # not growth: it halves the rate, after which the steps land on the
+    # target. The span's change stays large, so nothing stops early.
+    monkeypatch.setattr(_optim, "_span_change", lambda old, new: 1.0)
+    _scripted(monkeypatch, lambda p: 1.0, _towards(_TARGET, 2.0))
+    assert _run(_phase(1, tol=1e-3, stop=StopRule.SPAN)).learning_rate == 1.0
+    assert _run(_phase(2, tol=1e-3, stop=StopRule.SPAN)).learning_rate == 0.5
+    landed = _run(_phase(3, tol=1e-3, stop=StopRule.SPAN)).params.means
+    np.testing.assert_allclose(landed, _TARGET)
+    # Steps that keep their direction keep the power phase's rate.
+    _scripted(monkeypatch, lambda p: 1.0, lambda p, r: p._replace(means=p.means + 0.1 * r))
+    assert _run(_phase(10, tol=1e-3, stop=StopRule.SPAN)).learning_rate == 1.0
+
+
+def test_a_variance_shrinking_far_below_the_noise_does_not_keep_a_phase_going(monkeypatch):
+    # Each step shrinks component 0's variance by e^0.5 (the trust region's
+    # most), from 1e-4, and moves nothing else. At t = 0.1 the phase sees
+    # it only through a^2 v + s^2 with s^2 = 0.18: the noised variance moves
+    # by 2e-4 in log terms, below tol, so the phase ends at its first step;
+    # in clean units every step moves 0.5 and the phase runs its budget.
+    start = _start()._replace(covariance=np.log([1e-4, 1.0]))
+    _scripted(monkeypatch, lambda p: 1.0,
+              lambda p, r: p._replace(covariance=p.covariance - [0.5, 0.0]))
+    result = run_fixed_noise(_X, start, _phase(20, tol=1e-3), seeds=np.zeros(1, dtype=int),
+                             model=SPHERICAL)
+    assert result.converged and result.n_steps == 1
+    # At t = 0 (no noise) the same steps are seen in full.
+    at_zero = run_fixed_noise(_X, start, _phase(20, tol=1e-3)._replace(t=0.0),
+                              seeds=np.zeros(1, dtype=int), model=SPHERICAL)
+    assert not at_zero.converged and at_zero.n_steps == 20
+
+
 def _final(max_steps=20, tol=1e-9):
     return Phase(PhaseKind.FINAL, 0.05, max_steps, 1.0, ALL_PARAMS, StopRule.PARAMS, tol,
                  covariance_rate=1.0)

@@ -1,9 +1,11 @@
-"""The schedule's rules (_schedule.py), each on a case where its value is known."""
+"""The schedule's rules (_schedule.py, and how many rows a cold phase
+noises), each on a case where its value is known."""
 
 import numpy as np
 import pytest
 
 from sklearn_ddpm_gmm._core._covariance import covariance_model
+from sklearn_ddpm_gmm._ddpm._cold_start import noised_rows
 from sklearn_ddpm_gmm._ddpm._forward import noise_coefficients
 from sklearn_ddpm_gmm._ddpm._optim import StopRule
 from sklearn_ddpm_gmm._ddpm._schedule import (
@@ -140,6 +142,20 @@ def test_em_level_floors_a_thin_direction_at_a_share_of_the_mean_variance():
 ])
 def test_cold_start_rows(n_samples, n_components, expected):
     assert cold_start_rows(n_samples, n_components) == expected
+
+
+@pytest.mark.parametrize("n_samples, draws", [
+    (5_000, 1),
+    (1_000, 1),  # 1 000 rows, not 2 000 for 2% more than 1 024
+    (700, 1),
+    (600, 2),
+    (100, 10),
+])
+def test_cold_phases_noise_each_row_about_1024_rows_over_n_times(n_samples, draws):
+    X = np.arange(2.0 * n_samples).reshape(n_samples, 2)
+    noised = noised_rows(X)
+    assert noised.shape == (draws * n_samples, 2)
+    np.testing.assert_array_equal(noised[-n_samples:], X)  # whole copies of X
 
 
 def test_cold_tolerance_a_quarter_standard_error_floored_and_at_least_tol():

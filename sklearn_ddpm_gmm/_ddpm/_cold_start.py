@@ -20,13 +20,13 @@ from ._schedule import intermediate_phase, n_intermediate_phases, power_phase, p
 from ._score_model import MixtureParams
 from .._core._standardise import data_bounds
 
-# Fewest noised rows a phase uses: on small data each point is noised
-# several times, so the noise's own sample variance cannot drown the signal
-# (with one draw per point, 100 rows in 1-D sent the power phase to a
+# About the fewest noised rows a phase uses: on small data each point is
+# noised several times, so the noise's own sample variance cannot drown the
+# signal (with one draw per point, 100 rows in 1-D sent the power phase to a
 # collapse). 4096 before issue 28; 1024 found every component as often on
-# separated mixtures (d = 5-50, K = 4-16, 8 seeds) at a quarter of the passes'
-# cost below 1 000 rows (docs/design.rst).
-_MIN_NOISED_ROWS = 1024
+# separated mixtures (d = 5-50, K = 4-16, 8 seeds) at a quarter of the
+# passes' cost below 1 000 rows (docs/design.rst).
+_NOISED_ROWS = 1024
 
 
 def one_hot(labels, n_components, dtype):
@@ -58,8 +58,10 @@ def initial_posteriors(X, n_components, init_params, *, random_state, sample_wei
 
 
 def noised_rows(X):
-    """X, repeated so that a pass noises at least ``_MIN_NOISED_ROWS`` rows."""
-    draws = -(-_MIN_NOISED_ROWS // X.shape[0])
+    """X, repeated so that a pass noises about ``_NOISED_ROWS`` rows or more: the
+    number of draws a row nearest that, at least one (1 000 rows are noised
+    once, not twice, which would double the pass's cost for 2% more rows)."""
+    draws = max(1, round(_NOISED_ROWS / X.shape[0]))
     return X if draws == 1 else np.tile(X, (draws, 1))
 
 

@@ -140,11 +140,19 @@ def _within_bounds(means, cov, bounds, model):
             capped(cov, model, bounds.max_variance))
 
 
-def _param_change(old, new, model):
-    """Largest movement of any parameter, in units of its component's scale:
-    means in standard deviations, covariances and weights in log terms."""
-    old_cov = model.from_coordinates(old.covariance)
-    new_cov = model.from_coordinates(new.covariance)
+def _param_change(old, new, model, t=0.0):
+    """Largest movement of any parameter, in units of its component's scale
+    at noise level t: means in noised standard deviations, noised
+    covariances and weights in log terms.
+
+    A phase at level t sees a covariance only through ``a^2 Sigma + s^2 I``:
+    a component whose own variance shrinks far below ``s^2`` (one sitting on
+    few rows) leaves its objective flat, and in clean units its log-variance
+    fell by the whole trust region a step, its mean moved by tens of its own
+    standard deviations, and the phase ran its budget (docs/design.rst)."""
+    a, s2 = noise_coefficients(t)
+    old_cov = model.noised(model.from_coordinates(old.covariance), a, s2)
+    new_cov = model.noised(model.from_coordinates(new.covariance), a, s2)
     mean_move = noised_norms(new_cov, new.means - old.means, model)
     cov_move = log_covariance_change(old_cov, new_cov, model)
     logit_move = np.abs(
@@ -261,7 +269,7 @@ def run_fixed_noise(X, params, phase, *, seeds, model, verbose=0, verbose_interv
         # retried at half the rate. The power phase is exempt: it grows the
         # means from a small start, like a power iteration.
         overshot = new_loss > loss + rise_tol * abs(loss)
-        if overshot and _param_change(params, new, model) < phase.resolution:
+        if overshot and _param_change(params, new, model, phase.t) < phase.resolution:
             # The step map has reached the draw's optimum to within what the
             # rows can tell: there the rise shrinks in proportion to the rate
             # (the step no longer descends the draw's objective), and halving
@@ -277,11 +285,14 @@ def run_fixed_noise(X, params, phase, *, seeds, model, verbose=0, verbose_interv
                 change = _span_change(params, new)
                 peak_change = max(peak_change, change)
             else:
-                change = _param_change(params, new, model)
-                step = _step_vector(params, new)
-                if change >= phase.tol and can_halve and _reverses(step, previous_step):
-                    learning_rate *= 0.5
-                previous_step = step
+                change = _param_change(params, new, model, phase.t)
+            # A reversal halves the rate in the power phase too: at twice
+            # the EM-matched rate its means can swing about the span's
+            # fixed point instead of settling (docs/design.rst).
+            step = _step_vector(params, new)
+            if change >= phase.tol and can_halve and _reverses(step, previous_step):
+                learning_rate *= 0.5
+            previous_step = step
             params, loss, state = new, new_loss, new_state
         if verbose > 1 and n_step % verbose_interval == 0:
             toc = time.time()
