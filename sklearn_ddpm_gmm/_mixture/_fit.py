@@ -51,6 +51,11 @@ _COLD_REG_COVAR = 1e-6
 # Most steps that converge the kept start on the subsample (GaussianMixture's
 # default max_iter).
 _START_MAX_ITER = 100
+# Most rows on which the k-means candidate's k-means runs on every row (it
+# is then GaussianMixture's start itself) where the subsample holds only
+# some: up to here it costs a tenth of the fit or less (d = 10, K = 4:
+# 7 ms of 80 at 1e4 rows), at 1e5 rows a quarter to a half (docs/design.rst).
+_KMEANS_ALL_ROWS_MAX = 20_000
 
 
 class FitResult(NamedTuple):
@@ -304,9 +309,10 @@ def _power_start(rows, context, random_state, cold_start_cache):
     separated components in many dimensions (see the user guide); the
     likelihood tells which one did, once each is converged there in the
     requested type; a regular maximum is kept before a singular one. The
-    k-means start is GaussianMixture's own (the same draws), so where the
-    subsample holds every row the fit does not end below GaussianMixture's
-    regular single start (docs/design.rst, "The k-means candidate").
+    k-means start is GaussianMixture's own (the same draws, on every row up
+    to ``_KMEANS_ALL_ROWS_MAX`` of them), so the fit rarely ends below
+    GaussianMixture's regular single start (docs/design.rst, "The k-means
+    candidate").
     Converging both beat keeping the better after a few passes each
     (successive halving; measured in the user guide, ddpm_gmm.rst).
     """
@@ -321,7 +327,14 @@ def _power_start(rows, context, random_state, cold_start_cache):
     start_rows = rows.subset(subsample)
     Z_start = start_rows.imputed  # the rows themselves where nothing is missing
     weights = start_rows.sample_weight
+    on_every_row = (len(subsample) < rows.shape[0] <= _KMEANS_ALL_ROWS_MAX
+                    and not isinstance(rows, DaskRows))
+
     def kmeans(state):
+        if on_every_row:
+            return initial_posteriors(rows.imputed, spec.n_components, "kmeans",
+                                      random_state=state,
+                                      sample_weight=rows.sample_weight)[subsample]
         return initial_posteriors(Z_start, spec.n_components, "kmeans", random_state=state,
                                   sample_weight=weights)
 
