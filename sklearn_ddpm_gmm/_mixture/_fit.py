@@ -320,7 +320,8 @@ def _power_start(rows, context, random_state, cold_start_cache):
     # The k-means candidate draws what GaussianMixture(random_state) draws for
     # its start (a copy of the stream before the cold start's draws; k-means
     # does not see the standardisation, a shift and one scale): on rows the
-    # subsample holds whole, it is GaussianMixture's own start.
+    # subsample holds whole, or on every row (_KMEANS_ALL_ROWS_MAX), it is
+    # GaussianMixture's own start.
     kmeans_state = copy.deepcopy(random_state)
     subsample, cold, history = _power_cold_start(rows, context, random_state,
                                                  cold_start_cache)
