@@ -141,10 +141,13 @@ def test_history_joins_phases_and_hands_out_copies():
     assert type(history.schedule[1]["name"]) is str
 
 
-def test_power_start_keeps_the_candidate_of_higher_likelihood(monkeypatch):
-    X = make_covariance_mixture(1500, 3, 4, random_state=3)[0]
+@pytest.mark.parametrize("n_samples", [1500, 6000])
+def test_power_start_keeps_the_candidate_of_higher_likelihood(monkeypatch, n_samples):
+    X = make_covariance_mixture(n_samples, 3, 4, random_state=3)[0]
     # Every phase runs through the rows' run_phase: the two candidates on
-    # the subsample, then the final phase on all rows from the one kept.
+    # the subsample (5 000 rows), then the final phase on all rows from the
+    # one kept; where the subsample holds every row, the kept candidate's
+    # run is the final phase.
     calls = []
     run_phase = InMemoryRows.run_phase
 
@@ -156,18 +159,24 @@ def test_power_start_keeps_the_candidate_of_higher_likelihood(monkeypatch):
     monkeypatch.setattr(InMemoryRows, "run_phase", spy)
     for seed in range(3):
         calls.clear()
-        DDPMGaussianMixture(4, random_state=seed).fit(X)
-        # Each candidate converged (the halving's first round), the one kept
-        # continued if it is not, then the final phase.
-        assert len(calls) in (3, 4)
+        fitted = DDPMGaussianMixture(4, random_state=seed).fit(X)
         kept = max((result for _, result in calls[:2]),
                    key=lambda result: result.lower_bounds[-1])
         for _, result in calls[:2]:
             assert result.converged or result.n_iter == 100
-        for start, result in calls[2:]:
-            for got, expected in zip(start, kept.params):
-                np.testing.assert_array_equal(got, expected)
-            kept = result
+        if n_samples < 5000:
+            assert len(calls) == 2
+            assert fitted.n_iter_ == kept.n_iter
+            np.testing.assert_allclose(np.diff(fitted.lower_bounds_),
+                                       np.diff(kept.lower_bounds), rtol=0, atol=1e-12)
+            assert fitted.schedule_[-1]["name"] == "final"
+            assert fitted.schedule_[-1]["n_steps"] == kept.n_iter
+            continue
+        assert len(calls) == 3
+        start, result = calls[2]
+        for got, expected in zip(start, kept.params):
+            np.testing.assert_array_equal(got, expected)
+        assert fitted.n_iter_ == result.n_iter
 
 
 def test_weighted_standardisation_is_that_of_repeated_rows():

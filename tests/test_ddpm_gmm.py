@@ -59,8 +59,10 @@ def test_fitted_attributes_and_schedule(fitted):
     assert fitted.weights_.sum() == pytest.approx(1.0)
     np.testing.assert_allclose(fitted.precisions_, 1 / fitted.covariances_)
     names = [p["name"] for p in fitted.schedule_]
-    assert names == ["power", "intermediate", "intermediate", "start-power", "start-kmeans",
-                     "final"]
+    # The subsample holds every row: the kept candidate's run is the final
+    # phase, listed last; the other candidate before it.
+    assert names[:3] == ["power", "intermediate", "intermediate"]
+    assert names[3] in ("start-power", "start-kmeans") and names[4:] == ["final"]
     levels = [p["t"] for p in fitted.schedule_[:3]]
     # The power phase sits above the intermediate levels; the final phase
     # integrates over all levels.
@@ -261,6 +263,22 @@ def test_two_warm_fits_of_one_step_equal_one_fit_of_two(three_blobs, covariance_
     assert warm.lower_bound_ == pytest.approx(once.lower_bound_, abs=1e-10)
 
 
+def test_max_iter_bounds_the_passes_where_the_subsample_holds_every_row():
+    # GaussianMixture's semantics (its test_warm_start and test_score): on
+    # rows the start's subsample holds whole, its candidates' passes are
+    # passes over the data, so max_iter bounds them: a short fit stops short
+    # of the maximum a longer one reaches.
+    X = np.random.RandomState(0).rand(500, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        five = DDPMGaussianMixture(2, max_iter=5, tol=1e-6, reg_covar=0, random_state=0).fit(X)
+        one = DDPMGaussianMixture(2, max_iter=1, random_state=0).fit(X)
+    longer = DDPMGaussianMixture(2, random_state=0).fit(X)
+    assert five.n_iter_ == 5 and not five.converged_
+    assert one.n_iter_ == 1 and len(one.lower_bounds_) == 1
+    assert longer.converged_ and longer.score(X) > one.score(X)
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
 def test_warm_fits_of_one_step_converge_where_one_fit_does(three_blobs, covariance_type):
     # GaussianMixture's semantics (its test_monotonic_likelihood): warm fits of
@@ -325,11 +343,13 @@ def test_max_iter_zero_returns_the_initialisation(three_blobs):
     np.testing.assert_allclose(gm.weights_, given["weights_init"], rtol=1e-12)
     np.testing.assert_allclose(gm.precisions_, given["precisions_init"], rtol=1e-12)
     assert gm.n_iter_ == 0 and gm.lower_bounds_ == [] and not gm.converged_
-    # From the cold start: its parameters, no final step, no warning.
+    # From the cold start: the candidates' starts, neither stepped, the one
+    # of higher likelihood kept; no warning.
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         cold = DDPMGaussianMixture(3, max_iter=0, random_state=0).fit(X)
-    assert cold.n_iter_ == 0 and cold.schedule_[-1]["name"] == "start-kmeans"
+    assert cold.n_iter_ == 0 and cold.schedule_[-1]["name"] == "final"
+    assert [p["n_steps"] for p in cold.schedule_[-2:]] == [0, 0]
     assert matched_mean_errors(cold.means_, means).max() < 0.3
 
 

@@ -128,12 +128,13 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         phases at least their passes' resolution (float32 for the spherical
         types: 1.2e-7 of the data's variance).
     max_iter : int, default=100
-        Most steps of the final phase on all rows; 0 returns the
+        Most EM steps on all rows, as in GaussianMixture; 0 returns the
         initialisation (the given ``weights_init``, ``means_init`` and
         ``precisions_init`` when all three are given). The default start's
-        own passes on its subsample are not counted: where the subsample
-        holds every row, the start arrives converged, and so does a fit of
-        a few steps (unlike GaussianMixture's).
+        passes on a subsample of the rows (above 5 000 rows) are its own,
+        not counted; where the subsample holds every row, its candidates'
+        passes are EM steps on all rows, and ``max_iter`` bounds them (the
+        kept candidate's run is the final phase).
     n_init : int, default=1
         Number of initialisations; the one whose final phase ends with the
         highest ``lower_bound_`` is kept.
@@ -217,7 +218,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         The phases that ran for the kept start, in order: ``name`` ("power",
         "intermediate", then for the default fit "start-power" and
         "start-kmeans", the two candidate starts converged on the subsample,
-        and "final"; for the single-level estimator "cold-final",
+        and "final" (where the subsample holds every row, the kept
+        candidate's run, listed last as "final"); for the single-level
+        estimator "cold-final",
         "final-subsample", "final" and "averaging"; "partial_fit" (and
         "partial_fit-settle") for later ``partial_fit`` calls), noise level
         ``t`` (None for the

@@ -237,8 +237,10 @@ def _one_init(rows, given, context, *, random_state, init, cold_start_cache):
     if context.spec.verbose:
         print(f"Initialization {init}")
     with one_blas_thread():
-        start, history = _start(rows, given, context, random_state=random_state,
-                                cold_start_cache=cold_start_cache)
+        start, history, final = _start(rows, given, context, random_state=random_state,
+                                       cold_start_cache=cold_start_cache)
+        if final is not None:
+            return final, history
         return _final_phase(rows, start, context, history=history)
 
 
@@ -272,22 +274,28 @@ def _start(rows, given, context, *, random_state, cold_start_cache):
     -------
     params : Mixture
     history : History
+    final : LikelihoodResult or None
+        The final phase, where the start's own passes were it (see
+        :func:`_power_start`); None where it is still to run.
     """
     spec = context.spec
     if all(value is not None for value in given):
-        return make_mixture(*given, context.model), History()
+        return make_mixture(*given, context.model), History(), None
     if given[1] is not None:
         # Given means: each row to its nearest, as k-means labels would.
         resp = one_hot(pairwise_distances_argmin(rows.imputed, given[1]), spec.n_components,
                        rows.dtype)
     elif spec.init_params == "power" and spec.n_components > 1:
-        start, history = _power_start(rows, context, random_state, cold_start_cache)
-        return _with_given(start, given, context.model), history
+        if any(value is not None for value in given):
+            start, history, _ = _power_start(rows, context, random_state, cold_start_cache,
+                                             is_final=False)
+            return _with_given(start, given, context.model), history, None
+        return _power_start(rows, context, random_state, cold_start_cache)
     elif spec.init_params == "power":
         # One component: nothing to separate, every row in it (k-means++ put
         # one row there, whose collapsed covariance could overflow).
         start = rows.one_component_start(context.model, context.fixed)
-        return _with_given(start, given, context.model), History()
+        return _with_given(start, given, context.model), History(), None
     else:
         resp = initial_posteriors(rows.imputed, spec.n_components, spec.init_params,
                                   random_state=random_state, sample_weight=rows.sample_weight)
@@ -295,10 +303,10 @@ def _start(rows, given, context, *, random_state, cold_start_cache):
     # means; the final phase then uses only the observed ones.
     start = em_step(rows.imputed, resp, context.model, fixed_covariances=context.fixed,
                     sample_weight=rows.sample_weight)
-    return _with_given(start, given, context.model), History()
+    return _with_given(start, given, context.model), History(), None
 
 
-def _power_start(rows, context, random_state, cold_start_cache):
+def _power_start(rows, context, random_state, cold_start_cache, *, is_final=True):
     """The start of ``init_params="power"``, on a subsample of the rows.
 
     The paper's cold start (power and intermediate levels, one variance per
@@ -315,6 +323,13 @@ def _power_start(rows, context, random_state, cold_start_cache):
     candidate").
     Converging both beat keeping the better after a few passes each
     (successive halving; measured in the user guide, ddpm_gmm.rst).
+
+    Where the subsample holds every row and ``is_final``, the
+    candidates' passes are passes over the data, as GaussianMixture's EM
+    steps from its start are: ``max_iter`` bounds them, and the kept
+    candidate's run is the final phase (returned as ``final``; else None).
+    With ``max_iter=0`` the candidates take no step: the start of higher
+    likelihood is kept as it is.
     """
     spec = context.spec
     # The k-means candidate draws what GaussianMixture(random_state) draws for
@@ -330,6 +345,8 @@ def _power_start(rows, context, random_state, cold_start_cache):
     weights = start_rows.sample_weight
     on_every_row = (len(subsample) < rows.shape[0] <= _KMEANS_ALL_ROWS_MAX
                     and not isinstance(rows, DaskRows))
+    final = is_final and len(subsample) == rows.shape[0]
+    max_iter = spec.max_iter if final else _START_MAX_ITER
 
     def kmeans(state):
         if on_every_row:
@@ -344,20 +361,28 @@ def _power_start(rows, context, random_state, cold_start_cache):
         likelihood, and the better of it and ``best``. Against a regular
         ``best`` the start is abandoned once it cannot exceed its likelihood
         (:func:`.._core._em.iterate`'s ``beat``): a poor start crawls."""
-        nonlocal history
         beat = best[0][1] if best is not None and best[0][0] else -np.inf
-        result = start_rows.run_phase(
-            em_step(Z_start, resp, context.model, fixed_covariances=context.fixed,
-                    sample_weight=weights),
-            context.model,
-            tol=stopping_tol(spec.tol, spec.n_components, *Z_start.shape),
-            max_iter=_START_MAX_ITER, fixed_covariances=context.fixed, accelerated=True,
-            beat=beat,
-        )
-        history = history.then(likelihood_history(kind, result, len(subsample)))
+        start = em_step(Z_start, resp, context.model, fixed_covariances=context.fixed,
+                        sample_weight=weights)
+        if max_iter == 0:
+            log_prob = start_rows.posteriors(start, context.model)[0]
+            result = LikelihoodResult(start, [], False)
+            value = float(np.average(log_prob, weights=weights))
+        else:
+            result = start_rows.run_phase(
+                start, context.model,
+                tol=stopping_tol(spec.tol, spec.n_components, *Z_start.shape),
+                max_iter=max_iter, fixed_covariances=context.fixed, accelerated=True,
+                beat=beat, verbose=spec.verbose if final else 0,
+                verbose_interval=spec.verbose_interval,
+            )
+            value = result.lower_bounds[-1]
+        runs.append((kind, result))
         regular = not _singular(result.params, context, len(subsample))
-        candidate = ((regular, result.lower_bounds[-1]), result)
+        candidate = ((regular, value), result)
         return candidate if best is None else max(best, candidate, key=lambda c: c[0])
+
+    runs = []
 
     power = start_rows.posteriors(cold, spec.model.cold_type(single_level=False))[1]
     best = converged(PhaseKind.START_POWER, power)
@@ -366,7 +391,12 @@ def _power_start(rows, context, random_state, cold_start_cache):
         # Both maxima singular: one more k-means start, from the stream after
         # the cold start's draws (iris, 5 full components: 2 of 10 seeds).
         best = converged(PhaseKind.START_KMEANS, kmeans(random_state), best)
-    return best[1].params, history
+    kept = best[1]
+    if final:  # the kept run listed last, as the final phase it is
+        runs = [run for run in runs if run[1] is not kept] + [(PhaseKind.FINAL, kept)]
+    for kind, result in runs:
+        history = history.then(likelihood_history(kind, result, len(subsample)))
+    return kept.params, history, kept if final else None
 
 
 def _power_cold_start(rows, context, random_state, cold_start_cache):
