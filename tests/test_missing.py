@@ -113,8 +113,11 @@ def test_expected_statistics_without_missing_equal_the_statistics(kind):
     model = covariance_model(kind, 1e-6)
     stats = model.statistics(X, resp, None)
     means = stats.first / stats.mass[:, None]
-    filled = np.broadcast_to(X, (K, 100, d))
-    second = model.expected_second_statistic(filled, resp, means, np.zeros((K, d, d)))
+    # The rows as offsets from any centres (the current means, in a fit).
+    centres = rng.standard_normal((K, d))
+    offsets = X - centres[:, np.newaxis, :]
+    second = model.expected_second_statistic(offsets, resp, centres, means,
+                                             np.zeros((K, d, d)))
     np.testing.assert_allclose(second, stats.second, rtol=1e-12, atol=1e-12)
 
 

@@ -41,7 +41,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from scipy.linalg import get_lapack_funcs
 from sklearn.utils import check_array
 
-from .._numerics._fastops import TINY
+from .._numerics._fastops import TINY, column_sums
 
 
 
@@ -244,19 +244,25 @@ class CovarianceType:
         rows X with (weighted) posteriors ``resp`` and the M-step's means."""
         raise self._not_defined("second_statistic")
 
-    def expected_second_statistic(self, filled: np.ndarray, resp: np.ndarray,
-                                  means: np.ndarray, conditional: np.ndarray) -> np.ndarray:
+    def expected_second_statistic(self, offsets: np.ndarray, resp: np.ndarray,
+                                  centres: np.ndarray, means: np.ndarray,
+                                  conditional: np.ndarray) -> np.ndarray:
         """The type's second-order statistic of rows with missing entries
         (EM's expected statistic, :mod:`._missing`): component k sees the
-        rows completed by its conditional means, ``filled[k]``, and adds
-        the conditional covariances. With nothing missing (``filled[k]``
-        the rows, ``conditional`` zero) it is :meth:`second_statistic`.
+        rows completed by its conditional means, ``centres[k] + offsets[k]``,
+        and adds the conditional covariances. With nothing missing (the
+        rows less ``centres``, ``conditional`` zero) it is
+        :meth:`second_statistic`.
 
         Parameters
         ----------
-        filled : ndarray of shape (n_components, n_samples, n_features)
+        offsets : ndarray of shape (n_components, n_samples, n_features)
+            The completed rows less ``centres`` (offsets from the current
+            means are small: the statistics are formed without cancellation
+            and without a (K, n, d) array of the completed rows).
         resp : ndarray of shape (n_samples, n_components)
             Posteriors, already multiplied by the rows' weights.
+        centres : ndarray of shape (n_components, n_features)
         means : ndarray of shape (n_components, n_features)
             The M-step's means of these rows.
         conditional : ndarray of shape (n_components, n_features, n_features)
@@ -409,9 +415,15 @@ class DiagCovariance(CovarianceType):
                          sample_weight: np.ndarray | None) -> np.ndarray:
         return resp.T @ (X * X)
 
-    def expected_second_statistic(self, filled: np.ndarray, resp: np.ndarray,
-                                  means: np.ndarray, conditional: np.ndarray) -> np.ndarray:
-        return (np.matmul(resp.T[:, np.newaxis, :], filled * filled)[:, 0]
+    def expected_second_statistic(self, offsets: np.ndarray, resp: np.ndarray,
+                                  centres: np.ndarray, means: np.ndarray,
+                                  conditional: np.ndarray) -> np.ndarray:
+        # sum_i r_ik x_i^2 with x = c + o and m = c + delta:
+        # sum_i r_ik o_i^2 - mass delta^2 + mass m^2.
+        mass = column_sums(resp)[:, np.newaxis]
+        shifts = means - centres
+        return (np.matmul(resp.T[:, np.newaxis, :], offsets * offsets)[:, 0]
+                + mass * (means * means - shifts * shifts)
                 + np.diagonal(conditional, axis1=1, axis2=2))
 
     def covariances_from(self, stats: Statistics, nk: np.ndarray, means: np.ndarray,
@@ -564,13 +576,10 @@ class FullCovariance(CovarianceType):
             scatter[k] = (resp[:, k] * diff.T) @ diff
         return scatter
 
-    def expected_second_statistic(self, filled: np.ndarray, resp: np.ndarray,
-                                  means: np.ndarray, conditional: np.ndarray) -> np.ndarray:
-        scatter = conditional.copy()
-        for k in range(means.shape[0]):
-            diff = filled[k] - means[k]
-            scatter[k] += (resp[:, k] * diff.T) @ diff
-        return scatter
+    def expected_second_statistic(self, offsets: np.ndarray, resp: np.ndarray,
+                                  centres: np.ndarray, means: np.ndarray,
+                                  conditional: np.ndarray) -> np.ndarray:
+        return _offsets_scatter(offsets, resp, means - centres) + conditional
 
     def merged(self, a: Statistics, b: Statistics) -> Statistics:
         # Scatters around each set's own means, combined around the joint
@@ -660,14 +669,15 @@ class TiedCovariance(FullCovariance):
             return X.T @ X
         return (X * sample_weight[:, np.newaxis]).T @ X
 
-    def expected_second_statistic(self, filled: np.ndarray, resp: np.ndarray,
-                                  means: np.ndarray, conditional: np.ndarray) -> np.ndarray:
+    def expected_second_statistic(self, offsets: np.ndarray, resp: np.ndarray,
+                                  centres: np.ndarray, means: np.ndarray,
+                                  conditional: np.ndarray) -> np.ndarray:
         # sum_k sum_i r_ik E[x x^T | ., k]: the rows' second moment when
-        # nothing is missing (the posteriors sum to the rows' weights).
-        second = conditional.sum(axis=0)
-        for k in range(means.shape[0]):
-            second += (filled[k] * resp[:, k, np.newaxis]).T @ filled[k]
-        return second
+        # nothing is missing (the posteriors sum to the rows' weights); each
+        # component's scatter about its mean plus its mass at the mean.
+        scatter = _offsets_scatter(offsets, resp, means - centres).sum(axis=0)
+        mass = column_sums(resp)
+        return scatter + (means.T * mass) @ means + conditional.sum(axis=0)
 
     def merged(self, a: Statistics, b: Statistics) -> Statistics:
         return CovarianceType.merged(self, a, b)
@@ -802,3 +812,17 @@ def floored_cholesky(M, floor=TINY):
     signs = np.sign(np.diagonal(R, axis1=-2, axis2=-1))
     signs[signs == 0] = 1.0
     return np.swapaxes(R * signs[..., :, np.newaxis], -1, -2)
+
+
+def _offsets_scatter(offsets: np.ndarray, resp: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """``sum_i resp_ik (o_ik - shifts_k)(o_ik - shifts_k)^T`` for each k, shape
+    (K, d, d), where ``shifts_k`` is the weighted mean of the offsets
+    ``o_ik``: their raw second moment less each mean's share (the offsets
+    are taken from the current means, so the share is small and nothing
+    cancels)."""
+    weighted = offsets * resp.T[:, :, np.newaxis]
+    scatter = np.matmul(np.swapaxes(weighted, 1, 2), offsets)
+    mass = column_sums(resp)
+    scatter -= mass[:, np.newaxis, np.newaxis] * (shifts[:, :, np.newaxis]
+                                                  * shifts[:, np.newaxis, :])
+    return scatter

@@ -102,24 +102,41 @@ def _standardise_observed(X, dtype, min_variance, sample_weight):
     """:func:`standardise` of X with missing entries (NaN): the centre, scale
     and bounds of the observed entries (each column's weighted mean over its
     observed rows, the root mean square of all observed offsets); Z keeps
-    the NaN."""
-    observed = ~np.isnan(X)
-    weights = observed.astype(np.float64)
-    if sample_weight is not None:
-        weights *= sample_weight[:, np.newaxis]
-    with np.errstate(invalid="ignore"):  # all-NaN columns are refused earlier
-        low, high = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+    the NaN. Read in blocks of rows, the missing offsets set to zero."""
+    blocks = [slice(i, i + _STANDARDISATION_ROWS)
+              for i in range(0, X.shape[0], _STANDARDISATION_ROWS)]
+    missing = np.isnan(X)
+    # fmin / fmax skip NaN without nanmin's copy (all-NaN columns are
+    # refused earlier).
+    low, high = np.fmin.reduce(X, axis=0), np.fmax.reduce(X, axis=0)
     check_spread(low, high, X.dtype)
-    column_weight = weights.sum(axis=0)
+    w = sample_weight
+    column_weight = (X.shape[0] - missing.sum(axis=0) if w is None
+                     else w @ ~missing).astype(np.float64)
 
-    def offsets(centre, unit=1.0):
-        return np.where(observed, (X - centre) / unit, 0.0)
+    def offsets(block, centre, unit=1.0):
+        values = X[block] - centre
+        if unit != 1.0:
+            values /= unit
+        np.copyto(values, 0.0, where=missing[block])
+        return values
 
     def mean_offset(middle):
-        return np.sum(weights * offsets(middle), axis=0) / column_weight
+        if w is None:
+            total = sum(column_sums(offsets(block, middle)) for block in blocks)
+        else:
+            total = sum(w[block] @ offsets(block, middle) for block in blocks)
+        return total / column_weight
 
     def mean_square(centre, unit):
-        return float(np.sum(weights * offsets(centre, unit) ** 2) / np.sum(column_weight))
+        value = 0.0
+        for block in blocks:
+            values = offsets(block, centre, unit)
+            if w is None:
+                value += float(np.einsum("ij,ij->", values, values))
+            else:
+                value += float(w[block] @ np.einsum("ij,ij->i", values, values))
+        return value / float(np.sum(column_weight))
 
     centre, scale, spread = centre_and_scale(low, high, mean_offset=mean_offset,
                                              mean_square=mean_square, dtype=X.dtype,
