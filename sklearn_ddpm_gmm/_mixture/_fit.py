@@ -6,9 +6,11 @@ Dask array (:class:`.._core._dask.DaskRows`):
 
 1. a start per initialisation (:func:`_start`): the user's values, GaussianMixture's
    initial posteriors, or for ``init_params="power"`` the paper's cold start on
-   a subsample and GaussianMixture's k-means start on the same rows, each
-   converged there, the one of higher likelihood kept (:func:`_power_start`);
-2. the final phase on all rows (:func:`_final_phase`);
+   a subsample and GaussianMixture's k-means start, each converged (on every
+   row up to 10 000 of them, else on the subsample), the one of higher
+   likelihood kept (:func:`_power_start`);
+2. the final phase on all rows (:func:`_final_phase`); on up to 10 000 rows,
+   the kept start's own run;
 3. of ``n_init`` such runs, the one with the highest ``lower_bound_``.
 
 Each step maps (rows, parameters, spec) to (parameters, History).
@@ -51,9 +53,16 @@ _COLD_REG_COVAR = 1e-6
 # Most steps that converge the kept start on the subsample (GaussianMixture's
 # default max_iter).
 _START_MAX_ITER = 100
+# Most rows on which the candidate starts are converged on every row, not on
+# the cold start's subsample (the k-means candidate is then GaussianMixture's
+# start and path, and the kept candidate's run the final phase): two
+# subsamples' worth, up to which two candidates of p passes on every row cost
+# no more than on the subsample plus a final phase of about p passes (2 p n
+# against 2 p 5 000 + p n); at 2e4 rows they cost 15-30% more (d = 10, K = 4).
+_CANDIDATES_ON_EVERY_ROW_MAX = 10_000
 # Most rows on which the k-means candidate's k-means runs on every row (it
-# is then GaussianMixture's start itself) where the subsample holds only
-# some: up to here it costs a tenth of the fit or less (d = 10, K = 4:
+# is then GaussianMixture's start itself) where the candidates converge on the
+# subsample: up to here it costs a tenth of the fit or less (d = 10, K = 4:
 # 7 ms of 80 at 1e4 rows), at 1e5 rows a quarter to a half (docs/design.rst).
 _KMEANS_ALL_ROWS_MAX = 20_000
 
@@ -307,95 +316,113 @@ def _start(rows, given, context, *, random_state, cold_start_cache):
 
 
 def _power_start(rows, context, random_state, cold_start_cache, *, is_final=True):
-    """The start of ``init_params="power"``, on a subsample of the rows.
+    """The start of ``init_params="power"``.
 
     The paper's cold start (power and intermediate levels, one variance per
-    component, :func:`_power_cold_start`) gives posteriors; so does
-    GaussianMixture's k-means start on the same rows. Neither start finds the
-    components every time, and each fails where the other does not: the
+    component, :func:`_power_cold_start`, on a subsample of the rows) gives
+    posteriors; so does GaussianMixture's k-means start. Neither start finds
+    the components every time, and each fails where the other does not: the
     power start when the weights or variances differ much, k-means on
     separated components in many dimensions (see the user guide); the
-    likelihood tells which one did, once each is converged there in the
-    requested type; a regular maximum is kept before a singular one. The
-    k-means start is GaussianMixture's own (the same draws, on every row up
-    to ``_KMEANS_ALL_ROWS_MAX`` of them), so the fit rarely ends below
-    GaussianMixture's regular single start (docs/design.rst, "The k-means
-    candidate").
-    Converging both beat keeping the better after a few passes each
-    (successive halving; measured in the user guide, ddpm_gmm.rst).
+    likelihood tells which one did, once each is converged in the requested
+    type; a regular maximum is kept before a singular one. Converging both
+    beat keeping the better after a few passes each (successive halving;
+    measured in the user guide, ddpm_gmm.rst).
 
-    Where the subsample holds every row and ``is_final``, the
-    candidates' passes are passes over the data, as GaussianMixture's EM
-    steps from its start are: ``max_iter`` bounds them, and the kept
+    Up to ``_CANDIDATES_ON_EVERY_ROW_MAX`` rows held in memory, both are
+    converged on every row: the k-means candidate is then GaussianMixture's
+    own start and path (the same draws; docs/design.rst, "The k-means
+    candidate"), never abandoned, so the fit ends below GaussianMixture's
+    regular single start only where acceleration leaves EM's basin. Their
+    passes are passes over the data, as GaussianMixture's EM steps from its
+    start are: ``max_iter`` bounds them, and where ``is_final`` the kept
     candidate's run is the final phase (returned as ``final``; else None).
     With ``max_iter=0`` the candidates take no step: the start of higher
-    likelihood is kept as it is.
+    likelihood is kept as it is. On more rows they are converged on the
+    subsample (the k-means candidate there abandoned once it cannot beat a
+    regular power candidate; up to ``_KMEANS_ALL_ROWS_MAX`` rows its k-means
+    still runs on every row, as GaussianMixture's), and the final phase runs
+    from the kept one.
     """
     spec = context.spec
     # The k-means candidate draws what GaussianMixture(random_state) draws for
-    # its start (a copy of the stream before the cold start's draws; k-means
-    # does not see the standardisation, a shift and one scale): on rows the
-    # subsample holds whole, or on every row (_KMEANS_ALL_ROWS_MAX), it is
-    # GaussianMixture's own start.
+    # its start: a copy of the stream before the cold start's draws (k-means
+    # does not see the standardisation, a shift and one scale).
     kmeans_state = copy.deepcopy(random_state)
     subsample, cold, history = _power_cold_start(rows, context, random_state,
                                                  cold_start_cache)
-    start_rows = rows.subset(subsample)
-    Z_start = start_rows.imputed  # the rows themselves where nothing is missing
-    weights = start_rows.sample_weight
-    on_every_row = (len(subsample) < rows.shape[0] <= _KMEANS_ALL_ROWS_MAX
-                    and not isinstance(rows, DaskRows))
-    final = is_final and len(subsample) == rows.shape[0]
-    max_iter = spec.max_iter if final else _START_MAX_ITER
+    n_rows = rows.shape[0]
+    in_memory = not isinstance(rows, DaskRows)
+    sub_rows = rows.subset(subsample)
+    whole = len(subsample) == n_rows  # the subsample holds every row
+    # The rows on which the candidates are converged and compared.
+    compared_on = (rows if in_memory and n_rows <= _CANDIDATES_ON_EVERY_ROW_MAX
+                   and not whole else sub_rows)
+    on_every_row = whole or compared_on is rows
+    final = is_final and on_every_row
+    kmeans_rows = rows if in_memory and n_rows <= _KMEANS_ALL_ROWS_MAX else sub_rows
+    runs = []  # (kind, result, rows) of each run, in order
 
-    def kmeans(state):
-        if on_every_row:
-            return initial_posteriors(rows.imputed, spec.n_components, "kmeans",
-                                      random_state=state,
-                                      sample_weight=rows.sample_weight)[subsample]
-        return initial_posteriors(Z_start, spec.n_components, "kmeans", random_state=state,
-                                  sample_weight=weights)
-
-    def converged(kind, resp, best=None):
-        """The start's maximum on the subsample, keyed regular first, then by
-        likelihood, and the better of it and ``best``. Against a regular
-        ``best`` the start is abandoned once it cannot exceed its likelihood
-        (:func:`.._core._em.iterate`'s ``beat``): a poor start crawls."""
-        beat = best[0][1] if best is not None and best[0][0] else -np.inf
-        start = em_step(Z_start, resp, context.model, fixed_covariances=context.fixed,
-                        sample_weight=weights)
+    def run(target, start, kind, max_iter, beat=-np.inf):
+        """A start converged on ``target`` rows, keyed regular first, then by
+        likelihood (with ``max_iter=0``, its start's likelihood)."""
         if max_iter == 0:
-            log_prob = start_rows.posteriors(start, context.model)[0]
+            log_prob = target.posteriors(start, context.model)[0]
             result = LikelihoodResult(start, [], False)
-            value = float(np.average(log_prob, weights=weights))
+            value = float(np.average(log_prob, weights=target.sample_weight))
         else:
-            result = start_rows.run_phase(
+            result = target.run_phase(
                 start, context.model,
-                tol=stopping_tol(spec.tol, spec.n_components, *Z_start.shape),
+                tol=stopping_tol(spec.tol, spec.n_components, *target.shape),
                 max_iter=max_iter, fixed_covariances=context.fixed, accelerated=True,
-                beat=beat, verbose=spec.verbose if final else 0,
+                beat=beat, verbose=spec.verbose if target is compared_on and final else 0,
                 verbose_interval=spec.verbose_interval,
             )
             value = result.lower_bounds[-1]
-        runs.append((kind, result))
-        regular = not _singular(result.params, context, len(subsample))
-        candidate = ((regular, value), result)
-        return candidate if best is None else max(best, candidate, key=lambda c: c[0])
+        runs.append((kind, result, target.shape[0]))
+        regular = not _singular(result.params, context, target.shape[0])
+        return (regular, value), result
 
-    runs = []
+    def budget(target):
+        # max_iter bounds the passes over every row, as GaussianMixture's
+        # EM steps; a subsample's passes are the start's own.
+        return spec.max_iter if final and target is compared_on else _START_MAX_ITER
 
-    power = start_rows.posteriors(cold, spec.model.cold_type(single_level=False))[1]
-    best = converged(PhaseKind.START_POWER, power)
-    best = converged(PhaseKind.START_KMEANS, kmeans(kmeans_state), best)
+    def kmeans(state):
+        resp = initial_posteriors(kmeans_rows.imputed, spec.n_components, "kmeans",
+                                  random_state=state, sample_weight=kmeans_rows.sample_weight)
+        if len(resp) != compared_on.shape[0]:  # k-means on every row, EM on the subsample
+            resp = resp[subsample]
+        start = em_step(compared_on.imputed, resp, context.model,
+                        fixed_covariances=context.fixed,
+                        sample_weight=compared_on.sample_weight)
+        # Against a regular power candidate, a k-means start on the subsample
+        # is abandoned once it cannot exceed it (a poor start crawls); on
+        # every row it is GaussianMixture's own fit, whose gains can rise
+        # again after falling (diamonds, 7 000 rows, diag: abandoned after 3
+        # passes 2.2 nats a row below, it ends 0.064 above), never abandoned.
+        beat = best[0][1] if best[0][0] and not on_every_row else -np.inf
+        return run(compared_on, start, PhaseKind.START_KMEANS, budget(compared_on), beat)
+
+    # The power candidate: converged on the subsample, then on every row.
+    power = sub_rows.posteriors(cold, spec.model.cold_type(single_level=False))[1]
+    best = run(sub_rows, em_step(sub_rows.imputed, power, context.model,
+                                 fixed_covariances=context.fixed,
+                                 sample_weight=sub_rows.sample_weight),
+               PhaseKind.START_POWER, budget(sub_rows))
+    if compared_on is not sub_rows:
+        best = run(compared_on, best[1].params, PhaseKind.START_POWER, budget(compared_on))
+    best = max(best, kmeans(kmeans_state), key=lambda candidate: candidate[0])
     if not best[0][0]:
         # Both maxima singular: one more k-means start, from the stream after
         # the cold start's draws (iris, 5 full components: 2 of 10 seeds).
-        best = converged(PhaseKind.START_KMEANS, kmeans(random_state), best)
+        best = max(best, kmeans(random_state), key=lambda candidate: candidate[0])
     kept = best[1]
     if final:  # the kept run listed last, as the final phase it is
-        runs = [run for run in runs if run[1] is not kept] + [(PhaseKind.FINAL, kept)]
-    for kind, result in runs:
-        history = history.then(likelihood_history(kind, result, len(subsample)))
+        runs = [record for record in runs if record[1] is not kept] + [
+            (PhaseKind.FINAL, kept, compared_on.shape[0])]
+    for kind, result, run_rows in runs:
+        history = history.then(likelihood_history(kind, result, run_rows))
     return kept.params, history, kept if final else None
 
 
