@@ -240,3 +240,25 @@ def test_fit_on_a_local_cluster_equals_the_fit_in_memory():
                               da.from_delayed(delayed(broken)(), (5_000, 4), float)])
         with pytest.raises(RuntimeError, match="cannot be read"):
             DDPMGaussianMixture(3, random_state=0).fit(bad)
+
+
+@pytest.mark.parametrize("n_samples", [7_000, 15_000])
+def test_fit_between_the_subsample_and_20000_rows_equals_the_fit_in_memory(n_samples):
+    # Up to 20 000 rows k-means reads every row (and up to 10 000 the
+    # candidates converge on them): a Dask array's rows are gathered for it.
+    from sklearn_ddpm_gmm import DDPMGaussianMixture
+
+    # Heavy-tailed rows, on which the candidates' maxima differ with the rows
+    # they see (tests/test_ddpm_gmm.py).
+    rng = np.random.RandomState(0)
+    X = rng.standard_t(2.5, size=(n_samples, 6)) @ rng.standard_normal((6, 6))
+    in_memory = DDPMGaussianMixture(5, random_state=0).fit(X)
+    blocked = DDPMGaussianMixture(5, random_state=0).fit(da.from_array(X, chunks=(3_000, 6)))
+    assert [p["name"] for p in blocked.schedule_] == [p["name"] for p in in_memory.schedule_]
+    assert blocked.lower_bound_ == pytest.approx(in_memory.lower_bound_, rel=1e-9)
+    # The same maximum; where both candidates reach it, the standardisation's
+    # rounding (by blocks) can keep the other one, in another order.
+    order = np.argsort(blocked.means_[:, 0]), np.argsort(in_memory.means_[:, 0])
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(blocked, name)[order[0]],
+                                   getattr(in_memory, name)[order[1]], rtol=1e-6, atol=1e-9)
