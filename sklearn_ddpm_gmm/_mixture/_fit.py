@@ -56,9 +56,10 @@ _START_MAX_ITER = 100
 # Most rows on which the candidate starts are converged on every row, not on
 # the cold start's subsample (the k-means candidate is then GaussianMixture's
 # start and path, and the kept candidate's run the final phase): two
-# subsamples' worth, up to which two candidates of p passes on every row cost
-# no more than on the subsample plus a final phase of about p passes (2 p n
-# against 2 p 5 000 + p n); at 2e4 rows they cost 15-30% more (d = 10, K = 4).
+# subsamples' worth, so that the k-means candidate's passes read at most
+# twice the rows they read on the subsample (the power candidate's
+# continuation replaces the final phase). Its cost on real tables of
+# 5 000-7 000 rows: +17-34% (docs/design.rst).
 _CANDIDATES_ON_EVERY_ROW_MAX = 10_000
 # Most rows on which the k-means candidate's k-means runs on every row (it
 # is then GaussianMixture's start itself) where the candidates converge on the
