@@ -227,7 +227,7 @@ def standardisation(X: da.Array, min_variance: float = 0.0) -> Standardisation:
     check_spread(low, high, np.dtype(np.float64))
 
     # With NaN: each column's mean over its observed rows, the mean square
-    # over all observed entries (as _standardise_observed weighs them).
+    # over all observed entries (as standardise weighs them).
     mean = da.nanmean if n_missing else da.mean
 
     def mean_offset(middle):

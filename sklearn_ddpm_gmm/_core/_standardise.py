@@ -60,32 +60,49 @@ def standardise(
     bounds : DataBounds
         Z's bounding box and the total of its features' variances.
     """
-    n_samples = X.shape[0]
+    n_samples, n_features = X.shape
     blocks = [slice(i, i + _STANDARDISATION_ROWS)
               for i in range(0, n_samples, _STANDARDISATION_ROWS)]
     low, high = column_min_max(X)
+    missing = None
     if np.isnan(low).any():  # NaN propagates through the minima
-        return _standardise_observed(X, dtype, min_variance, sample_weight)
+        # The observed entries' statistics (each column's weighted mean over
+        # its observed rows, the root mean square of all observed offsets);
+        # fmin / fmax skip NaN without nanmin's copy (all-NaN columns are
+        # refused earlier). Z keeps the NaN.
+        missing = np.isnan(X)
+        low, high = np.fmin.reduce(X, axis=0), np.fmax.reduce(X, axis=0)
     check_spread(low, high, X.dtype)
     w = sample_weight
     total = n_samples if w is None else float(np.sum(w))
+    if missing is None:
+        column_weight, entries = total, n_features * total
+    else:
+        column_weight = (n_samples - missing.sum(axis=0) if w is None
+                         else w @ ~missing).astype(np.float64)
+        entries = float(np.sum(column_weight))
+
+    def offsets(block, centre):
+        values = X[block] - centre
+        if missing is not None:
+            np.copyto(values, 0.0, where=missing[block])
+        return values
 
     def mean_offset(middle):
         if w is None:
-            return sum(column_sums(X[block] - middle) for block in blocks) / total
-        return sum(w[block] @ (X[block] - middle) for block in blocks) / total
+            return sum(column_sums(offsets(block, middle)) for block in blocks) / column_weight
+        return sum(w[block] @ offsets(block, middle) for block in blocks) / column_weight
 
     def mean_square(centre, unit):
         value = 0.0
         for block in blocks:
-            offsets = X[block] - centre
+            values = offsets(block, centre)
             if unit != 1.0:
-                offsets /= unit
+                values /= unit
             if w is None:
-                value += float(np.einsum("ij,ij->", offsets, offsets)) / X.size
+                value += float(np.einsum("ij,ij->", values, values)) / entries
             else:
-                value += (float(w[block] @ np.einsum("ij,ij->i", offsets, offsets))
-                          / (total * X.shape[1]))
+                value += float(w[block] @ np.einsum("ij,ij->i", values, values)) / entries
         return value
 
     centre, scale, spread = centre_and_scale(low, high, mean_offset=mean_offset,
@@ -93,58 +110,9 @@ def standardise(
                                              min_variance=min_variance)
     Z = standardised(X, centre, scale, dtype)
     # Z's features' variances total d (spread / scale)^2.
-    total_variance = X.shape[1] * (spread / scale) ** 2
+    total_variance = n_features * (spread / scale) ** 2
     bounds = DataBounds((low - centre) / scale, (high - centre) / scale, total_variance)
     return Z, centre, scale, bounds
-
-
-def _standardise_observed(X, dtype, min_variance, sample_weight):
-    """:func:`standardise` of X with missing entries (NaN): the centre, scale
-    and bounds of the observed entries (each column's weighted mean over its
-    observed rows, the root mean square of all observed offsets); Z keeps
-    the NaN. Read in blocks of rows, the missing offsets set to zero."""
-    blocks = [slice(i, i + _STANDARDISATION_ROWS)
-              for i in range(0, X.shape[0], _STANDARDISATION_ROWS)]
-    missing = np.isnan(X)
-    # fmin / fmax skip NaN without nanmin's copy (all-NaN columns are
-    # refused earlier).
-    low, high = np.fmin.reduce(X, axis=0), np.fmax.reduce(X, axis=0)
-    check_spread(low, high, X.dtype)
-    w = sample_weight
-    column_weight = (X.shape[0] - missing.sum(axis=0) if w is None
-                     else w @ ~missing).astype(np.float64)
-
-    def offsets(block, centre, unit=1.0):
-        values = X[block] - centre
-        if unit != 1.0:
-            values /= unit
-        np.copyto(values, 0.0, where=missing[block])
-        return values
-
-    def mean_offset(middle):
-        if w is None:
-            total = sum(column_sums(offsets(block, middle)) for block in blocks)
-        else:
-            total = sum(w[block] @ offsets(block, middle) for block in blocks)
-        return total / column_weight
-
-    def mean_square(centre, unit):
-        value = 0.0
-        for block in blocks:
-            values = offsets(block, centre, unit)
-            if w is None:
-                value += float(np.einsum("ij,ij->", values, values))
-            else:
-                value += float(w[block] @ np.einsum("ij,ij->i", values, values))
-        return value / float(np.sum(column_weight))
-
-    centre, scale, spread = centre_and_scale(low, high, mean_offset=mean_offset,
-                                             mean_square=mean_square, dtype=X.dtype,
-                                             min_variance=min_variance)
-    Z = standardised(X, centre, scale, dtype)
-    total_variance = X.shape[1] * (spread / scale) ** 2
-    return Z, centre, scale, DataBounds((low - centre) / scale, (high - centre) / scale,
-                                        total_variance)
 
 
 def centre_and_scale(low: np.ndarray, high: np.ndarray, *,

@@ -130,11 +130,11 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     max_iter : int, default=100
         Most EM steps on all rows, as in GaussianMixture; 0 returns the
         initialisation (the given ``weights_init``, ``means_init`` and
-        ``precisions_init`` when all three are given). The default start's
-        passes on a subsample of the rows (above 5 000 rows) are its own,
-        not counted; where the subsample holds every row, its candidates'
-        passes are EM steps on all rows, and ``max_iter`` bounds them (the
-        kept candidate's run is the final phase).
+        ``precisions_init`` when all three are given). Up to 10 000 rows the
+        default start's candidates converge on every row: their passes are
+        EM steps on all rows, and ``max_iter`` bounds them (the kept
+        candidate's run is the final phase); above, their passes on a
+        subsample of the rows are the start's own, not counted.
     n_init : int, default=1
         Number of initialisations; the one whose final phase ends with the
         highest ``lower_bound_`` is kept.
@@ -217,11 +217,11 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     schedule_ : list of dict
         The phases that ran for the kept start, in order: ``name`` ("power",
         "intermediate", then for the default fit "start-power" and
-        "start-kmeans", the two candidate starts converged on the subsample,
-        and "final" (where the subsample holds every row, the kept
-        candidate's run, listed last as "final"); for the single-level
-        estimator "cold-final",
-        "final-subsample", "final" and "averaging"; "partial_fit" (and
+        "start-kmeans", the two candidate starts (converged on the
+        subsample, on every row up to 10 000 rows), and "final" (up to
+        10 000 rows, the kept candidate's run, listed last); for the
+        single-level estimator "cold-final", "final-subsample", "final" and
+        "averaging"; "partial_fit" (and
         "partial_fit-settle") for later ``partial_fit`` calls), noise level
         ``t`` (None for the
         integrated objective), ``n_steps``, ``learning_rate``, ``n_rows`` and

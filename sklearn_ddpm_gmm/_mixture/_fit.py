@@ -358,15 +358,14 @@ def _power_start(rows, context, random_state, cold_start_cache, *, is_final=True
     # most _KMEANS_ALL_ROWS_MAX rows) are gathered, so that its fit is the
     # in-memory one.
     every = rows
-    if isinstance(rows, DaskRows) and not whole and n_rows <= _KMEANS_ALL_ROWS_MAX:
+    if isinstance(rows, DaskRows) and n_rows <= _KMEANS_ALL_ROWS_MAX:
         every = rows.subset(np.arange(n_rows))
-    sub_rows = every.subset(subsample) if every is not rows else rows.subset(subsample)
+    sub_rows = every.subset(subsample)
     # The rows on which the candidates are converged and compared.
     compared_on = every if n_rows <= _CANDIDATES_ON_EVERY_ROW_MAX and not whole else sub_rows
     on_every_row = whole or compared_on is every
     final = is_final and on_every_row
-    kmeans_rows = (every if n_rows <= _KMEANS_ALL_ROWS_MAX
-                   and not isinstance(every, DaskRows) else sub_rows)
+    kmeans_rows = every if n_rows <= _KMEANS_ALL_ROWS_MAX else sub_rows
     runs = []  # (kind, result, rows) of each run, in order
 
     def run(target, start, kind, max_iter, beat=-np.inf):
