@@ -256,3 +256,33 @@ def test_singular_components_are_rows_in_a_lower_dimensional_set(covariance_type
     assert flags(degenerate) == expected
     # Data recorded at finite precision: a coarse grid on the plane is still a plane.
     assert flags(np.round(degenerate, 1)) == expected
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_log_densities_are_the_gaussians_of_each_component(covariance_type, dtype):
+    # Each type's own E-step (the tied one forms the product of the rows and
+    # the shared factor once) against scipy's density of each component.
+    from scipy.stats import multivariate_normal
+
+    rng = np.random.RandomState(0)
+    K, d = 3, 4
+    model = CovarianceModel(covariance_type, 0.0)
+    covariances = _random_covariances(covariance_type, K, d, rng)
+    means = rng.standard_normal((K, d))
+    X = rng.standard_normal((50, d))
+    mixture = make_mixture(np.full(K, 1.0 / K, dtype=dtype), means.astype(dtype),
+                           covariances.astype(dtype), model)
+    log_gaussian = model.log_gaussian_prob(X.astype(dtype), mixture.means,
+                                           mixture.precisions_cholesky)
+    if covariance_type == "tied":
+        covariances = np.broadcast_to(covariances, (K, d, d))
+    elif covariance_type == "diag":
+        covariances = [np.diag(variances) for variances in covariances]
+    elif covariance_type == "spherical":
+        covariances = [variance * np.eye(d) for variance in covariances]
+    expected = np.stack([multivariate_normal(mu, cov).logpdf(X)
+                         for mu, cov in zip(means, covariances)], axis=1)
+    assert log_gaussian.dtype == dtype
+    np.testing.assert_allclose(log_gaussian, expected,
+                               rtol=1e-5 if dtype == np.float32 else 1e-10)
