@@ -117,7 +117,7 @@ def weighted_posteriors(log_gaussian: np.ndarray,
     with np.errstate(over="ignore"):
         weighted = log_gaussian + log_weights
     # The project's log-sum-exp: scipy's took a third of a fit's time.
-    return log_normalise(weighted)
+    return log_normalise(weighted, overwrite=True)
 
 
 def em_step(X: np.ndarray, resp: np.ndarray, model: CovarianceType, *,

@@ -44,12 +44,15 @@ def row_dots(A, B):
     return np.einsum("ij,ij->i", A, B)
 
 
-def log_normalise(log_prob):
+def log_normalise(log_prob, *, overwrite=False):
     """Row-wise log-sum-exp and posteriors of unnormalised log-probabilities.
 
     Parameters
     ----------
     log_prob : ndarray of shape (n, K)
+    overwrite : bool, default=False
+        Whether the posteriors may be computed in log_prob's memory (a
+        caller's temporary), the same numbers without a fresh array.
 
     Returns
     -------
@@ -64,11 +67,20 @@ def log_normalise(log_prob):
         np.maximum(top, log_prob[:, k], out=top)
     # A row of -inf (no component can explain it) must not become NaN here.
     top[~np.isfinite(top)] = 0.0
-    resp = np.exp(log_prob - top[:, np.newaxis])
+    # In place where the memory is already ours: a fresh (n, K) array for
+    # the exponentials took two thirds of this function's time (page faults).
+    if overwrite:
+        resp = log_prob
+        resp -= top[:, np.newaxis]
+    else:
+        resp = log_prob - top[:, np.newaxis]
+    np.exp(resp, out=resp)
     total = row_sums(resp)
     resp /= total[:, np.newaxis]
     with np.errstate(divide="ignore"):
-        return top + np.log(total), resp
+        np.log(total, out=total)
+    total += top
+    return total, resp
 
 
 def posteriors_in_place(log_prob):
