@@ -144,7 +144,7 @@ def conditionals(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
             # Laid out (K, n_b, d): each component's products are one BLAS
             # call. The missing entries are zeroed in the (n_b, d) rows and
             # by a mask, not scattered in the (K, n_b, d) offsets (0.6x).
-            values = X[rows]
+            values = np.take(X, rows, axis=0)  # 0.5x X[rows]
             observed = np.ones_like(values)
             values.reshape(-1)[entries] = 0.0
             observed.reshape(-1)[entries] = 0.0
@@ -155,8 +155,11 @@ def conditionals(X: np.ndarray, patterns: MissingPatterns, params: Mixture,
             # (K, q, n_b); np.take costs 0.4x the fancy index.
             u_m = np.take(u.reshape(n_components, -1), entries, axis=1)
             shift = _shift(for_shift, pattern, u_m)
-            distances = (np.einsum("knd,knd->kn", offsets, u)
-                         - np.einsum("kqn,kqn->kn", u_m, shift))
+            # e^T P e summed by a product with ones in u's memory (einsum's
+            # sum over the d entries of a row cost 3x).
+            u *= offsets
+            distances = u @ np.ones(n_features, dtype=u.dtype)
+            distances -= np.einsum("kqn,kqn->kn", u_m, shift)
             np.maximum(distances, 0.0, out=distances)  # rounding below zero
             log_gaussian = (-0.5 * ((n_features - q) * math.log(2 * math.pi) + distances.T)
                             + log_det - 0.5 * log_det_mm[:, pattern].T)
