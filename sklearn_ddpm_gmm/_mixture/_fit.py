@@ -350,17 +350,17 @@ def _power_start(rows, context, random_state, cold_start_cache, *, is_final=True
     # its start: a copy of the stream before the cold start's draws (k-means
     # does not see the standardisation, a shift and one scale).
     kmeans_state = copy.deepcopy(random_state)
-    subsample, cold, history = _power_cold_start(rows, context, random_state,
-                                                 cold_start_cache)
     n_rows = rows.shape[0]
-    whole = len(subsample) == n_rows  # the subsample holds every row
     # Every row in memory where k-means reads them all: a Dask array's (at
-    # most _KMEANS_ALL_ROWS_MAX rows) are gathered, so that its fit is the
-    # in-memory one.
+    # most _KMEANS_ALL_ROWS_MAX rows) are gathered once, for the cold start
+    # too, so that its fit is the in-memory one.
     every = rows
     if isinstance(rows, DaskRows) and n_rows <= _KMEANS_ALL_ROWS_MAX:
         every = rows.subset(np.arange(n_rows))
-    sub_rows = every.subset(subsample)
+    subsample, cold, history = _power_cold_start(every, context, random_state,
+                                                 cold_start_cache)
+    whole = len(subsample) == n_rows  # the subsample holds every row
+    sub_rows = every if whole else every.subset(subsample)
     # The rows on which the candidates are converged and compared.
     compared_on = every if n_rows <= _CANDIDATES_ON_EVERY_ROW_MAX and not whole else sub_rows
     on_every_row = whole or compared_on is every
