@@ -263,6 +263,29 @@ def test_two_warm_fits_of_one_step_equal_one_fit_of_two(three_blobs, covariance_
     assert warm.lower_bound_ == pytest.approx(once.lower_bound_, abs=1e-10)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_warm_fits_of_one_step_converge_at_a_tol_below_the_rows_resolution(seed):
+    # GaussianMixture's test_monotonic_likelihood, its diag case: 200 rows of
+    # two overlapping components, reg_covar=0, tol=1e-7, one pass a call. EM
+    # crawls (its gains fall at 0.993 a pass); the gains to come, about 1e-5
+    # a row, lie far below what 200 rows resolve (settled_gain), so the stop
+    # comes once a step gains less than tol, as GaussianMixture's.
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.multivariate_normal(mean, np.diag(variance), rows) for mean, variance, rows
+                   in [([4.22, 3.81], [2.14, 0.78], 87), ([2.97, 4.52], [1.67, 1.06], 113)]])
+    gm = DDPMGaussianMixture(2, covariance_type="diag", reg_covar=0, warm_start=True,
+                             max_iter=1, tol=1e-7, random_state=seed)
+    scores = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(600):
+            scores.append(gm.fit(X).score(X))
+            if gm.converged_:
+                break
+    assert gm.converged_
+    assert np.all(np.diff(scores) >= 0.0)
+
+
 def test_max_iter_bounds_the_passes_where_the_subsample_holds_every_row():
     # GaussianMixture's semantics (its test_warm_start and test_score): on
     # rows the start's subsample holds whole, its candidates' passes are

@@ -157,13 +157,14 @@ class DaskRows:
                   max_iter: int, lower_bound: float = -np.inf,
                   previous_change: float = np.inf,
                   fixed_covariances: np.ndarray | None = None, accelerated: bool = False,
-                  verbose: int = 0, verbose_interval: int = 10) -> LikelihoodResult:
+                  settled: float = 0.0, verbose: int = 0,
+                  verbose_interval: int = 10) -> LikelihoodResult:
         """:func:`._em.run_likelihood_phase` over the blocks."""
         return run_statistics_phase(
             lambda current: self.pass_statistics(current, model), params, model, tol=tol,
             max_iter=max_iter, lower_bound=lower_bound, previous_change=previous_change,
-            fixed_covariances=fixed_covariances, accelerated=accelerated, verbose=verbose,
-            verbose_interval=verbose_interval)
+            fixed_covariances=fixed_covariances, accelerated=accelerated, settled=settled,
+            verbose=verbose, verbose_interval=verbose_interval)
 
 
 def dask_rows(X: da.Array, n_components: int,

@@ -71,6 +71,16 @@ def stopping_tol(tol: float, n_components: int, n_samples: int, n_features: int)
     return min(tol, _RESOLUTION_SHARE * n_components * n_features / n_samples)
 
 
+def settled_gain(n_samples: int) -> float:
+    """The gain per row still to come that the final phase's stop counts as
+    nothing, whatever ``tol``: a gain g short of the maximum is a distance
+    sqrt(2 n g) standard errors from it along the slowest direction, so below
+    ``_RESOLUTION_SHARE / n`` even that direction's error stays within
+    sqrt(1.1) = 1.05x of the maximum's. (A step's own gain still answers to
+    ``tol``, as in GaussianMixture.)"""
+    return _RESOLUTION_SHARE / n_samples
+
+
 class LikelihoodResult(NamedTuple):
     """Outcome of :func:`run_likelihood_phase`."""
 
@@ -151,7 +161,7 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
                          previous_change: float = np.inf,
                          fixed_covariances: np.ndarray | None = None,
                          sample_weight: np.ndarray | None = None, accelerated: bool = False,
-                         beat: float = -np.inf, verbose: int = 0,
+                         beat: float = -np.inf, settled: float = 0.0, verbose: int = 0,
                          verbose_interval: int = 10) -> LikelihoodResult:
     """EM-matched steps on the integrated objective until the gain per row
     still to come is below ``tol`` (see :func:`remaining_gain`).
@@ -189,6 +199,9 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
     beat : float, default=-inf
         A rival's mean log-likelihood: the phase ends once it cannot exceed
         it (:func:`iterate`).
+    settled : float, default=0.0
+        Gains still to come below this count as nothing, even where ``tol``
+        is smaller (:func:`settled_gain`).
     verbose, verbose_interval : int
         Progress lines in GaussianMixture's format.
 
@@ -205,14 +218,16 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
     return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
                    previous_change=previous_change,
                    extrapolation=Extrapolation.of(model) if accelerated else None,
-                   beat=beat, verbose=verbose, verbose_interval=verbose_interval)
+                   beat=beat, settled=settled, verbose=verbose,
+                   verbose_interval=verbose_interval)
 
 
 def run_statistics_phase(pass_statistics: Callable[[Mixture], Statistics], params: Mixture,
                          model: CovarianceType, *, tol: float, max_iter: int,
                          lower_bound: float = -np.inf, previous_change: float = np.inf,
                          fixed_covariances: np.ndarray | None = None,
-                         accelerated: bool = False, beat: float = -np.inf, verbose: int = 0,
+                         accelerated: bool = False, beat: float = -np.inf,
+                         settled: float = 0.0, verbose: int = 0,
                          verbose_interval: int = 10) -> LikelihoodResult:
     """:func:`run_likelihood_phase` where a pass returns the rows' total
     sufficient statistics (``pass_statistics(params)``, with the summed
@@ -227,7 +242,8 @@ def run_statistics_phase(pass_statistics: Callable[[Mixture], Statistics], param
     return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
                    previous_change=previous_change,
                    extrapolation=Extrapolation.of(model) if accelerated else None,
-                   beat=beat, verbose=verbose, verbose_interval=verbose_interval)
+                   beat=beat, settled=settled, verbose=verbose,
+                   verbose_interval=verbose_interval)
 
 
 class _Jump(NamedTuple):
@@ -319,9 +335,10 @@ class _Passes:
     ``max_iter``, the stop's test and GaussianMixture's progress lines."""
 
     def __init__(self, step: Callable[[Mixture], tuple[float, Mixture]], *, tol: float,
-                 max_iter: int, lower_bound: float, verbose: int,
+                 max_iter: int, lower_bound: float, settled: float, verbose: int,
                  verbose_interval: int) -> None:
         self.step, self.tol, self.max_iter = step, tol, max_iter
+        self.remaining_tol = max(tol, settled)
         self.verbose, self.verbose_interval = verbose, verbose_interval
         self.lower_bounds: list = []
         self.last = lower_bound
@@ -347,8 +364,9 @@ class _Passes:
         return value, stepped
 
     def stops(self, change: float, remaining: float) -> bool:
-        """The stop: an EM step's gain, and the gains still to come, below tol."""
-        return abs(change) < self.tol and remaining < self.tol
+        """The stop: an EM step's gain below tol, and the gains still to come
+        below tol or settled."""
+        return abs(change) < self.tol and remaining < self.remaining_tol
 
     def result(self, params: Mixture, *, converged: bool, change: float) -> LikelihoodResult:
         if self.verbose and self.max_iter > 0:
@@ -364,7 +382,7 @@ class _Passes:
 def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *,
             tol: float, max_iter: int, lower_bound: float = -np.inf,
             previous_change: float = np.inf, extrapolation: Extrapolation | None = None,
-            beat: float = -np.inf, verbose: int = 0,
+            beat: float = -np.inf, settled: float = 0.0, verbose: int = 0,
             verbose_interval: int = 10) -> LikelihoodResult:
     """GaussianMixture's loop around ``step``, with the stop of
     :func:`run_likelihood_phase`, accelerated by SQUAREM where
@@ -391,8 +409,8 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
 
     The stop is tested after each pass whose parameters are an EM step
     from the previous evaluated ones: the gain ``change`` of that step below
-    ``tol``, and the gains still to come at EM's rate below ``tol``
-    (:func:`remaining_gain`). Without extrapolation that rate is the ratio of
+    ``tol``, and the gains still to come at EM's rate below ``tol`` or
+    ``settled`` (:func:`remaining_gain`). Without extrapolation that rate is the ratio of
     two successive gains, as before. With it, SQUAREM also measures the rate
     in the parameters themselves (``lam = 1 - |v| / |r|``, the gains falling
     at ``lam^2``), and the stop takes the slowest of the rates of the last
@@ -401,9 +419,9 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     while a slow direction that the jump only partly crossed is left (two
     weakly separated components in 25 dimensions stopped 2.7e-4 per row
     below their maximum, at a measured rate of 0.97 where the slow one was
-    0.995). A jump that gained ``tol`` or more also forbids the stop. The
-    first EM step from a kept jump has no ratio of gains, but its gain times
-    ``rate / (1 - rate)`` still bounds the gains after it at any rate up to
+    0.995). A jump that gained as much (``tol`` or ``settled``) also
+    forbids the stop. The first EM step from a kept jump has no ratio of
+    gains, but its gain times ``rate / (1 - rate)`` still bounds the gains after it at any rate up to
     ``rate``: the stop takes that bound there (one pass fewer than waiting
     for a second step, in most accelerated fits).
 
@@ -414,7 +432,7 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
         one pass, wherever the rows are (in memory, or in the blocks of a
         Dask array, :mod:`._dask`).
     params : Mixture
-    tol, max_iter, lower_bound, previous_change, verbose, verbose_interval
+    tol, max_iter, lower_bound, previous_change, settled, verbose, verbose_interval
         As in :func:`run_likelihood_phase`.
     extrapolation : Extrapolation, default=None
         The coordinates SQUAREM extrapolates in; None for plain EM steps.
@@ -429,7 +447,7 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     LikelihoodResult
     """
     loop = _Passes(step, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
-                   verbose=verbose, verbose_interval=verbose_interval)
+                   settled=settled, verbose=verbose, verbose_interval=verbose_interval)
     # ``parent``: the log-likelihood of the parameters whose EM step ``params``
     # is, and that step's predecessor's gain (a warm start continues both).
     parent, parent_change = lower_bound, previous_change
@@ -448,7 +466,7 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
             # not EM's step), but an EM step's gain bounds the gains after
             # it at any rate, so the rates' bound holds; not after a jump
             # that gained tol or more (see below).
-            return bound if jump_gain < loop.tol else np.inf
+            return bound if jump_gain < loop.remaining_tol else np.inf
         return max(remaining_gain(change, previous_change, value), bound)
 
     def cannot_beat(change, previous_change, value):
@@ -479,7 +497,7 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
         # A jump that gained tol or more shows gains still to come along a
         # direction where EM is slow, which its own last gains may not show.
         if (loop.stops(first_change, remaining(first_change, change, first_value))
-                and jump_gain < loop.tol):
+                and jump_gain < loop.remaining_tol):
             return loop.result(second, converged=True, change=first_change)
         if cannot_beat(first_change, change, first_value):
             return loop.result(second, converged=False, change=first_change)

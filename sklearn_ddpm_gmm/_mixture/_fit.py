@@ -30,6 +30,7 @@ from .._ddpm._cold_start import cold_start, initial_posteriors, one_hot
 from .._core._em import (
     LikelihoodResult,
     em_step,
+    settled_gain,
     stopping_tol,
 )
 from .._core._missing import rows_of
@@ -207,6 +208,7 @@ def partial_fit_likelihood(X, current, spec, *, centre, scale, sample_weight, sh
         result = rows.run_phase(
             current, standardised_model,
             tol=stopping_tol(spec.tol, spec.n_components, *Z.shape),
+            settled=settled_gain(len(Z)),
             max_iter=spec.max_iter, fixed_covariances=model.fixed_covariances(
                 spec.n_components, scale),
             accelerated=True,
@@ -265,6 +267,7 @@ def _final_phase(rows, start, context, *, history, lower_bound=-np.inf,
     result = rows.run_phase(
         start, context.model,
         tol=stopping_tol(spec.tol, spec.n_components, *rows.shape),
+        settled=settled_gain(rows.shape[0]),
         max_iter=spec.max_iter, lower_bound=lower_bound, previous_change=previous_change,
         fixed_covariances=context.fixed, accelerated=True, verbose=spec.verbose,
         verbose_interval=spec.verbose_interval,
@@ -379,6 +382,7 @@ def _power_start(rows, context, random_state, cold_start_cache, *, is_final=True
             result = target.run_phase(
                 start, context.model,
                 tol=stopping_tol(spec.tol, spec.n_components, *target.shape),
+                settled=settled_gain(target.shape[0]),
                 max_iter=max_iter, fixed_covariances=context.fixed, accelerated=True,
                 beat=beat, verbose=spec.verbose if target is compared_on and final else 0,
                 verbose_interval=spec.verbose_interval,
