@@ -410,8 +410,8 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     The stop is tested after each pass whose parameters are an EM step
     from the previous evaluated ones: the gain ``change`` of that step below
     ``tol``, and the gains still to come at EM's rate below ``tol`` or
-    ``settled`` (:func:`remaining_gain`). Without extrapolation that rate is the ratio of
-    two successive gains, as before. With it, SQUAREM also measures the rate
+    ``settled`` (:func:`remaining_gain`). Without extrapolation that rate is
+    the ratio of two successive gains, as before. With it, SQUAREM also measures the rate
     in the parameters themselves (``lam = 1 - |v| / |r|``, the gains falling
     at ``lam^2``), and the stop takes the slowest of the rates of the last
     ``_RATE_MEMORY`` jumps and ``_SLOWEST_RATE``: right after a jump the fast
@@ -421,9 +421,9 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     below their maximum, at a measured rate of 0.97 where the slow one was
     0.995). A jump that gained as much (``tol`` or ``settled``) also
     forbids the stop. The first EM step from a kept jump has no ratio of
-    gains, but its gain times ``rate / (1 - rate)`` still bounds the gains after it at any rate up to
-    ``rate``: the stop takes that bound there (one pass fewer than waiting
-    for a second step, in most accelerated fits).
+    gains, but its gain times ``rate / (1 - rate)`` still bounds the gains
+    after it at any rate up to ``rate``: the stop takes that bound there (one
+    pass fewer than waiting for a second step, in most accelerated fits).
 
     Parameters
     ----------
@@ -465,7 +465,7 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
             # The first EM step from a jump: no ratio of gains (the jump is
             # not EM's step), but an EM step's gain bounds the gains after
             # it at any rate, so the rates' bound holds; not after a jump
-            # that gained tol or more (see below).
+            # that gained tol (or settled) or more (see below).
             return bound if jump_gain < loop.remaining_tol else np.inf
         return max(remaining_gain(change, previous_change, value), bound)
 
@@ -494,7 +494,7 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
         jump = extrapolation.jump(start, first, second, step_max)
         if jump is not None:
             rates.append(min(jump.rate ** 2, 1.0) if jump.rate > 0 else 0.0)
-        # A jump that gained tol or more shows gains still to come along a
+        # A jump that gained tol (or settled) or more shows gains to come along a
         # direction where EM is slow, which its own last gains may not show.
         if (loop.stops(first_change, remaining(first_change, change, first_value))
                 and jump_gain < loop.remaining_tol):
