@@ -267,9 +267,10 @@ def test_two_warm_fits_of_one_step_equal_one_fit_of_two(three_blobs, covariance_
 def test_warm_fits_of_one_step_converge_at_a_tol_below_the_rows_resolution(seed):
     # GaussianMixture's test_monotonic_likelihood, its diag case: 200 rows of
     # two overlapping components, reg_covar=0, tol=1e-7, one pass a call. EM
-    # crawls (its gains fall at 0.993 a pass); the gains to come, about 1e-5
-    # a row, lie far below what 200 rows resolve (settled_gain), so the stop
-    # comes once a step gains less than tol, as GaussianMixture's.
+    # crawls (its gains fall at 0.993 a pass); once a step gains less than
+    # tol the maximum is still about 1.2e-4 a row away, 0.22 standard errors
+    # on 200 rows, far below what they resolve (settled_gain), so the stop
+    # comes there, as GaussianMixture's.
     rng = np.random.RandomState(0)
     X = np.vstack([rng.multivariate_normal(mean, np.diag(variance), rows) for mean, variance, rows
                    in [([4.22, 3.81], [2.14, 0.78], 87), ([2.97, 4.52], [1.67, 1.06], 113)]])

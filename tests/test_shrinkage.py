@@ -70,7 +70,9 @@ def test_auto_ridge_imputes_by_the_regression_of_ledoit_wolfs_covariance():
     held[np.random.default_rng(5).random(X.shape) < 0.3] = np.nan
     shrinkage, mu = observed_ledoit_wolf(held)
     expected = mu * shrinkage / (1 - shrinkage) * np.mean(~np.isnan(held))
-    assert MixtureImputer().fit(held).reg_covar_ == pytest.approx(expected, rel=1e-12)
+    holed = MixtureImputer().fit(held)
+    assert holed.reg_covar_ == pytest.approx(expected, rel=1e-12)
+    assert holed.covariance_scale_ == pytest.approx(1 - shrinkage, rel=1e-12)
 
 
 def test_auto_ridge_beats_a_tiny_one_where_features_are_many_for_the_rows():
@@ -94,3 +96,43 @@ def test_auto_ridge_beats_a_tiny_one_where_features_are_many_for_the_rows():
     # runs out of passes.
     assert fits["auto"].mixture_.converged_
     assert len(caught) == 1 and not fits[1e-6].mixture_.converged_
+
+
+def test_auto_draws_follow_ledoit_wolfs_law_not_the_ridged_covariance():
+    # Independent columns: Ledoit-Wolf shrinks nearly everything (the ridge
+    # is hundreds of variances), but the draws take the covariance times
+    # 1 - s, so their spread is the columns' (about 1), not the ridge's.
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((300, 4))
+    mask = rng.random(X.shape) < 0.2
+    imputer = MixtureImputer(strategy="sample", random_state=0).fit(np.where(mask, np.nan, X))
+    assert imputer.reg_covar_ > 10.0 and imputer.covariance_scale_ < 0.1
+    drawn = imputer.transform(np.where(mask, np.nan, X))[mask]
+    assert 0.85 < np.std(drawn) < 1.15
+
+
+@pytest.mark.parametrize("options", [dict(n_components=2), dict(covariance_type="diag")])
+def test_auto_is_the_least_ridge_where_one_component_regresses_nothing(options):
+    # Several components (the rows' shrinkage says nothing of theirs), or a
+    # component without off-diagonal terms.
+    X = _correlated(200, 5)
+    imputer = MixtureImputer(random_state=0, **options).fit(X)
+    assert imputer.reg_covar_ == 1e-6 and imputer.covariance_scale_ == 1.0
+
+
+@pytest.mark.parametrize("X", [np.array([[1.0, 2.0, 0.5], [3.0, 1.0, np.nan]]),
+                               np.array([[1.0, 2.0], [1.0, 2.0], [1.0, np.nan]])])
+def test_auto_ridge_keeps_a_covariance_with_nothing_to_shrink_definite(X):
+    # Two rows (no variance of the products), or constant columns (no
+    # variance at all): the least ridge, and the fit goes through.
+    imputer = MixtureImputer(random_state=0).fit(X)
+    assert imputer.reg_covar_ == 1e-6
+    assert not np.isnan(imputer.transform(X)).any()
+
+
+def test_auto_refuses_an_unobserved_column_before_estimating_anything():
+    X = np.array([[1.0, np.nan], [2.0, np.nan], [3.0, np.nan]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy warning on the way
+        with pytest.raises(ValueError, match="missing \\(NaN\\) in every row"):
+            MixtureImputer().fit(X)

@@ -60,8 +60,9 @@ _STEP_GROWTH = 4.0
 # Jumps whose measured rates the stop remembers (see iterate).
 _RATE_MEMORY = 3
 # Floor of the rate at which an accelerated phase takes its gains to fall
-# once a jump was measured: its stop asks a gain below tol / 99. Set on one
-# case (the d = 25 pair above); fits that converge fast pay a pass or two.
+# once a jump was measured: its stop asks a gain below tol / 99 (or
+# settled / 99, see settled_gain). Set on one case (the d = 25 pair above);
+# fits that converge fast pay a pass or two.
 _SLOWEST_RATE = 0.99
 
 
@@ -164,7 +165,8 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
                          beat: float = -np.inf, settled: float = 0.0, verbose: int = 0,
                          verbose_interval: int = 10) -> LikelihoodResult:
     """EM-matched steps on the integrated objective until the gain per row
-    still to come is below ``tol`` (see :func:`remaining_gain`).
+    still to come is below ``tol``, or below ``settled`` where that is the
+    larger (see :func:`remaining_gain`).
 
     The loop is GaussianMixture's (posteriors, step, ``lower_bound`` of the
     parameters the step started from); its stop also asks that the gains

@@ -12,9 +12,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._core._covariance import RegisteredTypes
+from .._core._covariance import RegisteredTypes, covariance_model
+from .._core._missing import refuse_unobserved
+from .._core._mixture import make_mixture
 from .._numerics._shrinkage import observed_ledoit_wolf
 from ._estimator import DDPMGaussianMixture
+from ._inference import impute
 
 
 class MixtureImputer(TransformerMixin, BaseEstimator):
@@ -48,18 +51,25 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
     strategy : {"mean", "sample"}, default="mean"
         Conditional mean or conditional draw.
     reg_covar : float or "auto", default="auto"
-        Added to every covariance's diagonal, in the data's units. "auto":
-        the ridge ``mu shrinkage / (1 - shrinkage)`` of Ledoit & Wolf's
-        shrinkage towards ``mu I`` (``mu`` the mean variance), estimated
-        from the observed entries as :class:`sklearn.covariance.LedoitWolf`
-        estimates it from complete rows, times the observed share of the
-        entries (EM's conditional variances add the ridge again where
-        entries are missing). Fitted to complete rows, one
-        component's covariance is then Ledoit-Wolf's up to a scale, which
-        does not move a conditional mean: the imputation is the regression
-        of the shrunk covariance, which does not overfit where features are
-        many for the rows (see :ref:`missing`). Like LedoitWolf it is in
-        the data's units: scale features first where their units differ.
+        Added to every covariance's diagonal, in the data's units. "auto",
+        with one component: the ridge ``mu s / (1 - s)`` of Ledoit & Wolf's
+        shrinkage ``s`` towards ``mu I`` (``mu`` the mean variance),
+        estimated from the observed entries as
+        :class:`sklearn.covariance.LedoitWolf` estimates it from complete
+        rows, times the observed share of the entries (EM's conditional
+        variances add the ridge again about where entries are missing), and
+        at least 1e-6. Fitted to complete rows, the covariance is then
+        Ledoit-Wolf's divided by ``1 - s``: the conditional means are the
+        regression of the shrunk covariance (a covariance's scale does not
+        move them), which does not overfit where features are many for the
+        rows, and the draws of ``strategy="sample"`` take the covariance
+        times ``1 - s`` (``covariance_scale_``), Ledoit-Wolf's. With several
+        components "auto" is 1e-6 (the shrinkage of the rows' covariance
+        says nothing of the components'), and so with diagonal, spherical
+        or identity covariances (one such component relates no feature to
+        another). Like LedoitWolf it is in the data's
+        units: scale features first where their units differ (see
+        :ref:`missing`).
     tol : float, default=1e-3
         Stopping tolerance of the fit (gain of mean log-likelihood per row).
     max_iter : int, default=100
@@ -77,6 +87,10 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
     reg_covar_ : float
         The ridge added to the covariances' diagonals (``reg_covar``, or
         the one "auto" estimated).
+    covariance_scale_ : float
+        The factor of the mixture's covariances in the draws of
+        ``strategy="sample"``: ``1 - s`` under "auto" with one component
+        (see ``reg_covar``), else 1.
     n_iter_ : int
         EM steps of the mixture's final phase.
     n_features_in_ : int
@@ -157,8 +171,17 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32],
                           ensure_all_finite="allow-nan")
-        self.reg_covar_ = (_ledoit_wolf_ridge(X) if self.reg_covar == "auto"
-                           else float(self.reg_covar))
+        missing = np.isnan(X)
+        refuse_unobserved(np.flatnonzero(missing.all(axis=0)),
+                          np.flatnonzero(missing.all(axis=1)))
+        shrinkage = 0.0
+        if self.reg_covar != "auto":
+            self.reg_covar_ = float(self.reg_covar)
+        elif self.n_components == 1 and self.covariance_type in _REGRESSING_TYPES:
+            shrinkage, self.reg_covar_ = _ledoit_wolf_ridge(X)
+        else:
+            self.reg_covar_ = _MIN_RIDGE
+        self.covariance_scale_ = 1.0 - shrinkage
         self.mixture_ = DDPMGaussianMixture(
             self.n_components, covariance_type=self.covariance_type,
             reg_covar=self.reg_covar_, tol=self.tol, max_iter=self.max_iter,
@@ -192,9 +215,15 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64,
                           ensure_all_finite="allow-nan")
-        random_state = (check_random_state(self.random_state) if self.strategy == "sample"
-                        else None)
-        return self.mixture_.impute(X, strategy=self.strategy, random_state=random_state)
+        if self.strategy == "mean" or self.covariance_scale_ == 1.0:
+            random_state = (check_random_state(self.random_state)
+                            if self.strategy == "sample" else None)
+            return self.mixture_.impute(X, strategy=self.strategy, random_state=random_state)
+        mixture = self.mixture_
+        model = covariance_model(self.covariance_type, self.reg_covar_)
+        law = make_mixture(mixture.weights_, mixture.means_,
+                           self.covariance_scale_ * mixture.covariances_, model)
+        return impute(X, law, model, random_state=check_random_state(self.random_state))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -206,18 +235,26 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
 # which imputes every row by the means; this keeps the ridge finite and the
 # regression within 0.1% of nothing.
 _MAX_SHRINKAGE = 0.999
+# The least ridge of "auto" (GaussianMixture's reg_covar): a covariance with
+# nothing to shrink (two rows, a constant feature) stays definite.
+_MIN_RIDGE = 1e-6
+# The types whose one component relates features to each other: "auto"
+# shrinks their regression; the others impute every feature by its mean.
+_REGRESSING_TYPES = ("full", "tied")
 
 
-def _ledoit_wolf_ridge(X: ArrayLike) -> float:
-    """The ridge whose covariance is proportional to Ledoit-Wolf's shrunk one
-    (see ``reg_covar``).
+def _ledoit_wolf_ridge(X: ArrayLike) -> tuple[float, float]:
+    """Ledoit-Wolf's shrinkage and the ridge whose covariance is proportional
+    to the shrunk one (see ``reg_covar``).
 
     EM adds the ridge once more through each missing entry's conditional
     variance, so a diagonal entry missing in a share p of the rows settles
     about ``ridge / (1 - p)`` above its estimate: the ridge is scaled by the
-    observed share of the entries, so that the excess is Ledoit-Wolf's.
+    observed share of the entries, so that the excess is about
+    Ledoit-Wolf's.
     """
     X = np.asarray(X, dtype=np.float64)
     shrinkage, mu = observed_ledoit_wolf(X)
     shrinkage = min(shrinkage, _MAX_SHRINKAGE)
-    return mu * shrinkage / (1.0 - shrinkage) * float(np.mean(~np.isnan(X)))
+    ridge = mu * shrinkage / (1.0 - shrinkage) * float(np.mean(~np.isnan(X)))
+    return shrinkage, max(ridge, _MIN_RIDGE)

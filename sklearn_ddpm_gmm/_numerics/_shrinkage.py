@@ -37,6 +37,6 @@ def observed_ledoit_wolf(X: np.ndarray) -> tuple[float, float]:
     product_variance = squared.T @ squared / counts - covariance * covariance
     mu = float(np.trace(covariance)) / len(covariance)
     spread = float(np.sum((covariance - mu * np.eye(len(covariance))) ** 2))
-    if spread == 0.0:  # S is the target already
-        return 1.0, mu
+    if spread == 0.0:  # S is the target already: nothing to shrink
+        return 0.0, mu
     return min(1.0, float(np.sum(product_variance / counts)) / spread), mu
