@@ -593,6 +593,17 @@ def refuse_unobserved(columns: np.ndarray, rows: np.ndarray) -> None:
         )
 
 
+def check_missing(X: np.ndarray) -> bool:
+    """Whether X has missing entries (NaN); ValueError where a row or a
+    column has no observed entry (nothing to fit it to)."""
+    if not has_nan(X):
+        return False
+    missing = np.isnan(X)
+    refuse_unobserved(np.flatnonzero(missing.all(axis=0)),
+                      np.flatnonzero(missing.all(axis=1)))
+    return True
+
+
 def has_nan(X: np.ndarray) -> bool:
     """Whether X has a NaN entry; a sum first, so that complete data cost
     one reduction and no boolean array."""

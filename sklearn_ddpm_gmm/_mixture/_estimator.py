@@ -23,7 +23,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from .._core._covariance import RegisteredTypes, covariance_model
 from .._core._dask import dask_rows, is_dask_array
-from .._core._missing import has_nan, refuse_unobserved, rows_of
+from .._core._missing import check_missing, rows_of
 from .._core._mixture import Mixture, initial_values
 from .._core._standardise import check_spread, standardise
 from .._numerics._fastops import column_min_max
@@ -411,7 +411,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         warm = self.warm_start and hasattr(self, "converged_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2,
                           reset=not warm, ensure_all_finite="allow-nan")
-        missing = _check_missing(X)
+        missing = check_missing(X)
         sample_weight = self._checked_weights(sample_weight, X)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
@@ -568,7 +568,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             return self.fit(X, sample_weight=sample_weight)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False,
                           ensure_all_finite="allow-nan")
-        missing = _check_missing(X)
+        missing = check_missing(X)
         sample_weight = self._checked_weights(sample_weight, X)
         centre, scale = self._standardisation_
         # The chunk is taken in the first fit's units: with them, its spread
@@ -917,17 +917,6 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         n_samples = _weighted_count(X, sample_weight)
         return (-2 * self.score(X, sample_weight=sample_weight) * n_samples
                 + 2 * self._n_parameters())
-
-
-def _check_missing(X):
-    """Whether X has missing entries (NaN); ValueError where a row or a
-    column has no observed entry (nothing to fit it to)."""
-    if not has_nan(X):
-        return False
-    missing = np.isnan(X)
-    refuse_unobserved(np.flatnonzero(missing.all(axis=0)),
-                      np.flatnonzero(missing.all(axis=1)))
-    return True
 
 
 def _weighted_count(X, sample_weight):

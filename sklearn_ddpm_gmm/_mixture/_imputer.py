@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._core._covariance import RegisteredTypes, covariance_model
-from .._core._missing import refuse_unobserved
+from .._core._missing import check_missing
 from .._core._mixture import make_mixture
 from .._numerics._shrinkage import observed_ledoit_wolf
 from ._estimator import DDPMGaussianMixture
@@ -169,16 +169,14 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
         >>> MixtureImputer(n_components=1, random_state=0).fit(X).mixture_.means_.shape
         (1, 2)
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32],
-                          ensure_all_finite="allow-nan")
-        missing = np.isnan(X)
-        refuse_unobserved(np.flatnonzero(missing.all(axis=0)),
-                          np.flatnonzero(missing.all(axis=1)))
+        rows: np.ndarray = validate_data(self, X, dtype=[np.float64, np.float32],
+                                         ensure_all_finite="allow-nan")
         shrinkage = 0.0
         if self.reg_covar != "auto":
             self.reg_covar_ = float(self.reg_covar)
         elif self.n_components == 1 and self.covariance_type in _REGRESSING_TYPES:
-            shrinkage, self.reg_covar_ = _ledoit_wolf_ridge(X)
+            check_missing(rows)  # the mixture's refusal, before the estimate reads the columns
+            shrinkage, self.reg_covar_ = _ledoit_wolf_ridge(rows)
         else:
             self.reg_covar_ = _MIN_RIDGE
         self.covariance_scale_ = 1.0 - shrinkage
@@ -186,7 +184,7 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
             self.n_components, covariance_type=self.covariance_type,
             reg_covar=self.reg_covar_, tol=self.tol, max_iter=self.max_iter,
             n_init=self.n_init, random_state=self.random_state,
-        ).fit(X)
+        ).fit(rows)
         self.n_iter_ = self.mixture_.n_iter_
         return self
 
@@ -243,7 +241,7 @@ _MIN_RIDGE = 1e-6
 _REGRESSING_TYPES = ("full", "tied")
 
 
-def _ledoit_wolf_ridge(X: ArrayLike) -> tuple[float, float]:
+def _ledoit_wolf_ridge(X: np.ndarray) -> tuple[float, float]:
     """Ledoit-Wolf's shrinkage and the ridge whose covariance is proportional
     to the shrunk one (see ``reg_covar``).
 
