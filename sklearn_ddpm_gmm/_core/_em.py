@@ -413,9 +413,9 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     from the previous evaluated ones: the gain ``change`` of that step below
     ``tol``, and the gains still to come at EM's rate below ``tol`` or
     ``settled`` (:func:`remaining_gain`). Without extrapolation that rate is
-    the ratio of two successive gains, as before. With it, SQUAREM also measures the rate
-    in the parameters themselves (``lam = 1 - |v| / |r|``, the gains falling
-    at ``lam^2``), and the stop takes the slowest of the rates of the last
+    the ratio of two successive gains, as before. With it, SQUAREM also
+    measures the rate in the parameters themselves (``lam = 1 - |v| / |r|``,
+    the gains falling at ``lam^2``), and the stop takes the slowest of the rates of the last
     ``_RATE_MEMORY`` jumps and ``_SLOWEST_RATE``: right after a jump the fast
     directions dominate the next two steps, whose gains then fall quickly
     while a slow direction that the jump only partly crossed is left (two

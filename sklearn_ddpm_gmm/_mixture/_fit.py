@@ -207,8 +207,7 @@ def partial_fit_likelihood(X, current, spec, *, centre, scale, sample_weight, sh
     with one_blas_thread():
         result = rows.run_phase(
             current, standardised_model,
-            tol=stopping_tol(spec.tol, spec.n_components, *Z.shape),
-            settled=settled_gain(len(Z)),
+            **_stop(spec, Z.shape),
             max_iter=spec.max_iter, fixed_covariances=model.fixed_covariances(
                 spec.n_components, scale),
             accelerated=True,
@@ -227,6 +226,14 @@ def partial_fit_likelihood(X, current, spec, *, centre, scale, sample_weight, sh
         lower_bounds=lower_bounds, converged=result.converged, n_iter=result.n_iter,
         phase_reg=np.nan,
     )
+
+
+def _stop(spec, shape):
+    """The stop's keywords for a phase on rows of ``shape``: the tolerance on
+    the gain per row and the gain still to come that counts as nothing
+    (:func:`.._core._em.stopping_tol`, :func:`.._core._em.settled_gain`)."""
+    return dict(tol=stopping_tol(spec.tol, spec.n_components, *shape),
+                settled=settled_gain(shape[0]))
 
 
 def likelihood_history(kind, result, n_rows):
@@ -266,8 +273,7 @@ def _final_phase(rows, start, context, *, history, lower_bound=-np.inf,
         print(f"  Phase final on all noise levels (exact) on {rows.shape[0]} rows")
     result = rows.run_phase(
         start, context.model,
-        tol=stopping_tol(spec.tol, spec.n_components, *rows.shape),
-        settled=settled_gain(rows.shape[0]),
+        **_stop(spec, rows.shape),
         max_iter=spec.max_iter, lower_bound=lower_bound, previous_change=previous_change,
         fixed_covariances=context.fixed, accelerated=True, verbose=spec.verbose,
         verbose_interval=spec.verbose_interval,
@@ -381,8 +387,7 @@ def _power_start(rows, context, random_state, cold_start_cache, *, is_final=True
         else:
             result = target.run_phase(
                 start, context.model,
-                tol=stopping_tol(spec.tol, spec.n_components, *target.shape),
-                settled=settled_gain(target.shape[0]),
+                **_stop(spec, target.shape),
                 max_iter=max_iter, fixed_covariances=context.fixed, accelerated=True,
                 beat=beat, verbose=spec.verbose if target is compared_on and final else 0,
                 verbose_interval=spec.verbose_interval,

@@ -67,9 +67,8 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
         components "auto" is 1e-6 (the shrinkage of the rows' covariance
         says nothing of the components'), and so with diagonal, spherical
         or identity covariances (one such component relates no feature to
-        another). Like LedoitWolf it is in the data's
-        units: scale features first where their units differ (see
-        :ref:`missing`).
+        another). Like LedoitWolf it is in the data's units: scale features
+        first where their units differ (see :ref:`missing`).
     tol : float, default=1e-3
         Stopping tolerance of the fit (gain of mean log-likelihood per row).
     max_iter : int, default=100
