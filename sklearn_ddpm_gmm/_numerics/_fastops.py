@@ -15,6 +15,15 @@ import numpy as np
 # Smallest positive value put under a log or a division: far above float64's
 # smallest normal number (2.2e-308), far below any quantity a fit computes.
 TINY = 1e-300
+# exp(x) below the smallest normal number (x < -708.4 in float64, -87.3 in
+# float32) takes numpy's slow path, and its subnormal results slow every
+# later product with them: posteriors of 10^5 rows of well-separated
+# components cost 3x. Exponents are clipped at the next integer up and the
+# clipped value's exponential taken off: such a posterior is 0, none moves
+# by more than e times the smallest normal number (6e-308 in float64), and
+# those above 2^53 times that (2e-291) are unchanged.
+_LOWEST_EXPONENTS = {np.dtype(t): float(np.ceil(np.log(np.finfo(t).tiny)))
+                     for t in (np.float32, np.float64)}
 
 
 def row_sums(A):
@@ -75,13 +84,25 @@ def log_normalise(log_prob, *, overwrite=False):
         resp -= top[:, np.newaxis]
     else:
         resp = log_prob - top[:, np.newaxis]
-    np.exp(resp, out=resp)
+    _exp_flushed(resp)
     total = row_sums(resp)
     resp /= total[:, np.newaxis]
     with np.errstate(divide="ignore"):
         np.log(total, out=total)
     total += top
     return total, resp
+
+
+def _exp_flushed(a):
+    """``exp(a)`` in place for ``a <= 0``, with results below the smallest
+    normal number flushed to 0 (see ``_LOWEST_EXPONENTS``)."""
+    lowest = _LOWEST_EXPONENTS.get(a.dtype)
+    if lowest is None:  # another floating type: as numpy computes it
+        np.exp(a, out=a)
+        return
+    np.maximum(a, lowest, out=a)
+    np.exp(a, out=a)
+    a -= np.exp(a.dtype.type(lowest))
 
 
 def posteriors_in_place(log_prob):
@@ -95,7 +116,7 @@ def posteriors_in_place(log_prob):
     top = log_prob.max(axis=0)
     top[~np.isfinite(top)] = 0.0  # a row no component explains stays finite
     log_prob -= top
-    np.exp(log_prob, out=log_prob)
+    _exp_flushed(log_prob)
     log_prob *= 1.0 / log_prob.sum(axis=0)
     return log_prob
 
