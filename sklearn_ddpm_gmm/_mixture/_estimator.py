@@ -217,7 +217,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     schedule_ : list of dict
         The phases that ran for the kept start, in order: ``name`` ("power",
         "intermediate", then for the default fit "start-power" and
-        "start-kmeans", the two candidate starts (converged on the
+        "start-kmeans" (twice), the candidate starts (converged on the
         subsample, on every row up to 10 000 rows), and "final" (up to
         10 000 rows, the kept candidate's run, listed last); for the
         single-level estimator "cold-final", "final-subsample", "final" and
