@@ -428,13 +428,11 @@ def _power_start(rows, context, random_state, cold_start_cache, *, is_final=True
     if compared_on is not sub_rows:
         best = run(compared_on, best[1].params, PhaseKind.START_POWER, budget(compared_on))
     best = max(best, kmeans(kmeans_state), key=lambda candidate: candidate[0])
-    # A second k-means start, from the stream after the cold start's draws:
-    # it lifted the training log-likelihood to GaussianMixture(n_init=10)'s
-    # in 193 instead of 181 of 235 real-table fits (held-out: 177, not 169),
-    # and where both maxima above are singular it finds a regular one (iris,
-    # 5 full components: 2 of 10 seeds); docs/design.rst. It replaces the
-    # kept one only where higher by more than the stop resolves (the same
-    # maximum, labelled otherwise, keeps GaussianMixture's labels).
+    # A second k-means start, from the stream after the cold start's draws,
+    # reaches better maxima on the real tables and a regular one where both
+    # above are singular (docs/design.rst, "More k-means starts"). It
+    # replaces the kept one only where higher by more than the stop resolves
+    # (the same maximum, labelled otherwise, keeps GaussianMixture's labels).
     (regular, value), _ = best
     second = kmeans(random_state)
     if second[0] > (regular, value + _stop(spec, compared_on.shape)["tol"]):
