@@ -42,6 +42,7 @@ from scipy.linalg import get_lapack_funcs
 from sklearn.utils import check_array
 
 from .._numerics._fastops import TINY, column_sums, row_sums
+from ._prior import CovariancePrior
 
 
 
@@ -284,13 +285,50 @@ class CovarianceType:
                           a.log_likelihood + b.log_likelihood, a.weight + b.weight)
 
     def m_step(self, stats: Statistics, fixed_covariances: np.ndarray | None = None,
+               prior: CovariancePrior | None = None,
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """EM's update from the statistics: weights, means, covariances
-        (GaussianMixture's M-step; ``fixed_covariances`` for identity)."""
+        (GaussianMixture's M-step; ``fixed_covariances`` for identity; with a
+        ``prior``, the covariances that maximise the penalised objective)."""
         nk = floored(stats.mass)
         means = stats.first / nk[:, np.newaxis]
         covariances = self.covariances_from(stats, nk, means, fixed_covariances)
+        if prior is not None and not self.is_fixed:
+            covariances = self.with_prior(covariances, nk, prior)
         return nk / nk.sum(), means, covariances
+
+    def with_prior(self, covariances: np.ndarray, nk: np.ndarray,
+                   prior: CovariancePrior) -> np.ndarray:
+        """The M-step's covariances under :class:`._prior.CovariancePrior`:
+        the prior's pseudo-rows and scatter added to each covariance's rows
+        (``reg_covar`` kept on the diagonal)."""
+        mass, target = self.prior_mass(nk), self.prior_target(prior.scatter + self.reg_covar)
+        return (mass * covariances + prior.pseudo_rows * target) / (mass + prior.pseudo_rows)
+
+    def prior_log_density(self, precisions_cholesky: np.ndarray, n_components: int,
+                          prior: CovariancePrior) -> float:
+        """The log-density of :class:`._prior.CovariancePrior` at these
+        covariances, ``reg_covar`` added to its scatter (as in :meth:`with_prior`)."""
+        scatter = prior.scatter + self.reg_covar
+        n_features = len(scatter)
+        # log_det_cholesky is -log det Sigma / 2; the precisions' diagonals
+        # give tr(D Sigma^{-1}) for a diagonal D.
+        log_det = np.atleast_1d(self.log_det_cholesky(precisions_cholesky, n_features))
+        precisions = self.precision_matrices(precisions_cholesky, n_components, n_features)
+        traces = np.diagonal(precisions, axis1=1, axis2=2) @ scatter
+        if self.is_shared:
+            log_det, traces = log_det[:1], traces[:1]
+        stein = traces - 2.0 * log_det - np.sum(np.log(scatter)) - n_features
+        return float(-0.5 * prior.pseudo_rows * np.sum(stein))
+
+    def prior_mass(self, nk: np.ndarray) -> np.ndarray:
+        """The rows' mass behind each covariance, shaped to broadcast against
+        the covariances."""
+        raise self._not_defined("prior_mass")
+
+    def prior_target(self, scatter: np.ndarray) -> np.ndarray:
+        """A diagonal scatter (n_features,) as one covariance of the type."""
+        raise self._not_defined("prior_target")
 
     def covariances_from(self, stats: Statistics, nk: np.ndarray, means: np.ndarray,
                          fixed_covariances: np.ndarray | None) -> np.ndarray:
@@ -438,6 +476,12 @@ class DiagCovariance(CovarianceType):
                          fixed_covariances: np.ndarray | None) -> np.ndarray:
         return stats.second / nk[:, np.newaxis] - means**2 + self.reg_covar
 
+    def prior_mass(self, nk: np.ndarray) -> np.ndarray:
+        return nk[:, np.newaxis]
+
+    def prior_target(self, scatter: np.ndarray) -> np.ndarray:
+        return scatter
+
     def mean_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return covariances.mean(axis=1)
 
@@ -497,6 +541,12 @@ class SphericalCovariance(DiagCovariance):
     def covariances_from(self, stats: Statistics, nk: np.ndarray, means: np.ndarray,
                          fixed_covariances: np.ndarray | None) -> np.ndarray:
         return np.mean(super().covariances_from(stats, nk, means, fixed_covariances), axis=1)
+
+    def prior_mass(self, nk: np.ndarray) -> np.ndarray:
+        return nk
+
+    def prior_target(self, scatter: np.ndarray) -> np.ndarray:
+        return np.asarray(np.mean(scatter))
 
     def mean_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return covariances
@@ -611,6 +661,12 @@ class FullCovariance(CovarianceType):
             cov.flat[:: cov.shape[0] + 1] += self.reg_covar
         return covariances
 
+    def prior_mass(self, nk: np.ndarray) -> np.ndarray:
+        return nk[:, np.newaxis, np.newaxis]
+
+    def prior_target(self, scatter: np.ndarray) -> np.ndarray:
+        return np.diag(scatter)
+
     def mean_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return np.trace(covariances, axis1=-2, axis2=-1) / covariances.shape[-1]
 
@@ -707,6 +763,9 @@ class TiedCovariance(FullCovariance):
         covariance /= np.sum(nk)
         covariance.flat[:: covariance.shape[0] + 1] += self.reg_covar
         return covariance
+
+    def prior_mass(self, nk: np.ndarray) -> np.ndarray:
+        return np.sum(nk)
 
     def mean_variances(self, covariances: np.ndarray, n_components: int) -> np.ndarray:
         return np.broadcast_to(np.trace(covariances) / covariances.shape[-1], (n_components,))

@@ -32,6 +32,7 @@ from ._missing import (
     rows_of,
 )
 from ._mixture import Mixture, make_mixture
+from ._prior import CovariancePrior
 from ._standardise import centre_and_scale, check_spread
 
 if TYPE_CHECKING:
@@ -119,9 +120,23 @@ class DaskRows:
 
         return _observed_features(self.X, int(da.isnan(self.X).sum().compute()))
 
+    @property
+    def has_missing(self) -> bool:
+        return self.observed_features < self.shape[1]
+
+    @cached_property
+    def variances(self) -> np.ndarray:
+        """Each standardised column's variance over its observed entries (one
+        pass, then kept): the scatter of :mod:`._prior`'s pseudo-row."""
+        import dask.array as da
+
+        return np.asarray(da.nanvar(self.X, axis=0).compute(), dtype=np.float64) / self.scale**2
+
     def subset(self, rows: np.ndarray) -> InMemoryRows:
         """The standardised rows ``rows``, gathered to the caller
         (:class:`._missing.MissingRows` where an entry is missing)."""
+        if self.has_missing:
+            return rows_of(self[rows], variances=self.variances)
         return rows_of(self[rows])
 
     def cold_start_rows(self, rows: np.ndarray) -> np.ndarray:
@@ -159,12 +174,15 @@ class DaskRows:
                   fixed_covariances: np.ndarray | None = None, accelerated: bool = False,
                   settled: float = 0.0, verbose: int = 0,
                   verbose_interval: int = 10) -> LikelihoodResult:
-        """:func:`._em.run_likelihood_phase` over the blocks."""
+        """:func:`._em.run_likelihood_phase` over the blocks (with
+        :mod:`._prior`'s pseudo-row where an entry is missing, as in memory)."""
+        prior = (CovariancePrior.of(self.variances, len(params.weights))
+                 if self.has_missing else None)
         return run_statistics_phase(
             lambda current: self.pass_statistics(current, model), params, model, tol=tol,
             max_iter=max_iter, lower_bound=lower_bound, previous_change=previous_change,
             fixed_covariances=fixed_covariances, accelerated=accelerated, settled=settled,
-            verbose=verbose, verbose_interval=verbose_interval)
+            verbose=verbose, verbose_interval=verbose_interval, prior=prior)
 
 
 def dask_rows(X: da.Array, n_components: int,

@@ -46,6 +46,7 @@ from scipy.special import softmax
 from .._numerics._fastops import log_normalise
 from ._covariance import CovarianceType, Statistics
 from ._mixture import Mixture, make_mixture
+from ._prior import CovariancePrior
 
 
 # The final phase stops once the gain still to come is below this share of
@@ -230,16 +231,21 @@ def run_statistics_phase(pass_statistics: Callable[[Mixture], Statistics], param
                          fixed_covariances: np.ndarray | None = None,
                          accelerated: bool = False, beat: float = -np.inf,
                          settled: float = 0.0, verbose: int = 0,
-                         verbose_interval: int = 10) -> LikelihoodResult:
+                         verbose_interval: int = 10,
+                         prior: CovariancePrior | None = None) -> LikelihoodResult:
     """:func:`run_likelihood_phase` where a pass returns the rows' total
     sufficient statistics (``pass_statistics(params)``, with the summed
     log-likelihood and weight): the blocks of a Dask array, rows with
-    missing entries.
+    missing entries. With a ``prior`` the objective is the log-likelihood
+    plus the prior's log-density, per row.
     """
     def step(current: Mixture) -> tuple[float, Mixture]:
         stats = pass_statistics(current)
-        return (stats.log_likelihood / stats.weight,
-                make_mixture(*model.m_step(stats, fixed_covariances), model))
+        penalty = (0.0 if prior is None or model.is_fixed else
+                   model.prior_log_density(current.precisions_cholesky,
+                                           len(current.weights), prior))
+        return ((stats.log_likelihood + penalty) / stats.weight,
+                make_mixture(*model.m_step(stats, fixed_covariances, prior), model))
 
     return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
                    previous_change=previous_change,

@@ -46,6 +46,7 @@ from ._em import (
     weighted_posteriors,
 )
 from ._mixture import Mixture
+from ._prior import CovariancePrior, column_variances
 
 # Entries of a block's largest temporaries, (K, n_b, d) or (K, n_b, q, q):
 # 2**17 doubles (1 MiB) stay in the cache (2 MiB of L2 here); 2**21 took a
@@ -510,9 +511,13 @@ class MissingRows(InMemoryRows):
     units)."""
 
     def __init__(self, array: np.ndarray, sample_weight: np.ndarray | None = None,
-                 patterns: MissingPatterns | None = None) -> None:
+                 patterns: MissingPatterns | None = None,
+                 variances: np.ndarray | None = None) -> None:
         super().__init__(array, sample_weight)
         self.patterns = missing_patterns(array) if patterns is None else patterns
+        # The prior's scatter comes from all the rows, subsets included.
+        self.variances = (column_variances(array, sample_weight) if variances is None
+                          else variances)
         self._imputed = np.where(np.isnan(array), 0.0, array).astype(array.dtype, copy=False)
         self._complete = array[self.patterns.complete]
         self._design: ElementwiseDesign | None = None
@@ -529,7 +534,8 @@ class MissingRows(InMemoryRows):
 
     def subset(self, rows: np.ndarray) -> InMemoryRows:
         return rows_of(self.array[rows],
-                       None if self.sample_weight is None else self.sample_weight[rows])
+                       None if self.sample_weight is None else self.sample_weight[rows],
+                       variances=self.variances)
 
     def cold_start_rows(self, rows: np.ndarray) -> np.ndarray:
         """The rows of the subsample ``rows`` the cold start reads: its
@@ -549,7 +555,8 @@ class MissingRows(InMemoryRows):
     def run_phase(self, params: Mixture, model: CovarianceType,
                   **kwargs: Any) -> LikelihoodResult:
         """The EM loop (:func:`._em.iterate`) on the observed-data likelihood
-        (keywords as :func:`._em.run_likelihood_phase`'s)."""
+        with :mod:`._prior`'s pseudo-row where an entry is missing (keywords
+        as :func:`._em.run_likelihood_phase`'s)."""
         if model.is_elementwise and self.patterns.has_missing and self._design is None:
             self._design = elementwise_design(self.array, self.patterns)
 
@@ -558,7 +565,9 @@ class MissingRows(InMemoryRows):
                                        self.sample_weight, X_complete=self._complete,
                                        design=self._design)
 
-        return run_statistics_phase(pass_statistics, params, model, **kwargs)
+        prior = (CovariancePrior.of(self.variances, len(params.weights))
+                 if self.patterns.has_missing else None)
+        return run_statistics_phase(pass_statistics, params, model, prior=prior, **kwargs)
 
 
 def rows_of(array: np.ndarray, sample_weight: np.ndarray | None = None,

@@ -211,7 +211,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
     lower_bound_ : float
         Mean log-likelihood per row of the training data, at the last step
         of the final phase (as GaussianMixture: before that step's update);
-        ``-inf`` with ``max_iter=0``.
+        ``-inf`` with ``max_iter=0``. Where the training data had missing
+        entries, the observed entries' log-likelihood plus the covariance
+        prior's log-density (see :meth:`fit`), per row.
     lower_bounds_ : list of float
         ``lower_bound_`` at each step of the final phase.
     schedule_ : list of dict
@@ -332,8 +334,10 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             (its blocks are passed over where they live). NaN marks a missing
             entry (missing at random; default final phase, in memory or in a
             Dask array's blocks): the fit maximises the likelihood of the
-            observed entries (EM with missing coordinates; see the user
-            guide). Every row and every column needs an observed entry.
+            observed entries plus a covariance prior worth one row, which
+            holes need to keep the likelihood bounded (EM with missing
+            coordinates; see the user guide). Every row and every column
+            needs an observed entry.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
