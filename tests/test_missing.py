@@ -264,6 +264,18 @@ def test_fit_n_init_partial_fit_and_weights_with_missing_values():
     assert DDPMGaussianMixture(3, random_state=0).fit(X32).means_.dtype == np.float32
 
 
+def test_a_column_observed_only_on_rows_of_weight_zero():
+    # The covariance prior's variance of that column is 0, not 0 / 0.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 3))
+    X[:150] += 4
+    X[5:, 2] = np.nan
+    weights = np.ones(300)
+    weights[:5] = 0
+    gm = DDPMGaussianMixture(2, random_state=0).fit(X, sample_weight=weights)
+    assert gm.converged_ and np.all(np.isfinite(gm.covariances_))
+
+
 def test_callers_arrays_are_not_modified():
     rng = np.random.default_rng(7)
     X = _holes(make_covariance_mixture(500, 3, 2, random_state=4)[0], 0.3, rng)

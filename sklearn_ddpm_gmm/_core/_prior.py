@@ -56,10 +56,14 @@ class CovariancePrior(NamedTuple):
 
 
 def column_variances(X: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
-    """Each column's variance over its observed (non-NaN) entries, weighted."""
+    """Each column's variance over its observed (non-NaN) entries, weighted
+    (0 for a column whose observed entries all weigh 0)."""
     observed = ~np.isnan(X)
     weights = observed * (1.0 if sample_weight is None else sample_weight[:, np.newaxis])
     filled = np.where(observed, X, 0.0)
     totals = weights.sum(axis=0)
-    means = (weights * filled).sum(axis=0) / totals
-    return (weights * (filled - means) ** 2).sum(axis=0) / totals
+    weighed = totals > 0.0
+    means = np.divide((weights * filled).sum(axis=0), totals, out=np.zeros(len(totals)),
+                      where=weighed)
+    return np.divide((weights * (filled - means) ** 2).sum(axis=0), totals,
+                     out=np.zeros(len(totals)), where=weighed)
