@@ -122,6 +122,7 @@ class DaskRows:
 
     @property
     def has_missing(self) -> bool:
+        """Whether an entry is missing (NaN)."""
         return self.observed_features < self.shape[1]
 
     @cached_property
