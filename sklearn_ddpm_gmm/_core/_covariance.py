@@ -318,7 +318,9 @@ class CovarianceType:
         traces = np.diagonal(precisions, axis1=1, axis2=2) @ scatter
         if self.is_shared:
             log_det, traces = log_det[:1], traces[:1]
-        stein = traces - 2.0 * log_det - np.sum(np.log(scatter)) - n_features
+        # log det D is a constant: a zero entry (reg_covar=0 and a constant
+        # column) leaves it out rather than make every value -inf.
+        stein = traces - 2.0 * log_det - np.sum(np.log(scatter[scatter > 0.0])) - n_features
         return float(-0.5 * prior.pseudo_rows * np.sum(stein))
 
     def prior_mass(self, nk: np.ndarray) -> np.ndarray:

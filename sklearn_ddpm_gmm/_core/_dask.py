@@ -126,18 +126,19 @@ class DaskRows:
         return self.observed_features < self.shape[1]
 
     @cached_property
-    def variances(self) -> np.ndarray:
+    def column_variances(self) -> np.ndarray:
         """Each standardised column's variance over its observed entries (one
         pass, then kept): the scatter of :mod:`._prior`'s pseudo-row."""
         import dask.array as da
 
-        return np.asarray(da.nanvar(self.X, axis=0).compute(), dtype=np.float64) / self.scale**2
+        standardised = (self.X.astype(np.float64) - self.centre) / self.scale
+        return np.asarray(da.nanvar(standardised, axis=0).compute(), dtype=np.float64)
 
     def subset(self, rows: np.ndarray) -> InMemoryRows:
         """The standardised rows ``rows``, gathered to the caller
         (:class:`._missing.MissingRows` where an entry is missing)."""
         if self.has_missing:
-            return rows_of(self[rows], variances=self.variances)
+            return rows_of(self[rows], variances=self.column_variances)
         return rows_of(self[rows])
 
     def cold_start_rows(self, rows: np.ndarray) -> np.ndarray:
@@ -177,7 +178,7 @@ class DaskRows:
                   verbose_interval: int = 10) -> LikelihoodResult:
         """:func:`._em.run_likelihood_phase` over the blocks (with
         :mod:`._prior`'s pseudo-row where an entry is missing, as in memory)."""
-        prior = (CovariancePrior.of(self.variances, len(params.weights))
+        prior = (CovariancePrior.of(self.column_variances, len(params.weights))
                  if self.has_missing else None)
         return run_statistics_phase(
             lambda current: self.pass_statistics(current, model), params, model, tol=tol,

@@ -46,7 +46,7 @@ from ._em import (
     weighted_posteriors,
 )
 from ._mixture import Mixture
-from ._prior import CovariancePrior, column_variances
+from ._prior import PSEUDO_ROWS, CovariancePrior, column_variances
 
 # Entries of a block's largest temporaries, (K, n_b, d) or (K, n_b, q, q):
 # 2**17 doubles (1 MiB) stay in the cache (2 MiB of L2 here); 2**21 took a
@@ -512,12 +512,14 @@ class MissingRows(InMemoryRows):
 
     def __init__(self, array: np.ndarray, sample_weight: np.ndarray | None = None,
                  patterns: MissingPatterns | None = None,
-                 variances: np.ndarray | None = None) -> None:
+                 variances: np.ndarray | None = None,
+                 pseudo_rows: float = PSEUDO_ROWS) -> None:
         super().__init__(array, sample_weight)
         self.patterns = missing_patterns(array) if patterns is None else patterns
         # The prior's scatter comes from all the rows, subsets included.
-        self.variances = (column_variances(array, sample_weight) if variances is None
-                          else variances)
+        self.column_variances = (column_variances(array, sample_weight) if variances is None
+                                 else variances)
+        self.pseudo_rows = pseudo_rows
         self._imputed = np.where(np.isnan(array), 0.0, array).astype(array.dtype, copy=False)
         self._complete = array[self.patterns.complete]
         self._design: ElementwiseDesign | None = None
@@ -535,7 +537,7 @@ class MissingRows(InMemoryRows):
     def subset(self, rows: np.ndarray) -> InMemoryRows:
         return rows_of(self.array[rows],
                        None if self.sample_weight is None else self.sample_weight[rows],
-                       variances=self.variances)
+                       variances=self.column_variances, pseudo_rows=self.pseudo_rows)
 
     def cold_start_rows(self, rows: np.ndarray) -> np.ndarray:
         """The rows of the subsample ``rows`` the cold start reads: its
@@ -565,7 +567,8 @@ class MissingRows(InMemoryRows):
                                        self.sample_weight, X_complete=self._complete,
                                        design=self._design)
 
-        prior = (CovariancePrior.of(self.variances, len(params.weights))
+        prior = (CovariancePrior.of(self.column_variances, len(params.weights),
+                                    self.pseudo_rows)
                  if self.patterns.has_missing else None)
         return run_statistics_phase(pass_statistics, params, model, prior=prior, **kwargs)
 

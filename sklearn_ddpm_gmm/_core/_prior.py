@@ -27,7 +27,16 @@ log-likelihood plus this penalty
 ``nu D`` to each component's scatter and ``nu`` to its mass
 (:meth:`._covariance.CovarianceType.with_prior`), which bounds every
 covariance below by ``D / (N_k + 1)`` and moves a component of N_k rows by a
-share ``1 / (N_k + 1)``. Complete rows take no prior.
+share ``1 / (N_k + 1)``. (Exactly, the M-step is ``(W_k + nu D_0) / (N_k +
+nu) + reg_covar``, D_0 being D less reg_covar, as GaussianMixture adds
+reg_covar after its M-step: the fixed point is stationary for the penalty up
+to ``reg_covar``'s order.) Complete rows take no prior.
+
+The pseudo-row weighs 1, as a row of ``sample_weight`` 1 does: integer
+weights stay repeated rows, and scaling every weight scales the data's share
+against the prior (as scikit-learn's penalised estimators read
+``sample_weight``). ``partial_fit`` gives each chunk the chunk's share of
+the pseudo-row, so that the stream as a whole carries one.
 """
 
 from __future__ import annotations
@@ -49,11 +58,12 @@ class CovariancePrior(NamedTuple):
     scatter: np.ndarray  # (n_features,), a diagonal
 
     @classmethod
-    def of(cls, column_variances: np.ndarray, n_components: int) -> CovariancePrior:
+    def of(cls, column_variances: np.ndarray, n_components: int,
+           pseudo_rows: float = PSEUDO_ROWS) -> CovariancePrior:
         """The prior of rows with these per-feature variances, for a mixture
         of ``n_components`` components."""
         n_features = len(column_variances)
-        return cls(PSEUDO_ROWS, column_variances * float(n_components) ** (-2.0 / n_features))
+        return cls(pseudo_rows, column_variances * float(n_components) ** (-2.0 / n_features))
 
 
 def column_variances(X: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:

@@ -345,7 +345,9 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
             many times, a zero drops it): they weight every pass of the final
             phase, and the initialisation's subsample is drawn from the rows of
             positive weight and weighted there. Default fit only
-            (``noise_level="integrated"``), in-memory X.
+            (``noise_level="integrated"``), in-memory X. With missing entries
+            the covariance prior's pseudo-row weighs 1 against them (weights
+            summing to 1 make it as strong as the data).
 
         Returns
         -------

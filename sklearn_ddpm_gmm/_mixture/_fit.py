@@ -34,6 +34,7 @@ from .._core._em import (
     stopping_tol,
 )
 from .._core._missing import rows_of
+from .._core._prior import PSEUDO_ROWS
 from .._core._mixture import (
     attributes,
     from_coordinates,
@@ -203,7 +204,9 @@ def partial_fit_likelihood(X, current, spec, *, centre, scale, sample_weight, sh
     Z = standardised_rows(X, centre, scale)
     current = standardised(*current, model, centre=centre, scale=scale)
     standardised_model = model.with_reg(model.standardised_reg(scale))
-    rows = rows_of(Z, sample_weight)
+    # With holes, the chunk's share of the covariance prior's pseudo-row:
+    # a whole one per chunk would bias every chunk, and the blend with them.
+    rows = rows_of(Z, sample_weight, pseudo_rows=share * PSEUDO_ROWS)
     with one_blas_thread():
         result = rows.run_phase(
             current, standardised_model,

@@ -24,8 +24,9 @@ class MixtureImputer(TransformerMixin, BaseEstimator):
     """Impute missing values (NaN) from a Gaussian mixture fitted to the observed entries.
 
     ``fit`` learns a :class:`DDPMGaussianMixture` by maximum likelihood of the
-    observed entries (EM with missing coordinates, Ghahramani & Jordan 1994:
-    no value is imputed to fit it). ``transform`` fills each row's missing
+    observed entries, with the covariance prior worth one row that holes
+    need (EM with missing coordinates, Ghahramani & Jordan 1994: no value is
+    imputed to fit it). ``transform`` fills each row's missing
     entries from the mixture's law given the row's observed entries: the
     conditional mean (``strategy="mean"``, the best guess in squared error),
     or a draw from the conditional law (``strategy="sample"``, for multiple
