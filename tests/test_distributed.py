@@ -262,3 +262,22 @@ def test_fit_between_the_subsample_and_20000_rows_equals_the_fit_in_memory(n_sam
     for name in ("weights_", "means_", "covariances_"):
         np.testing.assert_allclose(getattr(blocked, name)[order[0]],
                                    getattr(in_memory, name)[order[1]], rtol=1e-6, atol=1e-9)
+
+
+def test_fit_with_missing_entries_above_10000_rows_equals_the_fit_in_memory():
+    # Above 10 000 rows the final phase runs over the blocks, with the
+    # covariance prior of fits with holes built from a pass over them.
+    from sklearn_ddpm_gmm import DDPMGaussianMixture
+    from sklearn_ddpm_gmm.datasets import make_covariance_mixture
+
+    X = make_covariance_mixture(12_000, 4, 3, random_state=0)[0]
+    X[np.random.default_rng(0).random(X.shape) < 0.2] = np.nan
+    X = X[~np.isnan(X).all(axis=1)]
+    in_memory = DDPMGaussianMixture(3, random_state=0).fit(X)
+    blocked = DDPMGaussianMixture(3, random_state=0).fit(da.from_array(X, chunks=(3_000, 4)))
+    assert [p["name"] for p in blocked.schedule_][-1] == "final"
+    assert blocked.n_iter_ == in_memory.n_iter_
+    assert blocked.lower_bound_ == pytest.approx(in_memory.lower_bound_, rel=1e-9)
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(blocked, name), getattr(in_memory, name),
+                                   rtol=1e-6, atol=1e-9)

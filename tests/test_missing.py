@@ -415,19 +415,24 @@ def _prior_penalty(gm, X, sample_weight=None):
     variances = (w * (filled - means) ** 2).sum(0) / w.sum(0)
     K, d = gm.means_.shape
     D = np.diag(variances * K ** (-2 / d) + gm.reg_covar)
+    covariances = {"full": lambda c: c, "tied": lambda c: [c],
+                   "diag": lambda c: [np.diag(v) for v in c],
+                   "spherical": lambda c: [v * np.eye(d) for v in c]}[gm.covariance_type]
     total = 0.0
-    for S in gm.covariances_:
+    for S in covariances(gm.covariances_):  # the tied covariance once
         A = D @ np.linalg.inv(S)
         total -= 0.5 * (np.trace(A) - np.linalg.slogdet(A)[1] - d)
     return total
 
 
-def test_lower_bound_is_the_penalised_observed_log_likelihood_in_the_data_units():
+@pytest.mark.parametrize("kind", TYPES)
+def test_lower_bound_is_the_penalised_observed_log_likelihood_in_the_data_units(kind):
     """With holes the final phase maximises the observed-data log-likelihood
     plus the covariance prior's log-density (one pseudo-row), per row."""
     rng = np.random.default_rng(12)
     X = _holes(make_covariance_mixture(800, 3, 2, random_state=6)[0] * 50 + 7, 0.3, rng)
-    gm = DDPMGaussianMixture(2, tol=1e-8, max_iter=500, random_state=0).fit(X)
+    gm = DDPMGaussianMixture(2, covariance_type=kind, tol=1e-8, max_iter=500,
+                             random_state=0).fit(X)
     penalty = _prior_penalty(gm, X)
     assert penalty < -1e-3 * len(X)  # the check below can tell it apart
     assert gm.lower_bound_ == pytest.approx(gm.score(X) + penalty / len(X), abs=1e-6)

@@ -407,7 +407,9 @@ class CovarianceType:
         return NotImplementedError(
             f"The covariance type {self.name!r} does not define {method}; "
             "the default fit needs the E-step, the M-step, the attributes and "
-            "from_spherical, the DDPM phases also the coordinates."
+            "from_spherical, the DDPM phases also the coordinates, fits with "
+            "missing entries also expected_second_statistic, prior_mass and "
+            "prior_target."
         )
 
     def _coordinate_floor(self) -> float:
