@@ -87,3 +87,36 @@ def test_the_estimator_calls_the_pipelines_not_the_phases():
     imported = _imports()["_mixture._estimator"]
     assert {"_mixture._fit", "_mixture._single_level"} <= imported
     assert not {t for t in imported if t.startswith("_ddpm.")} - {"_ddpm._history"}
+
+
+# scikit-learn's private names the package may import: the parameter
+# validation that scikit-learn-compatible estimators and functions use
+# (``_parameter_constraints``, ``validate_params``), which has no public home.
+_SANCTIONED_PRIVATE = {("sklearn.base", "_fit_context"),
+                       ("sklearn.utils._param_validation", "Interval"),
+                       ("sklearn.utils._param_validation", "StrOptions"),
+                       ("sklearn.utils._param_validation", "validate_params")}
+
+
+def test_no_private_numpy_scipy_or_scikit_learn_imports():
+    """Only public APIs of numpy, scipy and scikit-learn, beside the
+    parameter validation above: a private module or name is neither."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                module = node.module or ""
+                if module.split(".")[0] not in ("numpy", "scipy", "sklearn"):
+                    continue
+                for alias in node.names:
+                    private = (alias.name.startswith("_")
+                               or any(part.startswith("_") for part in module.split(".")))
+                    if private and (module, alias.name) not in _SANCTIONED_PRIVATE:
+                        found.append(f"{path.name}: from {module} import {alias.name}")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    parts = alias.name.split(".")
+                    if parts[0] in ("numpy", "scipy", "sklearn") and any(
+                            part.startswith("_") for part in parts):
+                        found.append(f"{path.name}: import {alias.name}")
+    assert not found, found

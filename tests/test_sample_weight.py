@@ -58,6 +58,18 @@ def test_bad_weights_are_refused(blobs):
             DDPMGaussianMixture(3, random_state=0).fit(X, sample_weight=weights)
     with pytest.raises(ValueError, match="noise_level='integrated'"):
         DDPMGaussianMixture(3, noise_level="auto").fit(X, sample_weight=np.ones(len(X)))
+    with pytest.raises(ValueError, match="1D array or scalar"):
+        DDPMGaussianMixture(3, random_state=0).fit(X, sample_weight=np.ones((len(X), 1)))
+
+
+def test_a_number_weighs_every_row_alike(blobs):
+    X, _ = blobs
+    weights = np.full(len(X), 2.5)
+    by_number = DDPMGaussianMixture(3, random_state=0).fit(X, sample_weight=2.5)
+    by_array = DDPMGaussianMixture(3, random_state=0).fit(X, sample_weight=weights)
+    np.testing.assert_array_equal(by_number.means_, by_array.means_)
+    np.testing.assert_array_equal(by_number.covariances_, by_array.covariances_)
+    assert np.array_equal(weights, np.full(len(X), 2.5))  # the caller's array
 
 
 def test_partial_fit_shares_chunks_by_their_weight(blobs):

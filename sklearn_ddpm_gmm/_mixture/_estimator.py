@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._core._covariance import RegisteredTypes, covariance_model
 from .._core._dask import dask_rows, is_dask_array
@@ -27,6 +27,7 @@ from .._core._missing import check_missing, rows_of
 from .._core._mixture import Mixture, initial_values
 from .._core._standardise import check_spread, standardise
 from .._numerics._fastops import column_min_max
+from .._core._validation import checked_sample_weight
 from ._fit import fit_likelihood, partial_fit_likelihood
 from ._inference import impute, log_prob_resp, noised_score, sample
 from ._single_level import fit_single_level, partial_fit_single_level
@@ -524,8 +525,7 @@ class DDPMGaussianMixture(DensityMixin, BaseEstimator):
         checks (shape, finite, >= 0, not all zero)."""
         if sample_weight is None:
             return None
-        return _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                    ensure_non_negative=True)
+        return checked_sample_weight(sample_weight, X.shape[0])
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X: ArrayLike, y: ArrayLike | None = None,

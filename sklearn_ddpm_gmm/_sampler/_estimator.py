@@ -11,9 +11,10 @@ from scipy.special import log_softmax
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._ddpm._forward import noise_coefficients
+from .._core._validation import checked_sample_weight
 from ._baseline import fit_baseline, fit_cells, standardisation
 from ._cell_regression import auto_max_degree
 from ._features import n_poly_features
@@ -277,8 +278,7 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
                 "missing values: fit it on the complete rows, or fill them first "
                 "(MixtureImputer); impute() then completes rows with NaN.")
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                                 ensure_non_negative=True)
+            sample_weight = checked_sample_weight(sample_weight, X.shape[0])
             keep = sample_weight > 0
             if not np.all(keep):
                 X, sample_weight = X[keep], sample_weight[keep]
