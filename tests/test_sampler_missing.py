@@ -71,6 +71,16 @@ def test_fit_refuses_missing_values_with_a_clear_error():
         DiffusionMixtureSampler(random_state=0).fit(X)
 
 
+def test_inference_refuses_missing_values_pointing_to_impute(ring_model):
+    rows = np.array([[0.5, np.nan], [1.0, 0.0]])
+    for method in (ring_model.score_samples, ring_model.score, ring_model.predict,
+                   ring_model.predict_proba, lambda X: ring_model.score_function(X, 0.5)):
+        with pytest.raises(ValueError, match=r"Input X contains NaN.*impute\(\)"):
+            method(rows)
+    with pytest.raises(ValueError, match="infinity"):
+        ring_model.score_samples([[np.inf, 0.0]])
+
+
 def test_joint_conditioning_of_x0_given_y_is_the_mixture_denoiser():
     """The noised joint mixture conditioned on all of y (x0 missing) has the
     conditional mean of the exact mixture denoiser: the two forms agree."""

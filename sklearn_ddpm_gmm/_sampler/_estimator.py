@@ -338,9 +338,20 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
 
     # ---------------------------------------------------------------- inference
     def _standardise(self, X):
+        return (self._complete_rows(X) - self.data_mean_) / self.data_scale_
+
+    def _complete_rows(self, X):
+        """X validated, refusing NaN with what to do about it (scikit-learn's
+        own message suggests supervised estimators)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return (X - self.data_mean_) / self.data_scale_
+        X = validate_data(self, X, reset=False, dtype=np.float64,
+                          ensure_all_finite="allow-nan")
+        if np.isnan(X).any():
+            raise ValueError(
+                "Input X contains NaN. DiffusionMixtureSampler scores and classifies "
+                "complete rows only: impute() completes rows with NaN "
+                "(DDPMGaussianMixture's score_samples and predict marginalise them).")
+        return X
 
     def _denoiser(self, Y, sigma, divergence=False):
         """The fitted denoiser in the interface of :mod:`._reverse`."""
@@ -523,8 +534,7 @@ class DiffusionMixtureSampler(DensityMixin, BaseEstimator):
         >>> score.shape, bool(abs(score[0, 0] + 2.0) < 0.2)  # its score is -x
         ((1, 1), True)
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = self._complete_rows(X)
         if not (np.isscalar(t) and np.isfinite(t) and t > 0):
             raise ValueError(f"t must be a finite number > 0; got {t!r}.")
         a, s2 = noise_coefficients(float(t))
