@@ -26,8 +26,8 @@ from .._core._dask import dask_rows, is_dask_array
 from .._core._missing import check_missing, rows_of
 from .._core._mixture import Mixture, initial_values
 from .._core._standardise import check_spread, standardise
-from .._numerics._fastops import column_min_max
 from .._core._validation import checked_sample_weight
+from .._numerics._fastops import column_min_max
 from ._fit import fit_likelihood, partial_fit_likelihood
 from ._inference import impute, log_prob_resp, noised_score, sample
 from ._single_level import fit_single_level, partial_fit_single_level

@@ -13,8 +13,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._ddpm._forward import noise_coefficients
 from .._core._validation import checked_sample_weight
+from .._ddpm._forward import noise_coefficients
 from ._baseline import fit_baseline, fit_cells, standardisation
 from ._cell_regression import auto_max_degree
 from ._features import n_poly_features
