@@ -111,6 +111,11 @@ def _imputers(seed):
     }
 
 
+def _error(filled, truth, mask):
+    """RMSE of the filled entries ``mask`` against the truth."""
+    return float(np.sqrt(np.mean((filled - truth)[mask] ** 2)))
+
+
 def _rmse(imputer, X, rate, seed):
     rng = np.random.default_rng(seed)
     hidden, mask = _hide(X, rate, rng)
@@ -121,7 +126,7 @@ def _rmse(imputer, X, rate, seed):
         warnings.simplefilter("ignore")
         filled = imputer.fit_transform(Z)
     seconds = time.perf_counter() - tic
-    return float(np.sqrt(np.mean((filled - truth)[mask] ** 2))), seconds
+    return _error(filled, truth, mask), seconds
 
 
 def impute_table(seeds):
@@ -172,10 +177,6 @@ COMPONENT_SETS = [("Prestige", _rdataset("carData", "Prestige")),
                   ("Chile", _rdataset("carData", "Chile")),
                   ("Wage", _rdataset("ISLR", "Wage"))]
 COMPONENT_COUNTS = (1, 2, 3, 5)
-
-
-def _error(filled, truth, mask):
-    return float(np.sqrt(np.mean((filled - truth)[mask] ** 2)))
 
 
 def _count_by_hidden_entries(Z, seed, share=0.1):
