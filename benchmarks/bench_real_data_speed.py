@@ -28,13 +28,18 @@ BLAS thread:
 For each (set, type, seed) it prints the fit times of DDPMGaussianMixture,
 GaussianMixture (n_init=1) and GaussianMixture(n_init=10), the training
 log-likelihood per row of DDPM less each GaussianMixture's, the held-out one
-less GaussianMixture(n_init=10)'s, and whether each fit (DDPM, GM, GM10) has a
+less GaussianMixture(n_init=10)'s, whether each fit (DDPM, GM, GM10) has a
 singular component (DDPMGaussianMixture's rule, which warns with
-:class:`sklearn_ddpm_gmm.SingularComponentWarning`); then a summary per group,
-the likelihoods compared where neither fit is singular (a singular maximum's
-likelihood is set by ``reg_covar``, not by the data).
+:class:`sklearn_ddpm_gmm.SingularComponentWarning`), and the training
+log-likelihood per row of the DDPM start's candidate less the best k-means
+candidate's (read from ``schedule_`` and ``loss_curve_``); then a summary per
+group, the likelihoods compared where neither fit is singular (a singular
+maximum's likelihood is set by ``reg_covar``, not by the data), with the fits
+the DDPM start decided: its candidate kept, above both k-means candidates.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_real_data_speed.py [--seeds 2] [--n-init 1]
+                                                                [--reference-tol 1e-9]
+                                                                [--time-matched]
                                                                 [--groups tuning,validation,validation2,validation3,validation4]
 """
 
@@ -123,6 +128,38 @@ def _singular(fitted, n_rows):
     return has_singular_component(mixture, model, n_rows)
 
 
+def _candidates(ddpm):
+    """The default fit's candidates, read from its public ``schedule_`` and
+    ``loss_curve_``: the log-likelihood per row (standardised units) each
+    reached on the rows where they were compared, as (power, [k-means, ...],
+    kept kind). The kept one is listed as the final phase where its run was
+    that phase (up to 10 000 rows), and is the missing candidate there."""
+    ends = np.cumsum([phase["n_steps"] for phase in ddpm.schedule_])
+    runs = [(phase["name"], phase["n_rows"], -ddpm.loss_curve_[end - 1])
+            for phase, end in zip(ddpm.schedule_, ends)
+            if phase["t"] is None and phase["n_steps"] > 0]
+    compared = [rows for name, rows, _ in runs if name == "start-kmeans"][-1]
+    on = [(name, value) for name, rows, value in runs if rows == compared]
+    power = [value for name, value in on if name == "start-power"]
+    kmeans = [value for name, value in on if name == "start-kmeans"]
+    final = [value for name, value in on if name == "final"]
+    if final and not power:
+        return final[0], kmeans, "power"
+    if final:
+        return power[-1], kmeans + final, "kmeans"
+    return power[-1], kmeans, "power" if power[-1] >= max(kmeans) else "kmeans"
+
+
+def _time_matched(ddpm, n_init, X_train, X_test, reference, kwargs):
+    """DDPMGaussianMixture's training and held-out log-likelihood per row
+    less those of GaussianMixture with ``n_init`` k-means starts (about
+    the same time), and whether that fit is singular."""
+    gm = GaussianMixture(ddpm.n_components, n_init=max(1, n_init), **reference, **kwargs)
+    _timed(gm, X_train)
+    return (ddpm.score(X_train) - gm.score(X_train), ddpm.score(X_test) - gm.score(X_test),
+            _singular(gm, len(X_train)))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2)
@@ -132,9 +169,20 @@ def main():
     parser.add_argument("--n-init", type=int, default=1,
                         help="DDPMGaussianMixture's n_init (2 costs about "
                              "GaussianMixture(n_init=10)'s time)")
+    parser.add_argument("--reference-tol", type=float, default=None,
+                        help="GaussianMixture's tol (max_iter 20 000): 1e-9 compares "
+                             "with the maxima its starts lead to, not with where its "
+                             "default stop leaves them (the times are then not its "
+                             "defaults')")
+    parser.add_argument("--time-matched", action="store_true",
+                        help="also fit GaussianMixture with as many k-means starts as "
+                             "DDPMGaussianMixture's time buys (n_init = the time ratio, "
+                             "rounded) and count the fits where each is higher")
     args = parser.parse_args()
+    reference = ({} if args.reference_tol is None
+                 else dict(tol=args.reference_tol, max_iter=20_000))
     print(f"{'set':<14}{'type':<10}{'n':>6} | {'t DDPM':>7}{'t GM':>7}{'t GM10':>7}"
-          f"{'D/GM':>6}{'D/GM10':>7} | {'tr-GM':>7}{'tr-GM10':>8}{'te-GM10':>8} | singular D GM GM10")
+          f"{'D/GM':>6}{'D/GM10':>7} | {'tr-GM':>7}{'tr-GM10':>8}{'te-GM10':>8} | singular D GM GM10 | power - best k-means")
     for group in args.groups.split(","):
         rows = []
         for name, load in SETS[group].items():
@@ -145,20 +193,31 @@ def main():
                 for seed in range(args.seeds):
                     kwargs = dict(covariance_type=covariance_type, random_state=seed)
                     ddpm = DDPMGaussianMixture(n_components, n_init=args.n_init, **kwargs)
-                    gm = GaussianMixture(n_components, **kwargs)
-                    gm10 = GaussianMixture(n_components, n_init=10, **kwargs)
+                    gm = GaussianMixture(n_components, **reference, **kwargs)
+                    gm10 = GaussianMixture(n_components, n_init=10, **reference, **kwargs)
                     t_ddpm, singular = _timed(ddpm, X_train)
                     t_gm, _ = _timed(gm, X_train)
                     t_gm10, _ = _timed(gm10, X_train)
                     train = [ddpm.score(X_train) - m.score(X_train) for m in (gm, gm10)]
                     test = ddpm.score(X_test) - gm10.score(X_test)
                     flags = (singular, _singular(gm, len(X_train)), _singular(gm10, len(X_train)))
-                    rows.append((t_ddpm / t_gm, t_ddpm / t_gm10, *train, test, *flags))
+                    power, kmeans, kept = _candidates(ddpm)
+                    # The DDPM start decided the fit: kept, and above every
+                    # k-means candidate (GaussianMixture's own start and a
+                    # second) by more than the stop resolves.
+                    decided = kept == "power" and power > max(kmeans) + 1e-3
+                    matched = (_time_matched(ddpm, round(t_ddpm / t_gm), X_train, X_test,
+                                             reference, kwargs)
+                               if args.time_matched else (np.nan, np.nan, True))
+                    rows.append((t_ddpm / t_gm, t_ddpm / t_gm10, *train, test, decided,
+                                 *matched, *flags))
                     print(f"{name:<14}{covariance_type:<10}{len(X_train):>6} | {t_ddpm:7.3f}"
                           f"{t_gm:7.3f}{t_gm10:7.3f}{t_ddpm / t_gm:6.1f}{t_ddpm / t_gm10:7.2f} |"
                           f"{train[0]:7.3f}{train[1]:8.3f}{min(test, 999):8.3f} | "
-                          + "".join(str(int(flag)) for flag in flags), flush=True)
-        ratio, ratio10, train1, train10, test10, *flags = np.array(rows, dtype=float).T
+                          + "".join(str(int(flag)) for flag in flags)
+                          + f" | {power - max(kmeans):+20.3f}", flush=True)
+        (ratio, ratio10, train1, train10, test10, decided, train_matched, test_matched,
+         singular_matched, *flags) = np.array(rows, dtype=float).T
         ours, theirs, theirs10 = (flag.astype(bool) for flag in flags)
         regular1, regular10 = ~ours & ~theirs, ~ours & ~theirs10
         print(f"\n{group}: {len(rows)} fits; time / GM: median {np.median(ratio):.1f} "
@@ -169,7 +228,22 @@ def main():
               f"{np.sum(train10[regular10] >= -1e-3)}/{regular10.sum()}; held-out ll >= "
               f"GM(n_init=10)'s - 1e-3: {np.sum(test10[regular10] >= -1e-3)}/{regular10.sum()};"
               f" training ll more than 0.01 below GM(n_init=1)'s: "
-              f"{np.sum(train1[regular1] < -0.01)}/{regular1.sum()}\n", flush=True)
+              f"{np.sum(train1[regular1] < -0.01)}/{regular1.sum()}", flush=True)
+        decided = decided.astype(bool) & ~ours
+        print(f"  the DDPM start's candidate kept and more than 1e-3 above both k-means "
+              f"candidates: {decided.sum()}/{(~ours).sum()} regular fits; of these, at or above "
+              f"GM(n_init=10)'s training ll - 1e-3: {np.sum(train10[decided & regular10] >= -1e-3)}"
+              f"/{np.sum(decided & regular10)}, held-out: "
+              f"{np.sum(test10[decided & regular10] >= -1e-3)}", flush=True)
+        if args.time_matched:
+            both = ~ours & ~singular_matched.astype(bool)
+            print(f"  against GaussianMixture with the starts our time buys, where neither is "
+                  f"singular ({both.sum()}): training ll higher by 1e-3 in "
+                  f"{np.sum(train_matched[both] > 1e-3)}, lower in "
+                  f"{np.sum(train_matched[both] < -1e-3)}; held-out higher in "
+                  f"{np.sum(test_matched[both] > 1e-3)}, lower in "
+                  f"{np.sum(test_matched[both] < -1e-3)}", flush=True)
+        print(flush=True)
 
 
 if __name__ == "__main__":
