@@ -233,6 +233,29 @@ def test_acceleration_reaches_em_maximum_in_fewer_passes(covariance_type):
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
 
 
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_accelerated_after_gaussian_mixtures_stop_follows_em_up_to_it(covariance_type):
+    # With accelerate_below = GaussianMixture's tol the passes are EM's own
+    # up to the first step that gains less than it (where GaussianMixture
+    # stops), the same values to rounding; the jumps then take the phase on
+    # uphill, to the maximum plain EM reaches, in fewer passes.
+    X = _weakly_separated(n_samples=2000, separation=1.0)
+    model = covariance_model(covariance_type, 1e-6)
+    start = em_step(X, _split(X), model)
+    gm_tol = 1e-3
+    plain = run_likelihood_phase(X, start, model, tol=1e-9, max_iter=20_000)
+    after = run_likelihood_phase(X, start, model, tol=1e-9, max_iter=20_000,
+                                 accelerated=True, accelerate_below=gm_tol)
+    em_values = np.array(plain.lower_bounds)
+    gm_stop = 1 + np.flatnonzero(np.abs(np.diff(em_values)) < gm_tol)[0]
+    assert gm_stop >= 3
+    np.testing.assert_allclose(after.lower_bounds[:gm_stop + 1], em_values[:gm_stop + 1],
+                               rtol=0, atol=1e-12)
+    assert after.converged and after.n_iter < plain.n_iter / 2
+    assert after.lower_bounds[-1] >= plain.lower_bounds[-1] - 1e-8
+    assert after.lower_bounds[-1] >= max(after.lower_bounds) - 1e-12
+
+
 def test_acceleration_is_monotone_but_where_a_jump_is_rejected():
     # Each pass records one value; the safeguard returns to EM's path after
     # a jump that lowered the likelihood, so the values after a rejected

@@ -26,8 +26,12 @@ def test_integer_weights_equal_repeated_rows(blobs, covariance_type):
     kwargs = dict(covariance_type=covariance_type, tol=1e-8, random_state=0)
     weighted = DDPMGaussianMixture(3, **kwargs).fit(X, sample_weight=weights)
     repeated = DDPMGaussianMixture(3, **kwargs).fit(np.repeat(X, weights, axis=0))
+    # The fits stop where the gains still to come are below tol = 1e-8 a
+    # row: parameters within about sqrt(2 tol) = 1.4e-4 of the maximum along
+    # a direction of unit curvature, and the weighted fit's candidates run on
+    # its rows of positive weight first, so they stop elsewhere within that.
     for got, want in zip(_sorted(weighted), _sorted(repeated)):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
     assert weighted.lower_bound_ == pytest.approx(repeated.lower_bound_, abs=1e-8)
     X_repeated = np.repeat(X, weights, axis=0)
     assert weighted.score(X, sample_weight=weights) == pytest.approx(

@@ -163,7 +163,8 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
                          previous_change: float = np.inf,
                          fixed_covariances: np.ndarray | None = None,
                          sample_weight: np.ndarray | None = None, accelerated: bool = False,
-                         beat: float = -np.inf, settled: float = 0.0, verbose: int = 0,
+                         accelerate_below: float = np.inf, beat: float = -np.inf,
+                         settled: float = 0.0, verbose: int = 0,
                          verbose_interval: int = 10) -> LikelihoodResult:
     """EM-matched steps on the integrated objective until the gain per row
     still to come is below ``tol``, or below ``settled`` where that is the
@@ -199,6 +200,9 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
         Weights of the rows: the lower bound is their weighted mean.
     accelerated : bool, default=False
         EM's steps accelerated by SQUAREM (:func:`iterate`).
+    accelerate_below : float, default=inf
+        With ``accelerated``, plain EM steps until one gains less than this
+        (:func:`iterate`).
     beat : float, default=-inf
         A rival's mean log-likelihood: the phase ends once it cannot exceed
         it (:func:`iterate`).
@@ -221,16 +225,16 @@ def run_likelihood_phase(X: np.ndarray, params: Mixture, model: CovarianceType, 
     return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
                    previous_change=previous_change,
                    extrapolation=Extrapolation.of(model) if accelerated else None,
-                   beat=beat, settled=settled, verbose=verbose,
-                   verbose_interval=verbose_interval)
+                   accelerate_below=accelerate_below, beat=beat, settled=settled,
+                   verbose=verbose, verbose_interval=verbose_interval)
 
 
 def run_statistics_phase(pass_statistics: Callable[[Mixture], Statistics], params: Mixture,
                          model: CovarianceType, *, tol: float, max_iter: int,
                          lower_bound: float = -np.inf, previous_change: float = np.inf,
                          fixed_covariances: np.ndarray | None = None,
-                         accelerated: bool = False, beat: float = -np.inf,
-                         settled: float = 0.0, verbose: int = 0,
+                         accelerated: bool = False, accelerate_below: float = np.inf,
+                         beat: float = -np.inf, settled: float = 0.0, verbose: int = 0,
                          verbose_interval: int = 10,
                          prior: CovariancePrior | None = None) -> LikelihoodResult:
     """:func:`run_likelihood_phase` where a pass returns the rows' total
@@ -250,8 +254,8 @@ def run_statistics_phase(pass_statistics: Callable[[Mixture], Statistics], param
     return iterate(step, params, tol=tol, max_iter=max_iter, lower_bound=lower_bound,
                    previous_change=previous_change,
                    extrapolation=Extrapolation.of(model) if accelerated else None,
-                   beat=beat, settled=settled, verbose=verbose,
-                   verbose_interval=verbose_interval)
+                   accelerate_below=accelerate_below, beat=beat, settled=settled,
+                   verbose=verbose, verbose_interval=verbose_interval)
 
 
 class _Jump(NamedTuple):
@@ -390,8 +394,8 @@ class _Passes:
 def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *,
             tol: float, max_iter: int, lower_bound: float = -np.inf,
             previous_change: float = np.inf, extrapolation: Extrapolation | None = None,
-            beat: float = -np.inf, settled: float = 0.0, verbose: int = 0,
-            verbose_interval: int = 10) -> LikelihoodResult:
+            accelerate_below: float = np.inf, beat: float = -np.inf, settled: float = 0.0,
+            verbose: int = 0, verbose_interval: int = 10) -> LikelihoodResult:
     """GaussianMixture's loop around ``step``, with the stop of
     :func:`run_likelihood_phase`, accelerated by SQUAREM where
     ``extrapolation`` is given.
@@ -444,6 +448,13 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
         As in :func:`run_likelihood_phase`.
     extrapolation : Extrapolation, default=None
         The coordinates SQUAREM extrapolates in; None for plain EM steps.
+    accelerate_below : float, default=inf
+        The jumps start once an EM step gains less than this per row; until
+        then the loop takes plain EM steps. GaussianMixture's ``tol`` makes
+        the path GaussianMixture's own up to where it stops, so that a start
+        of GaussianMixture's ends at or above its fit (a jump from the start
+        can carry it into another basin, a lower maximum); inf: jumps from
+        the first steps.
     beat : float, default=-inf
         A mean log-likelihood to exceed (a rival start's): the phase ends,
         not converged, once its value plus the most its gains still to come
@@ -492,7 +503,9 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
             return loop.result(stepped, converged=True, change=change)
         if cannot_beat(change, parent_change, value):
             return loop.result(stepped, converged=False, change=change)
-        if extrapolation is None or loop.passes_left < 3:
+        if abs(change) < accelerate_below:
+            accelerate_below = np.inf  # from here on, the jumps
+        if extrapolation is None or accelerate_below < np.inf or loop.passes_left < 3:
             params, parent, parent_change = stepped, value, change
             continue
         # Two EM steps x0 -> x1 -> x2, then the jump.
