@@ -92,11 +92,10 @@ def test_the_kept_candidate_is_the_final_phase_and_the_highest(covariance_type):
     X = StandardScaler().fit_transform(load_wine().data)
     fitted = DDPMGaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
     ends = np.cumsum([phase["n_steps"] for phase in fitted.schedule_])
-    runs = {(index, phase["name"]): -fitted.loss_curve_[end - 1]
-            for index, (phase, end) in enumerate(zip(fitted.schedule_, ends))
-            if phase["t"] is None}
-    assert [name for _, name in runs][-1] == "final"
-    *candidates, kept = runs.values()
+    runs = [(phase["name"], -fitted.loss_curve_[end - 1])
+            for phase, end in zip(fitted.schedule_, ends) if phase["t"] is None]
+    assert runs[-1][0] == "final"
+    *candidates, kept = (value for _, value in runs)
     assert len(candidates) == 2
     assert kept > max(candidates) + 1e-3
 

@@ -472,6 +472,7 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
     parent, parent_change = lower_bound, previous_change
     step_max, jump_gain = 1.0, 0.0
     rates: deque[float] = deque(maxlen=_RATE_MEMORY)  # measured by the last jumps
+    jumping = accelerate_below == np.inf  # else once an EM step gains less
 
     def remaining(change, previous_change, value):
         # The slowest of the rates known: from the two gains, or from the
@@ -503,9 +504,8 @@ def iterate(step: Callable[[Mixture], tuple[float, Mixture]], params: Mixture, *
             return loop.result(stepped, converged=True, change=change)
         if cannot_beat(change, parent_change, value):
             return loop.result(stepped, converged=False, change=change)
-        if abs(change) < accelerate_below:
-            accelerate_below = np.inf  # from here on, the jumps
-        if extrapolation is None or accelerate_below < np.inf or loop.passes_left < 3:
+        jumping = jumping or abs(change) < accelerate_below
+        if extrapolation is None or not jumping or loop.passes_left < 3:
             params, parent, parent_change = stepped, value, change
             continue
         # Two EM steps x0 -> x1 -> x2, then the jump.
